@@ -1,0 +1,1 @@
+"""polyhost: the Python runtime for polyhost plugin workers."""

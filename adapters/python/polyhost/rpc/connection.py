@@ -1,0 +1,676 @@
+"""The two-party RPC connection: message loop and protocol state machine.
+
+Owns reading frames (``wire.FrameDecoder`` with the connection's limits) and writing
+them, the handling of every rpc ``Message`` (bootstrap, call, return, finish, resolve,
+release, disembargo, abort, unimplemented; anything else is answered with
+Unimplemented), the question / answer / export / import / embargo tables, and the
+connection's life: a malformed frame or a protocol violation is logged, answered with
+Abort and closes the connection; EOF or the peer's Abort closes it; closing fails every
+outstanding call with ``DisconnectedError`` and cancels running handlers.
+
+    conn = await Connection.connect(sock, bootstrap=MyWorker(), max_concurrency=8)
+    peer = conn.bootstrap()            # Capability
+    ...
+    await conn.close()
+
+Rules kept from the reference implementation (capnp-rpc rpc.rs): Return never sets
+releaseParamCaps (param capabilities are released with Release as they are dropped);
+a Return whose results hold no capability sets noFinishNeeded; Finish after a Return
+uses releaseResultCaps=false (we imported the result caps), a Finish that cancels uses
+true; a Return for a question we cancelled is dropped without importing its caps.
+"""
+
+import asyncio
+import collections
+import functools
+import logging
+
+from polyhost import wire
+from polyhost.rpc_capnp import (
+    Bootstrap, Call, CapDescriptor, Disembargo, Disembargo_Context, Exception_,
+    Exception_Type, Finish, Message, Release, Resolve, Return,
+)
+
+from . import hooks
+from .content import CapContent, RawContent, builder_cap_table
+from .errors import (
+    DisconnectedError, ExceptionType, ProtocolError, RpcError, from_capnp_exception,
+    from_python_exception, to_capnp_exception,
+)
+from .hooks import BrokenHook, Pending, PromiseHook, canceled_error, hook_of, innermost
+from .remote import ImportHook, PipelineTargetHook, Question
+from .tables import Answer, Export, IdTable
+
+__all__ = ["Connection"]
+
+log = logging.getLogger("polyhost.rpc")
+
+_READ_SIZE = 256 * 1024
+# Payload.content is pointer 0, Payload.capTable pointer 1; Return.noFinishNeeded is
+# data bit 33 (capnp/rpc.capnp layout).
+_PAYLOAD_CONTENT = 0
+_PAYLOAD_CAP_TABLE = 1
+_RETURN_NO_FINISH_NEEDED_BIT = 33
+
+
+class _OutPayload:
+    """Written in place of an ``rpc_capnp.Payload``: the content first, then the cap
+    table made from the capabilities the content put in the message's cap table."""
+
+    __slots__ = ("conn", "content", "table", "exports", "ncaps")
+
+    def __init__(self, conn, content):
+        self.conn = conn
+        self.content = content
+        self.table = None
+        self.exports = []
+        self.ncaps = 0
+
+    def _polyhost_write(self, b):
+        self.content.write_into(b, _PAYLOAD_CONTENT)
+        table = self.table
+        n = self.ncaps = len(table)
+        if n:
+            lb = b.init_struct_list(_PAYLOAD_CAP_TABLE, n, CapDescriptor._polyhost_data_words,
+                                    CapDescriptor._polyhost_ptr_count)
+            for i, obj in enumerate(table):
+                self.conn._write_descriptor(obj, self.exports)._polyhost_write(lb.get_struct(i))
+
+
+class _ReturnWriter:
+    """Written in place of an ``rpc_capnp.Return`` with results: sets noFinishNeeded
+    when the results turned out to hold no capability."""
+
+    __slots__ = ("ret", "payload")
+
+    def __init__(self, ret, payload):
+        self.ret = ret
+        self.payload = payload
+
+    def _polyhost_write(self, b):
+        self.ret._polyhost_write(b)
+        if self.payload.ncaps == 0:
+            b.set_bool(_RETURN_NO_FINISH_NEEDED_BIT, True, False)
+
+
+class Connection:
+    """One end of a two-party RPC connection over an asyncio stream pair.
+
+    ``bootstrap``: the object served to the peer's Bootstrap (a Server or Capability),
+    or None. ``limits``: ``wire.Limits`` for incoming frames. ``max_concurrency``: most
+    handlers running at once for calls from this connection (None: unlimited).
+    ``executor``: where sync handlers run (None: the loop's default executor).
+    """
+
+    def __init__(self, reader, writer, *, bootstrap=None, limits=None, max_concurrency=None,
+                 executor=None, name="rpc"):
+        self._reader = reader
+        self._writer = writer
+        self.name = name
+        self._decoder = wire.FrameDecoder(limits if limits is not None else wire.Limits())
+        self._questions = IdTable()
+        self._answers = {}
+        self._exports = IdTable()
+        self._exports_by_hook = {}
+        self._imports = {}
+        self._embargoes = IdTable()
+        self._bootstrap_hook = hook_of(bootstrap).add_ref() if bootstrap is not None else None
+        self._limiter = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        self._executor = executor
+        self.stats = collections.Counter()
+        self.closed = False
+        self.error = None
+        self._task = None
+        self._closed_event = asyncio.Event()
+
+    @classmethod
+    async def connect(cls, sock, **kwargs):
+        """A started Connection over a connected stream socket (e.g. a socketpair end)."""
+        reader, writer = await asyncio.open_connection(sock=sock)
+        conn = cls(reader, writer, **kwargs)
+        conn.start()
+        return conn
+
+    def start(self):
+        """Start the message loop (once)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._read_loop())
+        return self
+
+    async def wait_closed(self):
+        """Wait until the connection is closed (by either side or an error)."""
+        await self._closed_event.wait()
+
+    async def close(self):
+        """Close the connection: outstanding calls fail with DisconnectedError."""
+        self._disconnect(DisconnectedError("connection closed"))
+        try:
+            await self._writer.wait_closed()
+        except Exception:
+            pass
+
+    def bootstrap(self):
+        """The peer's bootstrap capability (usable at once: calls are pipelined)."""
+        from .client import Capability
+        q = Question(self)
+        if self.closed:
+            q._complete(error=self.error)
+        else:
+            q.id = self._questions.alloc(q)
+            self._send(Message(bootstrap=Bootstrap(question_id=q.id)))
+        return Capability._from_hook(q.pipelined_hook(()))
+
+    def table_sizes(self):
+        """Sizes of the protocol tables (for tests and diagnostics)."""
+        return {"questions": len(self._questions), "answers": len(self._answers),
+                "exports": len(self._exports), "imports": len(self._imports),
+                "embargoes": len(self._embargoes)}
+
+    def __repr__(self):
+        return "<Connection %s%s>" % (self.name, " closed" if self.closed else "")
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def _read_loop(self):
+        reader = self._reader
+        decoder = self._decoder
+        try:
+            while not self.closed:
+                data = await reader.read(_READ_SIZE)
+                if not data:
+                    self._disconnect(DisconnectedError("the peer closed the connection"))
+                    return
+                try:
+                    messages = decoder.feed(data)
+                except wire.WireError as e:
+                    self._abort("malformed frame: %s: %s" % (type(e).__name__, e))
+                    return
+                for mr in messages:
+                    if self.closed:
+                        return
+                    try:
+                        self._handle(mr)
+                    except ProtocolError as e:
+                        self._abort("protocol error: %s" % e)
+                        return
+                    except wire.WireError as e:
+                        self._abort("malformed message: %s: %s" % (type(e).__name__, e))
+                        return
+                    except Exception as e:
+                        log.exception("%s: internal error handling a message", self.name)
+                        self._abort("internal error: %s: %s" % (type(e).__name__, e))
+                        return
+                # drop the last message now: it may hold capabilities (cap_table)
+                messages = mr = None
+        except asyncio.CancelledError:
+            self._disconnect(DisconnectedError("connection closed"))
+            raise
+        except (ConnectionError, OSError) as e:
+            self._disconnect(DisconnectedError("connection lost: %s" % e))
+
+    def _write(self, data):
+        self._writer.write(data)
+
+    def _send(self, msg, payload=None):
+        """Encode and write one Message; returns its size in bytes."""
+        table = []
+        mb = wire.MessageBuilder(cap_table=table)
+        if payload is not None:
+            payload.table = builder_cap_table(mb, table)
+        msg._polyhost_write(mb.init_root(Message._polyhost_data_words,
+                                         Message._polyhost_ptr_count))
+        data = mb.to_bytes()
+        self._write(data)
+        self.stats["sent." + msg.which] += 1
+        return len(data)
+
+    def _abort(self, reason):
+        if self.closed:
+            return
+        log.error("%s: aborting the connection: %s", self.name, reason)
+        try:
+            self._send(Message(abort=Exception_(reason=reason, type=Exception_Type.FAILED)))
+        except Exception:
+            log.exception("%s: could not send Abort", self.name)
+        self._disconnect(DisconnectedError("connection aborted: %s" % reason))
+
+    def _disconnect(self, error):
+        if self.closed:
+            return
+        self.closed = True
+        self.error = error
+        questions = self._questions.values()
+        self._questions.clear()
+        for q in questions:
+            q._complete(error=error)
+        answers = list(self._answers.values())
+        self._answers.clear()
+        for a in answers:
+            if a.pending is not None:
+                a.pending.cancel()
+        embargoes = self._embargoes.values()
+        self._embargoes.clear()
+        for cb in embargoes:
+            cb(error)
+        for imp in list(self._imports.values()):
+            if imp.promise is not None and not imp.promise.is_resolved:
+                imp.promise.resolve(BrokenHook(error))
+        self._imports.clear()
+        exports = self._exports.values()
+        self._exports.clear()
+        self._exports_by_hook.clear()
+        for e in exports:
+            e.hook.release()
+        if self._bootstrap_hook is not None:
+            self._bootstrap_hook.release()
+            self._bootstrap_hook = None
+        try:
+            self._writer.close()
+        except Exception:
+            pass
+        task = self._task
+        if task is not None and task is not _current_task():
+            task.cancel()
+        self._closed_event.set()
+
+    # -- dispatch -------------------------------------------------------------------------
+
+    def _handle(self, mr):
+        msg = Message._polyhost_read(mr.root())
+        w = msg.which
+        self.stats["recv.%s" % w] += 1
+        if w == "call":
+            self._on_call(msg.call, mr, msg)
+        elif w == "return_":
+            self._on_return(msg.return_, mr, msg)
+        elif w == "finish":
+            self._on_finish(msg.finish)
+        elif w == "resolve":
+            self._on_resolve(msg.resolve)
+        elif w == "release":
+            self._release_export(msg.release.id, msg.release.reference_count)
+        elif w == "disembargo":
+            self._on_disembargo(msg.disembargo, msg)
+        elif w == "bootstrap":
+            self._on_bootstrap(msg.bootstrap)
+        elif w == "abort":
+            a = msg.abort
+            log.warning("%s: the peer aborted the connection: %s", self.name, a.reason)
+            self._disconnect(DisconnectedError("connection aborted by the peer: %s"
+                                               % a.reason, a.trace))
+        elif w == "unimplemented":
+            self._on_unimplemented(msg.unimplemented)
+        else:
+            self._send_unimplemented(msg)
+
+    def _send_unimplemented(self, msg):
+        try:
+            self._send(Message(unimplemented=msg))
+        except Exception as e:
+            log.warning("%s: could not echo an unimplemented %s message: %s",
+                        self.name, msg.which, e)
+
+    # -- calls we answer ------------------------------------------------------------------
+
+    def _on_bootstrap(self, b):
+        qid = b.question_id
+        if qid in self._answers:
+            raise ProtocolError("Bootstrap reuses question id %d still in use" % qid)
+        a = Answer(qid)
+        self._answers[qid] = a
+        p = Pending()
+        if self._bootstrap_hook is None:
+            p._complete(error=RpcError("this peer serves no bootstrap capability"))
+        else:
+            p._complete(content=CapContent(self._bootstrap_hook))
+        a.pending = p
+        self._on_answer_done(a, p)
+
+    def _on_call(self, c, mr, msg):
+        qid = c.question_id
+        if qid in self._answers:
+            raise ProtocolError("Call reuses question id %d still in use" % qid)
+        if c.send_results_to.which != "caller":
+            self._send_unimplemented(msg)
+            return
+        target = self._target_hook(c.target)
+        try:
+            caps = self._receive_caps(c.params.cap_table)
+            mr.cap_table = caps
+            a = Answer(qid)
+            self._answers[qid] = a
+            p = target.call(c.interface_id, c.method_id, RawContent(c.params.content, caps),
+                            self)
+        finally:
+            target.release()
+        a.pending = p
+        p.add_listener(functools.partial(self._on_answer_done, a))
+
+    def _on_answer_done(self, a, p):
+        if self.closed or self._answers.get(a.id) is not a or a.return_sent:
+            return
+        if a.finish_received or isinstance(p.error, asyncio.CancelledError):
+            self._send(Message(return_=Return(answer_id=a.id, release_param_caps=False,
+                                              which="canceled")))
+        elif p.error is not None:
+            self._send_exception_return(a, p.error)
+        else:
+            payload = _OutPayload(self, p.content)
+            ret = Return(answer_id=a.id, release_param_caps=False, which="results",
+                         results=payload)
+            try:
+                self._send(Message(return_=_ReturnWriter(ret, payload)), payload)
+            except Exception as e:
+                self._release_exports(payload.exports)
+                log.warning("%s: could not encode the results of answer %d: %s",
+                            self.name, a.id, e)
+                self._send_exception_return(a, from_python_exception(e))
+            else:
+                a.result_exports = payload.exports
+                if payload.ncaps == 0:
+                    a.finish_received = True     # we said noFinishNeeded
+        a.return_sent = True
+        if a.finish_received:
+            del self._answers[a.id]
+
+    def _send_exception_return(self, a, err):
+        self._send(Message(return_=Return(answer_id=a.id, release_param_caps=False,
+                                          exception=to_capnp_exception(err))))
+
+    def _on_finish(self, f):
+        a = self._answers.get(f.question_id)
+        if a is None:
+            return      # we said noFinishNeeded, or the Finish crossed our Return
+        a.finish_received = True
+        if f.release_result_caps:
+            exports, a.result_exports = a.result_exports, ()
+            self._release_exports(exports)
+        if a.return_sent:
+            del self._answers[a.id]
+        elif a.pending is not None:
+            a.pending.cancel()
+
+    # -- calls we ask ---------------------------------------------------------------------
+
+    def _send_call(self, target, interface_id, method_id, content):
+        q = Question(self)
+        if self.closed:
+            q._complete(error=self.error)
+            return q
+        q.id = self._questions.alloc(q)
+        payload = _OutPayload(self, content)
+        msg = Message(call=Call(question_id=q.id, target=target, interface_id=interface_id,
+                                method_id=method_id, params=payload))
+        try:
+            q.size = self._send(msg, payload)
+        except Exception as e:
+            self._questions.pop(q.id)
+            self._release_exports(payload.exports)
+            q._complete(error=from_python_exception(e))
+            return q
+        q.param_exports = payload.exports
+        return q
+
+    def _cancel_question(self, q):
+        if q.done or q.returned:
+            return
+        if not self.closed and not q.finish_sent:
+            q.finish_sent = True
+            self._send(Message(finish=Finish(question_id=q.id, release_result_caps=True)))
+        q._complete(error=canceled_error())
+
+    def _on_return(self, r, mr, msg):
+        q = self._questions.get(r.answer_id)
+        if q is None:
+            raise ProtocolError("Return for unknown question id %d" % r.answer_id)
+        q.returned = True
+        if r.release_param_caps and q.param_exports:
+            self._release_exports(q.param_exports)
+        q.param_exports = ()
+        if q.done:      # cancelled: Finish (releaseResultCaps) already sent
+            self._questions.pop(q.id)
+            return
+        w = r.which
+        if w == "results":
+            caps = self._receive_caps(r.results.cap_table)
+            mr.cap_table = caps
+            q._complete(content=RawContent(r.results.content, caps))
+        elif w == "exception":
+            q._complete(error=from_capnp_exception(r.exception))
+        elif w == "canceled":
+            q._complete(error=RpcError("the call was canceled by the callee"))
+        else:
+            q._complete(error=RpcError("unsupported Return kind %r" % (w,),
+                                       ExceptionType.UNIMPLEMENTED))
+            self._send_unimplemented(msg)
+        if not q.finish_sent and not r.no_finish_needed and not self.closed:
+            q.finish_sent = True
+            self._send(Message(finish=Finish(question_id=q.id, release_result_caps=False)))
+        self._questions.pop(q.id)
+
+    def _on_unimplemented(self, m):
+        w = m.which
+        if w == "resolve" and m.resolve.which == "cap":
+            d = m.resolve.cap
+            if d.which in ("sender_hosted", "sender_promise"):
+                self._release_exports([getattr(d, d.which)])
+        elif w in ("call", "bootstrap"):
+            qid = getattr(m, w).question_id
+            q = self._questions.pop(qid)
+            if q is not None:
+                q._complete(error=RpcError("the peer does not implement this %s" % w,
+                                           ExceptionType.UNIMPLEMENTED))
+        else:
+            log.warning("%s: the peer does not implement %s messages", self.name, w)
+
+    # -- capabilities ---------------------------------------------------------------------
+
+    def _write_descriptor(self, obj, exports):
+        """The CapDescriptor for a capability being sent (exporting it if needed)."""
+        if obj is None:
+            return CapDescriptor(which="none")
+        h = hook_of(obj)
+        while isinstance(h, PromiseHook) and h._inner is not None:
+            h.mark_received_call()
+            h = h._inner
+        if h.conn is self:
+            if isinstance(h, ImportHook):
+                return CapDescriptor(receiver_hosted=h.import_id)
+            if isinstance(h, PipelineTargetHook):
+                return CapDescriptor(receiver_answer=h.promised_answer())
+        eid = self._exports_by_hook.get(id(h))
+        if eid is not None:
+            e = self._exports.get(eid)
+            e.refcount += 1
+        else:
+            e = Export(h.add_ref(), isinstance(h, PromiseHook) and not h.is_resolved)
+            eid = self._exports.alloc(e)
+            self._exports_by_hook[id(h)] = eid
+            if e.is_promise:
+                h.when_resolved(functools.partial(self._resolve_export, eid, e))
+        exports.append(eid)
+        if e.is_promise:
+            return CapDescriptor(sender_promise=eid)
+        return CapDescriptor(sender_hosted=eid)
+
+    def _resolve_export(self, eid, e, promise):
+        """A promise we exported resolved: send Resolve, retarget the export."""
+        if self.closed or self._exports.get(eid) is not e:
+            return
+        target = innermost(promise)
+        if self._exports_by_hook.get(id(promise)) == eid:
+            del self._exports_by_hook[id(promise)]
+        if isinstance(target, BrokenHook):
+            msg = Resolve(promise_id=eid, exception=to_capnp_exception(target.error))
+        else:
+            msg = Resolve(promise_id=eid, cap=self._write_descriptor(promise, []))
+        e.hook = target.add_ref()
+        e.is_promise = False
+        promise.release()
+        self._send(Message(resolve=msg))
+
+    def _release_export(self, eid, count):
+        e = self._exports.get(eid)
+        if e is None:
+            raise ProtocolError("Release of unknown export id %d" % eid)
+        if count > e.refcount:
+            raise ProtocolError("Release of export %d by %d exceeds its reference count %d"
+                                % (eid, count, e.refcount))
+        e.refcount -= count
+        if e.refcount == 0:
+            self._exports.pop(eid)
+            if self._exports_by_hook.get(id(e.hook)) == eid:
+                del self._exports_by_hook[id(e.hook)]
+            e.hook.release()
+
+    def _release_exports(self, eids):
+        for eid in eids:
+            e = self._exports.get(eid)
+            if e is not None:
+                self._release_export(eid, 1)
+
+    def _import(self, import_id, is_promise):
+        imp = self._imports.get(import_id)
+        if imp is None:
+            imp = self._imports[import_id] = ImportHook(self, import_id)
+        imp.remote_refs += 1
+        if is_promise:
+            ph = imp.promise
+            if ph is None or ph._dead:
+                ph = imp.promise = PromiseHook(imp.add_ref())
+                return ph
+            return ph.add_ref()
+        return imp.add_ref()
+
+    def _release_import(self, imp):
+        if self._imports.get(imp.import_id) is imp:
+            del self._imports[imp.import_id]
+        n, imp.remote_refs = imp.remote_refs, 0
+        if n and not self.closed:
+            self._send(Message(release=Release(id=imp.import_id, reference_count=n)))
+
+    def _receive_cap(self, d):
+        w = d.which
+        if w == "none":
+            return None
+        if w == "sender_hosted":
+            return self._import(d.sender_hosted, False)
+        if w == "sender_promise":
+            return self._import(d.sender_promise, True)
+        if w == "receiver_hosted":
+            e = self._exports.get(d.receiver_hosted)
+            if e is None:
+                return BrokenHook(RpcError("invalid receiverHosted export id %d"
+                                           % d.receiver_hosted))
+            return e.hook.add_ref()
+        if w == "receiver_answer":
+            pa = d.receiver_answer
+            a = self._answers.get(pa.question_id)
+            if a is None or a.pending is None:
+                return BrokenHook(RpcError("invalid receiverAnswer question id %d"
+                                           % pa.question_id))
+            return a.pending.pipelined_hook(self._ops(pa.transform))
+        raise ProtocolError("unsupported CapDescriptor kind %r" % (w,))
+
+    def _receive_caps(self, descriptors):
+        new = hooks.new_capability
+        caps = []
+        try:
+            for d in descriptors:
+                h = self._receive_cap(d)
+                caps.append(None if h is None else new(h))
+        except Exception:
+            for c in caps:
+                if c is not None:
+                    c.close()
+            raise
+        return caps
+
+    @staticmethod
+    def _ops(transform):
+        ops = []
+        for op in transform:
+            if op.which == "get_pointer_field":
+                ops.append(op.get_pointer_field)
+            elif op.which != "noop":
+                raise ProtocolError("unknown PromisedAnswer.Op")
+        return tuple(ops)
+
+    def _target_hook(self, t):
+        """A new reference to the hook a MessageTarget names."""
+        w = t.which
+        if w == "imported_cap":
+            e = self._exports.get(t.imported_cap)
+            if e is None:
+                raise ProtocolError("message target %d is not a current export id"
+                                    % t.imported_cap)
+            return e.hook.add_ref()
+        if w == "promised_answer":
+            pa = t.promised_answer
+            a = self._answers.get(pa.question_id)
+            if a is None or a.pending is None:
+                return BrokenHook(RpcError(
+                    "pipelined call on question %d, which returned no capabilities or was "
+                    "already finished" % pa.question_id))
+            return a.pending.pipelined_hook(self._ops(pa.transform))
+        raise ProtocolError("unknown MessageTarget kind")
+
+    # -- resolve and embargoes ------------------------------------------------------------
+
+    def _on_resolve(self, r):
+        pid = r.promise_id
+        if r.which == "cap":
+            new = self._receive_cap(r.cap)
+            if new is None:
+                raise ProtocolError("Resolve to CapDescriptor.none")
+        elif r.which == "exception":
+            new = BrokenHook(from_capnp_exception(r.exception))
+        else:
+            raise ProtocolError("unknown Resolve kind")
+        imp = self._imports.get(pid)
+        if imp is not None and imp.promise is None:
+            new.release()
+            raise ProtocolError("Resolve for import %d, which is not a promise" % pid)
+        if imp is None or imp.promise.is_resolved:
+            new.release()       # we released the promise already
+            return
+        imp.promise.resolve(new)
+
+    def _start_embargo(self, old, cb):
+        """Send Disembargo(senderLoopback) to ``old``'s target; ``cb(None)`` runs when it
+        echoes back (``cb(error)`` if the connection dies first)."""
+        eid = self._embargoes.alloc(cb)
+        self._send(Message(disembargo=Disembargo(
+            target=old.write_target(), context=Disembargo_Context(sender_loopback=eid))))
+
+    def _on_disembargo(self, d, msg):
+        ctx = d.context
+        w = ctx.which
+        if w == "sender_loopback":
+            target = self._target_hook(d.target)
+            try:
+                h = innermost(target)
+                if h.conn is not self or not isinstance(h, (ImportHook, PipelineTargetHook)):
+                    raise ProtocolError("Disembargo senderLoopback target does not resolve "
+                                        "to a capability of the sender")
+                self._send(Message(disembargo=Disembargo(
+                    target=h.write_target(),
+                    context=Disembargo_Context(receiver_loopback=ctx.sender_loopback))))
+            finally:
+                target.release()
+        elif w == "receiver_loopback":
+            cb = self._embargoes.pop(ctx.receiver_loopback)
+            if cb is None:
+                raise ProtocolError("Disembargo receiverLoopback with unknown embargo id %d"
+                                    % ctx.receiver_loopback)
+            cb(None)
+        else:
+            self._send_unimplemented(msg)
+
+
+def _current_task():
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+

@@ -1,0 +1,169 @@
+"""The Server base class and the dispatch of calls to it.
+
+A capability implementation subclasses :class:`Server`. Generated interface base
+classes (and hand-written ones in tests) provide the dispatch table::
+
+    class Calculator(Server):
+        _polyhost_methods = {
+            # (interface_id, method_id): (method name, params class, results class, is_stream)
+            (0x97983392df35cc36, 0): ("evaluate", Calculator_evaluate_Params,
+                                      Calculator_evaluate_Results, False),
+        }
+
+On a call the engine decodes the params with the params class (capabilities in them read
+as ``Capability`` objects), then calls ``getattr(server, name)(params)``:
+
+- an ``async def`` handler runs as a task on the event loop; a plain ``def`` handler runs
+  in a thread pool executor (the connection's, else the loop's default), so it cannot
+  block the loop. At most ``max_concurrency`` handlers of one connection run at once.
+- It returns an instance of the results class, or None (empty results), or a dict of
+  the results' fields; an awaitable result is awaited.
+- A raised exception becomes an rpc Exception: an ``RpcError`` keeps its type and
+  reason; any other becomes ``failed`` with reason ``"<ExceptionType>: <message>"``;
+  the Python traceback travels in ``trace``.
+- If the caller cancels (Finish before Return) the handler task is cancelled (the
+  handler sees ``asyncio.CancelledError``; a sync handler's thread runs to completion
+  but its result is discarded) and the caller gets ``canceled``.
+- ``-> stream`` methods (``is_stream``) of one object run one at a time, in arrival
+  order; a non-stream call that arrives while stream calls are queued or running waits
+  for them to finish before it starts (so ``end()`` runs after the last ``push()``).
+
+A method missing from the table or from the object answers ``unimplemented``.
+"""
+
+import asyncio
+import collections
+import inspect
+
+from .content import ObjContent
+from .errors import ExceptionType, RpcError, from_python_exception
+from .hooks import Hook, Pending, canceled_error
+
+__all__ = ["Server", "LocalHook", "MethodEntry"]
+
+#: the shape of one dispatch-table value
+MethodEntry = collections.namedtuple("MethodEntry",
+                                     "name params_cls results_cls is_stream")
+
+
+class Server:
+    """Base class of objects served as capabilities (see the module docstring)."""
+
+    _polyhost_methods = {}
+
+    @property
+    def _polyhost_capability_hook(self):
+        h = self.__dict__.get("_polyhost_local_hook")
+        if h is None:
+            h = LocalHook(self)
+            self.__dict__["_polyhost_local_hook"] = h
+        return h
+
+
+class LocalCall(Pending):
+    __slots__ = ("task",)
+
+    def __init__(self):
+        super().__init__()
+        self.task = None
+
+    def cancel(self):
+        if self.done:
+            return
+        if self.task is not None:
+            self.task.cancel()
+        else:
+            self._complete(error=canceled_error())
+
+
+def _unimplemented(server, interface_id, method_id):
+    return RpcError("method @%d of interface 0x%016x is not implemented by %s"
+                    % (method_id, interface_id, type(server).__name__),
+                    ExceptionType.UNIMPLEMENTED)
+
+
+def _coerce(res, results_cls):
+    if results_cls is None:
+        return None
+    if res is None:
+        return results_cls()
+    if isinstance(res, results_cls):
+        return res
+    if isinstance(res, dict):
+        return results_cls(**res)
+    raise TypeError("handler returned %r; expected %s, a dict of its fields, or None"
+                    % (res, results_cls.__name__))
+
+
+class LocalHook(Hook):
+    """The hook of one Server object (one per object; reference counts are not used)."""
+
+    __slots__ = ("server", "_queue", "_worker")
+
+    def __init__(self, server):
+        super().__init__()
+        self.server = server
+        self._queue = collections.deque()
+        self._worker = None
+
+    def __repr__(self):
+        return "<LocalHook %s>" % type(self.server).__name__
+
+    def call(self, interface_id, method_id, content, ctx=None):
+        p = LocalCall()
+        entry = self.server._polyhost_methods.get((interface_id, method_id))
+        if entry is None or getattr(self.server, entry[0], None) is None:
+            p._complete(error=_unimplemented(self.server, interface_id, method_id))
+            return p
+        loop = asyncio.get_running_loop()
+        if entry[3] or self._queue:
+            self._queue.append((entry, content, ctx, p))
+            if self._worker is None:
+                self._worker = loop.create_task(self._drain())
+        else:
+            p.task = loop.create_task(self._run(entry, content, ctx, p))
+        return p
+
+    async def _drain(self):
+        q = self._queue
+        loop = asyncio.get_running_loop()
+        try:
+            while q:
+                entry, content, ctx, p = q[0]
+                if not p.done:
+                    t = loop.create_task(self._run(entry, content, ctx, p))
+                    p.task = t
+                    if entry[3]:
+                        await asyncio.wait({t})
+                q.popleft()
+        finally:
+            self._worker = None
+
+    async def _run(self, entry, content, ctx, p):
+        name, params_cls, results_cls, _ = entry[:4]
+        limiter = ctx._limiter if ctx is not None else None
+        try:
+            if limiter is not None:
+                await limiter.acquire()
+            try:
+                params = (params_cls._polyhost_read(content.struct())
+                          if params_cls is not None else None)
+                handler = getattr(self.server, name)
+                if inspect.iscoroutinefunction(handler):
+                    res = await handler(params)
+                else:
+                    loop = asyncio.get_running_loop()
+                    res = await loop.run_in_executor(
+                        ctx._executor if ctx is not None else None, handler, params)
+                if inspect.isawaitable(res):
+                    res = await res
+                results = _coerce(res, results_cls)
+            finally:
+                if limiter is not None:
+                    limiter.release()
+        except asyncio.CancelledError:
+            p._complete(error=canceled_error())
+        except Exception as e:
+            p._complete(error=from_python_exception(e))
+        else:
+            p._complete(content=ObjContent(results))

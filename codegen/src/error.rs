@@ -1,0 +1,47 @@
+//! Everything that can go wrong between a schema file and rendered bindings.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodegenError {
+    /// The schema compiler rejected a schema. Its own `file:line:col: message` lines
+    /// went to stderr (cargo shows them above this error).
+    #[error("the Cap'n Proto compiler rejected {files}: see its `file:line:col: error` lines above; fix the schema and build again")]
+    Compile { files: String, detail: String },
+
+    #[error("schema file `{path}` cannot be read: {source}")]
+    MissingSchema { path: PathBuf, source: std::io::Error },
+
+    #[error("no schema files given: call `.schema(\"schema/foo.capnp\")` or `.schema_dir(\"schema\")` on the builder")]
+    NoSchemas,
+
+    #[error("invalid CodeGeneratorRequest: {0}")]
+    Request(#[from] capnp::Error),
+
+    #[error("invalid CodeGeneratorRequest: {0}")]
+    NotInSchema(#[from] capnp::NotInSchema),
+
+    #[error("invalid CodeGeneratorRequest: {0}")]
+    Utf8(#[from] std::str::Utf8Error),
+
+    #[error("invalid CodeGeneratorRequest: node {id:#x} is referenced but not declared")]
+    UnknownNode { id: u64 },
+
+    #[error("schema error: {message}")]
+    Schema { message: String },
+
+    #[error("target `{target}`: {message}")]
+    Target { target: String, message: String },
+
+    #[error("target `{target}`: template `{template}` failed: {source}")]
+    Render { target: String, template: String, source: Box<handlebars::RenderError> },
+
+    #[error("target `{target}`: template `{template}` does not parse: {source}")]
+    Template { target: String, template: String, source: Box<handlebars::TemplateError> },
+
+    #[error("cannot write `{path}`: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+
+    #[error("capnpc could not generate the raw Rust module: {0}")]
+    Capnpc(String),
+}

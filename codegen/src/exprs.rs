@@ -1,0 +1,224 @@
+//! Type-directed expressions: how a target writes a type, reads it, writes it.
+//!
+//! A manifest maps an expression name (`type`, `read`, `write`, ...) and a type kind
+//! (`int32`, `text`, `list`, `struct`, ...) to a pattern. A pattern may name the kind of
+//! a list's element (`list.struct`), which wins over the plain kind; `*` is the fallback.
+//! Placeholders in `{braces}` are filled in here:
+//!
+//! - named types: `{name}` (qualified in the target), `{local}`, `{module}` (the file
+//!   module), `{stem}`, `{scope_path}`, `{id}`;
+//! - lists: `{elem.X}` is the element's `X` expression; generics: `{args.X}` joins the
+//!   type arguments' `X` expressions with `, ` and `{arg0.X}` is the first; `{param}`
+//!   names a generic parameter; `{constraint}` an AnyPointer's constraint;
+//! - fields: `{field}`, `{field_raw}` (cased, unescaped), `{capnpc}` (capnpc's getter
+//!   stem), `{offset}`, `{default}` (the default as a literal), `{index}`;
+//! - run-wide values from the builder (`{root}` for the Rust target).
+//!
+//! A placeholder the generator does not know is an error naming the pattern, so a typo
+//! in a manifest fails the build instead of producing broken code.
+
+use std::collections::BTreeMap;
+
+use crate::error::CodegenError;
+use crate::ir::{AnyConstraint, Type, TypeRef, Value};
+use crate::target::Manifest;
+
+pub fn kind(ty: &Type) -> &'static str {
+    match ty {
+        Type::Void => "void",
+        Type::Bool => "bool",
+        Type::Int8 => "int8",
+        Type::Int16 => "int16",
+        Type::Int32 => "int32",
+        Type::Int64 => "int64",
+        Type::UInt8 => "uint8",
+        Type::UInt16 => "uint16",
+        Type::UInt32 => "uint32",
+        Type::UInt64 => "uint64",
+        Type::Float32 => "float32",
+        Type::Float64 => "float64",
+        Type::Text => "text",
+        Type::Data => "data",
+        Type::List { .. } => "list",
+        Type::Enum { .. } => "enum",
+        Type::Struct { .. } => "struct",
+        Type::Interface { .. } => "interface",
+        Type::AnyPointer { .. } => "any_pointer",
+        Type::Param { .. } => "param",
+    }
+}
+
+/// Renders expressions for one target in the context of one schema file.
+pub struct Exprs<'a> {
+    pub manifest: &'a Manifest,
+    /// The file being rendered: types declared elsewhere are qualified.
+    pub current_file: u64,
+    /// Run-wide placeholders (`root`, ...).
+    pub globals: &'a BTreeMap<String, String>,
+    /// Enumerant names by enum id, for enum default literals (`{enumerant}`).
+    pub enumerants: &'a BTreeMap<u64, Vec<String>>,
+}
+
+impl Exprs<'_> {
+    fn err(&self, message: String) -> CodegenError {
+        CodegenError::Target { target: self.manifest.name.clone(), message }
+    }
+
+    /// The target's name for a declared type, qualified when it is in another file.
+    pub fn type_name(&self, r: &TypeRef) -> String {
+        let naming = &self.manifest.naming;
+        let local = naming.type_name(&r.scope);
+        if r.file.0 == self.current_file {
+            local
+        } else {
+            naming.foreign_type.replace("{module}", &naming.file_module(&r.file_stem)).replace("{name}", &local)
+        }
+    }
+
+    fn pattern(&self, expr: &str, ty: &Type) -> Result<&str, CodegenError> {
+        let table = self
+            .manifest
+            .expressions
+            .get(expr)
+            .or_else(|| self.manifest.field_expressions.get(expr))
+            .ok_or_else(|| self.err(format!("no expression `{expr}` in the manifest's `expressions`")))?;
+        let k = kind(ty);
+        let specific = match ty {
+            Type::List { element } => Some(format!("list.{}", kind(element))),
+            Type::AnyPointer { constraint } => Some(format!(
+                "any_pointer.{}",
+                match constraint {
+                    AnyConstraint::Any => "any",
+                    AnyConstraint::Struct => "struct",
+                    AnyConstraint::List => "list",
+                    AnyConstraint::Capability => "capability",
+                }
+            )),
+            _ => None,
+        };
+        specific
+            .and_then(|s| table.get(&s))
+            .or_else(|| table.get(k))
+            .or_else(|| table.get("*"))
+            .map(String::as_str)
+            .ok_or_else(|| self.err(format!("expression `{expr}` has no pattern for type kind `{k}` (add `{k}` or `*`)")))
+    }
+
+    /// Renders expression `expr` for `ty`; `vars` adds field-level placeholders.
+    pub fn render(&self, expr: &str, ty: &Type, vars: &BTreeMap<&str, String>) -> Result<String, CodegenError> {
+        let pattern = self.pattern(expr, ty)?;
+        let mut out = String::with_capacity(pattern.len());
+        let mut rest = pattern;
+        while let Some(start) = rest.find('{') {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 1..];
+            let end = after.find('}');
+            let token = end.map(|e| &after[..e]).unwrap_or("");
+            let is_placeholder = !token.is_empty()
+                && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                && token.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+            if !is_placeholder {
+                out.push('{');
+                rest = after;
+                continue;
+            }
+            out.push_str(&self.placeholder(expr, pattern, token, ty, vars)?);
+            rest = &after[token.len() + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn placeholder(
+        &self,
+        expr: &str,
+        pattern: &str,
+        token: &str,
+        ty: &Type,
+        vars: &BTreeMap<&str, String>,
+    ) -> Result<String, CodegenError> {
+        let unknown = || self.err(format!("pattern `{pattern}` of expression `{expr}` uses unknown placeholder `{{{token}}}`"));
+        if let Some(v) = vars.get(token) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.globals.get(token) {
+            return Ok(v.clone());
+        }
+        let no_vars = BTreeMap::new();
+        if let Some(sub) = token.strip_prefix("elem.") {
+            let Type::List { element } = ty else { return Err(unknown()) };
+            return self.render(sub, element, &no_vars);
+        }
+        let args = match ty {
+            Type::Struct { args, .. } | Type::Interface { args, .. } => args.as_slice(),
+            _ => &[],
+        };
+        if let Some(sub) = token.strip_prefix("args.") {
+            let parts = args.iter().map(|a| self.render(sub, a, &no_vars)).collect::<Result<Vec<_>, _>>()?;
+            return Ok(parts.join(", "));
+        }
+        if let Some(sub) = token.strip_prefix("arg0.") {
+            let default = Type::AnyPointer { constraint: AnyConstraint::Any };
+            return self.render(sub, args.first().unwrap_or(&default), &no_vars);
+        }
+        let named = match ty {
+            Type::Struct { name, .. } | Type::Interface { name, .. } | Type::Enum { name } => Some(name),
+            _ => None,
+        };
+        let naming = &self.manifest.naming;
+        match (token, named, ty) {
+            ("name", Some(r), _) => Ok(self.type_name(r)),
+            ("local", Some(r), _) => Ok(naming.type_name(&r.scope)),
+            ("module", Some(r), _) => Ok(naming.file_module(&r.file_stem)),
+            ("stem", Some(r), _) => Ok(r.file_stem.clone()),
+            ("scope_path", Some(r), _) => Ok(naming.scope_path(&r.scope)),
+            ("id", Some(r), _) => Ok(format!("{:#x}", r.id.0)),
+            ("param", _, Type::Param { name, .. }) => Ok(name.clone()),
+            ("constraint", _, Type::AnyPointer { constraint }) => Ok(format!("{constraint:?}").to_lowercase()),
+            _ => Err(unknown()),
+        }
+    }
+
+    /// A default value as a literal of the target language.
+    pub fn literal(&self, ty: &Type, value: &Value) -> Result<String, CodegenError> {
+        let lit = |key: &str| {
+            self.manifest
+                .literals
+                .get(key)
+                .cloned()
+                .ok_or_else(|| self.err(format!("no literal pattern `{key}` in the manifest's `literals`")))
+        };
+        Ok(match value {
+            Value::None => lit("null")?,
+            Value::Bool(true) => lit("true")?,
+            Value::Bool(false) => lit("false")?,
+            Value::Int(i) => i.to_string(),
+            Value::UInt(u) => u.to_string(),
+            Value::Float { text, .. } => match text.as_str() {
+                "nan" | "inf" | "-inf" => lit(text)?,
+                t => t.to_string(),
+            },
+            Value::Text(t) => lit("text")?.replace("{}", &serde_json::to_string(t).expect("strings serialise")),
+            Value::Data(d) => {
+                lit("data")?.replace("{}", &d.iter().map(u8::to_string).collect::<Vec<_>>().join(", "))
+            }
+            Value::Enum(v) => {
+                let Type::Enum { name } = ty else { return Ok(v.to_string()) };
+                let enumerant = self
+                    .enumerants
+                    .get(&name.id.0)
+                    .and_then(|names| names.get(usize::from(*v)))
+                    .map(|raw| self.manifest.naming.enumerant(raw))
+                    .ok_or_else(|| self.err(format!("enum {:#x} has no enumerant {v}", name.id.0)))?;
+                lit("enum")?
+                    .replace("{name}", &self.type_name(name))
+                    .replace("{enumerant}", &enumerant)
+                    .replace("{value}", &v.to_string())
+            }
+            Value::Pointer(hex) => {
+                let type_expr = self.render("type", ty, &BTreeMap::new())?;
+                lit("pointer")?.replace("{type}", &type_expr).replace("{hex}", hex)
+            }
+        })
+    }
+}

@@ -1,0 +1,489 @@
+//! CodeGeneratorRequest -> IR.
+//!
+//! The only module that touches capnp's `schema_capnp` readers. It walks each requested
+//! file's nested declarations in schema order, names every node by its scope path
+//! (groups by their field, implicit method structs as `methodParams`/`methodResults`),
+//! and turns types, values and annotations into the plain data of `ir.rs`.
+
+use std::collections::HashMap;
+
+use capnp::schema_capnp::{brand, node, type_, value, code_generator_request};
+
+use crate::error::CodegenError;
+use crate::fingerprint;
+use crate::ir::*;
+
+/// Ids of the declarations in `polyhost.capnp` the generator gives meaning to.
+pub mod well_known {
+    pub const POLYHOST_FILE: u64 = 0xf67c763d6e5de854;
+    pub const WORKER_ANNOTATION: u64 = 0xbe8e1cfbd08ab08e;
+    pub const HOST_ANNOTATION: u64 = 0xcd00f7148f6244e4;
+    pub const IDEMPOTENT_ANNOTATION: u64 = 0xd92225709558ae77;
+    pub const TIMEOUT_ANNOTATION: u64 = 0xea38287f05f1922c;
+    /// `Sink(T)` in polyhost.capnp.
+    pub const SINK_INTERFACE: u64 = 0x950d47d539ceb3b3;
+    /// `StreamResult` in capnp/stream.capnp (results of `-> stream` methods).
+    pub const STREAM_RESULT: u64 = 0x995f9a3377c0b16e;
+    /// `Worker`, the bootstrap interface of every worker process.
+    pub const WORKER_INTERFACE: u64 = 0xe064d6165d0567b2;
+}
+
+type Reader<'a> = code_generator_request::Reader<'a>;
+
+/// Reads the request into the IR of its requested files.
+pub fn lower(request: Reader<'_>) -> Result<Ir, CodegenError> {
+    Lowering::new(request)?.run()
+}
+
+struct Lowering<'a> {
+    request: Reader<'a>,
+    nodes: HashMap<u64, node::Reader<'a>>,
+    names: HashMap<u64, TypeRef>,
+    /// Declarations owned by a node, in schema order: nested nodes, then groups in
+    /// field order, then implicit method structs in method order.
+    children: HashMap<u64, Vec<u64>>,
+    docs: HashMap<u64, (Option<String>, Vec<Option<String>>)>,
+}
+
+fn doc(s: capnp::Result<capnp::text::Reader<'_>>) -> Option<String> {
+    let text = s.ok()?.to_str().ok()?.trim_end().to_string();
+    (!text.is_empty()).then(|| {
+        text.lines()
+            .map(|l| l.strip_prefix(' ').unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+fn text(s: capnp::Result<capnp::text::Reader<'_>>) -> Result<String, CodegenError> {
+    Ok(s?.to_str()?.to_string())
+}
+
+fn stem_of(path: &str) -> String {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.strip_suffix(".capnp").unwrap_or(file).replace(['-', '.'], "_")
+}
+
+impl<'a> Lowering<'a> {
+    fn new(request: Reader<'a>) -> Result<Self, CodegenError> {
+        let mut nodes = HashMap::new();
+        for n in request.get_nodes()? {
+            nodes.insert(n.get_id(), n);
+        }
+        let mut docs = HashMap::new();
+        for info in request.get_source_info()? {
+            let members = info.get_members()?.iter().map(|m| doc(m.get_doc_comment())).collect();
+            docs.insert(info.get_id(), (doc(info.get_doc_comment()), members));
+        }
+        let mut this = Lowering { request, nodes, names: HashMap::new(), children: HashMap::new(), docs };
+        // Name every file's declarations, requested or imported, so references to
+        // imported types resolve.
+        let files: Vec<_> = this
+            .nodes
+            .values()
+            .filter(|n| matches!(n.which(), Ok(node::File(()))))
+            .map(|n| n.get_id())
+            .collect();
+        for id in files {
+            let path = text(this.nodes[&id].get_display_name())?;
+            let stem = stem_of(&path);
+            this.name_nested(id, id, &stem, &[])?;
+        }
+        Ok(this)
+    }
+
+    /// Records scope names for `parent`'s nested nodes, groups and method structs.
+    fn name_nested(&mut self, file: u64, parent: u64, stem: &str, scope: &[String]) -> Result<(), CodegenError> {
+        let node = self.nodes[&parent];
+        let mut children: Vec<(u64, Vec<String>)> = Vec::new();
+        for nested in node.get_nested_nodes()? {
+            let mut s = scope.to_vec();
+            s.push(text(nested.get_name())?);
+            children.push((nested.get_id(), s));
+        }
+        match node.which()? {
+            node::Struct(st) => {
+                for field in st.get_fields()? {
+                    if let capnp::schema_capnp::field::Group(g) = field.which()? {
+                        let mut s = scope.to_vec();
+                        s.push(text(field.get_name())?);
+                        children.push((g.get_type_id(), s));
+                    }
+                }
+            }
+            node::Interface(iface) => {
+                for method in iface.get_methods()? {
+                    let name = text(method.get_name())?;
+                    for (id, suffix) in [
+                        (method.get_param_struct_type(), "Params"),
+                        (method.get_result_struct_type(), "Results"),
+                    ] {
+                        let implicit = self.nodes.get(&id).map(|n| n.get_scope_id() == 0).unwrap_or(false);
+                        if implicit {
+                            let mut s = scope.to_vec();
+                            s.push(format!("{name}{suffix}"));
+                            children.push((id, s));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        for (id, s) in children {
+            if !self.nodes.contains_key(&id) || self.names.contains_key(&id) {
+                continue;
+            }
+            self.names.insert(id, TypeRef { id: Id(id), file: Id(file), file_stem: stem.to_string(), scope: s.clone() });
+            self.children.entry(parent).or_default().push(id);
+            self.name_nested(file, id, stem, &s)?;
+        }
+        Ok(())
+    }
+
+    fn type_ref(&self, id: u64) -> Result<TypeRef, CodegenError> {
+        self.names.get(&id).cloned().ok_or(CodegenError::UnknownNode { id })
+    }
+
+    fn run(&self) -> Result<Ir, CodegenError> {
+        let mut files = Vec::new();
+        for requested in self.request.get_requested_files()? {
+            files.push(self.file(requested)?);
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Ir { files })
+    }
+
+    fn file(&self, requested: code_generator_request::requested_file::Reader<'_>) -> Result<File, CodegenError> {
+        let id = requested.get_id();
+        let path = text(requested.get_filename())?;
+        let mut imports = Vec::new();
+        for imp in requested.get_imports()? {
+            let name = text(imp.get_name())?;
+            imports.push(Import { id: Id(imp.get_id()), stem: stem_of(&name), path: name.trim_start_matches('/').to_string() });
+        }
+        let mut file = File {
+            id: Id(id),
+            stem: stem_of(&path),
+            path,
+            fingerprint: String::new(),
+            imports,
+            structs: vec![],
+            enums: vec![],
+            interfaces: vec![],
+            constants: vec![],
+        };
+        self.collect(id, &mut file)?;
+        file.fingerprint = fingerprint::of_file(&file);
+        Ok(file)
+    }
+
+    /// Adds `parent`'s declarations to `file`, depth first in schema order.
+    fn collect(&self, parent: u64, file: &mut File) -> Result<(), CodegenError> {
+        for &id in self.children.get(&parent).map(Vec::as_slice).unwrap_or(&[]) {
+            let n = self.nodes[&id];
+            match n.which()? {
+                node::Struct(_) => file.structs.push(self.structure(n)?),
+                node::Enum(_) => file.enums.push(self.enumeration(n)?),
+                node::Interface(_) => file.interfaces.push(self.interface(n)?),
+                node::Const(c) => file.constants.push(Constant {
+                    name: self.type_ref(id)?,
+                    doc: self.node_doc(id),
+                    ty: self.ty(c.get_type()?)?,
+                    value: self.value(c.get_value()?)?,
+                }),
+                node::Annotation(_) | node::File(()) => {}
+            }
+            self.collect(id, file)?;
+        }
+        Ok(())
+    }
+
+    fn node_doc(&self, id: u64) -> Option<String> {
+        self.docs.get(&id).and_then(|(d, _)| d.clone())
+    }
+
+    fn member_doc(&self, id: u64, index: usize) -> Option<String> {
+        self.docs.get(&id).and_then(|(_, m)| m.get(index).cloned().flatten())
+    }
+
+    fn params_of(&self, n: node::Reader<'_>) -> Result<Vec<String>, CodegenError> {
+        n.get_parameters()?.iter().map(|p| text(p.get_name())).collect()
+    }
+
+    fn structure(&self, n: node::Reader<'_>) -> Result<Struct, CodegenError> {
+        let node::Struct(st) = n.which()? else { unreachable!("checked by caller") };
+        let id = n.get_id();
+        let mut fields = Vec::new();
+        for (index, f) in st.get_fields()?.iter().enumerate() {
+            let discriminant = f.get_discriminant_value();
+            let kind = match f.which()? {
+                capnp::schema_capnp::field::Slot(slot) => FieldKind::Slot {
+                    offset: slot.get_offset(),
+                    ty: self.ty(slot.get_type()?)?,
+                    default: self.value(slot.get_default_value()?)?,
+                    explicit_default: slot.get_had_explicit_default(),
+                },
+                capnp::schema_capnp::field::Group(g) => FieldKind::Group { group: self.type_ref(g.get_type_id())? },
+            };
+            let ordinal = match f.get_ordinal().which()? {
+                capnp::schema_capnp::field::ordinal::Explicit(o) => Some(o),
+                capnp::schema_capnp::field::ordinal::Implicit(()) => None,
+            };
+            fields.push((f.get_code_order(), Field {
+                name: text(f.get_name())?,
+                doc: self.member_doc(id, index),
+                ordinal,
+                discriminant: (discriminant != 0xffff).then_some(discriminant),
+                kind,
+                annotations: self.annotations(f.get_annotations()?)?,
+            }));
+        }
+        fields.sort_by_key(|(order, _)| *order);
+        let name = self.type_ref(id)?;
+        let is_method_struct = n.get_scope_id() == 0;
+        Ok(Struct {
+            name,
+            doc: self.node_doc(id),
+            data_words: st.get_data_word_count(),
+            pointer_count: st.get_pointer_count(),
+            is_group: st.get_is_group(),
+            is_method_struct,
+            generic_params: self.params_of(n)?,
+            union: (st.get_discriminant_count() > 0).then(|| Union {
+                discriminant_offset: st.get_discriminant_offset(),
+                member_count: st.get_discriminant_count(),
+            }),
+            fields: fields.into_iter().map(|(_, f)| f).collect(),
+            annotations: self.annotations(n.get_annotations()?)?,
+        })
+    }
+
+    fn enumeration(&self, n: node::Reader<'_>) -> Result<Enum, CodegenError> {
+        let node::Enum(e) = n.which()? else { unreachable!("checked by caller") };
+        let id = n.get_id();
+        let mut enumerants = Vec::new();
+        for (i, en) in e.get_enumerants()?.iter().enumerate() {
+            enumerants.push((en.get_code_order(), Enumerant { name: text(en.get_name())?, value: i as u16, doc: self.member_doc(id, i) }));
+        }
+        enumerants.sort_by_key(|(o, _)| *o);
+        Ok(Enum {
+            name: self.type_ref(id)?,
+            doc: self.node_doc(id),
+            enumerants: enumerants.into_iter().map(|(_, e)| e).collect(),
+            annotations: self.annotations(n.get_annotations()?)?,
+        })
+    }
+
+    fn interface(&self, n: node::Reader<'_>) -> Result<Interface, CodegenError> {
+        let node::Interface(iface) = n.which()? else { unreachable!("checked by caller") };
+        let id = n.get_id();
+        let annotations = self.annotations(n.get_annotations()?)?;
+        let has = |aid: u64| annotations.iter().any(|a| a.id.0 == aid);
+        let role = match (has(well_known::WORKER_ANNOTATION), has(well_known::HOST_ANNOTATION)) {
+            (true, true) => return Err(CodegenError::Schema {
+                message: format!("interface `{}` is marked both $worker and $host; an interface has one implementing side", self.type_ref(id)?.scope.join(".")),
+            }),
+            (true, false) => Role::Worker,
+            (false, true) => Role::Host,
+            (false, false) => Role::Plain,
+        };
+        let timeout_ms = timeout_of(&annotations);
+        let mut superclasses = Vec::new();
+        for sc in iface.get_superclasses()? {
+            superclasses.push(Type::Interface { name: self.type_ref(sc.get_id())?, args: self.brand_args(sc.get_id(), sc.get_brand()?)? });
+        }
+        let mut methods = Vec::new();
+        for (index, m) in iface.get_methods()?.iter().enumerate() {
+            let method_annotations = self.annotations(m.get_annotations()?)?;
+            let params_id = m.get_param_struct_type();
+            let sinks = self.sink_params(params_id)?;
+            methods.push((m.get_code_order(), Method {
+                name: text(m.get_name())?,
+                ordinal: index as u16,
+                doc: self.member_doc(id, index),
+                params: self.type_ref(params_id)?,
+                results: self.type_ref(m.get_result_struct_type()).unwrap_or(TypeRef {
+                    id: Id(m.get_result_struct_type()),
+                    file: Id(0),
+                    file_stem: "stream".into(),
+                    scope: vec!["StreamResult".into()],
+                }),
+                is_stream: m.get_result_struct_type() == well_known::STREAM_RESULT,
+                idempotent: method_annotations.iter().any(|a| a.id.0 == well_known::IDEMPOTENT_ANNOTATION),
+                timeout_ms: timeout_of(&method_annotations).or(timeout_ms),
+                sinks,
+                annotations: method_annotations,
+            }));
+        }
+        methods.sort_by_key(|(o, _)| *o);
+        Ok(Interface {
+            name: self.type_ref(id)?,
+            doc: self.node_doc(id),
+            role,
+            generic_params: self.params_of(n)?,
+            superclasses,
+            methods: methods.into_iter().map(|(_, m)| m).collect(),
+            timeout_ms,
+            annotations,
+        })
+    }
+
+    /// The fields of a params struct typed `Sink(T)`.
+    fn sink_params(&self, params_id: u64) -> Result<Vec<SinkParam>, CodegenError> {
+        let Some(n) = self.nodes.get(&params_id) else { return Ok(vec![]) };
+        let node::Struct(st) = n.which()? else { return Ok(vec![]) };
+        let mut sinks = Vec::new();
+        for f in st.get_fields()? {
+            if let capnp::schema_capnp::field::Slot(slot) = f.which()? {
+                if let Type::Interface { name, args } = self.ty(slot.get_type()?)? {
+                    if name.id.0 == well_known::SINK_INTERFACE {
+                        let item = args.into_iter().next().unwrap_or(Type::AnyPointer { constraint: AnyConstraint::Any });
+                        sinks.push(SinkParam { field: text(f.get_name())?, item });
+                    }
+                }
+            }
+        }
+        Ok(sinks)
+    }
+
+    fn brand_args(&self, id: u64, b: brand::Reader<'_>) -> Result<Vec<Type>, CodegenError> {
+        for scope in b.get_scopes()? {
+            if scope.get_scope_id() != id {
+                continue;
+            }
+            if let brand::scope::Bind(bindings) = scope.which()? {
+                let mut args = Vec::new();
+                for binding in bindings? {
+                    args.push(match binding.which()? {
+                        brand::binding::Unbound(()) => Type::AnyPointer { constraint: AnyConstraint::Any },
+                        brand::binding::Type(t) => self.ty(t?)?,
+                    });
+                }
+                return Ok(args);
+            }
+        }
+        Ok(vec![])
+    }
+
+    fn ty(&self, t: type_::Reader<'_>) -> Result<Type, CodegenError> {
+        use type_::Which as W;
+        Ok(match t.which()? {
+            W::Void(()) => Type::Void,
+            W::Bool(()) => Type::Bool,
+            W::Int8(()) => Type::Int8,
+            W::Int16(()) => Type::Int16,
+            W::Int32(()) => Type::Int32,
+            W::Int64(()) => Type::Int64,
+            W::Uint8(()) => Type::UInt8,
+            W::Uint16(()) => Type::UInt16,
+            W::Uint32(()) => Type::UInt32,
+            W::Uint64(()) => Type::UInt64,
+            W::Float32(()) => Type::Float32,
+            W::Float64(()) => Type::Float64,
+            W::Text(()) => Type::Text,
+            W::Data(()) => Type::Data,
+            W::List(l) => Type::List { element: Box::new(self.ty(l.get_element_type()?)?) },
+            W::Enum(e) => Type::Enum { name: self.type_ref(e.get_type_id())? },
+            W::Struct(s) => Type::Struct { name: self.type_ref(s.get_type_id())?, args: self.brand_args(s.get_type_id(), s.get_brand()?)? },
+            W::Interface(i) => Type::Interface { name: self.type_ref(i.get_type_id())?, args: self.brand_args(i.get_type_id(), i.get_brand()?)? },
+            W::AnyPointer(a) => match a.which()? {
+                type_::any_pointer::Unconstrained(u) => Type::AnyPointer {
+                    constraint: match u.which()? {
+                        type_::any_pointer::unconstrained::AnyKind(()) => AnyConstraint::Any,
+                        type_::any_pointer::unconstrained::Struct(()) => AnyConstraint::Struct,
+                        type_::any_pointer::unconstrained::List(()) => AnyConstraint::List,
+                        type_::any_pointer::unconstrained::Capability(()) => AnyConstraint::Capability,
+                    },
+                },
+                type_::any_pointer::Parameter(p) => {
+                    let scope = p.get_scope_id();
+                    let index = p.get_parameter_index();
+                    let name = self
+                        .nodes
+                        .get(&scope)
+                        .and_then(|n| n.get_parameters().ok())
+                        .and_then(|ps| ps.iter().nth(index as usize))
+                        .and_then(|p| p.get_name().ok()?.to_string().ok())
+                        .unwrap_or_else(|| format!("T{index}"));
+                    Type::Param { scope: Id(scope), index, name }
+                }
+                type_::any_pointer::ImplicitMethodParameter(_) => Type::AnyPointer { constraint: AnyConstraint::Any },
+            },
+        })
+    }
+
+    fn value(&self, v: value::Reader<'_>) -> Result<Value, CodegenError> {
+        use value::Which as W;
+        fn float(bits: u64, f: f64) -> Value {
+            let text = if f.is_nan() {
+                "nan".to_string()
+            } else if f.is_infinite() {
+                if f > 0.0 { "inf".into() } else { "-inf".into() }
+            } else {
+                format!("{f:?}")
+            };
+            Value::Float { bits, text }
+        }
+        Ok(match v.which()? {
+            W::Void(()) => Value::None,
+            W::Bool(b) => Value::Bool(b),
+            W::Int8(i) => Value::Int(i.into()),
+            W::Int16(i) => Value::Int(i.into()),
+            W::Int32(i) => Value::Int(i.into()),
+            W::Int64(i) => Value::Int(i),
+            W::Uint8(i) => Value::UInt(i.into()),
+            W::Uint16(i) => Value::UInt(i.into()),
+            W::Uint32(i) => Value::UInt(i.into()),
+            W::Uint64(i) => Value::UInt(i),
+            W::Float32(f) => float(f.to_bits().into(), f.into()),
+            W::Float64(f) => float(f.to_bits(), f),
+            W::Text(t) => match t {
+                Ok(t) => Value::Text(t.to_str()?.to_string()),
+                Err(_) => Value::None,
+            },
+            W::Data(d) => Value::Data(d?.to_vec()),
+            W::Enum(e) => Value::Enum(e),
+            W::Struct(p) | W::List(p) => {
+                if p.is_null() {
+                    Value::None
+                } else {
+                    Value::Pointer(canonical_hex(p)?)
+                }
+            }
+            W::Interface(()) | W::AnyPointer(_) => Value::None,
+        })
+    }
+
+    fn annotations(&self, list: capnp::struct_list::Reader<'_, capnp::schema_capnp::annotation::Owned>) -> Result<Vec<Annotation>, CodegenError> {
+        let mut out = Vec::new();
+        for a in list {
+            let id = a.get_id();
+            let name = self
+                .names
+                .get(&id)
+                .map(|r| format!("{}.{}", r.file_stem, r.scope.join(".")))
+                .unwrap_or_else(|| format!("{id:#x}"));
+            out.push(Annotation { id: Id(id), name, value: self.value(a.get_value()?)? });
+        }
+        Ok(out)
+    }
+}
+
+fn timeout_of(annotations: &[Annotation]) -> Option<u32> {
+    annotations.iter().find(|a| a.id.0 == well_known::TIMEOUT_ANNOTATION).and_then(|a| match a.value {
+        Value::UInt(v) => u32::try_from(v).ok(),
+        _ => None,
+    })
+}
+
+/// A struct or list value as a canonical single-segment message, in hex.
+fn canonical_hex(p: capnp::any_pointer::Reader<'_>) -> Result<String, CodegenError> {
+    let mut message = capnp::message::Builder::new_default();
+    message.set_root_canonical(p)?;
+    let segments = message.get_segments_for_output();
+    let mut hex = String::new();
+    for byte in segments[0] {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    Ok(hex)
+}

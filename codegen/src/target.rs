@@ -1,0 +1,173 @@
+//! A target: a folder of handlebars templates plus `manifest.json`.
+//!
+//! The manifest says which files to render, the naming conventions of the language and
+//! how each IR type kind is written in it (type expressions, read and write expressions,
+//! default literals). Everything language-specific lives there, so a new language is a
+//! new folder, not a change to the generator. The manifest is checked against a JSON
+//! schema derived from `Manifest` (schemars + jsonschema), so a mistake is reported by
+//! its path in the manifest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::error::CodegenError;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Target name, e.g. `rust`, `python`.
+    pub name: String,
+    /// Files to render: once per schema file or once per generator run.
+    pub files: Vec<OutputFile>,
+    /// Templates registered as partials (`{{> struct}}`), by file name without `.hbs`.
+    #[serde(default)]
+    pub partials: Vec<String>,
+    /// Comment syntax for the generated header, e.g. `//` or `#`.
+    pub line_comment: String,
+    pub naming: Naming,
+    /// Type-level expression patterns (`type`, ...): expression name -> type kind ->
+    /// pattern, rendered for every field, parameter, constant and type argument.
+    /// See `exprs.rs`.
+    pub expressions: BTreeMap<String, BTreeMap<String, String>>,
+    /// Field-level patterns (`read`, `write`, ...), rendered for struct fields only;
+    /// they may use the field placeholders (`{field}`, `{offset}`, `{default}`, ...).
+    #[serde(default)]
+    pub field_expressions: BTreeMap<String, BTreeMap<String, String>>,
+    /// Literal patterns for default values: `true`, `false`, `null`, `nan`, `inf`,
+    /// `-inf`, `text`, `data`, `enum`, `pointer`.
+    pub literals: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutputFile {
+    /// Template file in the target folder.
+    pub template: String,
+    /// Output path; `{stem}` is the schema file's stem (`calc` for `calc.capnp`).
+    pub path: String,
+    #[serde(default)]
+    pub per: Per,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Per {
+    #[default]
+    Schema,
+    Run,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Case {
+    /// `FooBar`
+    Pascal,
+    /// `fooBar`
+    Camel,
+    /// `foo_bar`
+    Snake,
+    /// `FOO_BAR`
+    UpperSnake,
+    /// as written in the schema
+    Keep,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Naming {
+    pub types: Case,
+    pub fields: Case,
+    pub methods: Case,
+    pub enumerants: Case,
+    pub constants: Case,
+    /// Case of scope segments in `{scope_path}` (modules of a raw binding).
+    pub modules: Case,
+    /// Joins the segments of a nested type's name (`Outer` + `Inner`).
+    pub nested_separator: String,
+    /// Joins scope segments in `{scope_path}`.
+    pub path_separator: String,
+    /// Module name of a generated schema file; `{stem}` is the file's stem.
+    pub file_module: String,
+    /// How a type from another schema file is referenced: `{module}` and `{name}`.
+    pub foreign_type: String,
+    /// Words that cannot be used as names.
+    pub keywords: Vec<String>,
+    /// How a name that is a keyword is escaped: `{}` is the name.
+    pub escape: String,
+    /// Words that cannot be type names (builtins a module must not shadow).
+    #[serde(default)]
+    pub reserved_types: Vec<String>,
+    /// Words a scope segment (module) cannot be; escaped with `module_escape`.
+    #[serde(default)]
+    pub module_keywords: Vec<String>,
+    #[serde(default = "default_escape")]
+    pub module_escape: String,
+}
+
+fn default_escape() -> String {
+    "{}_".into()
+}
+
+/// A loaded target: manifest plus template sources.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub templates: BTreeMap<String, String>,
+}
+
+impl Target {
+    /// The Rust target that ships with the generator.
+    pub fn rust() -> Result<Target, CodegenError> {
+        Target::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/targets/rust")))
+    }
+
+    /// Loads a target folder (`manifest.json` plus the templates it names).
+    pub fn load(dir: &Path) -> Result<Target, CodegenError> {
+        let err = |message: String| CodegenError::Target { target: dir.display().to_string(), message };
+        let manifest_path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&manifest_path)
+            .map_err(|e| err(format!("cannot read `{}`: {e}", manifest_path.display())))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| err(format!("`{}` is not JSON: {e}", manifest_path.display())))?;
+        validate(&json).map_err(|m| err(format!("`{}`: {m}", manifest_path.display())))?;
+        let manifest: Manifest = serde_json::from_value(json).map_err(|e| err(e.to_string()))?;
+        let mut templates = BTreeMap::new();
+        let names = manifest
+            .files
+            .iter()
+            .map(|f| f.template.clone())
+            .chain(manifest.partials.iter().map(|p| format!("{p}.hbs")));
+        for name in names {
+            let path = dir.join(&name);
+            let source = std::fs::read_to_string(&path)
+                .map_err(|e| err(format!("template `{}` named in the manifest cannot be read: {e}", path.display())))?;
+            templates.insert(name, source);
+        }
+        Ok(Target { dir: dir.to_path_buf(), manifest, templates })
+    }
+
+    /// Every file the target reads, for `cargo:rerun-if-changed`.
+    pub fn source_files(&self) -> Vec<PathBuf> {
+        std::iter::once(self.dir.join("manifest.json"))
+            .chain(self.templates.keys().map(|t| self.dir.join(t)))
+            .collect()
+    }
+}
+
+/// Checks a manifest against the JSON schema of `Manifest`, reporting every error with
+/// its location.
+fn validate(json: &serde_json::Value) -> Result<(), String> {
+    let schema = serde_json::to_value(schemars::schema_for!(Manifest)).expect("schema serialises");
+    let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
+    let messages: Vec<String> =
+        validator.iter_errors(json).map(|e| format!("at `{}`: {}", e.instance_path(), e)).collect();
+    if messages.is_empty() {
+        Ok(())
+    } else {
+        Err(messages.join("; "))
+    }
+}
