@@ -360,6 +360,44 @@ class BasicTest(RpcTestCase):
         self.assertEqual((await p.pipeline(0).call(COUNTER, GET, None, Ints)).a, 100)
 
 
+class CounterClient(rpc.Capability):
+    """A typed client in the shape the generator will emit."""
+
+    __slots__ = ()
+
+    def inc(self, a):
+        return self.call(COUNTER, INC, Ints(a=a), Ints, promise_cls=IncPromise)
+
+
+class IncPromise(rpc.Promise):
+    __slots__ = ()
+
+
+class TypedClientTest(RpcTestCase):
+    async def test_cast_and_promise_class(self):
+        r = await self.cap.call(ROOT, GET_COUNTER, Ints(a=1), Cap)
+        typed = r.cap.cast_as(CounterClient)
+        p = typed.inc(2)
+        self.assertIsInstance(p, IncPromise)
+        self.assertEqual((await p).a, 3)
+        typed2 = CounterClient(typed)
+        self.assertIs(typed2._hook, r.cap._hook)
+        for c in (typed, typed2, r.cap):
+            c.close()
+        self.assertTrue(typed.is_closed)
+        with self.assertRaises(rpc.RpcError):
+            typed.inc(1)
+        del r
+        await self.assert_tables_empty()
+
+    async def test_server_wrapped_directly(self):
+        c = CounterClient(Counter(5))
+        self.assertEqual((await c.inc(1)).a, 6)
+        with c:
+            pass
+        self.assertTrue(c.is_closed)
+
+
 class ErrorTest(RpcTestCase):
     async def test_exception_with_traceback(self):
         with self.assertRaises(rpc.RemoteError) as cm:
@@ -730,6 +768,21 @@ class AbortTest(unittest.IsolatedAsyncioTestCase):
             await self.send(M.Message(release=M.Release(id=5, reference_count=1)))
             await self.expect_abort("unknown export")
 
+    async def test_call_to_unknown_export(self):
+        with self.assertLogs("polyhost.rpc", "ERROR"):
+            await self.send(M.Message(call=M.Call(
+                question_id=0, target=M.MessageTarget(imported_cap=42), interface_id=ROOT)))
+            await self.expect_abort("not a current export id")
+
+    async def test_question_id_reuse(self):
+        call = M.Message(call=M.Call(question_id=3, interface_id=ROOT, method_id=SLEEP,
+                                     target=M.MessageTarget(imported_cap=0)))
+        with self.assertLogs("polyhost.rpc", "ERROR"):
+            await self.send(M.Message(bootstrap=M.Bootstrap(question_id=0)))
+            await self.send(call)
+            await self.send(call)
+            await self.expect_abort("reuses question id 3")
+
     async def test_unimplemented_message_is_echoed(self):
         await self.send(M.Message(provide=M.Provide(question_id=1)))
         loop = asyncio.get_running_loop()
@@ -739,6 +792,18 @@ class AbortTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(msgs[0].which, "unimplemented")
         self.assertEqual(msgs[0].unimplemented.which, "provide")
         self.assertFalse(self.conn.closed)
+
+    async def test_frame_over_size_limit(self):
+        await self.conn.close()
+        self.raw.close()
+        self.raw, b = socket.socketpair()
+        self.raw.setblocking(False)
+        self.conn = await rpc.Connection.connect(
+            b, bootstrap=Root(), limits=wire.Limits(max_message_bytes=1024))
+        big = M.Message(abort=M.Exception_(reason="x" * 4000))
+        with self.assertLogs("polyhost.rpc", "ERROR"):
+            await self.send(big)
+            await self.expect_abort("malformed frame")
 
     async def test_eof_closes(self):
         self.raw.close()

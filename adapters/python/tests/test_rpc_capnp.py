@@ -98,7 +98,11 @@ class RpcCapnpTest(unittest.TestCase):
         self.assertEqual(call.method_id, 7)
         self.assertTrue(call.no_promise_pipelining)
         self.assertEqual(call.target, MESSAGES["call"].call.target)
-        self.assertEqual(call.params.cap_table, MESSAGES["call"].call.params.cap_table)
+        caps = call.params.cap_table
+        self.assertEqual(caps[:2], MESSAGES["call"].call.params.cap_table[:2])
+        self.assertEqual(caps[2].which, "receiver_answer")
+        self.assertEqual(caps[2].receiver_answer.question_id, 11)
+        self.assertEqual(caps[2].receiver_answer.transform, [])     # null list reads as []
         self.assertTrue(call.params.content.is_null())
         self.assertEqual(call.send_results_to.which, "yourself")
         for name in ("return_exc", "return_take", "finish", "resolve", "release",

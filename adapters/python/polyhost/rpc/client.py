@@ -205,10 +205,14 @@ class Capability:
         if hook is None:
             return
         self._hook = None
-        if self._here():
+        loop = self._loop
+        if loop is None or _running_loop() is loop:
             hook.release()
         else:
-            self._loop.call_soon_threadsafe(hook.release)
+            try:
+                loop.call_soon_threadsafe(hook.release)
+            except RuntimeError:
+                pass        # the loop is closed: nothing left to tell the peer
 
     def __del__(self):
         try:

@@ -67,8 +67,8 @@ def from_python_exception(exc):
 
 def to_capnp_exception(err):
     """``rpc_capnp.Exception_`` for an exception (RpcError or any Python exception)."""
-    if not isinstance(err, RpcError) or not err.trace:
-        err = from_python_exception(err) if not isinstance(err, RpcError) else err
+    if not isinstance(err, RpcError):
+        err = from_python_exception(err)
     t = err.type
     try:
         t = ExceptionType(t)
