@@ -53,7 +53,7 @@ struct Failure @0xae788be47cc47d01 {
 
 # ---- Worker protocol -------------------------------------------------------------------
 
-interface Worker @0xe064d6165d0567b2 {
+interface WorkerProcess @0xe064d6165d0567b2 {
   # The bootstrap capability of every worker process.
 
   start @0 (callbacks :List(Service)) -> (info :WorkerInfo, services :List(Service));

@@ -2,14 +2,19 @@
 //!
 //! A manifest maps an expression name (`type`, `read`, `write`, ...) and a type kind
 //! (`int32`, `text`, `list`, `struct`, ...) to a pattern. A pattern may name the kind of
-//! a list's element (`list.struct`), which wins over the plain kind; `*` is the fallback.
+//! a list's element (`list.struct`), an AnyPointer's constraint (`any_pointer.list`) or
+//! `sink` (polyhost's `Sink(T)`), which win over the plain kind; `*` is the fallback.
 //! Placeholders in `{braces}` are filled in here:
 //!
 //! - named types: `{name}` (qualified in the target), `{local}`, `{module}` (the file
 //!   module), `{stem}`, `{scope_path}`, `{id}`;
+//! - `{self.X}` is expression `X` of the same type (patterns build on each other);
 //! - lists: `{elem.X}` is the element's `X` expression; generics: `{args.X}` joins the
-//!   type arguments' `X` expressions with `, ` and `{arg0.X}` is the first; `{param}`
-//!   names a generic parameter; `{constraint}` an AnyPointer's constraint;
+//!   type arguments' `X` expressions with `, `, `{args_angle.X}` wraps them in `<>`
+//!   (nothing without arguments), `{args_comma.X}` puts `, ` before each (nothing
+//!   without arguments: trailing call arguments) and `{arg0.X}` is the first; `{param}`
+//!   names a generic parameter and `{param_index}` is its position in its
+//!   declaration's parameter list; `{constraint}` an AnyPointer's constraint;
 //! - fields: `{field}`, `{field_raw}` (cased, unescaped), `{capnpc}` (capnpc's getter
 //!   stem), `{offset}`, `{default}` (the default as a literal), `{index}`;
 //! - run-wide values from the builder (`{root}` for the Rust target).
@@ -94,6 +99,7 @@ impl Exprs<'_> {
                     AnyConstraint::Capability => "capability",
                 }
             )),
+            Type::Interface { name, .. } if name.id.0 == crate::lower::well_known::SINK_INTERFACE => Some("sink".to_string()),
             _ => None,
         };
         specific
@@ -145,6 +151,9 @@ impl Exprs<'_> {
             return Ok(v.clone());
         }
         let no_vars = BTreeMap::new();
+        if let Some(sub) = token.strip_prefix("self.") {
+            return self.render(sub, ty, vars);
+        }
         if let Some(sub) = token.strip_prefix("elem.") {
             let Type::List { element } = ty else { return Err(unknown()) };
             return self.render(sub, element, &no_vars);
@@ -156,6 +165,17 @@ impl Exprs<'_> {
         if let Some(sub) = token.strip_prefix("args.") {
             let parts = args.iter().map(|a| self.render(sub, a, &no_vars)).collect::<Result<Vec<_>, _>>()?;
             return Ok(parts.join(", "));
+        }
+        if let Some(sub) = token.strip_prefix("args_angle.") {
+            if args.is_empty() {
+                return Ok(String::new());
+            }
+            let parts = args.iter().map(|a| self.render(sub, a, &no_vars)).collect::<Result<Vec<_>, _>>()?;
+            return Ok(format!("<{}>", parts.join(", ")));
+        }
+        if let Some(sub) = token.strip_prefix("args_comma.") {
+            let parts = args.iter().map(|a| self.render(sub, a, &no_vars)).collect::<Result<Vec<_>, _>>()?;
+            return Ok(parts.iter().map(|p| format!(", {p}")).collect());
         }
         if let Some(sub) = token.strip_prefix("arg0.") {
             let default = Type::AnyPointer { constraint: AnyConstraint::Any };
@@ -174,6 +194,7 @@ impl Exprs<'_> {
             ("scope_path", Some(r), _) => Ok(naming.scope_path(&r.scope)),
             ("id", Some(r), _) => Ok(format!("{:#x}", r.id.0)),
             ("param", _, Type::Param { name, .. }) => Ok(name.clone()),
+            ("param_index", _, Type::Param { index, .. }) => Ok(index.to_string()),
             ("constraint", _, Type::AnyPointer { constraint }) => Ok(format!("{constraint:?}").to_lowercase()),
             _ => Err(unknown()),
         }
@@ -217,7 +238,11 @@ impl Exprs<'_> {
             }
             Value::Pointer(hex) => {
                 let type_expr = self.render("type", ty, &BTreeMap::new())?;
-                lit("pointer")?.replace("{type}", &type_expr).replace("{hex}", hex)
+                let mut out = lit("pointer")?.replace("{type}", &type_expr).replace("{hex}", hex);
+                for (key, value) in self.globals {
+                    out = out.replace(&format!("{{{key}}}"), value);
+                }
+                out
             }
         })
     }

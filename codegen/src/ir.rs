@@ -77,6 +77,9 @@ pub struct Struct {
     /// Set for the implicit `method$Params` / `method$Results` structs.
     pub is_method_struct: bool,
     pub generic_params: Vec<String>,
+    /// Generic parameters of enclosing declarations (a method struct of `Sink(T)`
+    /// is generic over `T`).
+    pub scope_generic_params: Vec<String>,
     /// The unnamed union, if the struct has one.
     pub union: Option<Union>,
     /// Fields in code order (the order they are written in the schema).

@@ -24,7 +24,7 @@ pub mod well_known {
     pub const SINK_INTERFACE: u64 = 0x950d47d539ceb3b3;
     /// `StreamResult` in capnp/stream.capnp (results of `-> stream` methods).
     pub const STREAM_RESULT: u64 = 0x995f9a3377c0b16e;
-    /// `Worker`, the bootstrap interface of every worker process.
+    /// `WorkerProcess`, the bootstrap interface of every worker process.
     pub const WORKER_INTERFACE: u64 = 0xe064d6165d0567b2;
 }
 
@@ -42,6 +42,8 @@ struct Lowering<'a> {
     /// Declarations owned by a node, in schema order: nested nodes, then groups in
     /// field order, then implicit method structs in method order.
     children: HashMap<u64, Vec<u64>>,
+    /// The declaration that owns each named node (inverse of `children`).
+    parents: HashMap<u64, u64>,
     docs: HashMap<u64, (Option<String>, Vec<Option<String>>)>,
 }
 
@@ -75,7 +77,7 @@ impl<'a> Lowering<'a> {
             let members = info.get_members()?.iter().map(|m| doc(m.get_doc_comment())).collect();
             docs.insert(info.get_id(), (doc(info.get_doc_comment()), members));
         }
-        let mut this = Lowering { request, nodes, names: HashMap::new(), children: HashMap::new(), docs };
+        let mut this = Lowering { request, nodes, names: HashMap::new(), children: HashMap::new(), parents: HashMap::new(), docs };
         // Name every file's declarations, requested or imported, so references to
         // imported types resolve.
         let files: Vec<_> = this
@@ -135,6 +137,7 @@ impl<'a> Lowering<'a> {
             }
             self.names.insert(id, TypeRef { id: Id(id), file: Id(file), file_stem: stem.to_string(), scope: s.clone() });
             self.children.entry(parent).or_default().push(id);
+            self.parents.insert(id, parent);
             self.name_nested(file, id, stem, &s)?;
         }
         Ok(())
@@ -210,6 +213,24 @@ impl<'a> Lowering<'a> {
         n.get_parameters()?.iter().map(|p| text(p.get_name())).collect()
     }
 
+    /// Generic parameters of the declarations enclosing `id`, outermost first (capnpc
+    /// makes nested types generic over them too).
+    fn scope_params(&self, id: u64) -> Result<Vec<String>, CodegenError> {
+        let mut chain = Vec::new();
+        let mut current = self.parents.get(&id).copied();
+        while let Some(p) = current {
+            chain.push(p);
+            current = self.parents.get(&p).copied();
+        }
+        let mut out = Vec::new();
+        for p in chain.into_iter().rev() {
+            if let Some(n) = self.nodes.get(&p) {
+                out.extend(self.params_of(*n)?);
+            }
+        }
+        Ok(out)
+    }
+
     fn structure(&self, n: node::Reader<'_>) -> Result<Struct, CodegenError> {
         let node::Struct(st) = n.which()? else { unreachable!("checked by caller") };
         let id = n.get_id();
@@ -249,6 +270,7 @@ impl<'a> Lowering<'a> {
             is_group: st.get_is_group(),
             is_method_struct,
             generic_params: self.params_of(n)?,
+            scope_generic_params: self.scope_params(id)?,
             union: (st.get_discriminant_count() > 0).then(|| Union {
                 discriminant_offset: st.get_discriminant_offset(),
                 member_count: st.get_discriminant_count(),

@@ -38,6 +38,8 @@ pub struct FileView {
     pub enums: Vec<EnumView>,
     pub interfaces: Vec<InterfaceView>,
     pub constants: Vec<ConstantView>,
+    /// Whether a method of the file takes a `Sink(T)` parameter.
+    pub has_sinks: bool,
     pub globals: BTreeMap<String, String>,
 }
 
@@ -46,12 +48,19 @@ pub struct ImportView {
     pub path: String,
     pub stem: String,
     pub module: String,
+    /// Whether the file refers to a type of the import (an import made only for its
+    /// annotations, like `/capnp/c++.capnp`, needs no import in the target).
+    pub used: bool,
 }
 
 #[derive(Debug, Serialize, Clone)]
 pub struct NameView {
     pub name: String,
     pub scope_path: String,
+    /// `scope_path` of the enclosing scope ("" at the top level).
+    pub parent_path: String,
+    /// The last scope segment as written in the schema.
+    pub last: String,
     pub raw: String,
     pub id: String,
 }
@@ -66,6 +75,7 @@ pub struct StructView {
     pub is_group: bool,
     pub is_method_struct: bool,
     pub generic_params: Vec<String>,
+    pub scope_generic_params: Vec<String>,
     /// Every field in code order.
     pub fields: Vec<FieldView>,
     /// Fields outside the unnamed union.
@@ -150,6 +160,14 @@ pub struct MethodView {
     pub results: NameView,
     pub param_fields: Vec<FieldView>,
     pub result_fields: Vec<FieldView>,
+    /// Params that are not `Sink(T)` (what a caller passes).
+    pub plain_params: Vec<FieldView>,
+    /// The only result field, when there is exactly one (returned bare).
+    pub single_result: Option<FieldView>,
+    /// True when params/results are the implicit `(a :A, b :B)` structs rather than
+    /// a named struct type.
+    pub params_implicit: bool,
+    pub results_implicit: bool,
     pub is_stream: bool,
     pub idempotent: bool,
     pub timeout_ms: Option<u32>,
@@ -165,9 +183,47 @@ pub struct SinkView {
 #[derive(Debug, Serialize)]
 pub struct ConstantView {
     pub name: String,
+    pub kind: &'static str,
     pub doc: Vec<String>,
     pub exprs: BTreeMap<String, String>,
     pub value: String,
+}
+
+/// Ids of the files whose types `file` refers to (fields, constants, superclasses,
+/// method params and results; a `-> stream` method's results are implicit).
+fn files_used(file: &ir::File) -> std::collections::BTreeSet<u64> {
+    fn walk(ty: &Type, out: &mut std::collections::BTreeSet<u64>) {
+        match ty {
+            Type::List { element } => walk(element, out),
+            Type::Enum { name } => {
+                out.insert(name.file.0);
+            }
+            Type::Struct { name, args } | Type::Interface { name, args } => {
+                out.insert(name.file.0);
+                args.iter().for_each(|a| walk(a, out));
+            }
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for s in &file.structs {
+        for f in &s.fields {
+            if let FieldKind::Slot { ty, .. } = &f.kind {
+                walk(ty, &mut out);
+            }
+        }
+    }
+    file.constants.iter().for_each(|c| walk(&c.ty, &mut out));
+    for i in &file.interfaces {
+        i.superclasses.iter().for_each(|t| walk(t, &mut out));
+        for m in &i.methods {
+            out.insert(m.params.file.0);
+            if !m.is_stream {
+                out.insert(m.results.file.0);
+            }
+        }
+    }
+    out
 }
 
 fn doc_lines(doc: &Option<String>) -> Vec<String> {
@@ -232,8 +288,14 @@ impl<'a> ViewBuilder<'a> {
             imports: file
                 .imports
                 .iter()
-                .map(|i| ImportView { path: i.path.clone(), stem: i.stem.clone(), module: naming.file_module(&i.stem) })
+                .map(|i| ImportView {
+                    path: i.path.clone(),
+                    stem: i.stem.clone(),
+                    module: naming.file_module(&i.stem),
+                    used: files_used(file).contains(&i.id.0),
+                })
                 .collect(),
+            has_sinks: file.interfaces.iter().any(|i| i.methods.iter().any(|m| !m.sinks.is_empty())),
             structs,
             enums: file
                 .enums
@@ -260,6 +322,7 @@ impl<'a> ViewBuilder<'a> {
                 .map(|k| {
                     Ok(ConstantView {
                         name: naming.constant(&k.name.scope),
+                        kind: kind(&k.ty),
                         doc: doc_lines(&k.doc),
                         exprs: self.type_exprs(&x, &k.ty, &BTreeMap::new())?,
                         value: x.literal(&k.ty, &k.value)?,
@@ -274,6 +337,8 @@ impl<'a> ViewBuilder<'a> {
         NameView {
             name: x.type_name(r),
             scope_path: self.manifest.naming.scope_path(&r.scope),
+            parent_path: self.manifest.naming.scope_path(&r.scope[..r.scope.len().saturating_sub(1)]),
+            last: r.scope.last().cloned().unwrap_or_default(),
             raw: r.scope.join("."),
             id: format!("{:#x}", r.id.0),
         }
@@ -366,6 +431,7 @@ impl<'a> ViewBuilder<'a> {
             is_group: s.is_group,
             is_method_struct: s.is_method_struct,
             generic_params: s.generic_params.clone(),
+            scope_generic_params: s.scope_generic_params.clone(),
             plain_fields: fields.iter().filter(|f| f.discriminant.is_none()).cloned().collect(),
             fields,
             union,
@@ -383,7 +449,17 @@ impl<'a> ViewBuilder<'a> {
         let naming = &self.manifest.naming;
         let mut methods = Vec::new();
         for m in &i.methods {
+            let param_fields = self.struct_fields(x, &m.params)?;
+            let result_fields = if m.is_stream { vec![] } else { self.struct_fields(x, &m.results)? };
+            let sink_names: Vec<String> = m.sinks.iter().map(|s| naming.field(&s.field)).collect();
+            let implicit = |r: &TypeRef| {
+                self.ir.files.iter().flat_map(|f| &f.structs).any(|s| s.name.id == r.id && s.is_method_struct)
+            };
             methods.push(MethodView {
+                plain_params: param_fields.iter().filter(|f| !sink_names.contains(&f.name)).cloned().collect(),
+                single_result: if result_fields.len() == 1 && (m.is_stream || implicit(&m.results)) { result_fields.first().cloned() } else { None },
+                params_implicit: implicit(&m.params),
+                results_implicit: m.is_stream || implicit(&m.results),
                 name: naming.method(&m.name),
                 raw: m.name.clone(),
                 variant: crate::naming::convert(&m.name, naming.types),
@@ -391,8 +467,8 @@ impl<'a> ViewBuilder<'a> {
                 doc: doc_lines(&m.doc),
                 params: self.name(x, &m.params),
                 results: self.name(x, &m.results),
-                param_fields: self.struct_fields(x, &m.params)?,
-                result_fields: self.struct_fields(x, &m.results)?,
+                param_fields,
+                result_fields,
                 is_stream: m.is_stream,
                 idempotent: m.idempotent,
                 timeout_ms: m.timeout_ms,

@@ -1,0 +1,265 @@
+//! Capability handles the user holds: `Send + Sync + Clone`, whatever thread the RPC
+//! system runs on.
+//!
+//! A [`Capability`] is a handle to an object that lives in a worker (or in the host,
+//! for callbacks). Calls carry owned params and come back as owned results: the
+//! encoding and decoding closures travel to whatever runs the connection
+//! ([`CapabilityHook`]), so capnp's `!Send` readers and builders never cross threads.
+//! Dropping the last clone of a handle drops the hook, which releases the capability
+//! remotely.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use capnp::private::layout::{PointerBuilder, PointerReader};
+use capnp::traits::{FromPointerBuilder, FromPointerReader, HasStructSize, OwnedStruct};
+use futures::future::BoxFuture;
+
+use crate::codec::{CapBridge, CapabilityHandle, Struct};
+use crate::dispatch::Dispatch;
+use crate::error::CallError;
+
+/// Per-call settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    /// Fails the call with [`CallError::Timeout`] after this long; `None` uses the
+    /// method's `$timeoutMs` default, if any.
+    pub timeout: Option<Duration>,
+    /// Routes the call to the worker holding this session.
+    pub session: Option<String>,
+}
+
+/// Writes a call's params into the request message.
+pub type WriteParams = Box<dyn FnOnce(capnp::any_pointer::Builder<'_>, &dyn CapBridge) -> capnp::Result<()> + Send>;
+/// Reads a call's results out of the response message.
+pub type ReadResults =
+    Box<dyn FnOnce(capnp::any_pointer::Reader<'_>, &dyn CapBridge) -> capnp::Result<Box<dyn Any + Send>> + Send>;
+
+/// One call on a capability, as the connection that carries it sees it.
+pub struct OutgoingCall {
+    pub interface_id: u64,
+    pub method_id: u16,
+    /// `Interface.method`, for errors and spans.
+    pub method_name: &'static str,
+    /// The method's default deadline from the schema (`$timeoutMs`).
+    pub default_timeout: Option<Duration>,
+    pub options: CallOptions,
+    pub write_params: WriteParams,
+    pub read_results: ReadResults,
+}
+
+/// What carries calls for a capability: a worker connection, a pool, a local object.
+pub trait CapabilityHook: Send + Sync + 'static {
+    fn call(&self, call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>>;
+
+    /// A flow-controlled `-> stream` call: resolves when the connection's stream
+    /// window has room, not when the call returns. Hooks without flow control wait for
+    /// the return.
+    fn call_stream(&self, call: OutgoingCall) -> BoxFuture<'static, Result<(), CallError>> {
+        let fut = self.call(call);
+        Box::pin(async move { fut.await.map(|_| ()) })
+    }
+
+    /// Exports a local object on this capability's connection, so it can be passed in
+    /// params (a sink, a callback).
+    fn export(&self, object: Arc<dyn Dispatch>) -> Result<Capability, CallError> {
+        Err(CallError::Protocol {
+            message: format!("{} cannot carry a local {} object", self.describe(), object.interface_name()),
+        })
+    }
+
+    /// Where the capability lives, for error messages (`worker 3 (pid 1234)`).
+    fn describe(&self) -> String;
+}
+
+/// A `Send + Sync + Clone` handle to a remote or local object.
+#[derive(Clone)]
+pub struct Capability {
+    hook: Arc<dyn CapabilityHook>,
+}
+
+impl fmt::Debug for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Capability({})", self.hook.describe())
+    }
+}
+
+impl PartialEq for Capability {
+    /// Two handles are equal when they are clones of one handle.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.hook, &other.hook)
+    }
+}
+
+impl Capability {
+    pub fn new(hook: Arc<dyn CapabilityHook>) -> Self {
+        Capability { hook }
+    }
+
+    pub fn hook(&self) -> &Arc<dyn CapabilityHook> {
+        &self.hook
+    }
+
+    /// Calls `interface_id.method_id` with owned params and returns owned results.
+    /// Generated clients call this; users call the generated methods.
+    pub fn call<P, R>(
+        &self,
+        interface_id: u64,
+        method_id: u16,
+        method_name: &'static str,
+        default_timeout: Option<Duration>,
+        params: P,
+        options: CallOptions,
+    ) -> BoxFuture<'static, Result<R, CallError>>
+    where
+        P: Struct + Send + 'static,
+        R: Struct + Send + 'static,
+    {
+        let call = OutgoingCall {
+            interface_id,
+            method_id,
+            method_name,
+            default_timeout,
+            options,
+            write_params: Box::new(move |b, caps| params.write(b.init_as::<StructOut<P::Raw>>().0, caps)),
+            read_results: Box::new(|r, caps| {
+                let value = R::read(r.get_as::<StructIn<R::Raw>>()?.0, caps)?;
+                Ok(Box::new(value) as Box<dyn Any + Send>)
+            }),
+        };
+        let fut = self.hook.call(call);
+        Box::pin(async move {
+            let any = fut.await?;
+            any.downcast::<R>().map(|b| *b).map_err(|_| CallError::Protocol {
+                message: format!("{method_name}: the connection returned results of another type"),
+            })
+        })
+    }
+}
+
+impl Capability {
+    /// Sends a `-> stream` call; returns when the stream window has room.
+    pub fn call_stream<P>(&self, interface_id: u64, method_id: u16, method_name: &'static str, params: P) -> BoxFuture<'static, Result<(), CallError>>
+    where
+        P: Struct + Send + 'static,
+    {
+        self.hook.call_stream(OutgoingCall {
+            interface_id,
+            method_id,
+            method_name,
+            default_timeout: None,
+            options: CallOptions::default(),
+            write_params: Box::new(move |b, caps| params.write(b.init_as::<StructOut<P::Raw>>().0, caps)),
+            read_results: Box::new(|_, _| Ok(Box::new(()) as Box<dyn Any + Send>)),
+        })
+    }
+}
+
+/// Capabilities are references to live objects, not data: serialising one is an error,
+/// and a JSON schema describes it as such.
+impl serde::Serialize for Capability {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("a capability is a live reference and cannot be serialised"))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Capability {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("a capability is a live reference and cannot be deserialised"))
+    }
+}
+
+impl schemars::JsonSchema for Capability {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Capability".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "description": "a live Cap'n Proto capability (not serialisable)" })
+    }
+}
+
+impl<T> serde::Serialize for SinkHandle<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.cap.serialize(s)
+    }
+}
+
+impl<'de, T> serde::Deserialize<'de> for SinkHandle<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Capability::deserialize(d).map(SinkHandle::from_capability)
+    }
+}
+
+impl<T> schemars::JsonSchema for SinkHandle<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SinkHandle".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        Capability::json_schema(g)
+    }
+}
+
+impl CapabilityHandle for Capability {
+    fn from_capability(cap: Capability) -> Self {
+        cap
+    }
+    fn capability(&self) -> &Capability {
+        self
+    }
+}
+
+/// A struct pointer read as capnpc's typed reader `O::Reader`.
+pub struct StructIn<'a, O: OwnedStruct>(pub O::Reader<'a>);
+
+impl<'a, O: OwnedStruct> FromPointerReader<'a> for StructIn<'a, O> {
+    fn get_from_pointer(reader: &PointerReader<'a>, default: Option<&'a [capnp::Word]>) -> capnp::Result<Self> {
+        Ok(StructIn(reader.get_struct(default)?.into()))
+    }
+}
+
+/// A struct pointer initialised as capnpc's typed builder `O::Builder`.
+pub struct StructOut<'a, O: OwnedStruct>(pub O::Builder<'a>);
+
+impl<'a, O: OwnedStruct> FromPointerBuilder<'a> for StructOut<'a, O> {
+    fn init_pointer(builder: PointerBuilder<'a>, _size: u32) -> Self {
+        StructOut(builder.init_struct(<O::Builder<'a> as HasStructSize>::STRUCT_SIZE).into())
+    }
+    fn get_from_pointer(builder: PointerBuilder<'a>, default: Option<&'a [capnp::Word]>) -> capnp::Result<Self> {
+        Ok(StructOut(builder.get_struct(<O::Builder<'a> as HasStructSize>::STRUCT_SIZE, default)?.into()))
+    }
+}
+
+/// A handle to a `Sink(T)` capability: the consumer end of a stream of `T`.
+pub struct SinkHandle<T> {
+    cap: Capability,
+    _items: std::marker::PhantomData<fn(T)>,
+}
+
+impl<T> Clone for SinkHandle<T> {
+    fn clone(&self) -> Self {
+        SinkHandle { cap: self.cap.clone(), _items: std::marker::PhantomData }
+    }
+}
+
+impl<T> fmt::Debug for SinkHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SinkHandle({:?})", self.cap)
+    }
+}
+
+impl<T> PartialEq for SinkHandle<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cap == other.cap
+    }
+}
+
+impl<T> CapabilityHandle for SinkHandle<T> {
+    fn from_capability(cap: Capability) -> Self {
+        SinkHandle { cap, _items: std::marker::PhantomData }
+    }
+    fn capability(&self) -> &Capability {
+        &self.cap
+    }
+}

@@ -1,0 +1,444 @@
+//! Owned values <-> capnp messages: the traits generated Rust bindings implement and
+//! call.
+//!
+//! Every generated struct implements [`Struct`] (read from / write to capnpc's typed
+//! reader and builder). Fields of list type go through [`FromReader`] and [`IntoBuilder`],
+//! whose impls recurse over element types at compile time, so a `List(List(Point))`
+//! field needs nothing special in the templates. Capabilities inside values cross
+//! through a [`CapBridge`], which the RPC layer provides; plain values use [`NoCaps`].
+
+use capnp::traits::{Owned, OwnedStruct};
+use capnp::{data, data_list, enum_list, list_list, primitive_list, struct_list, text, text_list};
+
+use crate::capability::{Capability, StructIn, StructOut};
+
+/// Maps capabilities between capnp messages and [`Capability`] handles.
+pub trait CapBridge {
+    /// A capability read from a message becomes a handle.
+    fn import(&self, hook: Box<dyn capnp::private::capability::ClientHook>) -> capnp::Result<Capability>;
+    /// A handle written into a message.
+    fn export(&self, cap: &Capability) -> capnp::Result<Box<dyn capnp::private::capability::ClientHook>>;
+}
+
+/// The bridge for messages without a connection: capabilities are refused with an
+/// error saying so.
+pub struct NoCaps;
+
+impl CapBridge for NoCaps {
+    fn import(&self, _: Box<dyn capnp::private::capability::ClientHook>) -> capnp::Result<Capability> {
+        Err(capnp::Error::failed("this message holds a capability, which needs a live connection to read".into()))
+    }
+    fn export(&self, _: &Capability) -> capnp::Result<Box<dyn capnp::private::capability::ClientHook>> {
+        Err(capnp::Error::failed("a capability can only be written into a message sent over a live connection".into()))
+    }
+}
+
+/// An owned Rust value of a capnp struct type.
+pub trait Struct: Sized {
+    /// capnpc's marker type for the struct (`foo_capnp::foo::Owned`).
+    type Raw: OwnedStruct + 'static;
+    fn read(r: <Self::Raw as OwnedStruct>::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Self>;
+    fn write(&self, b: <Self::Raw as OwnedStruct>::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()>;
+}
+
+/// Encodes `value` as the root of a new message (no capabilities).
+pub fn to_message<T: Struct>(value: &T) -> capnp::Result<capnp::message::Builder<capnp::message::HeapAllocator>> {
+    let mut message = capnp::message::Builder::new_default();
+    value.write(message.init_root::<StructOut<T::Raw>>().0, &NoCaps)?;
+    Ok(message)
+}
+
+/// Decodes the root of `message` (no capabilities).
+pub fn from_message<T: Struct, S: capnp::message::ReaderSegments>(message: &capnp::message::Reader<S>) -> capnp::Result<T> {
+    T::read(message.get_root::<StructIn<T::Raw>>()?.0, &NoCaps)
+}
+
+/// Encodes `value` in the standard stream framing.
+pub fn to_bytes<T: Struct>(value: &T) -> capnp::Result<Vec<u8>> {
+    Ok(capnp::serialize::write_message_to_words(&to_message(value)?))
+}
+
+/// Decodes a message in the standard stream framing, with capnp's default limits.
+pub fn from_bytes<T: Struct>(mut bytes: &[u8]) -> capnp::Result<T> {
+    let message = capnp::serialize::read_message_from_flat_slice(&mut bytes, Default::default())?;
+    from_message(&message)
+}
+
+/// The canonical encoding of `value` (one segment, no framing), as the encoding spec
+/// defines it: equal values have equal bytes in every implementation.
+pub fn to_canonical<T: Struct>(value: &T) -> capnp::Result<Vec<u8>> {
+    let message = to_message(value)?;
+    let reader = message.into_reader();
+    let words = reader.canonicalize()?;
+    Ok(capnp::Word::words_to_bytes(&words).to_vec())
+}
+
+/// A value that can stand for a generic parameter (`Pair(Key, Value)`): Text, Data or
+/// a struct. Capnp generics take pointer types only.
+pub trait PointerValue: Sized {
+    type Raw: Owned + 'static;
+    /// Length to allocate before `write_value` (bytes or elements; 0 for structs).
+    fn init_len(&self) -> u32;
+    fn read_value(r: <Self::Raw as Owned>::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Self>;
+    fn write_value(&self, b: <Self::Raw as Owned>::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()>;
+}
+
+impl PointerValue for String {
+    type Raw = text::Owned;
+    fn init_len(&self) -> u32 {
+        self.len() as u32
+    }
+    fn read_value(r: text::Reader<'_>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        Ok(r.to_str()?.to_string())
+    }
+    fn write_value(&self, b: text::Builder<'_>, _: &dyn CapBridge) -> capnp::Result<()> {
+        b.as_bytes_mut().copy_from_slice(self.as_bytes());
+        Ok(())
+    }
+}
+
+impl PointerValue for Vec<u8> {
+    type Raw = data::Owned;
+    fn init_len(&self) -> u32 {
+        self.len() as u32
+    }
+    fn read_value(r: data::Reader<'_>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        Ok(r.to_vec())
+    }
+    fn write_value(&self, b: data::Builder<'_>, _: &dyn CapBridge) -> capnp::Result<()> {
+        b.copy_from_slice(self);
+        Ok(())
+    }
+}
+
+impl<T: Struct> PointerValue for T
+where
+    T::Raw: Owned,
+    for<'a> <T::Raw as Owned>::Reader<'a>: Into<<T::Raw as OwnedStruct>::Reader<'a>>,
+    for<'a> <T::Raw as Owned>::Builder<'a>: Into<<T::Raw as OwnedStruct>::Builder<'a>>,
+{
+    type Raw = T::Raw;
+    fn init_len(&self) -> u32 {
+        0
+    }
+    fn read_value(r: <T::Raw as Owned>::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Self> {
+        T::read(r.into(), caps)
+    }
+    fn write_value(&self, b: <T::Raw as Owned>::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()> {
+        self.write(b.into(), caps)
+    }
+}
+
+/// Converts a capnpc reader (of a pointer field or list element) into an owned value.
+pub trait FromReader<R>: Sized {
+    fn from_reader(r: R, caps: &dyn CapBridge) -> capnp::Result<Self>;
+}
+
+/// Writes an owned list into a capnpc list builder already allocated with `len()`
+/// elements.
+pub trait IntoBuilder<B> {
+    fn len(&self) -> u32;
+    fn into_builder(&self, b: B, caps: &dyn CapBridge) -> capnp::Result<()>;
+}
+
+impl FromReader<text::Reader<'_>> for String {
+    fn from_reader(r: text::Reader<'_>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        Ok(r.to_str()?.to_string())
+    }
+}
+
+impl FromReader<data::Reader<'_>> for Vec<u8> {
+    fn from_reader(r: data::Reader<'_>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        Ok(r.to_vec())
+    }
+}
+
+impl<T: capnp::private::layout::PrimitiveElement + Copy> FromReader<primitive_list::Reader<'_, T>> for Vec<T> {
+    fn from_reader(r: primitive_list::Reader<'_, T>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        Ok(r.iter().collect())
+    }
+}
+
+impl<T: capnp::private::layout::PrimitiveElement + Copy> IntoBuilder<primitive_list::Builder<'_, T>> for Vec<T> {
+    fn len(&self) -> u32 {
+        self.len() as u32
+    }
+    fn into_builder(&self, mut b: primitive_list::Builder<'_, T>, _: &dyn CapBridge) -> capnp::Result<()> {
+        for (i, v) in self.iter().enumerate() {
+            b.set(i as u32, *v);
+        }
+        Ok(())
+    }
+}
+
+impl FromReader<text_list::Reader<'_>> for Vec<String> {
+    fn from_reader(r: text_list::Reader<'_>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        r.iter().map(|t| Ok(t?.to_str()?.to_string())).collect()
+    }
+}
+
+impl IntoBuilder<text_list::Builder<'_>> for Vec<String> {
+    fn len(&self) -> u32 {
+        self.len() as u32
+    }
+    fn into_builder(&self, mut b: text_list::Builder<'_>, _: &dyn CapBridge) -> capnp::Result<()> {
+        for (i, v) in self.iter().enumerate() {
+            b.set(i as u32, v.as_str());
+        }
+        Ok(())
+    }
+}
+
+impl FromReader<data_list::Reader<'_>> for Vec<Vec<u8>> {
+    fn from_reader(r: data_list::Reader<'_>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        r.iter().map(|d| Ok(d?.to_vec())).collect()
+    }
+}
+
+impl IntoBuilder<data_list::Builder<'_>> for Vec<Vec<u8>> {
+    fn len(&self) -> u32 {
+        self.len() as u32
+    }
+    fn into_builder(&self, mut b: data_list::Builder<'_>, _: &dyn CapBridge) -> capnp::Result<()> {
+        for (i, v) in self.iter().enumerate() {
+            b.set(i as u32, v);
+        }
+        Ok(())
+    }
+}
+
+impl<'a, O: OwnedStruct, T: Struct<Raw = O>> FromReader<struct_list::Reader<'a, O>> for Vec<T> {
+    fn from_reader(r: struct_list::Reader<'a, O>, caps: &dyn CapBridge) -> capnp::Result<Self> {
+        r.iter().map(|e| T::read(e, caps)).collect()
+    }
+}
+
+impl<'a, O: OwnedStruct, T: Struct<Raw = O>> IntoBuilder<struct_list::Builder<'a, O>> for Vec<T> {
+    fn len(&self) -> u32 {
+        self.len() as u32
+    }
+    fn into_builder(&self, mut b: struct_list::Builder<'a, O>, caps: &dyn CapBridge) -> capnp::Result<()> {
+        for (i, v) in self.iter().enumerate() {
+            v.write(b.reborrow().get(i as u32), caps)?;
+        }
+        Ok(())
+    }
+}
+
+impl<E, T> FromReader<enum_list::Reader<'_, E>> for Vec<T>
+where
+    E: TryFrom<u16, Error = capnp::NotInSchema> + Copy,
+    T: From<E>,
+{
+    fn from_reader(r: enum_list::Reader<'_, E>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        r.iter().map(|e| Ok(T::from(e?))).collect()
+    }
+}
+
+impl<E, T> IntoBuilder<enum_list::Builder<'_, E>> for Vec<T>
+where
+    E: TryFrom<u16, Error = capnp::NotInSchema> + Into<u16> + Copy,
+    T: Into<E> + Copy,
+{
+    fn len(&self) -> u32 {
+        self.len() as u32
+    }
+    fn into_builder(&self, mut b: enum_list::Builder<'_, E>, _: &dyn CapBridge) -> capnp::Result<()> {
+        for (i, v) in self.iter().enumerate() {
+            b.set(i as u32, (*v).into());
+        }
+        Ok(())
+    }
+}
+
+impl<'a, O: Owned, T> FromReader<list_list::Reader<'a, O>> for Vec<T>
+where
+    T: FromReader<O::Reader<'a>>,
+{
+    fn from_reader(r: list_list::Reader<'a, O>, caps: &dyn CapBridge) -> capnp::Result<Self> {
+        r.iter().map(|e| T::from_reader(e?, caps)).collect()
+    }
+}
+
+impl<'a, O: Owned, T: ListElement<O>> IntoBuilder<list_list::Builder<'a, O>> for Vec<T> {
+    fn len(&self) -> u32 {
+        self.len() as u32
+    }
+    fn into_builder(&self, mut b: list_list::Builder<'a, O>, caps: &dyn CapBridge) -> capnp::Result<()> {
+        for (i, v) in self.iter().enumerate() {
+            v.write_element(b.reborrow().init(i as u32, v.element_len()), caps)?;
+        }
+        Ok(())
+    }
+}
+
+/// An owned list that can be an element of a list of lists, whose raw element type is
+/// `O` (`primitive_list::Owned<i16>`, `struct_list::Owned<point::Owned>`, ...).
+pub trait ListElement<O: Owned> {
+    fn element_len(&self) -> u32;
+    fn write_element(&self, b: O::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()>;
+}
+
+macro_rules! list_element {
+    ([$($generics:tt)*] $owned:ty, $element:ty) => {
+        impl<$($generics)*> ListElement<$owned> for Vec<$element> {
+            fn element_len(&self) -> u32 {
+                self.len() as u32
+            }
+            fn write_element(&self, b: <$owned as Owned>::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()> {
+                self.into_builder(b, caps)
+            }
+        }
+    };
+}
+
+list_element!([T: capnp::private::layout::PrimitiveElement + capnp::introspect::Introspect + Copy + 'static] primitive_list::Owned<T>, T);
+list_element!([] text_list::Owned, String);
+list_element!([] data_list::Owned, Vec<u8>);
+list_element!([O: OwnedStruct + 'static, T: Struct<Raw = O>] struct_list::Owned<O>, T);
+list_element!([O: Owned, T: ListElement<O>] list_list::Owned<O>, T);
+list_element!([E: TryFrom<u16, Error = capnp::NotInSchema> + Into<u16> + capnp::introspect::Introspect + Copy + 'static, T: Into<E> + Copy] enum_list::Owned<E>, T);
+
+/// Typed capability handles (generated clients, [`crate::SinkHandle`]) convert to and
+/// from [`Capability`].
+pub trait CapabilityHandle: Sized {
+    fn from_capability(cap: Capability) -> Self;
+    fn capability(&self) -> &Capability;
+}
+
+impl<'a, C, T> FromReader<capnp::capability_list::Reader<'a, C>> for Vec<T>
+where
+    C: capnp::capability::FromClientHook,
+    T: CapabilityHandle,
+{
+    fn from_reader(r: capnp::capability_list::Reader<'a, C>, caps: &dyn CapBridge) -> capnp::Result<Self> {
+        r.iter().map(|c| Ok(T::from_capability(caps.import(c?.into_client_hook())?))).collect()
+    }
+}
+
+impl<'a, C, T> IntoBuilder<capnp::capability_list::Builder<'a, C>> for Vec<T>
+where
+    C: capnp::capability::FromClientHook,
+    T: CapabilityHandle,
+{
+    fn len(&self) -> u32 {
+        self.len() as u32
+    }
+    fn into_builder(&self, mut b: capnp::capability_list::Builder<'a, C>, caps: &dyn CapBridge) -> capnp::Result<()> {
+        for (i, v) in self.iter().enumerate() {
+            b.set(i as u32, caps.export(v.capability())?);
+        }
+        Ok(())
+    }
+}
+
+/// Reads a capability field: `read_capability(r.get_counter()?, caps)`.
+pub fn read_capability<C: capnp::capability::FromClientHook, T: CapabilityHandle>(
+    client: C,
+    caps: &dyn CapBridge,
+) -> capnp::Result<T> {
+    Ok(T::from_capability(caps.import(client.into_client_hook())?))
+}
+
+/// Writes a capability field: `b.set_counter(write_capability(&self.counter, caps)?)`.
+pub fn write_capability<C: capnp::capability::FromClientHook, T: CapabilityHandle>(
+    handle: &T,
+    caps: &dyn CapBridge,
+) -> capnp::Result<C> {
+    Ok(C::new(caps.export(handle.capability())?))
+}
+
+/// Reads a capability field that may be null (capnp capability pointers are
+/// nullable): `None` for a null pointer.
+pub fn read_optional_capability<C: capnp::capability::FromClientHook, T: CapabilityHandle>(
+    client: capnp::Result<C>,
+    caps: &dyn CapBridge,
+) -> capnp::Result<Option<T>> {
+    match client {
+        Ok(c) => Ok(Some(T::from_capability(caps.import(c.into_client_hook())?))),
+        Err(e) if e.kind == capnp::ErrorKind::MessageContainsNullCapabilityPointer => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The value every field of a struct takes in an all-zero message: the schema's
+/// defaults. Generated `Default` impls call this.
+pub fn default_value<T: Struct>() -> T {
+    let message = capnp::message::Builder::new_default();
+    let reader = message.into_reader();
+    from_message(&reader).expect("an empty message decodes to the schema's defaults")
+}
+
+/// Decodes a constant that the generator embedded as a canonical message in hex.
+pub fn from_canonical_hex<T: Struct>(hex: &str) -> capnp::Result<T> {
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| capnp::Error::failed(e.to_string())))
+        .collect::<capnp::Result<_>>()?;
+    let words = aligned(&bytes);
+    let segments: &[&[u8]] = &[capnp::Word::words_to_bytes(&words)];
+    let message = capnp::message::Reader::new(capnp::message::SegmentArray::new(segments), Default::default());
+    from_message(&message)
+}
+
+/// The owned form of an `AnyPointer` field: the pointed-to value as a canonical
+/// message (root pointer first), so it survives leaving the message it came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct AnyValue {
+    /// Canonical single-segment message; empty for a null pointer.
+    pub canonical: Vec<u8>,
+}
+
+impl AnyValue {
+    pub fn is_null(&self) -> bool {
+        self.canonical.is_empty()
+    }
+
+    pub fn read(r: capnp::any_pointer::Reader<'_>) -> capnp::Result<Self> {
+        if r.is_null() {
+            return Ok(AnyValue::default());
+        }
+        let mut message = capnp::message::Builder::new_default();
+        message.set_root_canonical(r)?;
+        let segments = message.get_segments_for_output();
+        Ok(AnyValue { canonical: segments[0].to_vec() })
+    }
+
+    pub fn write(&self, mut b: capnp::any_pointer::Builder<'_>) -> capnp::Result<()> {
+        if self.is_null() {
+            b.clear();
+            return Ok(());
+        }
+        let words = aligned(&self.canonical);
+        let segments: &[&[u8]] = &[capnp::Word::words_to_bytes(&words)];
+        let message = capnp::message::Reader::new(capnp::message::SegmentArray::new(segments), Default::default());
+        let root: capnp::any_pointer::Reader<'_> = message.get_root()?;
+        b.set_as(root)
+    }
+
+    /// Reads the value as `T` (a struct type).
+    pub fn get<T: Struct>(&self) -> capnp::Result<T> {
+        let words = aligned(&self.canonical);
+        let segments: &[&[u8]] = &[capnp::Word::words_to_bytes(&words)];
+        let message = capnp::message::Reader::new(capnp::message::SegmentArray::new(segments), Default::default());
+        from_message(&message)
+    }
+
+    /// Stores `value` (a struct).
+    pub fn from_struct<T: Struct>(value: &T) -> capnp::Result<Self> {
+        Ok(AnyValue { canonical: to_canonical(value)? })
+    }
+}
+
+/// Copies message bytes into word-aligned storage (capnp reads words in place).
+fn aligned(bytes: &[u8]) -> Vec<capnp::Word> {
+    let mut words = capnp::Word::allocate_zeroed_vec(bytes.len().div_ceil(8));
+    capnp::Word::words_to_bytes_mut(&mut words)[..bytes.len()].copy_from_slice(bytes);
+    words
+}
+
+/// Reads an enum field, turning an enumerant this build does not know into an error
+/// that names the value.
+pub fn read_enum<E, T: From<E>>(value: Result<E, capnp::NotInSchema>) -> capnp::Result<T> {
+    value.map(T::from).map_err(|e| capnp::Error::failed(format!("enum value not in this schema: {e}; regenerate the bindings")))
+}

@@ -1,0 +1,75 @@
+//! Errors a caller of a worker sees, and errors a host handler returns.
+
+use std::time::Duration;
+
+/// Why a call did not produce results.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum CallError {
+    /// The guest raised an exception; its type, message and traceback are kept.
+    #[error("{method}: {exception_type}: {message}")]
+    Remote {
+        method: String,
+        /// Capnp's exception kind: failed, overloaded, disconnected, unimplemented.
+        kind: ErrorKind,
+        exception_type: String,
+        message: String,
+        traceback: String,
+    },
+    /// No answer within the deadline; the call was cancelled in the worker.
+    #[error("{method}: no answer within {after:?}; the call was cancelled")]
+    Timeout { method: String, after: Duration },
+    /// The worker died or the connection dropped before the answer.
+    #[error("{method}: {worker} went away before answering: {reason}")]
+    Disconnected { method: String, worker: String, reason: String },
+    /// The pool's wait queue is full.
+    #[error("{method}: all workers are busy and the wait queue ({queue} calls) is full; retry later or raise the queue size")]
+    Saturated { method: String, queue: usize },
+    /// The message could not be encoded or decoded.
+    #[error("{method}: bad message: {message}")]
+    Codec { method: String, message: String },
+    /// The peer broke the protocol.
+    #[error("protocol error: {message}")]
+    Protocol { message: String },
+}
+
+/// Capnp's `Exception.Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Failed,
+    Overloaded,
+    Disconnected,
+    Unimplemented,
+}
+
+impl From<capnp::ErrorKind> for ErrorKind {
+    fn from(k: capnp::ErrorKind) -> Self {
+        match k {
+            capnp::ErrorKind::Overloaded => ErrorKind::Overloaded,
+            capnp::ErrorKind::Disconnected => ErrorKind::Disconnected,
+            capnp::ErrorKind::Unimplemented => ErrorKind::Unimplemented,
+            _ => ErrorKind::Failed,
+        }
+    }
+}
+
+/// What a host handler (a `$host` trait implementation) returns on failure; the
+/// guest sees it as a native exception with this type name and message.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+#[error("{exception_type}: {message}")]
+pub struct HandlerError {
+    pub exception_type: String,
+    pub message: String,
+}
+
+impl HandlerError {
+    pub fn new(exception_type: impl Into<String>, message: impl Into<String>) -> Self {
+        HandlerError { exception_type: exception_type.into(), message: message.into() }
+    }
+}
+
+impl From<CallError> for HandlerError {
+    fn from(e: CallError) -> Self {
+        HandlerError::new("CallError", e.to_string())
+    }
+}

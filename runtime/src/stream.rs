@@ -1,0 +1,283 @@
+//! Streams over `Sink(T)` capabilities (schema/polyhost.capnp).
+//!
+//! The callee of a method with a `Sink(T)` parameter produces items into the sink the
+//! caller passed. On the Rust side the caller sees an [`ItemStream`] (a
+//! `futures::Stream`), served by a local sink object whose `push` completes only when
+//! the stream's bounded buffer has room, so the producer's `-> stream` window gives
+//! backpressure. A producing Rust handler gets a [`SinkWriter`]. Batches travel as an
+//! `AnyList` whose elements are `T` ([`ListItem`]).
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use capnp::private::layout::{PointerBuilder, PointerReader, StructBuilder, StructReader, StructSize};
+use capnp::traits::{FromPointerBuilder, FromPointerReader};
+use capnp::{data_list, struct_list, text_list};
+use futures::channel::mpsc;
+use futures::future::BoxFuture;
+use futures::{FutureExt, SinkExt, Stream, StreamExt};
+
+use crate::capability::{CallOptions, Capability, OutgoingCall, SinkHandle};
+use crate::codec::{CapBridge, CapabilityHandle, FromReader, IntoBuilder, Struct};
+use crate::dispatch::{no_results, Dispatch, DispatchError, Invocation};
+use crate::error::{CallError, ErrorKind, HandlerError};
+
+/// `Sink(T)`'s interface id and methods.
+pub const SINK_INTERFACE_ID: u64 = 0x950d47d539ceb3b3;
+const PUSH: u16 = 0;
+const END: u16 = 1;
+/// Items buffered between a local sink and its [`ItemStream`].
+const BUFFER_ITEMS: usize = 1024;
+
+/// A type that can be a stream item: a struct, Text or Data.
+pub trait ListItem: Sized + Send + 'static {
+    fn read_batch(list: capnp::any_pointer::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Vec<Self>>;
+    fn write_batch(items: &Vec<Self>, list: capnp::any_pointer::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()>;
+}
+
+impl<T: Struct + Send + 'static> ListItem for T {
+    fn read_batch(list: capnp::any_pointer::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Vec<Self>> {
+        Vec::<T>::from_reader(list.get_as::<struct_list::Reader<'_, T::Raw>>()?, caps)
+    }
+    fn write_batch(items: &Vec<Self>, list: capnp::any_pointer::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()> {
+        items.into_builder(list.initn_as::<struct_list::Builder<'_, T::Raw>>(items.len() as u32), caps)
+    }
+}
+
+impl ListItem for String {
+    fn read_batch(list: capnp::any_pointer::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Vec<Self>> {
+        Vec::<String>::from_reader(list.get_as::<text_list::Reader<'_>>()?, caps)
+    }
+    fn write_batch(items: &Vec<Self>, list: capnp::any_pointer::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()> {
+        items.into_builder(list.initn_as::<text_list::Builder<'_>>(items.len() as u32), caps)
+    }
+}
+
+impl ListItem for Vec<u8> {
+    fn read_batch(list: capnp::any_pointer::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Vec<Self>> {
+        Vec::<Vec<u8>>::from_reader(list.get_as::<data_list::Reader<'_>>()?, caps)
+    }
+    fn write_batch(items: &Vec<Self>, list: capnp::any_pointer::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()> {
+        items.into_builder(list.initn_as::<data_list::Builder<'_>>(items.len() as u32), caps)
+    }
+}
+
+/// A params struct read at the layout level (Sink's params are generic over `T`).
+struct RawIn<'a>(StructReader<'a>);
+
+impl<'a> FromPointerReader<'a> for RawIn<'a> {
+    fn get_from_pointer(reader: &PointerReader<'a>, default: Option<&'a [capnp::Word]>) -> capnp::Result<Self> {
+        Ok(RawIn(reader.get_struct(default)?))
+    }
+}
+
+/// `push (batch :AnyList)` and `end (error :Failure)`: one pointer each.
+const ONE_POINTER: StructSize = StructSize { data: 0, pointers: 1 };
+
+struct RawOut<'a>(StructBuilder<'a>);
+
+impl<'a> FromPointerBuilder<'a> for RawOut<'a> {
+    fn init_pointer(builder: PointerBuilder<'a>, _size: u32) -> Self {
+        RawOut(builder.init_struct(ONE_POINTER))
+    }
+    fn get_from_pointer(builder: PointerBuilder<'a>, default: Option<&'a [capnp::Word]>) -> capnp::Result<Self> {
+        Ok(RawOut(builder.get_struct(ONE_POINTER, default)?))
+    }
+}
+
+/// A `Failure` (type, message, traceback) read at the layout level.
+fn read_failure(failure: StructReader<'_>) -> capnp::Result<(String, String, String)> {
+    let text = |i| -> capnp::Result<String> { Ok(failure.get_pointer_field(i).get_text(None)?.to_str()?.to_string()) };
+    Ok((text(0)?, text(1)?, text(2)?))
+}
+
+/// The local sink behind an [`ItemStream`].
+struct LocalSink<T> {
+    items: mpsc::Sender<Result<T, CallError>>,
+    method: &'static str,
+}
+
+impl<T: ListItem> Dispatch for LocalSink<T> {
+    fn interface_name(&self) -> &'static str {
+        "Sink"
+    }
+    fn interface_id(&self) -> u64 {
+        SINK_INTERFACE_ID
+    }
+    fn dispatch(
+        &self,
+        interface_id: u64,
+        method_id: u16,
+        params: capnp::any_pointer::Reader<'_>,
+        caps: &dyn CapBridge,
+    ) -> Result<Invocation, DispatchError> {
+        let p = params.get_as::<RawIn<'_>>()?.0;
+        let mut tx = self.items.clone();
+        match (interface_id, method_id) {
+            (SINK_INTERFACE_ID, PUSH) => {
+                let batch = T::read_batch(capnp::any_pointer::Reader::new(p.get_pointer_field(0)), caps)?;
+                Ok(async move {
+                    for item in batch {
+                        // A dropped stream is not an error for the producer's push; the
+                        // call that feeds it is being cancelled.
+                        if tx.send(Ok(item)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(no_results())
+                }
+                .boxed())
+            }
+            (SINK_INTERFACE_ID, END) => {
+                let failure = p.get_pointer_field(0);
+                let error = if failure.is_null() { None } else { Some(read_failure(failure.get_struct(None)?)?) };
+                let method = self.method;
+                Ok(async move {
+                    if let Some((exception_type, message, traceback)) = error {
+                        let _ = tx
+                            .send(Err(CallError::Remote {
+                                method: method.to_string(),
+                                kind: ErrorKind::Failed,
+                                exception_type,
+                                message,
+                                traceback,
+                            }))
+                            .await;
+                    }
+                    tx.close_channel();
+                    Ok(no_results())
+                }
+                .boxed())
+            }
+            _ => Err(DispatchError::Unimplemented { interface: "Sink", interface_id, method_id }),
+        }
+    }
+}
+
+/// Items a callee produces into a sink the caller passed, as a `Stream`. It ends when
+/// the producer ends the sink and the call has returned; a failure of either is the
+/// last item. Dropping it cancels the call.
+pub struct ItemStream<T> {
+    items: Option<mpsc::Receiver<Result<T, CallError>>>,
+    call: Option<BoxFuture<'static, Result<(), CallError>>>,
+    call_error: Option<CallError>,
+}
+
+impl<T: ListItem> ItemStream<T> {
+    /// Exports a local sink on `cap`'s connection and starts `call` with it.
+    pub fn open<F, Fut>(cap: &Capability, call: F) -> Self
+    where
+        F: FnOnce(SinkHandle<T>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), CallError>> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(BUFFER_ITEMS);
+        let sink = LocalSink { items: tx, method: "Sink.push" };
+        match cap.hook().export(Arc::new(sink)) {
+            Ok(local) => ItemStream { items: Some(rx), call: Some(call(SinkHandle::from_capability(local)).boxed()), call_error: None },
+            Err(e) => ItemStream { items: None, call: None, call_error: Some(e) },
+        }
+    }
+
+    /// A stream that yields `error` and ends.
+    pub fn failed(error: CallError) -> Self {
+        ItemStream { items: None, call: None, call_error: Some(error) }
+    }
+}
+
+impl<T> Unpin for ItemStream<T> {}
+
+impl<T> Stream for ItemStream<T> {
+    type Item = Result<T, CallError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(call) = self.call.as_mut() {
+            if let Poll::Ready(result) = call.poll_unpin(cx) {
+                self.call = None;
+                if let Err(e) = result {
+                    self.call_error = Some(e);
+                }
+            }
+        }
+        if let Some(items) = self.items.as_mut() {
+            match items.poll_next_unpin(cx) {
+                Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
+                Poll::Ready(None) => self.items = None,
+                Poll::Pending if self.call_error.is_none() => return Poll::Pending,
+                Poll::Pending => self.items = None,
+            }
+        }
+        if let Some(e) = self.call_error.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        if self.call.is_some() {
+            return Poll::Pending;
+        }
+        Poll::Ready(None)
+    }
+}
+
+/// The producing end of a `Sink(T)` a caller passed to a Rust handler.
+pub struct SinkWriter<T> {
+    sink: Option<SinkHandle<T>>,
+    pending: VecDeque<T>,
+}
+
+impl<T: ListItem> SinkWriter<T> {
+    /// Wraps the sink from the params (a null sink makes every send fail).
+    pub fn new(sink: Option<SinkHandle<T>>) -> Self {
+        SinkWriter { sink, pending: VecDeque::new() }
+    }
+
+    fn handle(&self) -> Result<&SinkHandle<T>, HandlerError> {
+        self.sink.as_ref().ok_or_else(|| HandlerError::new("ValueError", "the caller passed a null sink"))
+    }
+
+    /// Sends one item; returns when the stream window has room for it.
+    pub async fn send(&mut self, item: T) -> Result<(), HandlerError> {
+        self.pending.push_back(item);
+        self.flush().await
+    }
+
+    /// Sends all buffered items as one batch.
+    pub async fn flush(&mut self) -> Result<(), HandlerError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<T> = self.pending.drain(..).collect();
+        let cap = self.handle()?.capability().clone();
+        let call = OutgoingCall {
+            interface_id: SINK_INTERFACE_ID,
+            method_id: PUSH,
+            method_name: "Sink.push",
+            default_timeout: None,
+            options: CallOptions::default(),
+            write_params: Box::new(move |b, caps| {
+                let params = b.init_as::<RawOut<'_>>().0;
+                T::write_batch(&batch, capnp::any_pointer::Builder::new(params.get_pointer_field(0)), caps)
+            }),
+            read_results: Box::new(|_, _| Ok(Box::new(()))),
+        };
+        cap.hook().call_stream(call).await.map_err(HandlerError::from)
+    }
+
+    /// Flushes and ends the stream.
+    pub async fn finish(mut self) -> Result<(), HandlerError> {
+        self.flush().await?;
+        let cap = self.handle()?.capability().clone();
+        let call = OutgoingCall {
+            interface_id: SINK_INTERFACE_ID,
+            method_id: END,
+            method_name: "Sink.end",
+            default_timeout: None,
+            options: CallOptions::default(),
+            write_params: Box::new(|b, _| {
+                b.init_as::<RawOut<'_>>();
+                Ok(())
+            }),
+            read_results: Box::new(|_, _| Ok(Box::new(()))),
+        };
+        cap.hook().call(call).await.map(|_| ()).map_err(HandlerError::from)
+    }
+}
