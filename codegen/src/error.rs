@@ -6,7 +6,7 @@ use std::path::PathBuf;
 pub enum CodegenError {
     /// The schema compiler rejected a schema. Its own `file:line:col: message` lines
     /// went to stderr (cargo shows them above this error).
-    #[error("the Cap'n Proto compiler rejected {files}: see its `file:line:col: error` lines above; fix the schema and build again")]
+    #[error("the Cap'n Proto compiler rejected {files} ({detail}): see its `file:line:col: error` lines above; fix the schema and build again")]
     Compile { files: String, detail: String },
 
     #[error("schema file `{path}` cannot be read: {source}")]

@@ -202,12 +202,15 @@ impl Exprs<'_> {
 
     /// A default value as a literal of the target language.
     pub fn literal(&self, ty: &Type, value: &Value) -> Result<String, CodegenError> {
-        let lit = |key: &str| {
-            self.manifest
-                .literals
-                .get(key)
-                .cloned()
-                .ok_or_else(|| self.err(format!("no literal pattern `{key}` in the manifest's `literals`")))
+        // A target that prints no defaults (docs, say) may leave `literals` out; the
+        // fallback is the value's plain text.
+        let lit = |key: &str| -> Result<String, CodegenError> {
+            Ok(self.manifest.literals.get(key).cloned().unwrap_or_else(|| match key {
+                "text" | "data" => "{}".to_string(),
+                "enum" => "{value}".to_string(),
+                "pointer" => "{hex}".to_string(),
+                other => other.to_string(),
+            }))
         };
         Ok(match value {
             Value::None => lit("null")?,

@@ -73,6 +73,8 @@ pub struct Output {
     pub files: Vec<PathBuf>,
     /// The subset that was (re)written.
     pub written: Vec<PathBuf>,
+    /// Inputs announced with `cargo:rerun-if-changed` (empty when that is off).
+    pub rerun_if_changed: Vec<PathBuf>,
 }
 
 impl Builder {
@@ -243,15 +245,16 @@ impl Builder {
             }
             target_sources.extend(target.source_files());
         }
+        let mut rerun = Vec::new();
         if self.rerun_if_changed {
-            for f in self.schema_files()?.iter().chain(&target_sources) {
-                println!("cargo:rerun-if-changed={}", f.display());
-            }
-            for d in self.schema_dirs.iter().chain(&self.import_paths) {
-                println!("cargo:rerun-if-changed={}", d.display());
+            rerun.extend(self.schema_files()?);
+            rerun.extend(target_sources);
+            rerun.extend(self.schema_dirs.iter().chain(&self.import_paths).cloned());
+            for path in &rerun {
+                println!("cargo:rerun-if-changed={}", path.display());
             }
         }
-        Ok(Output { ir, files, written })
+        Ok(Output { ir, files, written, rerun_if_changed: rerun })
     }
 
     /// For `build.rs`: generates, and on error prints it (the compiler's own

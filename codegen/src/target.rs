@@ -37,7 +37,9 @@ pub struct Manifest {
     #[serde(default)]
     pub field_expressions: BTreeMap<String, BTreeMap<String, String>>,
     /// Literal patterns for default values: `true`, `false`, `null`, `nan`, `inf`,
-    /// `-inf`, `text`, `data`, `enum`, `pointer`.
+    /// `-inf`, `text`, `data`, `enum`, `pointer`. A missing one prints the value's
+    /// plain text.
+    #[serde(default)]
     pub literals: BTreeMap<String, String>,
 }
 

@@ -364,9 +364,11 @@ pub fn read_optional_capability<C: capnp::capability::FromClientHook, T: Capabil
 /// The value every field of a struct takes in an all-zero message: the schema's
 /// defaults. Generated `Default` impls call this.
 pub fn default_value<T: Struct>() -> T {
-    let message = capnp::message::Builder::new_default();
-    let reader = message.into_reader();
-    from_message(&reader).expect("an empty message decodes to the schema's defaults")
+    // One segment holding a null root pointer: every field reads as its default.
+    let words = [capnp::word(0, 0, 0, 0, 0, 0, 0, 0)];
+    let segments: &[&[u8]] = &[capnp::Word::words_to_bytes(&words)];
+    let message = capnp::message::Reader::new(capnp::message::SegmentArray::new(segments), Default::default());
+    from_message(&message).expect("a null root decodes to the schema's defaults")
 }
 
 /// Decodes a constant that the generator embedded as a canonical message in hex.
