@@ -281,6 +281,9 @@ impl Builder {
             cmd.default_parent_module(self.parent_module.clone());
         }
         if self.polyhost_crate != "crate" {
+            // User crates need no direct `capnp` dependency: the raw code names the
+            // one polyhost re-exports.
+            cmd.capnp_root(&format!("::{}::__private::capnp", self.polyhost_crate));
             cmd.crates_provide_map([(lower::well_known::POLYHOST_FILE, self.polyhost_crate.clone())].into_iter().collect());
         }
         cmd.run(request).map_err(|e| CodegenError::Capnpc(e.to_string()))?;

@@ -37,6 +37,10 @@ pub struct FileView {
     pub structs: Vec<StructView>,
     pub enums: Vec<EnumView>,
     pub interfaces: Vec<InterfaceView>,
+    /// Indices into `interfaces` with every interface after the ones it extends from
+    /// the same file (otherwise in schema order), for languages that define a class
+    /// after its bases.
+    pub interface_order: Vec<usize>,
     pub constants: Vec<ConstantView>,
     /// Whether a method of the file takes a `Sink(T)` parameter.
     pub has_sinks: bool,
@@ -226,6 +230,32 @@ fn files_used(file: &ir::File) -> std::collections::BTreeSet<u64> {
     out
 }
 
+/// Positions of `interfaces` ordered so that each comes after its superclasses declared
+/// in the same list; otherwise the original order is kept.
+fn bases_first(interfaces: &[ir::Interface]) -> Vec<usize> {
+    fn visit(i: usize, interfaces: &[ir::Interface], state: &mut [u8], out: &mut Vec<usize>) {
+        if state[i] != 0 {
+            return; // placed, or on the current path (capnp rejects cycles anyway)
+        }
+        state[i] = 1;
+        for sup in &interfaces[i].superclasses {
+            if let Type::Interface { name, .. } = sup {
+                if let Some(j) = interfaces.iter().position(|x| x.name.id == name.id) {
+                    visit(j, interfaces, state, out);
+                }
+            }
+        }
+        state[i] = 2;
+        out.push(i);
+    }
+    let mut state = vec![0u8; interfaces.len()];
+    let mut out = Vec::with_capacity(interfaces.len());
+    for i in 0..interfaces.len() {
+        visit(i, interfaces, &mut state, &mut out);
+    }
+    out
+}
+
 fn doc_lines(doc: &Option<String>) -> Vec<String> {
     doc.as_deref().map(|d| d.lines().map(str::to_string).collect()).unwrap_or_default()
 }
@@ -269,6 +299,7 @@ impl<'a> ViewBuilder<'a> {
             format!("{c} fingerprint: {}", file.fingerprint),
         ];
         let x = self.exprs(file);
+        let used = files_used(file);
         let mut structs = Vec::new();
         for s in &file.structs {
             structs.push(self.structure(&x, s)?);
@@ -292,7 +323,7 @@ impl<'a> ViewBuilder<'a> {
                     path: i.path.clone(),
                     stem: i.stem.clone(),
                     module: naming.file_module(&i.stem),
-                    used: files_used(file).contains(&i.id.0),
+                    used: used.contains(&i.id.0),
                 })
                 .collect(),
             has_sinks: file.interfaces.iter().any(|i| i.methods.iter().any(|m| !m.sinks.is_empty())),
@@ -315,6 +346,7 @@ impl<'a> ViewBuilder<'a> {
                         .collect(),
                 })
                 .collect(),
+            interface_order: bases_first(&file.interfaces),
             interfaces,
             constants: file
                 .constants

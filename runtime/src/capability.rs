@@ -21,6 +21,26 @@ use crate::codec::{CapBridge, CapabilityHandle, Struct};
 use crate::dispatch::Dispatch;
 use crate::error::CallError;
 
+/// A method as the schema declares it; generated clients pass one per call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Method {
+    pub interface_id: u64,
+    pub method_id: u16,
+    /// `Interface.method`, for errors and spans.
+    pub name: &'static str,
+    /// `$timeoutMs`, the default deadline.
+    pub timeout_ms: Option<u32>,
+    /// `$idempotent`.
+    pub idempotent: bool,
+}
+
+/// A typed client of a schema interface (generated): what a pool needs to route it.
+pub trait ServiceClient: CapabilityHandle {
+    const INTERFACE_ID: u64;
+    /// The interface's name in the schema.
+    const NAME: &'static str;
+}
+
 /// Per-call settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallOptions {
@@ -31,13 +51,14 @@ pub struct CallOptions {
     pub session: Option<String>,
 }
 
-/// Writes a call's params into the request message.
-pub type WriteParams = Box<dyn FnOnce(capnp::any_pointer::Builder<'_>, &dyn CapBridge) -> capnp::Result<()> + Send>;
+/// Writes a call's params into the request message (again, for a retry).
+pub type WriteParams = Arc<dyn Fn(capnp::any_pointer::Builder<'_>, &dyn CapBridge) -> capnp::Result<()> + Send + Sync>;
 /// Reads a call's results out of the response message.
 pub type ReadResults =
-    Box<dyn FnOnce(capnp::any_pointer::Reader<'_>, &dyn CapBridge) -> capnp::Result<Box<dyn Any + Send>> + Send>;
+    Arc<dyn Fn(capnp::any_pointer::Reader<'_>, &dyn CapBridge) -> capnp::Result<Box<dyn Any + Send>> + Send + Sync>;
 
 /// One call on a capability, as the connection that carries it sees it.
+#[derive(Clone)]
 pub struct OutgoingCall {
     pub interface_id: u64,
     pub method_id: u16,
@@ -45,13 +66,15 @@ pub struct OutgoingCall {
     pub method_name: &'static str,
     /// The method's default deadline from the schema (`$timeoutMs`).
     pub default_timeout: Option<Duration>,
+    /// `$idempotent`: a pool may retry it once on another worker after a crash.
+    pub idempotent: bool,
     pub options: CallOptions,
     pub write_params: WriteParams,
     pub read_results: ReadResults,
 }
 
 /// What carries calls for a capability: a worker connection, a pool, a local object.
-pub trait CapabilityHook: Send + Sync + 'static {
+pub trait CapabilityHook: Any + Send + Sync + 'static {
     fn call(&self, call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>>;
 
     /// A flow-controlled `-> stream` call: resolves when the connection's stream
@@ -104,27 +127,21 @@ impl Capability {
 
     /// Calls `interface_id.method_id` with owned params and returns owned results.
     /// Generated clients call this; users call the generated methods.
-    pub fn call<P, R>(
-        &self,
-        interface_id: u64,
-        method_id: u16,
-        method_name: &'static str,
-        default_timeout: Option<Duration>,
-        params: P,
-        options: CallOptions,
-    ) -> BoxFuture<'static, Result<R, CallError>>
+    pub fn call<P, R>(&self, method: Method, params: P, options: CallOptions) -> BoxFuture<'static, Result<R, CallError>>
     where
-        P: Struct + Send + 'static,
+        P: Struct + Send + Sync + 'static,
         R: Struct + Send + 'static,
     {
+        let method_name = method.name;
         let call = OutgoingCall {
-            interface_id,
-            method_id,
+            interface_id: method.interface_id,
+            method_id: method.method_id,
             method_name,
-            default_timeout,
+            default_timeout: method.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+            idempotent: method.idempotent,
             options,
-            write_params: Box::new(move |b, caps| params.write(b.init_as::<StructOut<P::Raw>>().0, caps)),
-            read_results: Box::new(|r, caps| {
+            write_params: Arc::new(move |b, caps| params.write(b.init_as::<StructOut<P::Raw>>().0, caps)),
+            read_results: Arc::new(|r, caps| {
                 let value = R::read(r.get_as::<StructIn<R::Raw>>()?.0, caps)?;
                 Ok(Box::new(value) as Box<dyn Any + Send>)
             }),
@@ -141,18 +158,19 @@ impl Capability {
 
 impl Capability {
     /// Sends a `-> stream` call; returns when the stream window has room.
-    pub fn call_stream<P>(&self, interface_id: u64, method_id: u16, method_name: &'static str, params: P) -> BoxFuture<'static, Result<(), CallError>>
+    pub fn call_stream<P>(&self, method: Method, params: P) -> BoxFuture<'static, Result<(), CallError>>
     where
-        P: Struct + Send + 'static,
+        P: Struct + Send + Sync + 'static,
     {
         self.hook.call_stream(OutgoingCall {
-            interface_id,
-            method_id,
-            method_name,
+            interface_id: method.interface_id,
+            method_id: method.method_id,
+            method_name: method.name,
             default_timeout: None,
+            idempotent: false,
             options: CallOptions::default(),
-            write_params: Box::new(move |b, caps| params.write(b.init_as::<StructOut<P::Raw>>().0, caps)),
-            read_results: Box::new(|_, _| Ok(Box::new(()) as Box<dyn Any + Send>)),
+            write_params: Arc::new(move |b, caps| params.write(b.init_as::<StructOut<P::Raw>>().0, caps)),
+            read_results: Arc::new(|_, _| Ok(Box::new(()) as Box<dyn Any + Send>)),
         })
     }
 }

@@ -21,6 +21,13 @@ pub enum CallError {
     /// The worker died or the connection dropped before the answer.
     #[error("{method}: {worker} went away before answering: {reason}")]
     Disconnected { method: String, worker: String, reason: String },
+    /// The worker running the call died.
+    #[error("{method}: {worker} died ({exit}){}", stderr_suffix(stderr_tail))]
+    WorkerCrashed { method: String, worker: String, exit: ExitReason, stderr_tail: Vec<String> },
+    /// The session's worker died; its state is gone. The session is unbound, so the
+    /// next call on it starts afresh on another worker.
+    #[error("{method}: session `{session}` lived on {worker}, which died; its state is lost")]
+    SessionLost { method: String, session: String, worker: String },
     /// The pool's wait queue is full.
     #[error("{method}: all workers are busy and the wait queue ({queue} calls) is full; retry later or raise the queue size")]
     Saturated { method: String, queue: usize },
@@ -30,6 +37,44 @@ pub enum CallError {
     /// The peer broke the protocol.
     #[error("protocol error: {message}")]
     Protocol { message: String },
+}
+
+fn stderr_suffix(tail: &[String]) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; last stderr lines:\n  {}", tail.join("\n  "))
+    }
+}
+
+/// How a worker process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitReason {
+    Code(i32),
+    Signal(i32),
+    /// Still running when the connection dropped (or the status could not be read).
+    Unknown,
+}
+
+impl std::fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitReason::Code(c) => write!(f, "exit status {c}"),
+            ExitReason::Signal(s) => write!(f, "killed by signal {s}"),
+            ExitReason::Unknown => write!(f, "connection lost"),
+        }
+    }
+}
+
+impl From<std::process::ExitStatus> for ExitReason {
+    fn from(status: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(c), _) => ExitReason::Code(c),
+            (None, Some(s)) => ExitReason::Signal(s),
+            _ => ExitReason::Unknown,
+        }
+    }
 }
 
 /// Capnp's `Exception.Type`.

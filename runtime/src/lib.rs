@@ -1,5 +1,8 @@
 //! polyhost: host plugins written in other languages inside a Rust program.
 //!
+//! - `adapter`, `launch`: how a worker of a guest language is started;
+//! - `pool`: worker pools (routing, sessions, supervision, shutdown);
+//! - `connection`: one worker's RPC connection on its own I/O thread;
 //! - `codec`: owned values <-> capnp messages (what generated bindings implement);
 //! - `capability`: `Send + Sync` handles to remote objects and the hook that carries
 //!   their calls;
@@ -9,17 +12,23 @@
 //! - `polyhost_capnp` / `protocol`: the worker protocol, generated from
 //!   `schema/polyhost.capnp`.
 
+pub mod adapter;
 pub mod capability;
 pub mod codec;
+pub mod connection;
 pub mod dispatch;
 pub mod error;
+pub mod launch;
+pub mod pool;
 pub mod stream;
 
-pub use capability::{CallOptions, Capability, CapabilityHook, OutgoingCall, SinkHandle};
+pub use capability::{CallOptions, Capability, CapabilityHook, Method, OutgoingCall, ServiceClient, SinkHandle};
 pub use codec::{AnyValue, CapBridge, CapabilityHandle, NoCaps, PointerValue, Struct};
 pub use dispatch::{Dispatch, DispatchError, Invocation};
 pub use stream::{ItemStream, ListItem, SinkWriter};
-pub use error::{CallError, ErrorKind, HandlerError};
+pub use error::{CallError, ErrorKind, ExitReason, HandlerError};
+pub use adapter::Adapter;
+pub use pool::{Pool, PoolBuilder, PoolError, PoolStats};
 
 /// Re-exports generated code relies on, so user crates need not depend on them.
 #[doc(hidden)]

@@ -224,7 +224,7 @@ pub struct SinkWriter<T> {
     pending: VecDeque<T>,
 }
 
-impl<T: ListItem> SinkWriter<T> {
+impl<T: ListItem + Sync> SinkWriter<T> {
     /// Wraps the sink from the params (a null sink makes every send fail).
     pub fn new(sink: Option<SinkHandle<T>>) -> Self {
         SinkWriter { sink, pending: VecDeque::new() }
@@ -252,12 +252,13 @@ impl<T: ListItem> SinkWriter<T> {
             method_id: PUSH,
             method_name: "Sink.push",
             default_timeout: None,
+            idempotent: false,
             options: CallOptions::default(),
-            write_params: Box::new(move |b, caps| {
+            write_params: Arc::new(move |b, caps| {
                 let params = b.init_as::<RawOut<'_>>().0;
                 T::write_batch(&batch, capnp::any_pointer::Builder::new(params.get_pointer_field(0)), caps)
             }),
-            read_results: Box::new(|_, _| Ok(Box::new(()))),
+            read_results: Arc::new(|_, _| Ok(Box::new(()))),
         };
         cap.hook().call_stream(call).await.map_err(HandlerError::from)
     }
@@ -271,12 +272,13 @@ impl<T: ListItem> SinkWriter<T> {
             method_id: END,
             method_name: "Sink.end",
             default_timeout: None,
+            idempotent: false,
             options: CallOptions::default(),
-            write_params: Box::new(|b, _| {
+            write_params: Arc::new(|b, _| {
                 b.init_as::<RawOut<'_>>();
                 Ok(())
             }),
-            read_results: Box::new(|_, _| Ok(Box::new(()))),
+            read_results: Arc::new(|_, _| Ok(Box::new(()))),
         };
         cap.hook().call(call).await.map(|_| ()).map_err(HandlerError::from)
     }

@@ -145,7 +145,7 @@ impl Default for WorkerProcessScopedParams {
 #[serde(crate = "crate::__private::serde")]
 #[schemars(crate = "crate::__private::schemars")]
 pub struct WorkerProcessScopedResults {
-    pub service: crate::AnyValue,
+    pub service: Option<crate::Capability>,
 }
 
 impl crate::Struct for WorkerProcessScopedResults {
@@ -153,12 +153,12 @@ impl crate::Struct for WorkerProcessScopedResults {
 
     fn read(r: <Self::Raw as crate::__private::capnp::traits::OwnedStruct>::Reader<'_>, caps: &dyn crate::CapBridge) -> crate::__private::capnp::Result<Self> {
         Ok(WorkerProcessScopedResults {
-            service: crate::AnyValue::read(r.get_service())?,
+            service: crate::codec::read_optional_capability(r.get_service().get_as_capability::<crate::__private::capnp::capability::Client>(), caps)?,
         })
     }
 
     fn write(&self, mut b: <Self::Raw as crate::__private::capnp::traits::OwnedStruct>::Builder<'_>, caps: &dyn crate::CapBridge) -> crate::__private::capnp::Result<()> {
-        self.service.write(b.reborrow().init_service())?;
+        if let Some(c) = &self.service { b.reborrow().init_service().set_as_capability(caps.export(c)?); }
         Ok(())
     }
 }
@@ -287,7 +287,7 @@ pub struct Service {
     pub interface_id: u64,
     /// the schema's interface name, for diagnostics
     pub name: String,
-    pub cap: crate::AnyValue,
+    pub cap: Option<crate::Capability>,
 }
 
 impl crate::Struct for Service {
@@ -297,14 +297,14 @@ impl crate::Struct for Service {
         Ok(Service {
             interface_id: r.get_interface_id(),
             name: crate::codec::FromReader::from_reader(r.get_name()?, caps)?,
-            cap: crate::AnyValue::read(r.get_cap())?,
+            cap: crate::codec::read_optional_capability(r.get_cap().get_as_capability::<crate::__private::capnp::capability::Client>(), caps)?,
         })
     }
 
     fn write(&self, mut b: <Self::Raw as crate::__private::capnp::traits::OwnedStruct>::Builder<'_>, caps: &dyn crate::CapBridge) -> crate::__private::capnp::Result<()> {
         b.set_interface_id(self.interface_id);
         b.set_name(self.name.as_str());
-        self.cap.write(b.reborrow().init_cap())?;
+        if let Some(c) = &self.cap { b.reborrow().init_cap().set_as_capability(caps.export(c)?); }
         Ok(())
     }
 }
@@ -442,6 +442,11 @@ pub struct WorkerProcessClient {
     cap: crate::Capability,
 }
 
+impl crate::ServiceClient for WorkerProcessClient {
+    const INTERFACE_ID: u64 = 0xe064d6165d0567b2;
+    const NAME: &'static str = "";
+}
+
 impl crate::CapabilityHandle for WorkerProcessClient {
     fn from_capability(cap: crate::Capability) -> Self {
         WorkerProcessClient { cap }
@@ -453,7 +458,7 @@ impl crate::CapabilityHandle for WorkerProcessClient {
 
 impl WorkerProcessClient {
     /// The interface's Cap'n Proto type id.
-    pub const INTERFACE_ID: u64 = 0xe064d6165d0567b2;
+    pub const INTERFACE_ID: u64 = <Self as crate::ServiceClient>::INTERFACE_ID;
 
     /// First call on a new worker. The host hands over its implementations of the
     /// `$host` interfaces; the worker answers with what it is and the `$worker`
@@ -465,20 +470,20 @@ impl WorkerProcessClient {
     /// [`Self::start`] with per-call options (deadline, session).
     pub async fn start_with(&self, callbacks: Vec<Service>, options: crate::CallOptions) -> Result<WorkerProcessStartResults, crate::CallError> {
         let params = WorkerProcessStartParams { callbacks, };
-        let results: WorkerProcessStartResults = self.cap.call(Self::INTERFACE_ID, 0, "WorkerProcess.", None, params, options).await?;
+        let results: WorkerProcessStartResults = self.cap.call(crate::Method { interface_id: Self::INTERFACE_ID, method_id: 0, name: "WorkerProcess.", timeout_ms: None, idempotent: false }, params, options).await?;
         Ok(results)
     }
 
     /// A view of one served interface in which every call runs with `context` (trace
     /// parent, deadline, session). Callers pipeline on `service` without waiting.
-    pub async fn scoped(&self, context: CallContext, interface_id: u64, ) -> Result<crate::AnyValue, crate::CallError> {
+    pub async fn scoped(&self, context: CallContext, interface_id: u64, ) -> Result<Option<crate::Capability>, crate::CallError> {
         self.scoped_with(context, interface_id, Default::default()).await
     }
 
     /// [`Self::scoped`] with per-call options (deadline, session).
-    pub async fn scoped_with(&self, context: CallContext, interface_id: u64, options: crate::CallOptions) -> Result<crate::AnyValue, crate::CallError> {
+    pub async fn scoped_with(&self, context: CallContext, interface_id: u64, options: crate::CallOptions) -> Result<Option<crate::Capability>, crate::CallError> {
         let params = WorkerProcessScopedParams { context, interface_id, };
-        let results: WorkerProcessScopedResults = self.cap.call(Self::INTERFACE_ID, 1, "WorkerProcess.", None, params, options).await?;
+        let results: WorkerProcessScopedResults = self.cap.call(crate::Method { interface_id: Self::INTERFACE_ID, method_id: 1, name: "WorkerProcess.", timeout_ms: None, idempotent: false }, params, options).await?;
         Ok(results.service)
     }
 
@@ -490,7 +495,7 @@ impl WorkerProcessClient {
     /// [`Self::ping`] with per-call options (deadline, session).
     pub async fn ping_with(&self, nonce: u64, options: crate::CallOptions) -> Result<u64, crate::CallError> {
         let params = WorkerProcessPingParams { nonce, };
-        let results: WorkerProcessPingResults = self.cap.call(Self::INTERFACE_ID, 2, "WorkerProcess.", None, params, options).await?;
+        let results: WorkerProcessPingResults = self.cap.call(crate::Method { interface_id: Self::INTERFACE_ID, method_id: 2, name: "WorkerProcess.", timeout_ms: None, idempotent: false }, params, options).await?;
         Ok(results.nonce)
     }
 
@@ -502,7 +507,7 @@ impl WorkerProcessClient {
     /// [`Self::shutdown`] with per-call options (deadline, session).
     pub async fn shutdown_with(&self, options: crate::CallOptions) -> Result<(), crate::CallError> {
         let params = WorkerProcessShutdownParams { };
-        let results: WorkerProcessShutdownResults = self.cap.call(Self::INTERFACE_ID, 3, "WorkerProcess.", None, params, options).await?;
+        let results: WorkerProcessShutdownResults = self.cap.call(crate::Method { interface_id: Self::INTERFACE_ID, method_id: 3, name: "WorkerProcess.", timeout_ms: None, idempotent: false }, params, options).await?;
         Ok(())
     }
 }
@@ -520,7 +525,7 @@ pub trait WorkerProcessHandler: Send + Sync + 'static {
     async fn start(&self, callbacks: Vec<Service>, ) -> Result<WorkerProcessStartResults, crate::HandlerError>;
     /// A view of one served interface in which every call runs with `context` (trace
     /// parent, deadline, session). Callers pipeline on `service` without waiting.
-    async fn scoped(&self, context: CallContext, interface_id: u64, ) -> Result<crate::AnyValue, crate::HandlerError>;
+    async fn scoped(&self, context: CallContext, interface_id: u64, ) -> Result<Option<crate::Capability>, crate::HandlerError>;
     /// Health check: answers with the same nonce.
     async fn ping(&self, nonce: u64, ) -> Result<u64, crate::HandlerError>;
     /// Finish running calls, then exit with status 0.

@@ -1,0 +1,135 @@
+//! Adapter definitions: how to start a worker of one guest language.
+//!
+//! An adapter is a folder (`adapters/<language>/`) holding the guest runtime, the
+//! generator templates and `adapter.json`, which this module reads. Nothing here knows
+//! any particular language: the interpreter, its arguments, the variable that puts
+//! the runtime and generated modules on the guest's module search path, and the
+//! environment all come from the definition.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+
+/// What `adapter.json` holds.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterDefinition {
+    /// Language name reported in errors and telemetry (`python`).
+    pub language: String,
+    /// Interpreter looked up on PATH unless overridden (`python3`).
+    pub interpreter: String,
+    /// Environment variable that overrides the interpreter (`POLYHOST_PYTHON`).
+    #[serde(default)]
+    pub interpreter_env: Option<String>,
+    /// Arguments that make the interpreter print its real executable path, so that
+    /// version-manager shims are resolved once instead of on every spawn.
+    #[serde(default)]
+    pub resolve_interpreter: Vec<String>,
+    /// Arguments that make the interpreter print its version.
+    #[serde(default)]
+    pub version: Vec<String>,
+    /// Worker command line after the interpreter; `{entry}` is the plugin entry.
+    pub args: Vec<String>,
+    /// Environment variable holding the module search path (`PYTHONPATH`).
+    pub search_path_env: String,
+    /// Folder (relative to the adapter folder) with the guest runtime package.
+    pub runtime_dir: String,
+    /// Variables every worker of this language gets.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Folder of the generator target (relative to the adapter folder).
+    pub templates: String,
+    /// How generated module files end (`_capnp.py`), for diagnostics.
+    #[serde(default)]
+    pub module_suffix: String,
+}
+
+/// A loaded adapter: its folder and definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adapter {
+    pub dir: PathBuf,
+    pub definition: AdapterDefinition,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum AdapterError {
+    #[error("cannot read adapter definition `{path}`: {message}")]
+    Definition { path: PathBuf, message: String },
+    #[error("{language} interpreter `{interpreter}` cannot be run: {message}; install it or set {hint}")]
+    Interpreter { language: String, interpreter: String, message: String, hint: String },
+}
+
+impl Adapter {
+    /// Loads `dir/adapter.json`.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Adapter, AdapterError> {
+        let dir = dir.as_ref().to_path_buf();
+        let path = dir.join("adapter.json");
+        let err = |message: String| AdapterError::Definition { path: path.clone(), message };
+        let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
+        let definition = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+        Ok(Adapter { dir, definition })
+    }
+
+    /// An adapter shipped in this repository's `adapters/` folder (`python`, ...).
+    pub fn bundled(language: &str) -> Result<Adapter, AdapterError> {
+        Adapter::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("adapters").join(language))
+    }
+
+    /// The guest runtime folder, put first on the module search path.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.dir.join(&self.definition.runtime_dir)
+    }
+
+    /// The generator target folder of this language.
+    pub fn templates_dir(&self) -> PathBuf {
+        self.dir.join(&self.definition.templates)
+    }
+
+    /// The interpreter to run: an explicit path, else the definition's override
+    /// variable, else its name; resolved once to the real executable.
+    pub fn resolve_interpreter(&self, explicit: Option<&Path>) -> Result<PathBuf, AdapterError> {
+        let d = &self.definition;
+        let named = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| d.interpreter_env.as_ref().and_then(std::env::var_os).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(&d.interpreter));
+        if d.resolve_interpreter.is_empty() {
+            return Ok(named);
+        }
+        let out = Command::new(&named).args(&d.resolve_interpreter).output().map_err(|e| self.interpreter_error(&named, e.to_string()))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(self.interpreter_error(&named, format!("exited with {}: {stderr}", out.status)));
+        }
+        let real = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Ok(if real.is_empty() { named } else { PathBuf::from(real) })
+    }
+
+    fn interpreter_error(&self, interpreter: &Path, message: String) -> AdapterError {
+        let d = &self.definition;
+        AdapterError::Interpreter {
+            language: d.language.clone(),
+            interpreter: interpreter.display().to_string(),
+            message,
+            hint: d.interpreter_env.clone().map(|v| format!("{v} or the pool's interpreter")).unwrap_or_else(|| "the pool's interpreter".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_definition_loads_and_resolves() {
+        let python = Adapter::bundled("python").unwrap();
+        assert_eq!(python.definition.language, "python");
+        assert!(python.runtime_dir().join("polyhost").is_dir());
+        let real = python.resolve_interpreter(None).unwrap();
+        assert!(real.is_absolute(), "{real:?}");
+        let err = python.resolve_interpreter(Some(Path::new("/no/such/python"))).unwrap_err();
+        assert!(err.to_string().contains("/no/such/python"), "{err}");
+    }
+}

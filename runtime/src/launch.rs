@@ -1,0 +1,175 @@
+//! Starting one worker process: the transport, the environment, death with the host.
+//!
+//! The host creates a `socketpair`; the worker inherits its end as fd 3 (and learns
+//! the number from `POLYHOST_FD`). There is no listening socket and no path on disk.
+//! The child gets a parent-death signal (SIGKILL) before it execs, and the guest
+//! runtime exits on socket EOF, so workers never outlive the host. The environment is
+//! an allowlist, not the host's. Stdout and stderr are read line by line into
+//! `tracing` events tagged with the worker id; the last stderr lines are kept for
+//! crash reports.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use crate::adapter::Adapter;
+
+/// The fd number the worker's socket has in the child.
+pub const WORKER_FD: i32 = 3;
+/// Lines of stderr kept per worker for crash reports.
+pub const STDERR_TAIL_LINES: usize = 20;
+/// Variables passed through from the host unless the allowlist is replaced.
+pub const DEFAULT_ENV_ALLOWLIST: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER"];
+
+/// Everything needed to start workers of one plugin.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec {
+    pub adapter: Adapter,
+    /// The plugin's entry point in the adapter's syntax (`plugin.calc:make`).
+    pub entry: String,
+    /// Folders with generated modules and plugin code, put on the module search path
+    /// after the adapter's runtime.
+    pub module_paths: Vec<PathBuf>,
+    /// The resolved interpreter (see [`Adapter::resolve_interpreter`]).
+    pub interpreter: PathBuf,
+    /// Host variables the worker inherits.
+    pub env_allowlist: Vec<String>,
+    /// Extra variables for the worker.
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+    /// Calls a worker runs at once (`POLYHOST_CONCURRENCY`).
+    pub concurrency: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("cannot create the worker socket: {0}")]
+    Socket(std::io::Error),
+    #[error("cannot start {language} worker `{interpreter}`: {source}")]
+    Spawn { language: String, interpreter: String, source: std::io::Error },
+}
+
+/// A started worker process and the host's end of its socket.
+pub struct Spawned {
+    pub child: Child,
+    pub socket: UnixStream,
+    pub pid: u32,
+    /// The last lines the worker wrote to stderr.
+    pub stderr_tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+/// The search path: the adapter's runtime, then the module paths.
+fn search_path(spec: &WorkerSpec) -> OsString {
+    let dirs = std::iter::once(spec.adapter.runtime_dir()).chain(spec.module_paths.iter().cloned());
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// Starts one worker. Call it from a thread that lives as long as the worker: Linux
+/// delivers the parent-death signal when the spawning thread exits.
+pub fn spawn(spec: &WorkerSpec, worker_id: u64) -> Result<Spawned, LaunchError> {
+    let (host_end, worker_end) = UnixStream::pair().map_err(LaunchError::Socket)?;
+    let def = &spec.adapter.definition;
+    let mut cmd = Command::new(&spec.interpreter);
+    cmd.args(def.args.iter().map(|a| a.replace("{entry}", &spec.entry)));
+    cmd.env_clear();
+    for name in &spec.env_allowlist {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    cmd.envs(&def.env);
+    cmd.envs(spec.env.iter().cloned());
+    cmd.env(&def.search_path_env, search_path(spec));
+    cmd.env("POLYHOST_FD", WORKER_FD.to_string());
+    cmd.env("POLYHOST_WORKER_ID", worker_id.to_string());
+    cmd.env("POLYHOST_CONCURRENCY", spec.concurrency.to_string());
+    if let Some(dir) = &spec.cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let fd = OwnedFd::from(worker_end);
+    let raw = fd.as_raw_fd();
+    // SAFETY: only async-signal-safe calls (dup2, fcntl, prctl, getppid) between fork
+    // and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if raw == WORKER_FD {
+                if libc::fcntl(raw, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(raw, WORKER_FD) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            #[cfg(target_os = "linux")]
+            {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The host may have died between fork and prctl.
+                if libc::getppid() == 1 {
+                    libc::_exit(0);
+                }
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|source| LaunchError::Spawn {
+        language: def.language.clone(),
+        interpreter: spec.interpreter.display().to_string(),
+        source,
+    })?;
+    drop(fd);
+    let pid = child.id();
+    let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+    if let Some(out) = child.stdout.take() {
+        forward_lines(out, worker_id, pid, "stdout", None);
+    }
+    if let Some(err) = child.stderr.take() {
+        forward_lines(err, worker_id, pid, "stderr", Some(stderr_tail.clone()));
+    }
+    Ok(Spawned { child, socket: host_end, pid, stderr_tail })
+}
+
+/// Re-emits a worker's output as `tracing` events, one per line.
+fn forward_lines(
+    stream: impl std::io::Read + Send + 'static,
+    worker_id: u64,
+    pid: u32,
+    name: &'static str,
+    tail: Option<Arc<Mutex<VecDeque<String>>>>,
+) {
+    let spawned = std::thread::Builder::new().name(format!("polyhost-w{worker_id}-{name}")).spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if name == "stderr" {
+                tracing::warn!(target: "polyhost::worker", worker = worker_id, pid, stream = name, "{line}");
+            } else {
+                tracing::info!(target: "polyhost::worker", worker = worker_id, pid, stream = name, "{line}");
+            }
+            if let Some(tail) = &tail {
+                let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+                if t.len() == STDERR_TAIL_LINES {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(worker = worker_id, "cannot start the {name} reader thread: {e}");
+    }
+}
+
+/// Sends `signal` to `pid` (SIGTERM for a polite stop).
+pub fn signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+}

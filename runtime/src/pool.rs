@@ -1,0 +1,832 @@
+//! Worker pools: start, route, supervise, shut down.
+//!
+//! A [`Pool`] runs `size` worker processes of one plugin. Workers start concurrently;
+//! each start handshake checks the fingerprints of the worker's generated modules
+//! against the host's. Calls go to the least-loaded live worker with room under its
+//! in-flight limit, else wait in a bounded queue (overflow: `Saturated`). A per-slot
+//! supervisor task restarts a dead worker with backoff and holds back (taints) one
+//! that keeps crashing; health pings catch hung workers. Calls on a worker that dies
+//! fail with `WorkerCrashed` (exit status, stderr tail), and `$idempotent` ones are
+//! retried once on another worker. Shutdown drains, asks workers to stop, then sends
+//! SIGTERM, then SIGKILL.
+//!
+//! Sessions: calls with the same `CallOptions::session` go to the same worker while it
+//! lives. A session idle for longer than the TTL, or ended with
+//! [`Pool::end_session`], is forgotten. When a session's worker dies, the next call
+//! on the session fails with `SessionLost` (its state is gone) and the session is
+//! unbound; the call after that binds it to a live worker again.
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use tokio::sync::{oneshot, Notify};
+
+use crate::adapter::{Adapter, AdapterError};
+use crate::capability::{Capability, CapabilityHook, OutgoingCall, ServiceClient};
+use crate::codec::CapabilityHandle;
+use crate::connection::{Connection, Limits};
+use crate::dispatch::Dispatch;
+use crate::error::{CallError, ExitReason};
+use crate::launch::{self, LaunchError, Spawned, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
+use crate::polyhost::{Service, WorkerInfo, WorkerProcessClient};
+
+/// Why a pool did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
+    #[error("worker {worker} failed to start the plugin `{entry}` ({exit}):\n{stderr}")]
+    StartFailed { worker: String, entry: String, exit: ExitReason, stderr: String },
+    #[error(
+        "worker {worker} was built from stale bindings of `{schema}`: the host has fingerprint {host}, the worker {guest}; \
+         regenerate the worker's modules (cargo build regenerates them when the build script renders the guest target) and restart"
+    )]
+    StaleBindings { worker: String, schema: String, host: String, guest: String },
+    #[error("worker {worker} does not serve `{interface}`, which the host asked for; it serves: {served}")]
+    MissingService { worker: String, interface: String, served: String },
+    #[error("cannot start the I/O thread: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Pool settings (see the setters of [`PoolBuilder`]).
+#[derive(Clone)]
+struct Config {
+    spec: WorkerSpec,
+    size: usize,
+    queue: usize,
+    call_timeout: Option<Duration>,
+    start_timeout: Duration,
+    health_interval: Duration,
+    health_timeout: Duration,
+    session_ttl: Duration,
+    restart_backoff: (Duration, Duration),
+    taint_after: usize,
+    taint_window: Duration,
+    taint_for: Duration,
+    drain_timeout: Duration,
+    stop_timeout: Duration,
+    limits: Limits,
+    callbacks: Vec<Arc<dyn Dispatch>>,
+    fingerprints: Vec<(String, String)>,
+    interpreter: Option<PathBuf>,
+}
+
+/// Configures a pool. Every setter has a default that suits a small plugin.
+pub struct PoolBuilder {
+    config: Config,
+}
+
+impl PoolBuilder {
+    /// Number of worker processes (default 2).
+    pub fn size(mut self, n: usize) -> Self {
+        self.config.size = n.max(1);
+        self
+    }
+    /// Calls one worker runs at once; more wait in the queue (default 16).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.config.spec.concurrency = n.max(1);
+        self
+    }
+    /// Calls that may wait for a free worker before new ones get `Saturated`
+    /// (default 1024).
+    pub fn queue(mut self, n: usize) -> Self {
+        self.config.queue = n;
+        self
+    }
+    /// Deadline of calls whose method has no `$timeoutMs` and whose caller gave none.
+    pub fn call_timeout(mut self, t: Duration) -> Self {
+        self.config.call_timeout = Some(t);
+        self
+    }
+    /// How long a worker may take to start and answer the handshake (default 30 s).
+    pub fn start_timeout(mut self, t: Duration) -> Self {
+        self.config.start_timeout = t;
+        self
+    }
+    /// How often idle workers are pinged, and how long a ping may take (default 5 s, 2 s).
+    pub fn health_check(mut self, every: Duration, timeout: Duration) -> Self {
+        self.config.health_interval = every;
+        self.config.health_timeout = timeout;
+        self
+    }
+    /// How long an idle session stays bound to its worker (default 10 min).
+    pub fn session_ttl(mut self, t: Duration) -> Self {
+        self.config.session_ttl = t;
+        self
+    }
+    /// Restart delay after a crash: starts at `min`, doubles per recent crash up to
+    /// `max` (default 50 ms .. 5 s).
+    pub fn restart_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.config.restart_backoff = (min, max);
+        self
+    }
+    /// A worker slot that crashes `crashes` times within `window` is held back for
+    /// `hold` before its next start (default 5 in 60 s, hold 30 s).
+    pub fn taint(mut self, crashes: usize, window: Duration, hold: Duration) -> Self {
+        self.config.taint_after = crashes;
+        self.config.taint_window = window;
+        self.config.taint_for = hold;
+        self
+    }
+    /// Graceful shutdown: how long to wait for running calls, then for each stop
+    /// step (shutdown call, SIGTERM) before the next (default 10 s, 2 s).
+    pub fn shutdown_timeouts(mut self, drain: Duration, step: Duration) -> Self {
+        self.config.drain_timeout = drain;
+        self.config.stop_timeout = step;
+        self
+    }
+    /// Adds a folder to the worker's module search path (generated modules, plugin
+    /// code).
+    pub fn module_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.spec.module_paths.push(dir.into());
+        self
+    }
+    /// The interpreter to run (a virtualenv's python, say); default: the adapter's.
+    pub fn interpreter(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.interpreter = Some(path.into());
+        self
+    }
+    /// Sets a variable in the workers' environment.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.spec.env.push((name.into(), value.into()));
+        self
+    }
+    /// Host variables workers inherit (default: PATH, HOME, locale, TZ, TMPDIR, USER).
+    pub fn env_allowlist<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
+        self.config.spec.env_allowlist = names.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Working directory of the workers.
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.spec.cwd = Some(dir.into());
+        self
+    }
+    /// Message size and nesting limits for what workers send.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+    /// Serves a host-implemented interface (a generated `FooDispatch`) to every worker.
+    pub fn callback(mut self, object: Arc<dyn Dispatch>) -> Self {
+        self.config.callbacks.push(object);
+        self
+    }
+    /// Requires workers to have been built from this schema fingerprint (pass the
+    /// generated `SCHEMA` and `FINGERPRINT` constants).
+    pub fn bindings(mut self, schema: &str, fingerprint: &str) -> Self {
+        self.config.fingerprints.push((schema.to_string(), fingerprint.to_string()));
+        self
+    }
+
+    /// Starts every worker concurrently and waits until all have passed the
+    /// handshake. Call it inside a tokio runtime; handlers run on that runtime.
+    pub async fn start(mut self) -> Result<Pool, PoolError> {
+        let interpreter = self.config.spec.adapter.resolve_interpreter(self.config.interpreter.as_deref())?;
+        self.config.spec.interpreter = interpreter;
+        let size = self.config.size;
+        let inner = Arc::new(PoolInner {
+            config: self.config,
+            state: Mutex::new(State { slots: (0..size).map(|_| Slot::default()).collect(), waiting: 0, sessions: HashMap::new() }),
+            changed: Notify::new(),
+            runtime: tokio::runtime::Handle::current(),
+            spawner: Spawner::start()?,
+            shutting_down: AtomicBool::new(false),
+            next_worker: AtomicU64::new(1),
+            restarts: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        });
+        let mut started = Vec::new();
+        for slot in 0..size {
+            let (tx, rx) = oneshot::channel();
+            tokio::spawn(supervise(inner.clone(), slot, tx));
+            started.push(rx);
+        }
+        let mut first_error = None;
+        for rx in started {
+            match rx.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_error.get_or_insert(PoolError::Io(std::io::Error::other("a worker supervisor stopped")));
+                }
+            }
+        }
+        let pool = Pool { inner };
+        if let Some(e) = first_error {
+            pool.shutdown().await;
+            return Err(e);
+        }
+        Ok(pool)
+    }
+}
+
+/// A running pool. Clones share it.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<PoolInner>,
+}
+
+/// A snapshot of a pool's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Workers alive and started.
+    pub workers: usize,
+    /// Workers with at least one call running.
+    pub busy: usize,
+    /// Calls waiting for a free worker.
+    pub queued: usize,
+    pub restarts: u64,
+    pub calls: u64,
+    pub errors: u64,
+    /// Slots held back after repeated crashes.
+    pub tainted: usize,
+    /// Process ids of the live workers.
+    pub pids: Vec<u32>,
+}
+
+impl Pool {
+    /// A pool of `entry` (e.g. `plugin.calc:make`) run by `adapter`.
+    pub fn builder(adapter: Adapter, entry: impl Into<String>) -> PoolBuilder {
+        PoolBuilder {
+            config: Config {
+                spec: WorkerSpec {
+                    adapter,
+                    entry: entry.into(),
+                    module_paths: vec![],
+                    interpreter: PathBuf::new(),
+                    env_allowlist: DEFAULT_ENV_ALLOWLIST.iter().map(|s| s.to_string()).collect(),
+                    env: vec![],
+                    cwd: None,
+                    concurrency: 16,
+                },
+                size: 2,
+                queue: 1024,
+                call_timeout: None,
+                start_timeout: Duration::from_secs(30),
+                health_interval: Duration::from_secs(5),
+                health_timeout: Duration::from_secs(2),
+                session_ttl: Duration::from_secs(600),
+                restart_backoff: (Duration::from_millis(50), Duration::from_secs(5)),
+                taint_after: 5,
+                taint_window: Duration::from_secs(60),
+                taint_for: Duration::from_secs(30),
+                drain_timeout: Duration::from_secs(10),
+                stop_timeout: Duration::from_secs(2),
+                limits: Limits::default(),
+                callbacks: vec![],
+                fingerprints: vec![],
+                interpreter: None,
+            },
+        }
+    }
+
+    /// A typed client of a `$worker` interface; each call goes to a worker of the pool.
+    pub fn client<C: ServiceClient>(&self) -> C {
+        C::from_capability(Capability::new(Arc::new(PoolCap { inner: self.inner.clone(), interface_id: C::INTERFACE_ID, name: C::NAME })))
+    }
+
+    /// Forgets a session: its next call may go to any worker.
+    pub fn end_session(&self, session: &str) {
+        self.inner.lock().sessions.remove(session);
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let st = self.inner.lock();
+        let live: Vec<&Live> = st.slots.iter().filter_map(|s| s.live.as_ref()).collect();
+        PoolStats {
+            workers: live.len(),
+            busy: st.slots.iter().filter(|s| s.live.is_some() && s.in_flight > 0).count(),
+            queued: st.waiting,
+            restarts: self.inner.restarts.load(Ordering::Relaxed),
+            calls: self.inner.calls.load(Ordering::Relaxed),
+            errors: self.inner.errors.load(Ordering::Relaxed),
+            tainted: st.slots.iter().filter(|s| s.tainted_until.is_some_and(|t| t > Instant::now())).count(),
+            pids: live.iter().map(|l| l.pid).collect(),
+        }
+    }
+
+    /// What each live worker reported at start.
+    pub fn workers(&self) -> Vec<WorkerInfo> {
+        self.inner.lock().slots.iter().filter_map(|s| s.live.as_ref().map(|l| l.info.clone())).collect()
+    }
+
+    /// Drains running calls, asks workers to stop, then SIGTERM, then SIGKILL.
+    /// Queued and new calls fail as disconnected.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        inner.shutting_down.store(true, Ordering::Release);
+        inner.changed.notify_waiters();
+        let drain_until = Instant::now() + inner.config.drain_timeout;
+        while Instant::now() < drain_until && inner.lock().slots.iter().any(|s| s.in_flight > 0) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let lives: Vec<Live> = inner.lock().slots.iter_mut().filter_map(|s| s.live.take()).collect();
+        let step = inner.config.stop_timeout;
+        let stops = lives.into_iter().map(|live| async move {
+            let _ = tokio::time::timeout(step, live.worker.shutdown()).await;
+            if !live.wait_exit(step).await {
+                launch::signal(live.pid, libc::SIGTERM);
+                if !live.wait_exit(step).await {
+                    launch::signal(live.pid, libc::SIGKILL);
+                    live.wait_exit(step).await;
+                }
+            }
+            live.conn.close();
+        });
+        futures::future::join_all(stops).await;
+    }
+}
+
+struct PoolInner {
+    config: Config,
+    state: Mutex<State>,
+    /// Signalled when capacity frees up or a worker becomes live.
+    changed: Notify,
+    runtime: tokio::runtime::Handle,
+    spawner: Spawner,
+    shutting_down: AtomicBool,
+    next_worker: AtomicU64,
+    restarts: AtomicU64,
+    calls: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl PoolInner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+struct State {
+    slots: Vec<Slot>,
+    waiting: usize,
+    sessions: HashMap<String, SessionBinding>,
+}
+
+struct SessionBinding {
+    slot: usize,
+    worker: u64,
+    last_used: Instant,
+}
+
+#[derive(Default)]
+struct Slot {
+    live: Option<Live>,
+    in_flight: usize,
+    crashes: VecDeque<Instant>,
+    tainted_until: Option<Instant>,
+    /// The last worker of this slot that died, for crash reports.
+    last_death: Option<Death>,
+}
+
+#[derive(Clone)]
+struct Death {
+    worker: u64,
+    name: String,
+    exit: ExitReason,
+    stderr_tail: Vec<String>,
+}
+
+/// A started worker.
+#[derive(Clone)]
+struct Live {
+    worker_id: u64,
+    name: String,
+    pid: u32,
+    conn: Arc<Connection>,
+    worker: WorkerProcessClient,
+    services: HashMap<u64, Capability>,
+    info: WorkerInfo,
+    exit: Arc<ExitWatch>,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+/// The exit status of a worker process, once reaped.
+struct ExitWatch {
+    status: Mutex<Option<ExitReason>>,
+    done: Notify,
+}
+
+impl ExitWatch {
+    fn get(&self) -> Option<ExitReason> {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Live {
+    /// Waits up to `t` for the process to exit; true when it has.
+    async fn wait_exit(&self, t: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + t;
+        loop {
+            let notified = self.exit.done.notified();
+            if self.exit.get().is_some() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.exit.get().is_some();
+            }
+        }
+    }
+
+    fn tail(&self) -> Vec<String> {
+        self.stderr_tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+    }
+}
+
+/// Spawns worker processes from one long-lived thread: Linux sends the
+/// parent-death signal when the spawning *thread* ends, so it must outlive workers.
+struct Spawner {
+    requests: std::sync::mpsc::Sender<(WorkerSpec, u64, oneshot::Sender<Result<Spawned, LaunchError>>)>,
+}
+
+impl Spawner {
+    fn start() -> std::io::Result<Spawner> {
+        let (requests, rx) = std::sync::mpsc::channel::<(WorkerSpec, u64, oneshot::Sender<Result<Spawned, LaunchError>>)>();
+        std::thread::Builder::new().name("polyhost-spawner".into()).spawn(move || {
+            for (spec, id, reply) in rx {
+                let _ = reply.send(launch::spawn(&spec, id));
+            }
+        })?;
+        Ok(Spawner { requests })
+    }
+
+    async fn spawn(&self, spec: &WorkerSpec, id: u64) -> Result<Spawned, LaunchError> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || LaunchError::Socket(std::io::Error::other("the spawner thread is gone"));
+        self.requests.send((spec.clone(), id, tx)).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+}
+
+/// Runs one slot: start, watch, restart, until shutdown. Reports the first start.
+async fn supervise(inner: Arc<PoolInner>, slot: usize, first: oneshot::Sender<Result<(), PoolError>>) {
+    let mut first = Some(first);
+    loop {
+        if inner.shutting_down.load(Ordering::Acquire) {
+            return;
+        }
+        match start_worker(&inner).await {
+            Ok(live) => {
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(Ok(()));
+                }
+                tracing::info!(worker = live.worker_id, pid = live.pid, "worker started");
+                inner.lock().slots[slot].live = Some(live.clone());
+                inner.changed.notify_waiters();
+                watch(&inner, &live).await;
+                // Dead, or shut down.
+                let exit = if live.wait_exit(Duration::from_millis(500)).await { live.exit.get().unwrap_or(ExitReason::Unknown) } else { ExitReason::Unknown };
+                let death = Death { worker: live.worker_id, name: live.name.clone(), exit, stderr_tail: live.tail() };
+                {
+                    let mut st = inner.lock();
+                    let s = &mut st.slots[slot];
+                    if s.live.as_ref().is_some_and(|l| l.worker_id == live.worker_id) {
+                        s.live = None;
+                    }
+                    s.last_death = Some(death.clone());
+                }
+                live.conn.close();
+                if inner.shutting_down.load(Ordering::Acquire) {
+                    return;
+                }
+                tracing::warn!(worker = live.worker_id, pid = live.pid, exit = %death.exit, "worker died; restarting");
+                inner.restarts.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+                tracing::error!(slot, "worker restart failed: {e}");
+            }
+        }
+        let delay = {
+            let mut st = inner.lock();
+            let cfg = &inner.config;
+            let s = &mut st.slots[slot];
+            let now = Instant::now();
+            s.crashes.push_back(now);
+            while s.crashes.front().is_some_and(|t| now.duration_since(*t) > cfg.taint_window) {
+                s.crashes.pop_front();
+            }
+            if s.crashes.len() >= cfg.taint_after {
+                s.tainted_until = Some(now + cfg.taint_for);
+                s.crashes.clear();
+                tracing::warn!(slot, hold = ?cfg.taint_for, "worker keeps crashing; holding it back");
+                cfg.taint_for
+            } else {
+                let (min, max) = cfg.restart_backoff;
+                (min * 2u32.saturating_pow(s.crashes.len().saturating_sub(1) as u32)).min(max)
+            }
+        };
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// Starts one worker and runs its handshake.
+async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
+    let cfg = &inner.config;
+    let worker_id = inner.next_worker.fetch_add(1, Ordering::Relaxed);
+    let spawned = inner.spawner.spawn(&cfg.spec, worker_id).await?;
+    let Spawned { mut child, socket, pid, stderr_tail } = spawned;
+    let name = format!("worker {worker_id} (pid {pid})");
+    let exit = Arc::new(ExitWatch { status: Mutex::new(None), done: Notify::new() });
+    {
+        let exit = exit.clone();
+        std::thread::Builder::new().name(format!("polyhost-reap-{worker_id}")).spawn(move || {
+            let status = child.wait().map(ExitReason::from).unwrap_or(ExitReason::Unknown);
+            *exit.status.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+            exit.done.notify_waiters();
+        })?;
+    }
+    let (conn, bootstrap) = Connection::start(socket, name.clone(), cfg.limits, inner.runtime.clone())?;
+    let conn = Arc::new(conn);
+    let worker = WorkerProcessClient::from_capability(bootstrap);
+    let callbacks: Vec<Service> = cfg
+        .callbacks
+        .iter()
+        .map(|d| Service { interface_id: d.interface_id(), name: d.interface_name().to_string(), cap: Some(conn.export(d.clone())) })
+        .collect();
+    let mut live = Live {
+        worker_id,
+        name: name.clone(),
+        pid,
+        conn: conn.clone(),
+        worker: worker.clone(),
+        services: HashMap::new(),
+        info: WorkerInfo::default(),
+        exit,
+        stderr_tail,
+    };
+    let failed = |live: &Live| {
+        let live = live.clone();
+        let entry = cfg.spec.entry.clone();
+        async move {
+            live.wait_exit(Duration::from_secs(2)).await;
+            // Give the stderr reader a moment to take the last lines.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            PoolError::StartFailed {
+                worker: live.name.clone(),
+                entry,
+                exit: live.exit.get().unwrap_or(ExitReason::Unknown),
+                stderr: live.tail().join("\n"),
+            }
+        }
+    };
+    let results = match tokio::time::timeout(cfg.start_timeout, worker.start(callbacks)).await {
+        Ok(Ok(results)) => results,
+        Ok(Err(_)) | Err(_) => {
+            let e = failed(&live).await;
+            launch::signal(pid, libc::SIGKILL);
+            return Err(e);
+        }
+    };
+    let info = results.info;
+    for (schema, host) in &cfg.fingerprints {
+        let guest = info.fingerprints.iter().find(|f| &f.schema == schema).map(|f| f.fingerprint.clone()).unwrap_or_else(|| "none".into());
+        if &guest != host {
+            launch::signal(pid, libc::SIGKILL);
+            return Err(PoolError::StaleBindings { worker: name, schema: schema.clone(), host: host.clone(), guest });
+        }
+    }
+    for s in results.services {
+        if let Some(cap) = s.cap {
+            live.services.insert(s.interface_id, cap);
+        }
+    }
+    live.info = info;
+    Ok(live)
+}
+
+/// Returns when the worker is gone: connection closed, process exited, or pings
+/// unanswered (then it is killed).
+async fn watch(inner: &Arc<PoolInner>, live: &Live) {
+    let cfg = &inner.config;
+    let pings = async {
+        let mut nonce = 0u64;
+        loop {
+            tokio::time::sleep(cfg.health_interval).await;
+            nonce += 1;
+            match tokio::time::timeout(cfg.health_timeout, live.worker.ping(nonce)).await {
+                Ok(Ok(n)) if n == nonce => {}
+                _ => {
+                    tracing::warn!(worker = live.worker_id, pid = live.pid, "worker did not answer a health ping; killing it");
+                    launch::signal(live.pid, libc::SIGKILL);
+                    return;
+                }
+            }
+        }
+    };
+    let exited = async {
+        while !live.wait_exit(Duration::from_secs(3600)).await {}
+    };
+    let stopping = async {
+        while !inner.shutting_down.load(Ordering::Acquire) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::select! {
+        _ = live.conn.closed() => {}
+        _ = exited => {}
+        _ = pings => {}
+        _ = stopping => {}
+    }
+}
+
+/// A worker chosen for one call; releases its slot when dropped.
+struct Lease {
+    inner: Arc<PoolInner>,
+    slot: usize,
+    worker_id: u64,
+    cap: Capability,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let mut st = self.inner.lock();
+        if let Some(s) = st.slots.get_mut(self.slot) {
+            s.in_flight = s.in_flight.saturating_sub(1);
+        }
+        drop(st);
+        self.inner.changed.notify_waiters();
+    }
+}
+
+/// Leaves the wait queue when dropped (the call finished waiting or was cancelled).
+struct Waiting<'a>(&'a PoolInner);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.lock().waiting -= 1;
+    }
+}
+
+impl PoolInner {
+    /// Picks a worker for a call on `interface_id`, waiting in the queue if needed.
+    async fn acquire(self: &Arc<Self>, interface_id: u64, method: &str, session: Option<&str>, avoid: Option<u64>) -> Result<Lease, CallError> {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let waiting = {
+                let mut st = self.lock();
+                if self.shutting_down.load(Ordering::Acquire) {
+                    return Err(CallError::Disconnected { method: method.into(), worker: "pool".into(), reason: "the pool is shutting down".into() });
+                }
+                let limit = self.config.spec.concurrency;
+                let ttl = self.config.session_ttl;
+                let now = Instant::now();
+                st.sessions.retain(|_, b| now.duration_since(b.last_used) < ttl);
+                let bound = session.and_then(|k| st.sessions.get(k).map(|b| (b.slot, b.worker)));
+                let choice = match bound {
+                    Some((slot, worker)) => {
+                        let alive = st.slots[slot].live.as_ref().is_some_and(|l| l.worker_id == worker);
+                        if !alive {
+                            let key = session.unwrap_or_default();
+                            st.sessions.remove(key);
+                            let worker = st.slots[slot].last_death.as_ref().filter(|d| d.worker == worker).map(|d| d.name.clone()).unwrap_or_else(|| format!("worker {worker}"));
+                            return Err(CallError::SessionLost { method: method.into(), session: key.into(), worker });
+                        }
+                        (st.slots[slot].in_flight < limit).then_some(slot)
+                    }
+                    None => {
+                        let candidates = st.slots.iter().enumerate().filter(|(_, s)| s.live.as_ref().is_some_and(|l| l.services.contains_key(&interface_id)) && s.in_flight < limit);
+                        let preferred: Vec<(usize, usize)> = candidates.map(|(i, s)| (i, s.in_flight)).collect();
+                        let not_avoided = preferred.iter().filter(|(i, _)| Some(st.slots[*i].live.as_ref().map(|l| l.worker_id).unwrap_or(0)) != avoid).min_by_key(|(_, n)| *n);
+                        not_avoided.or_else(|| preferred.iter().min_by_key(|(_, n)| *n)).map(|(i, _)| *i)
+                    }
+                };
+                if let Some(slot) = choice {
+                    let s = &mut st.slots[slot];
+                    let live = s.live.as_ref().expect("chosen slots are live");
+                    let Some(cap) = live.services.get(&interface_id).cloned() else {
+                        return Err(CallError::Protocol { message: format!("{method}: {} does not serve interface {interface_id:#x}", live.name) });
+                    };
+                    let worker_id = live.worker_id;
+                    s.in_flight += 1;
+                    if let Some(key) = session {
+                        st.sessions.insert(key.to_string(), SessionBinding { slot, worker: worker_id, last_used: now });
+                    }
+                    return Ok(Lease { inner: self.clone(), slot, worker_id, cap });
+                }
+                if st.waiting >= self.config.queue {
+                    return Err(CallError::Saturated { method: method.into(), queue: self.config.queue });
+                }
+                st.waiting += 1;
+                Waiting(self)
+            };
+            notified.await;
+            drop(waiting);
+        }
+    }
+
+    /// The error for a call whose worker died.
+    async fn crash_error(&self, lease_slot: usize, worker_id: u64, method: &str, cause: CallError) -> CallError {
+        // The supervisor records the death once the process is reaped.
+        for _ in 0..50 {
+            if let Some(d) = self.lock().slots[lease_slot].last_death.clone().filter(|d| d.worker == worker_id) {
+                return CallError::WorkerCrashed { method: method.into(), worker: d.name, exit: d.exit, stderr_tail: d.stderr_tail };
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cause
+    }
+
+    /// After a call timed out: if its worker no longer answers pings, kill it so the
+    /// supervisor replaces it.
+    fn check_worker(self: &Arc<Self>, slot: usize, worker_id: u64) {
+        let inner = self.clone();
+        self.runtime.spawn(async move {
+            let live = inner.lock().slots[slot].live.clone().filter(|l| l.worker_id == worker_id);
+            if let Some(live) = live {
+                let ok = matches!(tokio::time::timeout(inner.config.health_timeout, live.worker.ping(7)).await, Ok(Ok(7)));
+                if !ok {
+                    tracing::warn!(worker = live.worker_id, pid = live.pid, "worker hung after a timed-out call; replacing it");
+                    launch::signal(live.pid, libc::SIGKILL);
+                }
+            }
+        });
+    }
+
+    async fn route(self: Arc<Self>, interface_id: u64, call: OutgoingCall) -> Result<Box<dyn Any + Send>, CallError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let method = call.method_name;
+        let deadline = call.options.timeout.or(call.default_timeout).or(self.config.call_timeout);
+        let session = call.options.session.clone();
+        let span = tracing::debug_span!("polyhost.call", method, session = session.as_deref().unwrap_or(""));
+        let current: Arc<Mutex<Option<(usize, u64)>>> = Arc::default();
+        let attempt = {
+            let this = self.clone();
+            let current = current.clone();
+            async move {
+                let mut avoid = None;
+                for attempt in 0..2 {
+                    let lease = this.acquire(interface_id, method, session.as_deref(), avoid).await?;
+                    *current.lock().unwrap_or_else(|e| e.into_inner()) = Some((lease.slot, lease.worker_id));
+                    let result = lease.cap.hook().call(call.clone()).await;
+                    let (slot, worker) = (lease.slot, lease.worker_id);
+                    drop(lease);
+                    match result {
+                        Err(cause @ CallError::Disconnected { .. }) => {
+                            let crash = this.crash_error(slot, worker, method, cause).await;
+                            if call.idempotent && attempt == 0 && session.is_none() {
+                                tracing::info!(method, worker, "retrying an idempotent call after its worker died");
+                                avoid = Some(worker);
+                                continue;
+                            }
+                            return Err(crash);
+                        }
+                        other => return other,
+                    }
+                }
+                unreachable!("the loop returns on its second pass")
+            }
+        };
+        let result = match deadline {
+            None => attempt.await,
+            Some(after) => match tokio::time::timeout(after, attempt).await {
+                Ok(r) => r,
+                Err(_) => {
+                    if let Some((slot, worker)) = *current.lock().unwrap_or_else(|e| e.into_inner()) {
+                        self.check_worker(slot, worker);
+                    }
+                    Err(CallError::Timeout { method: method.into(), after })
+                }
+            },
+        };
+        let _enter = span.enter();
+        if let Err(e) = &result {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(method, "call failed: {e}");
+        }
+        result
+    }
+}
+
+/// The capability a pool client holds: routes every call to a worker.
+struct PoolCap {
+    inner: Arc<PoolInner>,
+    interface_id: u64,
+    name: &'static str,
+}
+
+impl CapabilityHook for PoolCap {
+    fn call(&self, call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
+        self.inner.clone().route(self.interface_id, call).boxed()
+    }
+
+    fn describe(&self) -> String {
+        format!("pool of {} ({})", self.inner.config.spec.entry, self.name)
+    }
+}
