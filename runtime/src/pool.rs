@@ -478,12 +478,13 @@ async fn supervise(inner: Arc<PoolInner>, slot: usize, first: oneshot::Sender<Re
         }
         match start_worker(&inner).await {
             Ok(live) => {
-                if let Some(tx) = first.take() {
-                    let _ = tx.send(Ok(()));
-                }
                 tracing::info!(worker = live.worker_id, pid = live.pid, "worker started");
                 inner.lock().slots[slot].live = Some(live.clone());
                 inner.changed.notify_waiters();
+                // Only now: calls made as soon as `start` returns find the worker live.
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(Ok(()));
+                }
                 watch(&inner, &live).await;
                 // Dead, or shut down.
                 let exit = if live.wait_exit(Duration::from_millis(500)).await { live.exit.get().unwrap_or(ExitReason::Unknown) } else { ExitReason::Unknown };
@@ -701,8 +702,14 @@ impl PoolInner {
                         (st.slots[slot].in_flight < limit).then_some(slot)
                     }
                     None => {
+                        // Least loaded; a new session also counts the sessions a worker
+                        // already holds, so sessions spread over the workers.
+                        let mut bound = vec![0usize; st.slots.len()];
+                        if session.is_some() {
+                            st.sessions.values().for_each(|b| bound[b.slot] += 1);
+                        }
                         let candidates = st.slots.iter().enumerate().filter(|(_, s)| s.live.as_ref().is_some_and(|l| l.services.contains_key(&interface_id)) && s.in_flight < limit);
-                        let preferred: Vec<(usize, usize)> = candidates.map(|(i, s)| (i, s.in_flight)).collect();
+                        let preferred: Vec<(usize, (usize, usize))> = candidates.map(|(i, s)| (i, (s.in_flight, bound[i]))).collect();
                         let not_avoided = preferred.iter().filter(|(i, _)| Some(st.slots[*i].live.as_ref().map(|l| l.worker_id).unwrap_or(0)) != avoid).min_by_key(|(_, n)| *n);
                         not_avoided.or_else(|| preferred.iter().min_by_key(|(_, n)| *n)).map(|(i, _)| *i)
                     }

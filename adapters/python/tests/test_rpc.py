@@ -10,6 +10,7 @@ import socket
 import threading
 import unittest
 
+import test_wire_support  # noqa: F401  (puts the adapter on sys.path)
 from polyhost import rpc, wire
 from polyhost import rpc_capnp as M
 from polyhost.rpc import client as rpc_client

@@ -8,6 +8,7 @@ same bytes and decode them back to equal values.
 
 import unittest
 
+import test_wire_support  # noqa: F401  (puts the adapter on sys.path)
 from polyhost import rpc_capnp as M
 from polyhost import wire
 

@@ -31,12 +31,14 @@ API (names are used by the generated code):
   and ``STREAM_WINDOW_CALLS``). After a stream call fails, later ``stream()`` calls
   fail with that error. ``await cap.wait_streams()`` waits until every stream call sent
   on the capability returned and raises the first failure.
-- :class:`Promise`: ``await p`` (results instance); ``p.pipeline(*pointer_path,
-  cls=None)`` -> Capability at that pointer path of the results (pointer-field
-  indices, outermost first); ``p.cancel()`` (sends Finish: the callee's handler is
-  cancelled; awaiting raises ``asyncio.CancelledError``); ``p.done()``;
-  ``p.wait(timeout=None)`` blocks for the results from a thread other than the loop's.
-  Cancelling the task that awaits a promise cancels the call.
+- :class:`Promise` (``Promise[Results]`` in annotations): ``await p`` (results
+  instance); ``p.pipeline(*pointer_path, cls=None)`` -> Capability at that pointer
+  path of the results (pointer-field indices, outermost first); ``p.cancel()`` (sends
+  Finish: the callee's handler is cancelled; awaiting raises
+  ``asyncio.CancelledError``); ``p.done()``; ``p.exception()`` (the error once
+  failed); ``p.add_done_callback(fn)``; ``p.wait(timeout=None)`` blocks for the
+  results from a thread other than the loop's. Cancelling the task that awaits a
+  promise cancels the call.
 
 Calls and ``close()`` may be made from other threads (e.g. sync handlers running in the
 executor): they are handed to the capability's event loop; use ``p.wait()`` there.
@@ -314,8 +316,20 @@ class Promise:
     def __repr__(self):
         return "<%s %s>" % (type(self).__name__, "done" if self._pending.done else "pending")
 
+    def __class_getitem__(cls, item):
+        # ``Promise[Results]`` (generated typed promises subclass it): the class itself
+        return cls
+
     def done(self):
         return self._pending.done
+
+    def exception(self):
+        """The call's error once it failed; None while pending or after success."""
+        return self._pending.error
+
+    def add_done_callback(self, fn):
+        """``fn(promise)`` once the call has completed (at once if it already has)."""
+        self._pending.add_listener(lambda _p: fn(self))
 
     def cancel(self):
         """Cancel the call: Finish is sent, the callee's handler is cancelled."""

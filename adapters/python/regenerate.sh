@@ -1,0 +1,12 @@
+#!/bin/sh
+# Regenerates the Python modules checked into the adapter from their schemas (run from
+# anywhere; needs only cargo). tests/tests/python_modules_current.rs checks they are
+# current.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+cargo build --quiet -p polyhost-codegen
+gen="./target/debug/polyhost-codegen --target adapters/python/templates"
+$gen --out adapters/python/polyhost --src-prefix schema schema/capnp/rpc.capnp
+$gen --out adapters/python/polyhost --src-prefix schema schema/polyhost.capnp
+$gen --out adapters/python/tests/generated --src-prefix tests/schema tests/schema/features.capnp

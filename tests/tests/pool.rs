@@ -1,0 +1,245 @@
+//! The pool with real Python workers: crashes, hangs, a killed host, bad entry points,
+//! stale bindings, load and saturation, sessions.
+
+use std::path::Path;
+use std::time::Duration;
+
+use polyhost::{Adapter, CallError, CallOptions, ExitReason, Pool, PoolBuilder, PoolError};
+use polyhost_tests::pool_lab::{self, LabClient};
+use polyhost_tests::{PLUGINS, PYTHON_MODULES};
+
+fn lab(size: usize) -> PoolBuilder {
+    Pool::builder(Adapter::bundled("python").unwrap(), "lab_plugin:make")
+        .size(size)
+        .module_path(PYTHON_MODULES)
+        .module_path(PLUGINS)
+        .bindings(pool_lab::SCHEMA, pool_lab::FINGERPRINT)
+        .restart_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .shutdown_timeouts(Duration::from_secs(2), Duration::from_secs(1))
+}
+
+/// Polls `check` every 20 ms for up to `limit`.
+async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < until {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check()
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie (state Z) is dead; only its parent has not reaped it yet.
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|s| !s.lines().any(|l| l.starts_with("State:") && l.contains('Z')))
+        .unwrap_or(false)
+}
+
+fn session(key: &str) -> CallOptions {
+    CallOptions { session: Some(key.into()), ..Default::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_worker_fails_its_call_with_the_crash_and_is_replaced() {
+    let pool = lab(2).start().await.unwrap();
+    let lab: LabClient = pool.client();
+    let pid = lab.pid_with(session("victim")).await.unwrap();
+    let call = tokio::spawn({
+        let lab = lab.clone();
+        async move { lab.slow_with(5_000, session("victim")).await }
+    });
+    assert!(eventually(Duration::from_secs(5), || pool.stats().busy == 1).await, "the slow call is running");
+    polyhost::launch::signal(pid, libc::SIGKILL);
+    let err = tokio::time::timeout(Duration::from_secs(10), call).await.unwrap().unwrap().unwrap_err();
+    match &err {
+        CallError::WorkerCrashed { worker, exit, .. } => {
+            assert!(worker.contains(&format!("pid {pid}")), "{err}");
+            assert_eq!(*exit, ExitReason::Signal(libc::SIGKILL), "{err}");
+        }
+        other => panic!("expected WorkerCrashed, got {other:?}"),
+    }
+    assert!(eventually(Duration::from_secs(10), || pool.stats().workers == 2).await, "back to full size: {:?}", pool.stats());
+    assert_eq!(pool.stats().restarts, 1);
+    assert!(!pool.stats().pids.contains(&pid));
+
+    // The session lived on the dead worker: its next call says so, then it rebinds.
+    let lost = lab.recall_with(session("victim")).await.unwrap_err();
+    assert!(matches!(lost, CallError::SessionLost { .. }), "{lost:?}");
+    let new_pid = lab.pid_with(session("victim")).await.unwrap();
+    assert_ne!(new_pid, pid);
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_idempotent_call_is_retried_on_another_worker_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("crashed");
+    let pool = lab(2).start().await.unwrap();
+    let lab: LabClient = pool.client();
+    let answered_by = lab.crash_once(marker.display().to_string()).await.expect("retried elsewhere");
+    let crashed: u32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    assert_ne!(answered_by, crashed, "the retry ran on the other worker");
+    assert!(eventually(Duration::from_secs(10), || pool.stats().workers == 2 && pool.stats().restarts == 1).await, "{:?}", pool.stats());
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hung_worker_times_out_and_is_replaced() {
+    let pool = lab(1).health_check(Duration::from_secs(30), Duration::from_millis(300)).start().await.unwrap();
+    let lab: LabClient = pool.client();
+    let before = pool.stats().pids;
+    let options = CallOptions { timeout: Some(Duration::from_millis(300)), ..Default::default() };
+    let err = lab.hang_with(60_000, options).await.unwrap_err();
+    assert!(matches!(err, CallError::Timeout { .. }), "{err:?}");
+    assert!(eventually(Duration::from_secs(10), || pool.stats().restarts == 1 && pool.stats().workers == 1).await, "{:?}", pool.stats());
+    assert_ne!(pool.stats().pids, before, "a new worker process");
+    assert_eq!(lab.echo(5).await.unwrap(), 5, "later calls succeed");
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workers_die_with_a_sigkilled_host() {
+    let mut host = std::process::Command::new(env!("CARGO_BIN_EXE_pool_host"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let stdout = host.stdout.take().unwrap();
+    let read = tokio::task::spawn_blocking(move || {
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    });
+    let line = tokio::time::timeout(Duration::from_secs(30), read).await.expect("host prints its workers").unwrap().unwrap();
+    let pids: Vec<u32> = line.split_whitespace().map(|p| p.parse().unwrap()).collect();
+    assert_eq!(pids.len(), 2, "{line:?}");
+    assert!(pids.iter().all(|p| alive(*p)));
+    host.kill().unwrap(); // SIGKILL: no cleanup code runs in the host
+    host.wait().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let survivors: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(survivors.is_empty(), "workers outlived the host: {survivors:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_missing_module_fails_the_start_with_the_traceback() {
+    let pool = Pool::builder(Adapter::bundled("python").unwrap(), "no_such_plugin:make").size(2).module_path(PLUGINS).start().await;
+    let err = pool.map(|_| ()).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, PoolError::StartFailed { exit: ExitReason::Code(3), .. }), "{text}");
+    assert!(text.contains("ModuleNotFoundError") && text.contains("no_such_plugin"), "{text}");
+    assert!(text.contains("Traceback"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_exception_at_import_fails_the_start_naming_the_file() {
+    let err = Pool::builder(Adapter::bundled("python").unwrap(), "broken_plugin:make").size(1).module_path(PLUGINS).start().await.map(|_| ()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("broken_plugin.py"), "{text}");
+    assert!(text.contains("RuntimeError: this plugin is broken on purpose"), "{text}");
+    assert!(text.contains("Traceback"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stale_bindings_are_refused_with_the_schema_and_how_to_regenerate() {
+    let err = Pool::builder(Adapter::bundled("python").unwrap(), "lab_plugin:make")
+        .size(1)
+        .module_path(PYTHON_MODULES)
+        .module_path(PLUGINS)
+        .bindings(pool_lab::SCHEMA, "0123456789abcdef")
+        .start()
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    let text = err.to_string();
+    match &err {
+        PoolError::StaleBindings { schema, host, guest, .. } => {
+            assert_eq!(schema, "pool_lab.capnp");
+            assert_eq!(host, "0123456789abcdef");
+            assert_eq!(guest, pool_lab::FINGERPRINT);
+        }
+        other => panic!("expected StaleBindings, got {other}"),
+    }
+    assert!(text.contains("regenerate"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_thousand_calls_from_eight_tasks_over_two_workers() {
+    let pool = lab(2).concurrency(32).start().await.unwrap();
+    let lab: LabClient = pool.client();
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let lab = lab.clone();
+            tokio::spawn(async move {
+                for i in 0..1250i64 {
+                    let n = t * 1_000_000 + i;
+                    assert_eq!(lab.echo(n).await.unwrap(), n);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(120), t).await.unwrap().unwrap();
+    }
+    let stats = pool.stats();
+    assert_eq!(stats.calls, 10_000);
+    assert_eq!(stats.errors, 0);
+    assert_eq!(stats.restarts, 0);
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn excess_calls_get_saturated_while_the_queue_is_full() {
+    let pool = lab(1).concurrency(1).queue(4).start().await.unwrap();
+    let lab: LabClient = pool.client();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..10 {
+        let lab = lab.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let r = lab.slow(1_500).await;
+            let _ = tx.send((i, r));
+        });
+    }
+    drop(tx);
+    let mut saturated = 0;
+    let mut ok = 0;
+    while let Some((_, r)) = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.unwrap() {
+        match r {
+            Err(CallError::Saturated { queue, .. }) => {
+                assert_eq!(queue, 4);
+                // Prompt: every refusal comes before the first slow call finishes.
+                assert_eq!(ok, 0, "a Saturated error came after a call had finished");
+                saturated += 1;
+            }
+            Ok(_) => ok += 1,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!((ok, saturated), (5, 5), "1 running + 4 queued succeed, the rest are refused");
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sessions_stick_to_their_worker_until_ended() {
+    let pool = lab(2).start().await.unwrap();
+    let lab: LabClient = pool.client();
+    lab.remember_with("alpha".into(), session("a")).await.unwrap();
+    lab.remember_with("beta".into(), session("b")).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(lab.recall_with(session("a")).await.unwrap(), "alpha");
+        assert_eq!(lab.recall_with(session("b")).await.unwrap(), "beta");
+    }
+    let a = lab.pid_with(session("a")).await.unwrap();
+    let b = lab.pid_with(session("b")).await.unwrap();
+    assert_ne!(a, b, "two idle workers: the second session goes to the other one");
+    pool.end_session("a");
+    pool.shutdown().await;
+    assert!(eventually(Duration::from_secs(5), || !alive(a) && !alive(b)).await, "shutdown leaves no process");
+}
+
+#[test]
+fn plugin_folders_exist() {
+    assert!(Path::new(PLUGINS).join("lab_plugin.py").is_file());
+}
