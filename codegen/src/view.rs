@@ -65,7 +65,7 @@ pub struct NameView {
     pub parent_path: String,
     /// The last scope segment as written in the schema.
     pub last: String,
-    pub raw: String,
+    pub schema_name: String,
     pub id: String,
 }
 
@@ -101,7 +101,7 @@ pub struct FieldView {
     /// The field's name cased for the target but not escaped.
     pub plain: String,
     /// The name as written in the schema.
-    pub raw: String,
+    pub schema_name: String,
     /// The name cased as a type (union variants, group types).
     pub variant: String,
     /// capnpc-rust's stem for accessors (`get_<capnpc>`).
@@ -130,7 +130,7 @@ pub struct EnumView {
 #[derive(Debug, Serialize)]
 pub struct EnumerantView {
     pub name: String,
-    pub raw: String,
+    pub schema_name: String,
     pub value: u16,
     pub doc: Vec<String>,
 }
@@ -156,7 +156,7 @@ pub struct SuperView {
 #[derive(Debug, Serialize)]
 pub struct MethodView {
     pub name: String,
-    pub raw: String,
+    pub schema_name: String,
     pub variant: String,
     pub ordinal: u16,
     pub doc: Vec<String>,
@@ -339,7 +339,7 @@ impl<'a> ViewBuilder<'a> {
                         .iter()
                         .map(|v| EnumerantView {
                             name: naming.enumerant(&v.name),
-                            raw: v.name.clone(),
+                            schema_name: v.name.clone(),
                             value: v.value,
                             doc: doc_lines(&v.doc),
                         })
@@ -371,7 +371,7 @@ impl<'a> ViewBuilder<'a> {
             scope_path: self.manifest.naming.scope_path(&r.scope),
             parent_path: self.manifest.naming.scope_path(&r.scope[..r.scope.len().saturating_sub(1)]),
             last: r.scope.last().cloned().unwrap_or_default(),
-            raw: r.scope.join("."),
+            schema_name: r.scope.join("."),
             id: format!("{:#x}", r.id.0),
         }
     }
@@ -402,7 +402,7 @@ impl<'a> ViewBuilder<'a> {
         let mut view = FieldView {
             name: name.clone(),
             plain: plain.clone(),
-            raw: f.name.clone(),
+            schema_name: f.name.clone(),
             variant: crate::naming::convert(&f.name, naming.types),
             capnpc: capnpc.clone(),
             doc: doc_lines(&f.doc),
@@ -493,7 +493,7 @@ impl<'a> ViewBuilder<'a> {
                 params_implicit: implicit(&m.params),
                 results_implicit: m.is_stream || implicit(&m.results),
                 name: naming.method(&m.name),
-                raw: m.name.clone(),
+                schema_name: m.name.clone(),
                 variant: crate::naming::convert(&m.name, naming.types),
                 ordinal: m.ordinal,
                 doc: doc_lines(&m.doc),

@@ -85,16 +85,50 @@ pub trait CapabilityHook: Any + Send + Sync + 'static {
         Box::pin(async move { fut.await.map(|_| ()) })
     }
 
+    /// Sends `call` and returns, at once, capabilities for the interface pointers at
+    /// `paths` of its results (pointer indexes from the results struct inward), so
+    /// calls on them go out before the results arrive: promise pipelining, one round
+    /// trip for the pair. The call stays open while any of them lives.
+    fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
+        let error = CallError::Protocol { message: format!("{} does not support promise pipelining", self.describe()) };
+        drop(call);
+        paths.iter().map(|_| crate::pipeline::broken(error.clone())).collect()
+    }
+
     /// Exports a local object on this capability's connection, so it can be passed in
-    /// params (a sink, a callback).
+    /// params (a sink, a callback). Hooks without a connection of their own (a pool)
+    /// return [`Capability::local`]: the object is exported on whatever connection a
+    /// message carrying it is sent over.
     fn export(&self, object: Arc<dyn Dispatch>) -> Result<Capability, CallError> {
-        Err(CallError::Protocol {
-            message: format!("{} cannot carry a local {} object", self.describe(), object.interface_name()),
-        })
+        Ok(Capability::local(object))
     }
 
     /// Where the capability lives, for error messages (`worker 3 (pid 1234)`).
     fn describe(&self) -> String;
+}
+
+/// A local object not exported on any connection yet (see [`Capability::local`]).
+struct LocalObject {
+    object: Arc<dyn Dispatch>,
+}
+
+impl CapabilityHook for LocalObject {
+    fn call(&self, call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
+        let message = format!(
+            "{}: a local {} object is called through the connection it is passed over, not directly",
+            call.method_name,
+            self.object.interface_name()
+        );
+        Box::pin(futures::future::ready(Err(CallError::Protocol { message })))
+    }
+
+    fn export(&self, object: Arc<dyn Dispatch>) -> Result<Capability, CallError> {
+        Ok(Capability::local(object))
+    }
+
+    fn describe(&self) -> String {
+        format!("local {} object", self.object.interface_name())
+    }
 }
 
 /// A `Send + Sync + Clone` handle to a remote or local object.
@@ -119,6 +153,19 @@ impl PartialEq for Capability {
 impl Capability {
     pub fn new(hook: Arc<dyn CapabilityHook>) -> Self {
         Capability { hook }
+    }
+
+    /// A handle to a local object (a host handler) that is not bound to a connection
+    /// yet: passed in params or results, it is exported on the connection the message
+    /// goes over (each time it is sent). Use it to pass a callback or sink through a
+    /// pool client, whose calls go to a worker chosen per call.
+    pub fn local(object: Arc<dyn Dispatch>) -> Self {
+        Capability { hook: Arc::new(LocalObject { object }) }
+    }
+
+    /// The local object behind a handle made by [`Capability::local`].
+    pub fn local_object(&self) -> Option<&Arc<dyn Dispatch>> {
+        (self.hook.as_ref() as &dyn Any).downcast_ref::<LocalObject>().map(|l| &l.object)
     }
 
     pub fn hook(&self) -> &Arc<dyn CapabilityHook> {
@@ -216,6 +263,30 @@ impl<T> schemars::JsonSchema for SinkHandle<T> {
     }
     fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
         Capability::json_schema(g)
+    }
+}
+
+impl Capability {
+    /// Calls a method whose results hold a capability at pointer `path` and returns
+    /// that capability before the call returns (promise pipelining): calls on it are
+    /// sent right away, and the worker runs them once the first call has answered.
+    pub fn call_pipelined<P, C>(&self, method: Method, params: P, options: CallOptions, path: &[u16]) -> C
+    where
+        P: Struct + Send + Sync + 'static,
+        C: CapabilityHandle,
+    {
+        let call = OutgoingCall {
+            interface_id: method.interface_id,
+            method_id: method.method_id,
+            method_name: method.name,
+            default_timeout: method.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+            idempotent: false,
+            options,
+            write_params: Arc::new(move |b, caps| params.write(b.init_as::<StructOut<P::Raw>>().0, caps)),
+            read_results: Arc::new(|_, _| Ok(Box::new(()) as Box<dyn Any + Send>)),
+        };
+        let cap = self.hook.call_pipelined(call, vec![path.to_vec()]).pop();
+        C::from_capability(cap.unwrap_or_else(|| crate::pipeline::broken(CallError::Protocol { message: format!("{}: no pipelined capability", method.name) })))
     }
 }
 

@@ -50,7 +50,14 @@ impl Default for Limits {
 type CapId = u64;
 
 enum Command {
-    Call { cap: CapId, call: OutgoingCall, reply: oneshot::Sender<Result<Box<dyn Any + Send>, CallError>> },
+    /// `pipeline`: capabilities to register from the answer before it arrives
+    /// (pointer path from the results struct, table id the caller already holds).
+    Call {
+        cap: CapId,
+        call: OutgoingCall,
+        pipeline: Vec<(Vec<u16>, CapId)>,
+        reply: oneshot::Sender<Result<Box<dyn Any + Send>, CallError>>,
+    },
     Export { id: CapId, object: Arc<dyn Dispatch> },
     Release(CapId),
     Close,
@@ -93,11 +100,21 @@ impl CapabilityHook for ConnCap {
     fn call(&self, call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
         let method = call.method_name;
         let (reply, rx) = oneshot::channel();
-        if self.shared.closed.load(Ordering::Acquire) || self.shared.commands.send(Command::Call { cap: self.id, call, reply }).is_err() {
+        if self.shared.closed.load(Ordering::Acquire) || self.shared.commands.send(Command::Call { cap: self.id, call, pipeline: vec![], reply }).is_err() {
             return futures::future::ready(Err(self.shared.disconnected(method))).boxed();
         }
         let shared = self.shared.clone();
         async move { rx.await.unwrap_or_else(|_| Err(shared.disconnected(method))) }.boxed()
+    }
+
+    fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
+        let ids: Vec<CapId> = paths.iter().map(|_| self.shared.next_id.fetch_add(1, Ordering::Relaxed)).collect();
+        // Nobody waits for the results; the answer stays open while the pipelined
+        // capabilities live (capnp-rpc keeps the question referenced by them).
+        let (reply, _) = oneshot::channel();
+        let pipeline = paths.into_iter().zip(ids.iter().copied()).collect();
+        let _ = self.shared.commands.send(Command::Call { cap: self.id, call, pipeline, reply });
+        ids.into_iter().map(|id| self.shared.new_handle(id)).collect()
     }
 
     fn export(&self, object: Arc<dyn Dispatch>) -> Result<Capability, CallError> {
@@ -218,6 +235,10 @@ impl CapBridge for Bridge {
     }
 
     fn export(&self, cap: &Capability) -> capnp::Result<Box<dyn ClientHook>> {
+        // A local object not bound to a connection yet: serve it on this one.
+        if let Some(object) = cap.local_object() {
+            return Ok(self.server_for(object.clone()).hook);
+        }
         // A handle of this connection: the table holds its client.
         if let Some(own) = (cap.hook().as_ref() as &dyn Any).downcast_ref::<ConnCap>() {
             if Arc::ptr_eq(&own.shared, &self.shared) {
@@ -266,6 +287,7 @@ impl capnp::capability::Server for DispatchServerRc {
         mut results: capnp::capability::Results<capnp::any_pointer::Owned>,
     ) -> capnp::capability::DispatchCallResult {
         let this = self.0.clone();
+        let streaming = this.object.is_streaming(interface_id, method_id);
         let started = params.get().map_err(|e| DispatchError::Params(e.to_string())).and_then(|p| this.object.dispatch(interface_id, method_id, p, &this.bridge));
         let promise = match started {
             Err(DispatchError::Unimplemented { .. }) => Promise::err(capnp::Error::unimplemented(format!(
@@ -289,7 +311,7 @@ impl capnp::capability::Server for DispatchServerRc {
                 })
             }
         };
-        capnp::capability::DispatchCallResult::new(promise, false)
+        capnp::capability::DispatchCallResult::new(promise, streaming)
     }
 
     fn as_ptr(&self) -> usize {
@@ -401,28 +423,49 @@ async fn io_main(
                     let client = bridge.server_for(object);
                     table.borrow_mut().caps.insert(id, client);
                 }
-                Some(Command::Call { cap, call, reply }) => start_call(&bridge, cap, call, reply),
+                Some(Command::Call { cap, call, pipeline, reply }) => start_call(&bridge, cap, call, pipeline, reply),
             }
         }
     }
 }
 
-fn start_call(bridge: &Bridge, cap: CapId, call: OutgoingCall, reply: oneshot::Sender<Result<Box<dyn Any + Send>, CallError>>) {
+fn start_call(
+    bridge: &Bridge,
+    cap: CapId,
+    call: OutgoingCall,
+    pipeline: Vec<(Vec<u16>, CapId)>,
+    reply: oneshot::Sender<Result<Box<dyn Any + Send>, CallError>>,
+) {
     let method = call.method_name;
     let Some(client) = bridge.table.borrow().caps.get(&cap).cloned() else {
-        let _ = reply.send(Err(CallError::Protocol { message: format!("{method}: capability {cap} was released") }));
+        let error = capnp::Error::failed(format!("{method}: capability {cap} was released"));
+        for (_, id) in pipeline {
+            bridge.table.borrow_mut().caps.insert(id, capnp_rpc::new_broken_cap(error.clone()));
+        }
+        let _ = reply.send(Err(CallError::Protocol { message: error.extra }));
         return;
     };
     let mut request = client.new_call::<capnp::any_pointer::Owned, capnp::any_pointer::Owned>(call.interface_id, call.method_id, None);
     if let Err(e) = (call.write_params)(request.get(), bridge) {
+        for (_, id) in pipeline {
+            bridge.table.borrow_mut().caps.insert(id, capnp_rpc::new_broken_cap(e.clone()));
+        }
         let _ = reply.send(Err(CallError::Codec { method: method.to_string(), message: e.to_string() }));
         return;
     }
     let bridge = bridge.clone();
     let read_results = call.read_results;
     let mut reply = reply;
+    let remote = request.send();
+    for (path, id) in pipeline {
+        let mut target = remote.pipeline.noop();
+        for index in path {
+            target = target.get_pointer_field(index);
+        }
+        bridge.table.borrow_mut().caps.insert(id, capnp::capability::Client::new(target.as_cap()));
+    }
     tokio::task::spawn_local(async move {
-        let response = request.send().promise;
+        let response = remote.promise;
         tokio::select! {
             result = response => {
                 let outcome = match result {

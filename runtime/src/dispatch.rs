@@ -47,6 +47,13 @@ pub trait Dispatch: Send + Sync + 'static {
         params: capnp::any_pointer::Reader<'_>,
         caps: &dyn CapBridge,
     ) -> Result<Invocation, DispatchError>;
+
+    /// Whether the method is a `-> stream` one: the connection then holds later calls
+    /// on this object until it completes (capnp's streaming semantics), so pushes
+    /// run one at a time, in order, and an `end` runs after the last push.
+    fn is_streaming(&self, _interface_id: u64, _method_id: u16) -> bool {
+        false
+    }
 }
 
 /// Decodes a call's params struct.

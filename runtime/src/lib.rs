@@ -2,6 +2,7 @@
 //!
 //! - `adapter`, `launch`: how a worker of a guest language is started;
 //! - `pool`: worker pools (routing, sessions, supervision, shutdown);
+//! - `pipeline`: capabilities usable before the call that returns them has returned;
 //! - `connection`: one worker's RPC connection on its own I/O thread;
 //! - `codec`: owned values <-> capnp messages (what generated bindings implement);
 //! - `capability`: `Send + Sync` handles to remote objects and the hook that carries
@@ -19,6 +20,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod error;
 pub mod launch;
+pub mod pipeline;
 pub mod pool;
 pub mod stream;
 

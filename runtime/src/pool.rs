@@ -34,6 +34,7 @@ use crate::connection::{Connection, Limits};
 use crate::dispatch::Dispatch;
 use crate::error::{CallError, ExitReason};
 use crate::launch::{self, LaunchError, Spawned, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
+use crate::pipeline::{Deferred, DeferredCap};
 use crate::polyhost::{Service, WorkerInfo, WorkerProcessClient};
 
 /// Why a pool did not start.
@@ -821,6 +822,15 @@ impl PoolInner {
     }
 }
 
+/// Aborts a task when the last holder lets go.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The capability a pool client holds: routes every call to a worker.
 struct PoolCap {
     inner: Arc<PoolInner>,
@@ -831,6 +841,39 @@ struct PoolCap {
 impl CapabilityHook for PoolCap {
     fn call(&self, call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
         self.inner.clone().route(self.interface_id, call).boxed()
+    }
+
+    /// Picks a worker (maybe after queueing) in a task, then sends the call there;
+    /// the returned capabilities forward to the worker's pipelined ones.
+    fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
+        let slots: Vec<Arc<Deferred>> = paths.iter().map(|_| Arc::new(Deferred::default())).collect();
+        let inner = self.inner.clone();
+        let interface_id = self.interface_id;
+        let method = call.method_name;
+        let session = call.options.session.clone();
+        let resolve = slots.clone();
+        inner.calls.fetch_add(1, Ordering::Relaxed);
+        let task = self.inner.runtime.spawn(async move {
+            match inner.acquire(interface_id, method, session.as_deref(), None).await {
+                Ok(lease) => {
+                    for (slot, cap) in resolve.iter().zip(lease.cap.hook().call_pipelined(call, paths)) {
+                        slot.resolve(Ok(cap));
+                    }
+                }
+                Err(e) => {
+                    inner.errors.fetch_add(1, Ordering::Relaxed);
+                    resolve.iter().for_each(|s| s.resolve(Err(e.clone())));
+                }
+            }
+        });
+        let keep = Arc::new(AbortOnDrop(task));
+        slots
+            .into_iter()
+            .map(|slot| {
+                let keep: Box<dyn Any + Send + Sync> = Box::new(keep.clone());
+                Capability::new(Arc::new(DeferredCap { slot, name: format!("pipelined result of {method}"), keep_alive: Some(keep) }))
+            })
+            .collect()
     }
 
     fn describe(&self) -> String {

@@ -154,6 +154,9 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
             _ => Err(DispatchError::Unimplemented { interface: "Sink", interface_id, method_id }),
         }
     }
+    fn is_streaming(&self, interface_id: u64, method_id: u16) -> bool {
+        (interface_id, method_id) == (SINK_INTERFACE_ID, PUSH)
+    }
 }
 
 /// Items a callee produces into a sink the caller passed, as a `Stream`. It ends when

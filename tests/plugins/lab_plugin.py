@@ -6,11 +6,22 @@ import signal
 import time
 
 import pool_lab_capnp as api
+from polyhost.rpc import current_connection
+
+
+class Counter(api.Counter):
+    def __init__(self, start):
+        self.value = start
+
+    async def next(self, params):
+        self.value += 1
+        return api.Counter_NextResults(value=self.value)
 
 
 class Lab(api.Lab):
     def __init__(self) -> None:
         self.value = ""
+        self.saw = False
 
     async def echo(self, params):
         return api.Lab_EchoResults(n=params.n)
@@ -38,6 +49,19 @@ class Lab(api.Lab):
 
     async def recall(self, params):
         return api.Lab_RecallResults(value=self.value)
+
+
+    async def counter_when_piped(self, params):
+        conn = current_connection()
+        calls_before = conn.stats["recv.call"]
+        deadline = time.monotonic() + params.wait_ms / 1000
+        while conn.stats["recv.call"] == calls_before and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
+        self.saw = conn.stats["recv.call"] > calls_before
+        return api.Lab_CounterWhenPipedResults(counter=Counter(params.start))
+
+    async def saw_pipelined_call(self, params):
+        return api.Lab_SawPipelinedCallResults(saw=self.saw)
 
 
 def make(host):

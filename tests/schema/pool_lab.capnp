@@ -16,4 +16,13 @@ interface Lab $Polyhost.worker {
   remember @5 (value :Text) -> ();
   recall @6 () -> (value :Text);
   # Per-worker state, for sessions.
+  counterWhenPiped @7 (start :Int64, waitMs :UInt32) -> (counter :Counter);
+  # Answers only once another call has reached this worker's connection (or after
+  # `waitMs`): a pipelined call on `counter` arrives while this one is still running.
+  sawPipelinedCall @8 () -> (saw :Bool);
+  # Whether the last counterWhenPiped saw that call before answering.
+}
+
+interface Counter {
+  next @0 () -> (value :Int64);
 }

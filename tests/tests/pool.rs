@@ -243,3 +243,21 @@ async fn sessions_stick_to_their_worker_until_ended() {
 fn plugin_folders_exist() {
     assert!(Path::new(PLUGINS).join("lab_plugin.py").is_file());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_on_a_pipelined_capability_goes_out_before_the_first_call_returns() {
+    let pool = lab(1).start().await.unwrap();
+    let lab: LabClient = pool.client();
+    // The worker answers `counter_when_piped` only once another call has reached it.
+    // With pipelining, `next` is that call: sent on the promised answer right away.
+    let counter = lab.counter_when_piped_pipelined(10, 10_000);
+    assert_eq!(tokio::time::timeout(Duration::from_secs(8), counter.next()).await.unwrap().unwrap(), 11);
+    assert!(lab.saw_pipelined_call().await.unwrap(), "the pipelined call arrived before the first call answered");
+
+    // Control: awaiting the first call before calling on its result sends nothing
+    // meanwhile, so the worker waits out its `waitMs` and says so.
+    let counter = lab.counter_when_piped(20, 300).await.unwrap().expect("a counter");
+    assert_eq!(counter.next().await.unwrap(), 21);
+    assert!(!lab.saw_pipelined_call().await.unwrap(), "without pipelining the probe sees no call");
+    pool.shutdown().await;
+}

@@ -14,6 +14,7 @@ import test_wire_support  # noqa: F401  (puts the adapter on sys.path)
 from polyhost import rpc, wire
 from polyhost import rpc_capnp as M
 from polyhost.rpc import client as rpc_client
+from polyhost.rpc import errors as rpc_errors
 
 # ---------------------------------------------------------------------------------------
 # Hand-made struct classes in the generated shape.
@@ -409,6 +410,25 @@ class ErrorTest(RpcTestCase):
         self.assertIn("Traceback", e.trace)
         self.assertIn("inner_helper", e.trace)
         self.assertIn("ValueError: boom", e.trace)
+
+    def test_reason_carries_the_traceback_after_the_marker(self):
+        # polyhost's convention (the Rust runtime reads it: capnp-rpc drops `trace`)
+        try:
+            raise ValueError("boom")
+        except ValueError as e:
+            exc = rpc_errors.to_capnp_exception(e)
+        head, marker, tail = exc.reason.partition(rpc_errors.TRACEBACK_MARKER)
+        self.assertEqual((head, marker), ("ValueError: boom", "\n--- polyhost traceback ---\n"))
+        self.assertEqual(tail, exc.trace)
+        self.assertIn("test_reason_carries_the_traceback", tail)
+        back = rpc_errors.from_capnp_exception(exc)
+        self.assertEqual((back.reason, back.trace), ("ValueError: boom", exc.trace))
+        # a peer that drops `trace` still gets it from the reason
+        only_reason = M.Exception_(reason=exc.reason, type=exc.type)
+        self.assertEqual(rpc_errors.from_capnp_exception(only_reason).trace, exc.trace)
+        # no traceback: the reason is left as it is
+        plain = rpc_errors.to_capnp_exception(rpc.RpcError("too busy", rpc.ExceptionType.OVERLOADED))
+        self.assertEqual((plain.reason, plain.trace), ("too busy", ""))
 
     async def test_rpc_error_type_is_kept(self):
         with self.assertRaises(rpc.RemoteError) as cm:

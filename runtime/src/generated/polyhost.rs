@@ -434,7 +434,7 @@ impl Default for CallContext {
 
 /// The bootstrap capability of every worker process.
 ///
-/// A typed, `Send + Sync + Clone` handle to a `` object.
+/// A typed, `Send + Sync + Clone` handle to a `WorkerProcess` object.
 #[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
 #[serde(crate = "crate::__private::serde", transparent)]
 #[schemars(crate = "crate::__private::schemars", transparent)]
@@ -444,7 +444,7 @@ pub struct WorkerProcessClient {
 
 impl crate::ServiceClient for WorkerProcessClient {
     const INTERFACE_ID: u64 = 0xe064d6165d0567b2;
-    const NAME: &'static str = "";
+    const NAME: &'static str = "WorkerProcess";
 }
 
 impl crate::CapabilityHandle for WorkerProcessClient {
@@ -470,7 +470,7 @@ impl WorkerProcessClient {
     /// [`Self::start`] with per-call options (deadline, session).
     pub async fn start_with(&self, callbacks: Vec<Service>, options: crate::CallOptions) -> Result<WorkerProcessStartResults, crate::CallError> {
         let params = WorkerProcessStartParams { callbacks, };
-        let results: WorkerProcessStartResults = self.cap.call(crate::Method { interface_id: Self::INTERFACE_ID, method_id: 0, name: "WorkerProcess.", timeout_ms: None, idempotent: false }, params, options).await?;
+        let results: WorkerProcessStartResults = self.cap.call(crate::Method { interface_id: Self::INTERFACE_ID, method_id: 0, name: "WorkerProcess.start", timeout_ms: None, idempotent: false }, params, options).await?;
         Ok(results)
     }
 
@@ -483,7 +483,7 @@ impl WorkerProcessClient {
     /// [`Self::scoped`] with per-call options (deadline, session).
     pub async fn scoped_with(&self, context: CallContext, interface_id: u64, options: crate::CallOptions) -> Result<Option<crate::Capability>, crate::CallError> {
         let params = WorkerProcessScopedParams { context, interface_id, };
-        let results: WorkerProcessScopedResults = self.cap.call(crate::Method { interface_id: Self::INTERFACE_ID, method_id: 1, name: "WorkerProcess.", timeout_ms: None, idempotent: false }, params, options).await?;
+        let results: WorkerProcessScopedResults = self.cap.call(crate::Method { interface_id: Self::INTERFACE_ID, method_id: 1, name: "WorkerProcess.scoped", timeout_ms: None, idempotent: false }, params, options).await?;
         Ok(results.service)
     }
 
@@ -495,7 +495,7 @@ impl WorkerProcessClient {
     /// [`Self::ping`] with per-call options (deadline, session).
     pub async fn ping_with(&self, nonce: u64, options: crate::CallOptions) -> Result<u64, crate::CallError> {
         let params = WorkerProcessPingParams { nonce, };
-        let results: WorkerProcessPingResults = self.cap.call(crate::Method { interface_id: Self::INTERFACE_ID, method_id: 2, name: "WorkerProcess.", timeout_ms: None, idempotent: false }, params, options).await?;
+        let results: WorkerProcessPingResults = self.cap.call(crate::Method { interface_id: Self::INTERFACE_ID, method_id: 2, name: "WorkerProcess.ping", timeout_ms: None, idempotent: false }, params, options).await?;
         Ok(results.nonce)
     }
 
@@ -507,12 +507,12 @@ impl WorkerProcessClient {
     /// [`Self::shutdown`] with per-call options (deadline, session).
     pub async fn shutdown_with(&self, options: crate::CallOptions) -> Result<(), crate::CallError> {
         let params = WorkerProcessShutdownParams { };
-        let results: WorkerProcessShutdownResults = self.cap.call(crate::Method { interface_id: Self::INTERFACE_ID, method_id: 3, name: "WorkerProcess.", timeout_ms: None, idempotent: false }, params, options).await?;
+        let results: WorkerProcessShutdownResults = self.cap.call(crate::Method { interface_id: Self::INTERFACE_ID, method_id: 3, name: "WorkerProcess.shutdown", timeout_ms: None, idempotent: false }, params, options).await?;
         Ok(())
     }
 }
 
-/// Implement this to serve ``.
+/// Implement this to serve `WorkerProcess`.
 /// The bootstrap capability of every worker process.
 ///
 /// Methods run on the caller's tokio runtime, concurrently; an `Err` reaches the guest
@@ -538,7 +538,7 @@ pub struct WorkerProcessDispatch<H>(pub std::sync::Arc<H>);
 
 impl<H: WorkerProcessHandler> crate::Dispatch for WorkerProcessDispatch<H> {
     fn interface_name(&self) -> &'static str {
-        ""
+        "WorkerProcess"
     }
 
     fn interface_id(&self) -> u64 {
@@ -586,7 +586,7 @@ impl<H: WorkerProcessHandler> crate::Dispatch for WorkerProcessDispatch<H> {
                     Ok(crate::dispatch::results(WorkerProcessShutdownResults {}))
                 }))
             }
-            _ => Err(crate::DispatchError::Unimplemented { interface: "", interface_id, method_id }),
+            _ => Err(crate::DispatchError::Unimplemented { interface: "WorkerProcess", interface_id, method_id }),
         }
     }
 }

@@ -11,10 +11,10 @@ from .connection import Connection
 from .errors import (
     DisconnectedError, ExceptionType, ProtocolError, RemoteError, RpcError,
 )
-from .server import MethodEntry, Server
+from .server import MethodEntry, Server, current_connection
 
 __all__ = [
     "Connection", "Capability", "Promise", "Server", "MethodEntry", "RpcError",
     "RemoteError", "DisconnectedError", "ProtocolError", "ExceptionType",
-    "STREAM_WINDOW_BYTES", "STREAM_WINDOW_CALLS",
+    "STREAM_WINDOW_BYTES", "STREAM_WINDOW_CALLS", "current_connection",
 ]

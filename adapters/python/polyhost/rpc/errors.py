@@ -4,7 +4,9 @@ Owns: :class:`RpcError` (a capnp exception as a Python exception: ``type``, ``re
 ``trace``), :class:`RemoteError` (one that came from the peer), :class:`DisconnectedError`
 (the connection is gone), :class:`ProtocolError` (the peer broke the protocol: the
 connection aborts), and the two conversions between Python exceptions and
-``rpc_capnp.Exception_``.
+``rpc_capnp.Exception_``. A sent reason ends with the traceback after
+:data:`TRACEBACK_MARKER` (polyhost's convention, shared with the Rust runtime); a
+received one has it taken off again.
 """
 
 import traceback as _traceback
@@ -14,9 +16,14 @@ from polyhost.rpc_capnp import Exception_, Exception_Type
 __all__ = [
     "ExceptionType", "RpcError", "RemoteError", "DisconnectedError", "ProtocolError",
     "to_capnp_exception", "from_capnp_exception", "from_python_exception",
+    "split_reason", "TRACEBACK_MARKER",
 ]
 
 ExceptionType = Exception_Type
+
+#: separates ``"<Type>: <message>"`` from the traceback in an exception's reason (the
+#: same string as ``polyhost::connection::TRACEBACK_MARKER`` in the Rust runtime)
+TRACEBACK_MARKER = "\n--- polyhost traceback ---\n"
 
 
 class RpcError(Exception):
@@ -66,7 +73,11 @@ def from_python_exception(exc):
 
 
 def to_capnp_exception(err):
-    """``rpc_capnp.Exception_`` for an exception (RpcError or any Python exception)."""
+    """``rpc_capnp.Exception_`` for an exception (RpcError or any Python exception).
+
+    The traceback goes in ``trace`` and also at the end of ``reason``, after
+    :data:`TRACEBACK_MARKER`: some implementations (capnp-rpc's Rust one) drop
+    ``trace``, and polyhost's convention is that the reason carries it."""
     if not isinstance(err, RpcError):
         err = from_python_exception(err)
     t = err.type
@@ -74,9 +85,23 @@ def to_capnp_exception(err):
         t = ExceptionType(t)
     except ValueError:
         t = ExceptionType.FAILED
-    return Exception_(reason=err.reason, type=t, trace=err.trace or "")
+    trace = err.trace or ""
+    reason = err.reason + TRACEBACK_MARKER + trace if trace else err.reason
+    return Exception_(reason=reason, type=t, trace=trace)
+
+
+def split_reason(reason, trace=""):
+    """``(reason, trace)`` of a received exception: the traceback part after
+    :data:`TRACEBACK_MARKER` is taken off the reason, and is the trace when the
+    ``trace`` field is empty."""
+    head, marker, tail = reason.partition(TRACEBACK_MARKER)
+    if not marker:
+        return reason, trace
+    return head.rstrip(), trace or tail.lstrip("\n")
 
 
 def from_capnp_exception(exc, cls=RemoteError):
-    """The Python exception (``RemoteError`` by default) for an ``rpc_capnp.Exception_``."""
-    return cls(exc.reason, exc.type, exc.trace)
+    """The Python exception (``RemoteError`` by default) for an ``rpc_capnp.Exception_``
+    (its reason without the traceback part, see :func:`to_capnp_exception`)."""
+    reason, trace = split_reason(exc.reason, exc.trace)
+    return cls(reason, exc.type, trace)

@@ -33,6 +33,7 @@ A method missing from the table or from the object answers ``unimplemented``.
 
 import asyncio
 import collections
+import contextvars
 import inspect
 
 from .content import ObjContent
@@ -74,6 +75,15 @@ class LocalCall(Pending):
             self.task.cancel()
         else:
             self._complete(error=canceled_error())
+
+
+_connection = contextvars.ContextVar("polyhost_rpc_connection", default=None)
+
+
+def current_connection():
+    """The connection whose call the running handler serves (None outside a handler
+    or for local calls): its ``stats`` count the messages received so far."""
+    return _connection.get()
 
 
 def _unimplemented(server, interface_id, method_id):
@@ -141,6 +151,8 @@ class LocalHook(Hook):
 
     async def _run(self, entry, content, ctx, p):
         name, params_cls, results_cls, _ = entry[:4]
+        if ctx is not None:
+            _connection.set(ctx)  # this task's own context: seen by the handler only
         limiter = ctx._limiter if ctx is not None else None
         try:
             if limiter is not None:
