@@ -423,7 +423,10 @@ impl<'a> ViewBuilder<'a> {
                 view.group = Some(self.name(x, group));
             }
             FieldKind::Slot { offset, ty, default, explicit_default } => {
-                view.kind = kind(ty);
+                view.kind = match ty {
+                    Type::Interface { name, .. } if name.id.0 == crate::lower::well_known::SINK_INTERFACE => "sink",
+                    _ => kind(ty),
+                };
                 view.offset = *offset;
                 view.is_void = matches!(ty, Type::Void);
                 view.is_pointer = ty.is_pointer();

@@ -80,14 +80,26 @@ impl Shared {
     }
 
     fn new_handle(self: &Arc<Self>, id: CapId) -> Capability {
-        Capability::new(Arc::new(ConnCap { id, shared: self.clone() }))
+        Capability::new(Arc::new(ConnCap {
+            id,
+            shared: self.clone(),
+            stream_window: Arc::new(tokio::sync::Semaphore::new(STREAM_WINDOW_CALLS)),
+            stream_error: Arc::default(),
+        }))
     }
 }
+
+/// `-> stream` calls one capability may have in flight before senders wait.
+pub const STREAM_WINDOW_CALLS: usize = 32;
 
 /// A capability held in the connection's table.
 struct ConnCap {
     id: CapId,
     shared: Arc<Shared>,
+    /// Flow control of `-> stream` calls: a permit per call in flight.
+    stream_window: Arc<tokio::sync::Semaphore>,
+    /// The first failure of a stream call, reported by the next one.
+    stream_error: Arc<Mutex<Option<CallError>>>,
 }
 
 impl Drop for ConnCap {
@@ -105,6 +117,35 @@ impl CapabilityHook for ConnCap {
         }
         let shared = self.shared.clone();
         async move { rx.await.unwrap_or_else(|_| Err(shared.disconnected(method))) }.boxed()
+    }
+
+    /// Resolves once the call is sent within the stream window; its return frees the
+    /// window slot, and a failure is reported by the next stream call.
+    fn call_stream(&self, call: OutgoingCall) -> BoxFuture<'static, Result<(), CallError>> {
+        let window = self.stream_window.clone();
+        let error = self.stream_error.clone();
+        let shared = self.shared.clone();
+        let id = self.id;
+        async move {
+            if let Some(e) = error.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                return Err(e);
+            }
+            let permit = window.acquire_owned().await.map_err(|_| shared.disconnected(call.method_name))?;
+            let method = call.method_name;
+            let (reply, rx) = oneshot::channel();
+            if shared.commands.send(Command::Call { cap: id, call, pipeline: vec![], reply }).is_err() {
+                return Err(shared.disconnected(method));
+            }
+            tokio::spawn(async move {
+                let outcome = rx.await.unwrap_or_else(|_| Err(shared.disconnected(method)));
+                if let Err(e) = outcome {
+                    error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+                }
+                drop(permit);
+            });
+            Ok(())
+        }
+        .boxed()
     }
 
     fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {

@@ -59,6 +59,11 @@ impl CapabilityHook for DeferredCap {
         async move { slot.get().await?.hook().call(call).await }.boxed()
     }
 
+    fn call_stream(&self, call: OutgoingCall) -> BoxFuture<'static, Result<(), CallError>> {
+        let slot = self.slot.clone();
+        async move { slot.get().await?.hook().call_stream(call).await }.boxed()
+    }
+
     fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
         let slots: Vec<Arc<Deferred>> = paths.iter().map(|_| Arc::new(Deferred::default())).collect();
         let caps = slots

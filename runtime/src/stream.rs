@@ -221,29 +221,41 @@ impl<T> Stream for ItemStream<T> {
     }
 }
 
+/// Items per push, at most; also the most a writer buffers while the window is full.
+pub const MAX_BATCH: usize = 4096;
+
 /// The producing end of a `Sink(T)` a caller passed to a Rust handler.
+///
+/// Batching adapts to the consumer: a push goes out as soon as the stream window has
+/// room; while it has none, items collect into the next batch, which doubles in size
+/// (up to [`MAX_BATCH`]) each time the writer had to wait, and halves when it did not.
 pub struct SinkWriter<T> {
     sink: Option<SinkHandle<T>>,
     pending: VecDeque<T>,
+    batch: usize,
 }
 
 impl<T: ListItem + Sync> SinkWriter<T> {
     /// Wraps the sink from the params (a null sink makes every send fail).
     pub fn new(sink: Option<SinkHandle<T>>) -> Self {
-        SinkWriter { sink, pending: VecDeque::new() }
+        SinkWriter { sink, pending: VecDeque::new(), batch: 1 }
     }
 
     fn handle(&self) -> Result<&SinkHandle<T>, HandlerError> {
         self.sink.as_ref().ok_or_else(|| HandlerError::new("ValueError", "the caller passed a null sink"))
     }
 
-    /// Sends one item; returns when the stream window has room for it.
+    /// Queues one item; pushes a batch when it is full. Returns when the stream window
+    /// had room for that batch.
     pub async fn send(&mut self, item: T) -> Result<(), HandlerError> {
         self.pending.push_back(item);
-        self.flush().await
+        if self.pending.len() >= self.batch {
+            self.flush().await?;
+        }
+        Ok(())
     }
 
-    /// Sends all buffered items as one batch.
+    /// Pushes all queued items as one batch.
     pub async fn flush(&mut self) -> Result<(), HandlerError> {
         if self.pending.is_empty() {
             return Ok(());
@@ -263,7 +275,19 @@ impl<T: ListItem + Sync> SinkWriter<T> {
             }),
             read_results: Arc::new(|_, _| Ok(Box::new(()))),
         };
-        cap.hook().call_stream(call).await.map_err(HandlerError::from)
+        let mut sent = cap.hook().call_stream(call);
+        let waited = match futures::poll!(&mut sent) {
+            Poll::Ready(result) => {
+                result.map_err(HandlerError::from)?;
+                false
+            }
+            Poll::Pending => {
+                sent.await.map_err(HandlerError::from)?;
+                true
+            }
+        };
+        self.batch = if waited { (self.batch * 2).min(MAX_BATCH) } else { (self.batch / 2).max(1) };
+        Ok(())
     }
 
     /// Flushes and ends the stream.
