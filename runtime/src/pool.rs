@@ -772,7 +772,7 @@ impl PoolInner {
         let method = call.method_name;
         let deadline = call.options.timeout.or(call.default_timeout).or(self.config.call_timeout);
         let session = call.options.session.clone();
-        let span = tracing::debug_span!("polyhost.call", method, session = session.as_deref().unwrap_or(""));
+        let span = tracing::info_span!("polyhost.call", method, session = session.as_deref().unwrap_or(""), worker = tracing::field::Empty);
         let current: Arc<Mutex<Option<(usize, u64)>>> = Arc::default();
         let attempt = {
             let this = self.clone();
@@ -781,6 +781,7 @@ impl PoolInner {
                 let mut avoid = None;
                 for attempt in 0..2 {
                     let lease = this.acquire(interface_id, method, session.as_deref(), avoid).await?;
+                    tracing::Span::current().record("worker", lease.worker_id);
                     *current.lock().unwrap_or_else(|e| e.into_inner()) = Some((lease.slot, lease.worker_id));
                     let result = lease.cap.hook().call(call.clone()).await;
                     let (slot, worker) = (lease.slot, lease.worker_id);
@@ -801,6 +802,7 @@ impl PoolInner {
                 unreachable!("the loop returns on its second pass")
             }
         };
+        let attempt = tracing::Instrument::instrument(attempt, span.clone());
         let result = match deadline {
             None => attempt.await,
             Some(after) => match tokio::time::timeout(after, attempt).await {
@@ -813,10 +815,9 @@ impl PoolInner {
                 }
             },
         };
-        let _enter = span.enter();
         if let Err(e) = &result {
             self.errors.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(method, "call failed: {e}");
+            span.in_scope(|| tracing::debug!(method, "call failed: {e}"));
         }
         result
     }

@@ -261,3 +261,18 @@ async fn a_call_on_a_pipelined_capability_goes_out_before_the_first_call_returns
     assert!(!lab.saw_pipelined_call().await.unwrap(), "without pipelining the probe sees no call");
     pool.shutdown().await;
 }
+
+#[test]
+fn clients_pools_and_call_futures_cross_threads() {
+    fn send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+    fn send<T: Send + 'static>(_: &T) {}
+    send_sync_clone::<LabClient>();
+    send_sync_clone::<Pool>();
+    send_sync_clone::<polyhost::Capability>();
+    // What an axum handler needs: the future of a call is Send.
+    let unused: Option<LabClient> = None;
+    if let Some(client) = unused {
+        let call = async move { client.echo(1).await };
+        send(&call);
+    }
+}
