@@ -1,0 +1,505 @@
+//! polyhost's Python path against a floor measured in the same run.
+//!
+//! ```sh
+//! cargo run --release -p polyhost-tests --bin bench
+//! ```
+//!
+//! The floor is a raw length-prefixed echo (4-byte length + 16-byte payload) over the
+//! same kind of socketpair, started by the same launch machinery (the child gets its
+//! end as fd 3), to the same Python interpreter, written with asyncio streams
+//! (`tests/bench/echo_floor.py`). polyhost is measured through a pool and its typed
+//! client (`tests/schema/bench.capnp`, `tests/plugins/bench_plugin.py`). Every figure is
+//! also printed as a ratio to its floor, so the table survives a noisy machine. See the
+//! "Benchmarks" section of README.md for what each row means.
+//!
+//! `POLYHOST_BENCH_PROFILE=<folder>` runs the call and stream workers under cProfile
+//! (`tests/bench/profiled_worker.py`) and writes `<folder>/worker-<pid>.prof`; the
+//! figures of such a run are slower than real ones.
+
+use std::io::{BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use polyhost::launch::{self, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
+use polyhost::{Adapter, HandlerError, Pool, PoolBuilder, SinkWriter};
+use polyhost_tests::bench::{self, BenchClient, FeederDispatch, FeederHandler, Item};
+use polyhost_tests::{PLUGINS, PYTHON_MODULES};
+
+const PAYLOAD: [u8; 16] = *b"polyhost-bench16";
+const WARMUP_CALLS: usize = 500;
+const SEQUENTIAL_CALLS: usize = 2_000;
+const PIPELINED_CALLS: usize = 20_000;
+const IN_FLIGHT: usize = 64;
+/// Each stream run is sized from a short trial to last about this long.
+const STREAM_RUN: Duration = Duration::from_millis(1500);
+const STREAM_RUNS: usize = 3;
+const START_SIZES: [usize; 3] = [1, 4, 16];
+const START_RUNS: usize = 3;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> Result<(), BoxError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run())
+}
+
+async fn run() -> Result<(), BoxError> {
+    let python = Adapter::bundled("python")?;
+    let interpreter = python.resolve_interpreter(None)?;
+    let version = std::process::Command::new(&interpreter).args(&python.definition.version).output()?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!(
+        "polyhost bench: Python {} ({}), {cores} cores, {}-byte payload, {IN_FLIGHT} in flight",
+        String::from_utf8_lossy(&version.stdout).trim(),
+        interpreter.display(),
+        PAYLOAD.len()
+    );
+    println!("load average before the run: {}", load_average());
+    let profile = std::env::var_os("POLYHOST_BENCH_PROFILE").map(PathBuf::from);
+    if let Some(dir) = &profile {
+        std::fs::create_dir_all(dir)?;
+        println!("profiling the call and stream workers into {} (figures are slower than real)", dir.display());
+    }
+    let mut table = Table::default();
+
+    // The floor.
+    eprintln!("floor: raw asyncio echo ...");
+    let mut floor = FloorEcho::spawn(&python, &interpreter)?;
+    let floor_pids = [floor.child.id()];
+    floor.sequential(WARMUP_CALLS)?;
+    let cpu = Cpu::now(&floor_pids);
+    let floor_rtt = Percentiles::of(floor.sequential(SEQUENTIAL_CALLS)?);
+    let floor_rtt_cpu = cpu.per(&floor_pids, SEQUENTIAL_CALLS);
+    floor.pipelined(PIPELINED_CALLS / 4)?;
+    let cpu = Cpu::now(&floor_pids);
+    let floor_rate = floor.pipelined(PIPELINED_CALLS)?;
+    let floor_rate_cpu = cpu.per(&floor_pids, PIPELINED_CALLS);
+    floor.stop()?;
+    table.section("floor: raw length-prefixed echo, Python asyncio streams, same socketpair");
+    table.row_cpu("round trip p50", us(floor_rtt.p50), 1.0, floor_rtt_cpu);
+    table.row("round trip p99", us(floor_rtt.p99), 1.0);
+    table.row_cpu(&format!("calls/s, {IN_FLIGHT} in flight"), per_s(floor_rate), 1.0, floor_rate_cpu);
+
+    // Calls into one worker, then two.
+    eprintln!("polyhost: calls into one worker ...");
+    let worker_adapter = match &profile {
+        Some(_) => profiled(&python),
+        None => python.clone(),
+    };
+    let pool = bench_pool(&worker_adapter, 1, profile.as_deref()).start().await?;
+    let client: BenchClient = pool.client();
+    let pids = pool.stats().pids;
+    sequential(&client, WARMUP_CALLS).await?;
+    let cpu = Cpu::now(&pids);
+    let rtt = Percentiles::of(sequential(&client, SEQUENTIAL_CALLS).await?);
+    let rtt_cpu = cpu.per(&pids, SEQUENTIAL_CALLS);
+    pipelined(&client, PIPELINED_CALLS / 4).await?;
+    let cpu = Cpu::now(&pids);
+    let rate_1 = pipelined(&client, PIPELINED_CALLS).await?;
+    let rate_1_cpu = cpu.per(&pids, PIPELINED_CALLS);
+    table.section("polyhost: typed client -> pool -> one Python worker, echoBytes(16 bytes)");
+    table.row_cpu("round trip p50", us(rtt.p50), rtt.p50.as_secs_f64() / floor_rtt.p50.as_secs_f64(), rtt_cpu);
+    table.row("round trip p99", us(rtt.p99), rtt.p99.as_secs_f64() / floor_rtt.p99.as_secs_f64());
+    table.row_cpu(&format!("calls/s, {IN_FLIGHT} in flight, 1 worker"), per_s(rate_1), rate_1 / floor_rate, rate_1_cpu);
+
+    // Streams, on the same worker.
+    eprintln!("polyhost: streams ...");
+    let (out, out_cpu) = stream_rate(&pids, |n| produce(&client, n)).await?;
+    let (into, into_cpu) = stream_rate(&pids, |n| consume(&client, n)).await?;
+    table.section("polyhost: streams of small structs (Item: UInt32 + Float64), one worker; ratio to the floor's calls/s");
+    table.row_cpu("items/s worker -> host (Sink param, Rust ItemStream)", per_s(out), out / floor_rate, out_cpu);
+    table.row_cpu("items/s host -> worker (host callback, Rust SinkWriter)", per_s(into), into / floor_rate, into_cpu);
+    pool.shutdown().await;
+
+    eprintln!("polyhost: calls into two workers ...");
+    let pool = bench_pool(&worker_adapter, 2, profile.as_deref()).start().await?;
+    let client: BenchClient = pool.client();
+    let pids = pool.stats().pids;
+    pipelined(&client, PIPELINED_CALLS / 4).await?;
+    let cpu = Cpu::now(&pids);
+    let rate_2 = pipelined(&client, PIPELINED_CALLS).await?;
+    let rate_2_cpu = cpu.per(&pids, PIPELINED_CALLS);
+    table.row_in(1, &format!("calls/s, {IN_FLIGHT} in flight, 2 workers"), per_s(rate_2), rate_2 / floor_rate, Some(rate_2_cpu));
+    pool.shutdown().await;
+
+    // Start-up.
+    eprintln!("start-up ...");
+    let resolve = median((0..START_RUNS).map(|_| {
+        let t = Instant::now();
+        let _ = python.resolve_interpreter(None);
+        t.elapsed()
+    }));
+    table.section("start-up: builder start() until every worker answered its start handshake (median of 3)");
+    let mut starts = Vec::new();
+    for n in START_SIZES {
+        let bare = median((0..START_RUNS).map(|_| bare_interpreters(&interpreter, n)).collect::<Result<Vec<_>, _>>()?);
+        let mut runs = Vec::new();
+        for _ in 0..START_RUNS {
+            let t = Instant::now();
+            let pool = bench_pool(&python, n, None).start().await?;
+            runs.push(t.elapsed());
+            pool.shutdown().await;
+        }
+        starts.push((n, bare, median(runs)));
+    }
+    for (n, bare, _) in &starts {
+        table.row(&format!("floor: {n} x `python3 -c 'import asyncio'` at once, until all exited"), ms(*bare), 1.0);
+    }
+    for (n, bare, pool) in &starts {
+        table.row(&format!("pool of {n} worker{}", if *n == 1 { "" } else { "s" }), ms(*pool), pool.as_secs_f64() / bare.as_secs_f64());
+    }
+    table.row("  of which: resolving the interpreter (one `python3 -c`, in every start())", ms(resolve), resolve.as_secs_f64() / starts[0].1.as_secs_f64());
+
+    table.print();
+    if let Some(dir) = &profile {
+        println!("\nprofiles: {}/worker-<pid>.prof (python3 -m pstats <file>, then: sort tottime, stats 25)", dir.display());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The floor
+
+/// The raw echo child and the host's end of its socketpair.
+struct FloorEcho {
+    child: std::process::Child,
+    write: UnixStream,
+    read: BufReader<UnixStream>,
+}
+
+const FRAME: usize = 4 + PAYLOAD.len();
+
+fn frame() -> [u8; FRAME] {
+    let mut f = [0u8; FRAME];
+    f[..4].copy_from_slice(&(PAYLOAD.len() as u32).to_le_bytes());
+    f[4..].copy_from_slice(&PAYLOAD);
+    f
+}
+
+impl FloorEcho {
+    /// Starts `tests/bench/echo_floor.py` with polyhost's launch machinery (socketpair,
+    /// fd 3, parent-death signal, the adapter's environment).
+    fn spawn(python: &Adapter, interpreter: &Path) -> Result<FloorEcho, BoxError> {
+        let mut adapter = python.clone();
+        adapter.definition.args = vec![bench_file("echo_floor.py")];
+        let spec = WorkerSpec {
+            adapter,
+            entry: String::new(),
+            module_paths: vec![],
+            interpreter: interpreter.to_path_buf(),
+            env_allowlist: DEFAULT_ENV_ALLOWLIST.iter().map(|s| s.to_string()).collect(),
+            env: vec![],
+            cwd: None,
+            concurrency: 1,
+        };
+        let spawned = launch::spawn(&spec, 0)?;
+        let read = BufReader::with_capacity(64 * 1024, spawned.socket.try_clone()?);
+        Ok(FloorEcho { child: spawned.child, write: spawned.socket, read })
+    }
+
+    fn answer(&mut self) -> Result<(), BoxError> {
+        let mut buf = [0u8; FRAME];
+        self.read.read_exact(&mut buf)?;
+        if buf != frame() {
+            return Err("the floor echo answered another frame".into());
+        }
+        Ok(())
+    }
+
+    /// One frame at a time: write, wait for the echo.
+    fn sequential(&mut self, n: usize) -> Result<Vec<Duration>, BoxError> {
+        let f = frame();
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            self.write.write_all(&f)?;
+            self.answer()?;
+            samples.push(t.elapsed());
+        }
+        Ok(samples)
+    }
+
+    /// `IN_FLIGHT` frames outstanding: for every batch of echoes read, as many new
+    /// frames go out in one write. Returns calls/s.
+    fn pipelined(&mut self, n: usize) -> Result<f64, BoxError> {
+        let batch: Vec<u8> = frame().repeat(IN_FLIGHT);
+        let t = Instant::now();
+        let first = IN_FLIGHT.min(n);
+        self.write.write_all(&batch[..first * FRAME])?;
+        let (mut sent, mut got) = (first, 0);
+        while got < n {
+            self.answer()?;
+            got += 1;
+            let mut ready = 1;
+            while got < n && self.read.buffer().len() >= FRAME {
+                self.answer()?;
+                got += 1;
+                ready += 1;
+            }
+            let more = ready.min(n - sent);
+            if more > 0 {
+                self.write.write_all(&batch[..more * FRAME])?;
+                sent += more;
+            }
+        }
+        Ok(n as f64 / t.elapsed().as_secs_f64())
+    }
+
+    fn stop(mut self) -> Result<(), BoxError> {
+        self.write.shutdown(std::net::Shutdown::Both)?;
+        let status = self.child.wait()?;
+        if !status.success() {
+            return Err(format!("the floor echo exited with {status}").into());
+        }
+        Ok(())
+    }
+}
+
+/// `n` fresh interpreters importing asyncio, started at once; until all have exited.
+fn bare_interpreters(interpreter: &Path, n: usize) -> Result<Duration, BoxError> {
+    let t = Instant::now();
+    let children = (0..n)
+        .map(|_| std::process::Command::new(interpreter).args(["-c", "import asyncio"]).spawn())
+        .collect::<Result<Vec<_>, _>>()?;
+    for mut c in children {
+        c.wait()?;
+    }
+    Ok(t.elapsed())
+}
+
+fn bench_file(name: &str) -> String {
+    format!("{}/bench/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+// ---------------------------------------------------------------------------------------
+// polyhost
+
+/// The host's Feeder: streams `count` items into the worker's sink.
+struct Feeder;
+
+#[async_trait::async_trait]
+impl FeederHandler for Feeder {
+    async fn feed(&self, count: u32, mut out: SinkWriter<Item>) -> Result<(), HandlerError> {
+        for i in 0..count {
+            out.send(Item { seq: i, value: i as f64 }).await?;
+        }
+        out.finish().await
+    }
+}
+
+fn bench_pool(adapter: &Adapter, size: usize, profile: Option<&Path>) -> PoolBuilder {
+    let mut builder = Pool::builder(adapter.clone(), "bench_plugin:make")
+        .size(size)
+        .concurrency(IN_FLIGHT)
+        .queue(4 * IN_FLIGHT)
+        .module_path(PYTHON_MODULES)
+        .module_path(PLUGINS)
+        .bindings(bench::SCHEMA, bench::FINGERPRINT)
+        .callback(Arc::new(FeederDispatch(Arc::new(Feeder))));
+    if let Some(dir) = profile {
+        builder = builder.env("POLYHOST_BENCH_PROFILE", dir.display().to_string());
+    }
+    builder
+}
+
+/// The Python adapter, running the worker under cProfile.
+fn profiled(python: &Adapter) -> Adapter {
+    let mut adapter = python.clone();
+    adapter.definition.args = vec![bench_file("profiled_worker.py"), "{entry}".into()];
+    adapter
+}
+
+async fn sequential(client: &BenchClient, n: usize) -> Result<Vec<Duration>, BoxError> {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let echoed = client.echo_bytes(PAYLOAD.to_vec()).await?;
+        samples.push(t.elapsed());
+        if echoed != PAYLOAD {
+            return Err("echoBytes answered another payload".into());
+        }
+    }
+    Ok(samples)
+}
+
+/// `n` calls, `IN_FLIGHT` at a time; calls/s.
+async fn pipelined(client: &BenchClient, n: usize) -> Result<f64, BoxError> {
+    let t = Instant::now();
+    let mut calls = futures::stream::iter(0..n).map(|_| client.echo_bytes(PAYLOAD.to_vec())).buffer_unordered(IN_FLIGHT);
+    while let Some(echoed) = calls.next().await {
+        if echoed? != PAYLOAD {
+            return Err("echoBytes answered another payload".into());
+        }
+    }
+    Ok(n as f64 / t.elapsed().as_secs_f64())
+}
+
+/// Streams `n` items worker -> host.
+async fn produce(client: &BenchClient, n: u32) -> Result<(), BoxError> {
+    let mut items = client.produce(n);
+    let mut got = 0u32;
+    while let Some(item) = items.next().await {
+        let item = item?;
+        if item.seq != got {
+            return Err(format!("item {got} arrived as {}", item.seq).into());
+        }
+        got += 1;
+    }
+    if got != n {
+        return Err(format!("{got} of {n} items arrived").into());
+    }
+    Ok(())
+}
+
+/// Streams `n` items host -> worker.
+async fn consume(client: &BenchClient, n: u32) -> Result<(), BoxError> {
+    let got = client.consume(n).await?;
+    if got != n {
+        return Err(format!("the worker received {got} of {n} items").into());
+    }
+    Ok(())
+}
+
+/// Items/s of a stream: a trial sizes the runs to about `STREAM_RUN` each; the median
+/// of `STREAM_RUNS`.
+async fn stream_rate<F, Fut>(pids: &[u32], run: F) -> Result<(f64, (Duration, Duration)), BoxError>
+where
+    F: Fn(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<(), BoxError>>,
+{
+    let trial = 2_000u32;
+    run(trial).await?;
+    let t = Instant::now();
+    run(trial).await?;
+    let rate = trial as f64 / t.elapsed().as_secs_f64();
+    let n = ((rate * STREAM_RUN.as_secs_f64()) as u32).clamp(trial, 2_000_000);
+    let mut rates = Vec::new();
+    let cpu = Cpu::now(pids);
+    for _ in 0..STREAM_RUNS {
+        let t = Instant::now();
+        run(n).await?;
+        rates.push(n as f64 / t.elapsed().as_secs_f64());
+    }
+    let per_item = cpu.per(pids, n as usize * STREAM_RUNS);
+    rates.sort_by(f64::total_cmp);
+    Ok((rates[rates.len() / 2], per_item))
+}
+
+// ---------------------------------------------------------------------------------------
+// Figures
+
+struct Percentiles {
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Percentiles {
+    fn of(mut samples: Vec<Duration>) -> Percentiles {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
+        Percentiles { p50: at(0.50), p99: at(0.99) }
+    }
+}
+
+fn median(samples: impl IntoIterator<Item = Duration>) -> Duration {
+    let mut v: Vec<Duration> = samples.into_iter().collect();
+    v.sort();
+    v[(v.len() - 1) / 2]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} us", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1e3)
+}
+
+fn per_s(rate: f64) -> String {
+    if rate >= 1e6 {
+        format!("{:.2}M/s", rate / 1e6)
+    } else {
+        format!("{:.1}k/s", rate / 1e3)
+    }
+}
+
+/// CPU time (user + system) the host process and some worker processes have used.
+struct Cpu {
+    host: Duration,
+    workers: Duration,
+}
+
+impl Cpu {
+    fn now(pids: &[u32]) -> Cpu {
+        Cpu { host: cpu_time(std::process::id()), workers: pids.iter().map(|p| cpu_time(*p)).sum() }
+    }
+
+    /// CPU per operation since `self`: (host, workers).
+    fn per(&self, pids: &[u32], ops: usize) -> (Duration, Duration) {
+        let now = Cpu::now(pids);
+        let n = ops.max(1) as u32;
+        (now.host.saturating_sub(self.host) / n, now.workers.saturating_sub(self.workers) / n)
+    }
+}
+
+/// utime + stime of a process (all its threads), from /proc (clock ticks of 10 ms).
+fn cpu_time(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return Duration::ZERO };
+    let Some((_, rest)) = stat.rsplit_once(") ") else { return Duration::ZERO };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_else(|_| "?".into())
+}
+
+/// A markdown table in sections.
+#[derive(Default)]
+struct Table {
+    sections: Vec<(String, Vec<Row>)>,
+}
+
+struct Row {
+    what: String,
+    value: String,
+    ratio: f64,
+    /// CPU per call or item: host, workers.
+    cpu: Option<(Duration, Duration)>,
+}
+
+impl Table {
+    fn section(&mut self, title: &str) {
+        self.sections.push((title.to_string(), vec![]));
+    }
+    fn row(&mut self, what: &str, value: String, ratio: f64) {
+        let last = self.sections.len() - 1;
+        self.row_in(last, what, value, ratio, None);
+    }
+    fn row_cpu(&mut self, what: &str, value: String, ratio: f64, cpu: (Duration, Duration)) {
+        let last = self.sections.len() - 1;
+        self.row_in(last, what, value, ratio, Some(cpu));
+    }
+    fn row_in(&mut self, section: usize, what: &str, value: String, ratio: f64, cpu: Option<(Duration, Duration)>) {
+        self.sections[section].1.push(Row { what: what.to_string(), value, ratio, cpu });
+    }
+    fn print(&self) {
+        println!();
+        println!("| measurement | value | vs floor | CPU per call/item: host | Python |");
+        println!("|---|---:|---:|---:|---:|");
+        for (title, rows) in &self.sections {
+            println!("| **{title}** | | | | |");
+            for r in rows {
+                let (host, worker) = match r.cpu {
+                    Some((h, w)) => (us(h), us(w)),
+                    None => ("".into(), "".into()),
+                };
+                println!("| {} | {} | {:.2}x | {host} | {worker} |", r.what, r.value, r.ratio);
+            }
+        }
+    }
+}
