@@ -12,9 +12,10 @@
 //! - lists: `{elem.X}` is the element's `X` expression; generics: `{args.X}` joins the
 //!   type arguments' `X` expressions with `, `, `{args_angle.X}` wraps them in `<>`
 //!   (nothing without arguments), `{args_comma.X}` puts `, ` before each (nothing
-//!   without arguments: trailing call arguments) and `{arg0.X}` is the first; `{param}`
-//!   names a generic parameter and `{param_index}` is its position in its
-//!   declaration's parameter list; `{constraint}` an AnyPointer's constraint;
+//!   without arguments: trailing call arguments), `{args_array.X}` is `, [X1, X2]`
+//!   (nothing without arguments: one trailing array argument) and `{arg0.X}` is the
+//!   first; `{param}` names a generic parameter and `{param_index}` is its position in
+//!   its declaration's parameter list; `{constraint}` an AnyPointer's constraint;
 //! - fields: `{field}`, `{field_raw}` (cased, unescaped), `{capnpc}` (capnpc's getter
 //!   stem), `{offset}`, `{default}` (the default as a literal), `{index}`;
 //! - run-wide values from the builder (`{root}` for the Rust target).
@@ -176,6 +177,13 @@ impl Exprs<'_> {
         if let Some(sub) = token.strip_prefix("args_comma.") {
             let parts = args.iter().map(|a| self.render(sub, a, &no_vars)).collect::<Result<Vec<_>, _>>()?;
             return Ok(parts.iter().map(|p| format!(", {p}")).collect());
+        }
+        if let Some(sub) = token.strip_prefix("args_array.") {
+            if args.is_empty() {
+                return Ok(String::new());
+            }
+            let parts = args.iter().map(|a| self.render(sub, a, &no_vars)).collect::<Result<Vec<_>, _>>()?;
+            return Ok(format!(", [{}]", parts.join(", ")));
         }
         if let Some(sub) = token.strip_prefix("arg0.") {
             let default = Type::AnyPointer { constraint: AnyConstraint::Any };

@@ -30,7 +30,8 @@ pub struct AdapterDefinition {
     /// Arguments that make the interpreter print its version.
     #[serde(default)]
     pub version: Vec<String>,
-    /// Worker command line after the interpreter; `{entry}` is the plugin entry.
+    /// Worker command line after the interpreter; `{entry}` is the plugin entry and
+    /// `{runtime_dir}` the guest runtime folder (for a worker started as a script).
     pub args: Vec<String>,
     /// Environment variable holding the module search path (`PYTHONPATH`).
     pub search_path_env: String,

@@ -76,7 +76,8 @@ pub fn spawn(spec: &WorkerSpec, worker_id: u64) -> Result<Spawned, LaunchError> 
     let (host_end, worker_end) = UnixStream::pair().map_err(LaunchError::Socket)?;
     let def = &spec.adapter.definition;
     let mut cmd = Command::new(&spec.interpreter);
-    cmd.args(def.args.iter().map(|a| a.replace("{entry}", &spec.entry)));
+    let runtime_dir = spec.adapter.runtime_dir();
+    cmd.args(def.args.iter().map(|a| a.replace("{entry}", &spec.entry).replace("{runtime_dir}", &runtime_dir.to_string_lossy())));
     cmd.env_clear();
     for name in &spec.env_allowlist {
         if let Some(value) = std::env::var_os(name) {

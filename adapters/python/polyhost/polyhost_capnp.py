@@ -131,9 +131,9 @@ class Failure:
         return self
 
     def _polyhost_write(self, b: _polyhost_wire.StructBuilder, *_a: _polyhost_gen.Codec) -> None:
-        if self.type != "": b.set_text(0, self.type)
-        if self.message != "": b.set_text(1, self.message)
-        if self.traceback != "": b.set_text(2, self.traceback)
+        b.set_text(0, self.type)
+        b.set_text(1, self.message)
+        b.set_text(2, self.traceback)
 
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Failure]:
@@ -399,7 +399,7 @@ class Service:
 
     def _polyhost_write(self, b: _polyhost_wire.StructBuilder, *_a: _polyhost_gen.Codec) -> None:
         b.set_uint64(0, self.interface_id, 0)
-        if self.name != "": b.set_text(0, self.name)
+        b.set_text(0, self.name)
         if self.cap is not None: b.set_capability(1, self.cap)
 
     @classmethod
@@ -453,9 +453,9 @@ class WorkerInfo:
         return self
 
     def _polyhost_write(self, b: _polyhost_wire.StructBuilder, *_a: _polyhost_gen.Codec) -> None:
-        if self.language != "": b.set_text(0, self.language)
-        if self.runtime_version != "": b.set_text(1, self.runtime_version)
-        if self.adapter_version != "": b.set_text(2, self.adapter_version)
+        b.set_text(0, self.language)
+        b.set_text(1, self.runtime_version)
+        b.set_text(2, self.adapter_version)
         b.set_uint32(0, self.pid, 0)
         if self.fingerprints is not None: SchemaFingerprint._polyhost_write_list(b, 3, self.fingerprints)
 
@@ -500,8 +500,8 @@ class SchemaFingerprint:
         return self
 
     def _polyhost_write(self, b: _polyhost_wire.StructBuilder, *_a: _polyhost_gen.Codec) -> None:
-        if self.schema != "": b.set_text(0, self.schema)
-        if self.fingerprint != "": b.set_text(1, self.fingerprint)
+        b.set_text(0, self.schema)
+        b.set_text(1, self.fingerprint)
 
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[SchemaFingerprint]:
@@ -548,9 +548,9 @@ class CallContext:
         return self
 
     def _polyhost_write(self, b: _polyhost_wire.StructBuilder, *_a: _polyhost_gen.Codec) -> None:
-        if self.trace_parent != "": b.set_text(0, self.trace_parent)
+        b.set_text(0, self.trace_parent)
         b.set_uint64(0, self.deadline_unix_ms, 0)
-        if self.session != "": b.set_text(1, self.session)
+        b.set_text(1, self.session)
 
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[CallContext]:

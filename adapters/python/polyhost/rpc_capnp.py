@@ -2140,11 +2140,11 @@ class Exception_:
         return self
 
     def _polyhost_write(self, b: _polyhost_wire.StructBuilder, *_a: _polyhost_gen.Codec) -> None:
-        if self.reason != "": b.set_text(0, self.reason)
+        b.set_text(0, self.reason)
         b.set_uint16(2, self.type, Exception_Type.FAILED)
         b.set_bool(0, self.obsolete_is_callers_fault, False)
         b.set_uint16(1, self.obsolete_durability, 0)
-        if self.trace != "": b.set_text(1, self.trace)
+        b.set_text(1, self.trace)
 
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Exception_]:

@@ -166,9 +166,17 @@ class RoundTripTest(unittest.TestCase):
                          (True, -7, 2 ** 64 - 1, 0.5, "polyhost", b"\xde\xad\xbe\xef",
                           F.Color.GREEN))
         self.assertEqual(math.inf, fresh.infinity)
-        # values equal to the default are not written: the message stays all zero
+        # scalars equal to their default are zero bits; Text and Data are always written
+        # (like polyhost's Rust codec, so canonical bytes agree across languages)
         data, _ = encode(F.Primitives(not_a_number=math.nan))
-        self.assertEqual(data[8:], bytes(len(data) - 8))
+        back = decode(F.Primitives, data)
+        self.assertEqual((back.text, back.data, back.named, back.bytes_),
+                         ("", b"", "polyhost", b"\xde\xad\xbe\xef"))
+        root = wire.MessageReader([data]).root()
+        for i in range(4):
+            self.assertTrue(root.has_pointer(i), i)
+        self.assertEqual(data[8:8 + 8 * F.Primitives._polyhost_data_words],
+                         bytes(8 * F.Primitives._polyhost_data_words))
         # pointer defaults
         self.assertEqual(F.Lists().defaulted, [1, 2, 3])
         self.assertEqual(decode(F.Lists, bytes(8)).defaulted, [1, 2, 3])

@@ -178,6 +178,10 @@ class Connection:
             while not self.closed:
                 data = await reader.read(_READ_SIZE)
                 if not data:
+                    if not decoder.at_boundary():
+                        log.warning("%s: the peer closed the connection in the middle of a "
+                                    "frame (%d bytes of it received)", self.name,
+                                    decoder.buffered)
                     self._disconnect(DisconnectedError("the peer closed the connection"))
                     return
                 try:

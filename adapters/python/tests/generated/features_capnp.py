@@ -190,16 +190,16 @@ class Primitives:
         b.set_uint64(3, self.u64, 0)
         b.set_float32(8, self.f32, 0.0)
         b.set_float64(5, self.f64, 0.0)
-        if self.text != "": b.set_text(0, self.text)
-        if self.data != bytes([]): b.set_data(1, self.data)
+        b.set_text(0, self.text)
+        b.set_data(1, self.data)
         b.set_bool(1, self.flag_on, True)
         b.set_int32(9, self.minus, -7)
         b.set_uint64(6, self.big, 18446744073709551615)
         b.set_float32(14, self.ratio, 0.5)
         b.set_float64(8, self.not_a_number, float("nan"))
         b.set_float64(9, self.infinity, float("inf"))
-        if self.named != "polyhost": b.set_text(2, self.named)
-        if self.bytes_ != bytes([222, 173, 190, 239]): b.set_data(3, self.bytes_)
+        b.set_text(2, self.named)
+        b.set_data(3, self.bytes_)
         b.set_uint16(30, self.color, Color.GREEN)
 
     @classmethod
@@ -373,7 +373,7 @@ class Shape:
         return self
 
     def _polyhost_write(self, b: _polyhost_wire.StructBuilder, *_a: _polyhost_gen.Codec) -> None:
-        if self.name != "": b.set_text(0, self.name)
+        b.set_text(0, self.name)
         if self.style is not None: self.style._polyhost_write(b, *_a)
         if self.anchor is not None: self.anchor._polyhost_write(b, *_a)
         if self.origin is not None: self.origin._polyhost_write(b.init_struct(3, Point._polyhost_data_words, Point._polyhost_ptr_count))
@@ -431,7 +431,7 @@ class Shape_Label:
         return self
 
     def _polyhost_write(self, b: _polyhost_wire.StructBuilder, *_a: _polyhost_gen.Codec) -> None:
-        if self.text != "": b.set_text(0, self.text)
+        b.set_text(0, self.text)
         b.set_uint16(0, self.kind, Shape_Label_Kind.PLAIN)
 
     @classmethod
@@ -773,7 +773,7 @@ class Named_NameResults:
         return self
 
     def _polyhost_write(self, b: _polyhost_wire.StructBuilder, *_a: _polyhost_gen.Codec) -> None:
-        if self.name != "": b.set_text(0, self.name)
+        b.set_text(0, self.name)
 
 class Logger_LogParams:
     __slots__ = ("level", "message", )
@@ -804,7 +804,7 @@ class Logger_LogParams:
 
     def _polyhost_write(self, b: _polyhost_wire.StructBuilder, *_a: _polyhost_gen.Codec) -> None:
         b.set_uint16(0, self.level, Color.RED)
-        if self.message != "": b.set_text(0, self.message)
+        b.set_text(0, self.message)
 
 class Logger_LogResults:
     __slots__ = ()
@@ -999,7 +999,7 @@ class Calculator_DescribeResults:
 
     def _polyhost_write(self, b: _polyhost_wire.StructBuilder, *_a: _polyhost_gen.Codec) -> None:
         b.set_float64(0, self.area, 0.0)
-        if self.label != "": b.set_text(0, self.label)
+        b.set_text(0, self.label)
 
 class Calculator_CounterParams:
     __slots__ = ("start", )
