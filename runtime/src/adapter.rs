@@ -6,9 +6,10 @@
 //! the runtime and generated modules on the guest's module search path, and the
 //! environment all come from the definition.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, OnceLock};
 
 use serde::Deserialize;
 
@@ -99,13 +100,21 @@ impl Adapter {
         if d.resolve_interpreter.is_empty() {
             return Ok(named);
         }
+        // Resolved once per process: a version-manager shim costs tens of ms a run.
+        static RESOLVED: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
+        let cache = RESOLVED.get_or_init(Mutex::default);
+        if let Some(real) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&named) {
+            return Ok(real.clone());
+        }
         let out = Command::new(&named).args(&d.resolve_interpreter).output().map_err(|e| self.interpreter_error(&named, e.to_string()))?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
             return Err(self.interpreter_error(&named, format!("exited with {}: {stderr}", out.status)));
         }
         let real = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        Ok(if real.is_empty() { named } else { PathBuf::from(real) })
+        let real = if real.is_empty() { named.clone() } else { PathBuf::from(real) };
+        cache.lock().unwrap_or_else(|e| e.into_inner()).insert(named, real.clone());
+        Ok(real)
     }
 
     fn interpreter_error(&self, interpreter: &Path, message: String) -> AdapterError {
