@@ -545,6 +545,13 @@ impl<H: WorkerProcessHandler> crate::Dispatch for WorkerProcessDispatch<H> {
         0xe064d6165d0567b2
     }
 
+    /// `-> stream` methods run one at a time, in order.
+    fn is_streaming(&self, interface_id: u64, method_id: u16) -> bool {
+        match (interface_id, method_id) {
+            _ => false,
+        }
+    }
+
     fn dispatch(
         &self,
         interface_id: u64,
