@@ -73,6 +73,40 @@ pub struct OutgoingCall {
     pub read_results: ReadResults,
 }
 
+impl OutgoingCall {
+    /// A call of `method` with no params written yet and its results ignored; add
+    /// them with [`Self::params`] / [`Self::write_with`] and [`Self::expecting`].
+    pub fn to(method: Method, options: CallOptions) -> Self {
+        OutgoingCall {
+            interface_id: method.interface_id,
+            method_id: method.method_id,
+            method_name: method.name,
+            default_timeout: method.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+            idempotent: method.idempotent,
+            options,
+            write_params: Arc::new(|_, _| Ok(())),
+            read_results: Arc::new(|_, _| Ok(Box::new(()) as Box<dyn Any + Send>)),
+        }
+    }
+
+    /// The params are the owned struct `params`.
+    pub fn params<P: Struct + Send + Sync + 'static>(self, params: P) -> Self {
+        self.write_with(Arc::new(move |b, caps| params.write(b.init_as::<StructOut<P::Raw>>().0, caps)))
+    }
+
+    /// The params are written by `write` (for params read at the layout level).
+    pub fn write_with(mut self, write: WriteParams) -> Self {
+        self.write_params = write;
+        self
+    }
+
+    /// The results are decoded as the owned struct `R`.
+    pub fn expecting<R: Struct + Send + 'static>(mut self) -> Self {
+        self.read_results = Arc::new(|r, caps| Ok(Box::new(R::read(r.get_as::<StructIn<R::Raw>>()?.0, caps)?) as Box<dyn Any + Send>));
+        self
+    }
+}
+
 /// What carries calls for a capability: a worker connection, a pool, a local object.
 pub trait CapabilityHook: Any + Send + Sync + 'static {
     fn call(&self, call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>>;
@@ -180,20 +214,7 @@ impl Capability {
         R: Struct + Send + 'static,
     {
         let method_name = method.name;
-        let call = OutgoingCall {
-            interface_id: method.interface_id,
-            method_id: method.method_id,
-            method_name,
-            default_timeout: method.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
-            idempotent: method.idempotent,
-            options,
-            write_params: Arc::new(move |b, caps| params.write(b.init_as::<StructOut<P::Raw>>().0, caps)),
-            read_results: Arc::new(|r, caps| {
-                let value = R::read(r.get_as::<StructIn<R::Raw>>()?.0, caps)?;
-                Ok(Box::new(value) as Box<dyn Any + Send>)
-            }),
-        };
-        let fut = self.hook.call(call);
+        let fut = self.hook.call(OutgoingCall::to(method, options).params(params).expecting::<R>());
         Box::pin(async move {
             let any = fut.await?;
             any.downcast::<R>().map(|b| *b).map_err(|_| CallError::Protocol {
@@ -209,16 +230,7 @@ impl Capability {
     where
         P: Struct + Send + Sync + 'static,
     {
-        self.hook.call_stream(OutgoingCall {
-            interface_id: method.interface_id,
-            method_id: method.method_id,
-            method_name: method.name,
-            default_timeout: None,
-            idempotent: false,
-            options: CallOptions::default(),
-            write_params: Arc::new(move |b, caps| params.write(b.init_as::<StructOut<P::Raw>>().0, caps)),
-            read_results: Arc::new(|_, _| Ok(Box::new(()) as Box<dyn Any + Send>)),
-        })
+        self.hook.call_stream(OutgoingCall::to(method, CallOptions::default()).params(params))
     }
 }
 
@@ -275,16 +287,7 @@ impl Capability {
         P: Struct + Send + Sync + 'static,
         C: CapabilityHandle,
     {
-        let call = OutgoingCall {
-            interface_id: method.interface_id,
-            method_id: method.method_id,
-            method_name: method.name,
-            default_timeout: method.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
-            idempotent: false,
-            options,
-            write_params: Arc::new(move |b, caps| params.write(b.init_as::<StructOut<P::Raw>>().0, caps)),
-            read_results: Arc::new(|_, _| Ok(Box::new(()) as Box<dyn Any + Send>)),
-        };
+        let call = OutgoingCall::to(method, options).params(params);
         let cap = self.hook.call_pipelined(call, vec![path.to_vec()]).pop();
         C::from_capability(cap.unwrap_or_else(|| crate::pipeline::broken(CallError::Protocol { message: format!("{}: no pipelined capability", method.name) })))
     }

@@ -19,7 +19,7 @@ use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::{FutureExt, SinkExt, Stream, StreamExt};
 
-use crate::capability::{CallOptions, Capability, OutgoingCall, SinkHandle};
+use crate::capability::{CallOptions, Capability, Method, OutgoingCall, SinkHandle};
 use crate::codec::{CapBridge, CapabilityHandle, FromReader, IntoBuilder, Struct};
 use crate::dispatch::{no_results, Dispatch, DispatchError, Invocation};
 use crate::error::{CallError, ErrorKind, HandlerError};
@@ -28,6 +28,8 @@ use crate::error::{CallError, ErrorKind, HandlerError};
 pub const SINK_INTERFACE_ID: u64 = 0x950d47d539ceb3b3;
 const PUSH: u16 = 0;
 const END: u16 = 1;
+const PUSH_METHOD: Method = Method { interface_id: SINK_INTERFACE_ID, method_id: PUSH, name: "Sink.push", timeout_ms: None, idempotent: false };
+const END_METHOD: Method = Method { interface_id: SINK_INTERFACE_ID, method_id: END, name: "Sink.end", timeout_ms: None, idempotent: false };
 /// Items buffered between a local sink and its [`ItemStream`].
 const BUFFER_ITEMS: usize = 1024;
 
@@ -262,19 +264,10 @@ impl<T: ListItem + Sync> SinkWriter<T> {
         }
         let batch: Vec<T> = self.pending.drain(..).collect();
         let cap = self.handle()?.capability().clone();
-        let call = OutgoingCall {
-            interface_id: SINK_INTERFACE_ID,
-            method_id: PUSH,
-            method_name: "Sink.push",
-            default_timeout: None,
-            idempotent: false,
-            options: CallOptions::default(),
-            write_params: Arc::new(move |b, caps| {
-                let params = b.init_as::<RawOut<'_>>().0;
-                T::write_batch(&batch, capnp::any_pointer::Builder::new(params.get_pointer_field(0)), caps)
-            }),
-            read_results: Arc::new(|_, _| Ok(Box::new(()))),
-        };
+        let call = OutgoingCall::to(PUSH_METHOD, CallOptions::default()).write_with(Arc::new(move |b, caps| {
+            let params = b.init_as::<RawOut<'_>>().0;
+            T::write_batch(&batch, capnp::any_pointer::Builder::new(params.get_pointer_field(0)), caps)
+        }));
         let mut sent = cap.hook().call_stream(call);
         let waited = match futures::poll!(&mut sent) {
             Poll::Ready(result) => {
@@ -294,19 +287,10 @@ impl<T: ListItem + Sync> SinkWriter<T> {
     pub async fn finish(mut self) -> Result<(), HandlerError> {
         self.flush().await?;
         let cap = self.handle()?.capability().clone();
-        let call = OutgoingCall {
-            interface_id: SINK_INTERFACE_ID,
-            method_id: END,
-            method_name: "Sink.end",
-            default_timeout: None,
-            idempotent: false,
-            options: CallOptions::default(),
-            write_params: Arc::new(|b, _| {
-                b.init_as::<RawOut<'_>>();
-                Ok(())
-            }),
-            read_results: Arc::new(|_, _| Ok(Box::new(()))),
-        };
+        let call = OutgoingCall::to(END_METHOD, CallOptions::default()).write_with(Arc::new(|b, _| {
+            b.init_as::<RawOut<'_>>();
+            Ok(())
+        }));
         cap.hook().call(call).await.map(|_| ()).map_err(HandlerError::from)
     }
 }
