@@ -4,6 +4,7 @@ import asyncio
 import resource
 
 import stream_lab_capnp as api
+from polyhost.rpc import current_connection
 
 
 class StreamLab(api.StreamLab):
@@ -49,6 +50,17 @@ class StreamLab(api.StreamLab):
             await asyncio.wait_for(self.feed.stall(), params.after_ms / 1000)
         except asyncio.TimeoutError:
             pass
+
+
+    async def pipeline_on_host(self, params):
+        conn = current_connection()
+        before = conn.stats["sent.call"]
+        first = self.feed.counter(start=params.start)
+        second = first.counter.next()  # on the promised answer: no waiting
+        sent = conn.stats["sent.call"] - before
+        assert not first.done(), "nothing was awaited, so the first call cannot have returned"
+        value = (await second).value
+        return api.StreamLab_PipelineOnHostResults(value=value, calls_sent_before_first_returned=sent)
 
 
 def make(host):

@@ -20,9 +20,16 @@ interface StreamLab $Polyhost.worker {
   # Calls the host's HostFeed.feed and consumes the stream the host produces.
   cancelHostCall @4 (afterMs :UInt32) -> ();
   # Calls HostFeed.stall and cancels it after `afterMs`.
+  pipelineOnHost @5 (start :Int64) -> (value :Int64, callsSentBeforeFirstReturned :UInt32);
+  # Calls HostFeed.counter and, without waiting, `next` on the counter it will return.
+}
+
+interface HostCounter {
+  next @0 () -> (value :Int64);
 }
 
 interface HostFeed $Polyhost.host {
   feed @0 (count :UInt32, out :Polyhost.Sink(Item)) -> ();
   stall @1 () -> ();
+  counter @2 (start :Int64) -> (counter :HostCounter);
 }

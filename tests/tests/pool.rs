@@ -276,3 +276,21 @@ fn clients_pools_and_call_futures_cross_threads() {
         send(&call);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_that_keeps_crashing_is_held_back_for_a_while() {
+    let pool = lab(1).taint(2, Duration::from_secs(60), Duration::from_secs(2)).start().await.unwrap();
+    let lab: LabClient = pool.client();
+    for crash in 1..=2 {
+        let pid = lab.pid().await.unwrap();
+        polyhost::launch::signal(pid, libc::SIGKILL);
+        assert!(eventually(Duration::from_secs(10), || pool.stats().restarts == crash).await, "{:?}", pool.stats());
+    }
+    // Two crashes within the window: the slot is held back instead of restarted.
+    assert!(eventually(Duration::from_secs(5), || pool.stats().tainted == 1).await, "{:?}", pool.stats());
+    assert_eq!(pool.stats().workers, 0);
+    // After the hold it starts again and serves.
+    assert!(eventually(Duration::from_secs(10), || pool.stats().workers == 1 && pool.stats().tainted == 0).await, "{:?}", pool.stats());
+    assert_eq!(lab.echo(9).await.unwrap(), 9);
+    pool.shutdown().await;
+}

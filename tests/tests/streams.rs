@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use polyhost::{Adapter, CallError, HandlerError, Pool, SinkWriter};
-use polyhost_tests::stream_lab::{self, HostFeedDispatch, HostFeedHandler, Item, StreamLabClient};
+use polyhost::{Adapter, CallError, Capability, CapabilityHandle, HandlerError, Pool, SinkWriter};
+use polyhost_tests::stream_lab::{self, HostCounterClient, HostCounterDispatch, HostCounterHandler, HostFeedDispatch, HostFeedHandler, Item, StreamLabClient};
 use polyhost_tests::{PLUGINS, PYTHON_MODULES};
 
 /// The host side of `HostFeed`.
@@ -35,12 +35,29 @@ impl HostFeedHandler for Feed {
         out.finish().await
     }
 
+    async fn counter(&self, start: i64) -> Result<Option<HostCounterClient>, HandlerError> {
+        let counter = HostCounterDispatch(Arc::new(Counter(std::sync::Mutex::new(start))));
+        Ok(Some(HostCounterClient::from_capability(Capability::local(Arc::new(counter)))))
+    }
+
     async fn stall(&self) -> Result<(), HandlerError> {
         self.stalls_started.fetch_add(1, Ordering::SeqCst);
         let _flag = DropFlag(self.stalls_dropped.clone());
         tokio::time::sleep(Duration::from_secs(30)).await;
         std::mem::forget(_flag);
         Ok(())
+    }
+}
+
+/// A host-side object a worker gets through a callback.
+struct Counter(std::sync::Mutex<i64>);
+
+#[async_trait::async_trait]
+impl HostCounterHandler for Counter {
+    async fn next(&self) -> Result<i64, HandlerError> {
+        let mut v = self.0.lock().unwrap();
+        *v += 1;
+        Ok(*v)
     }
 }
 
@@ -171,5 +188,15 @@ async fn a_worker_cancelling_its_callback_cancels_the_rust_handler() {
         .await,
         "the handler future was dropped when the worker cancelled"
     );
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_python_worker_pipelines_on_a_host_callback() {
+    let pool = pool(Arc::default()).await;
+    let lab: StreamLabClient = pool.client();
+    let r = lab.pipeline_on_host(41).await.unwrap();
+    assert_eq!(r.value, 42, "the call on the promised counter reached the host's counter");
+    assert_eq!(r.calls_sent_before_first_returned, 2, "both calls went out before the first returned");
     pool.shutdown().await;
 }
