@@ -176,3 +176,24 @@ fn no_schemas_is_an_error_that_says_how_to_add_one() {
     let err = quiet().ir().unwrap_err();
     assert!(err.to_string().contains(".schema("), "{err}");
 }
+
+#[test]
+fn generic_arguments_render_as_trailing_arguments_or_one_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = DOC_MANIFEST.replace(
+        r#""struct": "{name}""#,
+        r#""struct": "{name}({args_comma.type}) [{args_array.type}]", "text": "T", "data": "D""#,
+    );
+    let target = Target::load(&write_target(dir.path(), &manifest)).unwrap();
+    let path = dir.path().join("pairs.capnp");
+    std::fs::write(
+        &path,
+        "@0xd0e1f2a3b4c5d6e8;\nstruct Pair(A, B) { a @0 :A; b @1 :B; }\nstruct Plain { x @0 :Int8; }\n\
+         struct Uses { p @0 :Pair(Text, Data); q @1 :Plain; }\n",
+    )
+    .unwrap();
+    let rendered = quiet().schema(&path).render(&target).unwrap();
+    let doc = &rendered[0].contents;
+    assert!(doc.contains("- p: Pair(, T, D) [, [T, D]]"), "{doc}");
+    assert!(doc.contains("- q: Plain() []"), "{doc}");
+}

@@ -142,4 +142,15 @@ mod tests {
         let err = python.resolve_interpreter(Some(Path::new("/no/such/python"))).unwrap_err();
         assert!(err.to_string().contains("/no/such/python"), "{err}");
     }
+
+    #[test]
+    fn node_definition_loads_and_resolves() {
+        let node = Adapter::bundled("node").unwrap();
+        assert_eq!(node.definition.language, "node");
+        // Node has no module search path: the worker is started as a script of the runtime.
+        assert!(node.runtime_dir().join("polyhost/worker.mjs").is_file());
+        assert!(node.definition.args.iter().any(|a| a.starts_with("{runtime_dir}/")), "{:?}", node.definition.args);
+        let real = node.resolve_interpreter(None).unwrap();
+        assert!(real.is_absolute(), "{real:?}");
+    }
 }

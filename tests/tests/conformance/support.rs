@@ -30,6 +30,7 @@ pub struct Guest {
 /// Every adapter the suite runs against.
 pub const ADAPTERS: &[Guest] = &[
     Guest { adapter: "python", entry: "conformance_guest:make", file: "conformance_guest.py" },
+    Guest { adapter: "node", entry: "conformance_guest.mjs:make", file: "conformance_guest.mjs" },
 ];
 
 /// The longest any single scenario may take (per adapter); nothing in the suite

@@ -1,0 +1,703 @@
+// The two-party RPC connection: message loop and protocol state machine.
+//
+// Owns reading frames (wire's FrameDecoder with the connection's limits) and writing
+// them (messages produced in one turn of the event loop go out in one write), the
+// handling of every rpc Message (bootstrap, call, return, finish, resolve, release,
+// disembargo, abort, unimplemented; anything else is answered with Unimplemented), the
+// question / answer / export / import / embargo tables, and the connection's life: a
+// malformed frame or a protocol violation is answered with Abort and closes the
+// connection; EOF or the peer's Abort closes it; closing fails every outstanding call
+// with DisconnectedError and aborts running handlers.
+//
+//   const conn = new Connection(socket, { bootstrap: new MyWorker(), maxConcurrency: 8 });
+//   const peer = conn.bootstrap();        // Capability
+//   ...
+//   conn.close();  await conn.closed;
+//
+// Rules kept from the reference implementation (capnp-rpc rpc.rs): Return never sets
+// releaseParamCaps (param capabilities are released with Release as they are dropped);
+// a Return whose results hold no capability sets noFinishNeeded; Finish after a Return
+// uses releaseResultCaps=false (we imported the result caps), a Finish that cancels uses
+// true; a Return for a question we cancelled is dropped without importing its caps.
+
+import { Buffer } from "node:buffer";
+
+import * as wire from "../wire/index.mjs";
+import {
+  Bootstrap, Call, CapDescriptor, Disembargo, Disembargo_Context, Exception, Exception_Type,
+  Finish, Message, Payload, Release, Resolve, Return,
+} from "../rpc_capnp.mjs";
+import { CapContent, RawContent } from "./content.mjs";
+import {
+  CanceledError, DisconnectedError, ExceptionType, ProtocolError, RpcError, fromCapnpException,
+  fromJsError, toCapnpException,
+} from "./errors.mjs";
+import { BrokenHook, Pending, PromiseHook, factory, hookOf, innermost } from "./hooks.mjs";
+import { ImportHook, PipelineTargetHook, Question } from "./remote.mjs";
+import { Limiter } from "./server.mjs";
+import { Answer, Export, IdTable } from "./tables.mjs";
+
+// Payload.content is pointer 0, Payload.capTable pointer 1; Return.noFinishNeeded is
+// data bit 33 (capnp/rpc.capnp layout).
+const PAYLOAD_CONTENT = 0;
+const PAYLOAD_CAP_TABLE = 1;
+const RETURN_NO_FINISH_NEEDED_BIT = 33;
+
+/** Written in place of a Payload: the content first, then the cap table made from the
+ *  capabilities the content put in the message's cap table. */
+class OutPayload extends Payload {
+  constructor(conn, content) {
+    super();
+    this.conn = conn;
+    this.content = content;
+    this.table = null;
+    this.exports = [];
+    this.ncaps = 0;
+  }
+
+  $write(b) {
+    this.content.writeInto(b, PAYLOAD_CONTENT);
+    const table = this.table;
+    const n = this.ncaps = table.length;
+    if (n) {
+      const lb = b.initStructList(PAYLOAD_CAP_TABLE, n, CapDescriptor.$dataWords, CapDescriptor.$ptrCount);
+      for (let i = 0; i < n; i++) this.conn._writeDescriptor(table[i], this.exports).$write(lb.getStruct(i));
+    }
+  }
+}
+
+/** Written in place of a Return with results: sets noFinishNeeded when the results
+ *  turned out to hold no capability. */
+class ReturnWriter extends Return {
+  constructor(init, payload) {
+    super(init);
+    this.payload = payload;
+  }
+
+  $write(b) {
+    super.$write(b);
+    if (this.payload.ncaps === 0) b.setBool(RETURN_NO_FINISH_NEEDED_BIT, true, false);
+  }
+}
+
+/** Diagnostics go to stderr (a worker's stderr becomes the host's log). */
+// The stats keys, made once.
+const SENT = Object.fromEntries(Object.keys(Message.$union).map((k) => [k, `sent.${k}`]));
+const RECV = Object.fromEntries(Object.keys(Message.$union).map((k) => [k, `recv.${k}`]));
+
+function report(conn, what) {
+  process.stderr.write(`polyhost rpc (${conn.name}): ${what}\n`);
+}
+
+/**
+ * One end of a two-party RPC connection over a stream socket (a net.Socket, or any
+ * Duplex with 'data' / 'end' / 'close' / 'error' events, write() and destroy()).
+ * Options: `bootstrap` (the object served to the peer's Bootstrap: a Server or
+ * Capability), `limits` (wire.Limits for incoming frames), `maxConcurrency` (most
+ * handlers running at once for calls from this connection; default unlimited),
+ * `name` (for diagnostics).
+ */
+export class Connection {
+  constructor(socket, { bootstrap = null, limits = null, maxConcurrency = null, name = "rpc" } = {}) {
+    this.socket = socket;
+    this.name = name;
+    this._decoder = new wire.FrameDecoder(limits ?? new wire.Limits());
+    this._questions = new IdTable();
+    this._answers = new Map();
+    this._exports = new IdTable();
+    this._exportsByHook = new Map();
+    this._imports = new Map();
+    this._embargoes = new IdTable();
+    this._bootstrapHook = bootstrap !== null ? hookOf(bootstrap).addRef() : null;
+    this._limiter = maxConcurrency ? new Limiter(maxConcurrency) : null;
+    /** Messages sent and received by kind ("sent.call", "recv.return", ...). */
+    this.stats = Object.create(null);
+    this.closed = false;
+    this.error = null;
+    this._out = [];
+    this._scratch = new wire.Scratch();
+    this._flushScheduled = false;
+    this._flush = () => this._flushNow();
+    let resolveClosed;
+    /** Resolves when the connection is closed (by either side or an error). */
+    this.closed$ = new Promise((resolve) => { resolveClosed = resolve; });
+    this._resolveClosed = resolveClosed;
+    this._onData = (chunk) => this._receive(chunk);
+    this._onEnd = () => {
+      if (!this.closed && !this._decoder.atBoundary()) {
+        report(this, `the peer closed the connection in the middle of a frame (${this._decoder.buffered} bytes of it received)`);
+      }
+      this._disconnect(new DisconnectedError("the peer closed the connection"));
+    };
+    this._onError = (e) => this._disconnect(new DisconnectedError(`connection lost: ${e.message}`));
+    socket.on("data", this._onData);
+    socket.on("end", this._onEnd);
+    socket.on("close", this._onEnd);
+    socket.on("error", this._onError);
+  }
+
+  /** Resolves when the connection is closed. */
+  waitClosed() { return this.closed$; }
+
+  /** Closes the connection: outstanding calls fail with DisconnectedError. */
+  close() {
+    this._disconnect(new DisconnectedError("connection closed"));
+    return this.closed$;
+  }
+
+  /** The peer's bootstrap capability (usable at once: calls are pipelined). */
+  bootstrap() {
+    const q = new Question(this);
+    if (this.closed) {
+      q._complete(null, this.error);
+    } else {
+      q.id = this._questions.alloc(q);
+      this._send(new Message({ bootstrap: new Bootstrap({ questionId: q.id }) }));
+    }
+    const cap = factory.newCapability(q.pipelinedHook([]));
+    // Nothing but the capability above reads the answer: once it has its own reference,
+    // the answer's message lets go of its cap table at once (not when collected).
+    q.addListener((done) => done.content?.dispose?.());
+    return cap;
+  }
+
+  /** Sizes of the protocol tables (for tests and diagnostics). */
+  tableSizes() {
+    return {
+      questions: this._questions.size, answers: this._answers.size, exports: this._exports.size,
+      imports: this._imports.size, embargoes: this._embargoes.size,
+    };
+  }
+
+  toString() { return `<Connection ${this.name}${this.closed ? " closed" : ""}>`; }
+
+  _count(key) {
+    this.stats[key] = (this.stats[key] ?? 0) + 1;
+  }
+
+  // -- the loop ---------------------------------------------------------------------------
+
+  _receive(chunk) {
+    if (this.closed) return;
+    let messages;
+    try {
+      messages = this._decoder.feed(chunk);
+    } catch (e) {
+      if (e instanceof wire.WireError) {
+        this._abort(`malformed frame: ${e.name}: ${e.message}`);
+        return;
+      }
+      throw e;
+    }
+    for (const mr of messages) {
+      if (this.closed) return;
+      try {
+        this._handle(mr);
+      } catch (e) {
+        if (e instanceof ProtocolError) this._abort(`protocol error: ${e.message}`);
+        else if (e instanceof wire.WireError) this._abort(`malformed message: ${e.name}: ${e.message}`);
+        else {
+          report(this, `internal error handling a message: ${e?.stack ?? e}`);
+          this._abort(`internal error: ${e?.name}: ${e?.message}`);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Encodes one Message and queues it; returns its size in bytes. */
+  _send(msg, payload = null) {
+    // The bytes are copied out at once, so one zeroed first segment serves every
+    // message (a fresh one only if encoding re-enters _send).
+    const scratch = this._scratch.take();
+    const mb = new wire.MessageBuilder({ scratch });
+    let data;
+    try {
+      if (payload !== null) payload.table = mb.capTable;
+      msg.$write(mb.initRoot(Message.$dataWords, Message.$ptrCount));
+      data = mb.toBytes();
+    } finally {
+      if (scratch !== null) scratch.release(mb);
+    }
+    this._out.push(data);
+    if (!this._flushScheduled) {
+      this._flushScheduled = true;
+      process.nextTick(this._flush);
+    }
+    this._count(SENT[msg.which] ?? `sent.${msg.which}`);
+    return data.length;
+  }
+
+  _flushNow() {
+    this._flushScheduled = false;
+    const out = this._out;
+    if (out.length === 0) return;
+    this._out = [];
+    if (this.socket.destroyed) return;
+    this.socket.write(out.length === 1 ? out[0] : Buffer.concat(out));
+  }
+
+  _abort(reason) {
+    if (this.closed) return;
+    report(this, `aborting the connection: ${reason}`);
+    try {
+      this._send(new Message({ abort: new Exception({ reason, type: Exception_Type.FAILED }) }));
+      this._flushNow();
+    } catch (e) {
+      report(this, `could not send Abort: ${e?.stack ?? e}`);
+    }
+    this._disconnect(new DisconnectedError(`connection aborted: ${reason}`));
+  }
+
+  _disconnect(error) {
+    if (this.closed) return;
+    this.closed = true;
+    this.error = error;
+    const questions = this._questions.values();
+    this._questions.clear();
+    for (const q of questions) q._complete(null, error);
+    const answers = [...this._answers.values()];
+    this._answers.clear();
+    for (const a of answers) if (a.pending !== null) a.pending.cancel();
+    const embargoes = this._embargoes.values();
+    this._embargoes.clear();
+    for (const cb of embargoes) cb(error);
+    for (const imp of this._imports.values()) {
+      if (imp.promise !== null && !imp.promise.isResolved) imp.promise.resolve(new BrokenHook(error));
+    }
+    this._imports.clear();
+    const exports = this._exports.values();
+    this._exports.clear();
+    this._exportsByHook.clear();
+    for (const e of exports) e.hook.release();
+    if (this._bootstrapHook !== null) {
+      this._bootstrapHook.release();
+      this._bootstrapHook = null;
+    }
+    const s = this.socket;
+    s.off("data", this._onData);
+    try {
+      this._flushNow();
+      if (typeof s.end === "function") s.end();
+      setImmediate(() => s.destroy());
+    } catch {
+      // already gone
+    }
+    this._resolveClosed();
+  }
+
+  // -- dispatch ---------------------------------------------------------------------------
+
+  _handle(mr) {
+    const msg = Message.$read(mr.root());
+    const w = msg.which;
+    this._count(RECV[w] ?? `recv.${w}`);
+    switch (w) {
+      case "call": this._onCall(msg.call, mr, msg); break;
+      case "return": this._onReturn(msg.return, mr, msg); break;
+      case "finish": this._onFinish(msg.finish); break;
+      case "resolve": this._onResolve(msg.resolve); break;
+      case "release": this._releaseExport(msg.release.id, msg.release.referenceCount); break;
+      case "disembargo": this._onDisembargo(msg.disembargo, msg); break;
+      case "bootstrap": this._onBootstrap(msg.bootstrap); break;
+      case "abort": {
+        const a = fromCapnpException(msg.abort);
+        report(this, `the peer aborted the connection: ${a.reason}`);
+        this._disconnect(new DisconnectedError(`connection aborted by the peer: ${a.reason}`, a.trace));
+        break;
+      }
+      case "unimplemented": this._onUnimplemented(msg.unimplemented); break;
+      default: this._sendUnimplemented(msg);
+    }
+  }
+
+  _sendUnimplemented(msg) {
+    try {
+      this._send(new Message({ unimplemented: msg }));
+    } catch (e) {
+      report(this, `could not echo an unimplemented ${msg.which} message: ${e.message}`);
+    }
+  }
+
+  // -- calls we answer --------------------------------------------------------------------
+
+  _onBootstrap(b) {
+    const qid = b.questionId;
+    if (this._answers.has(qid)) throw new ProtocolError(`Bootstrap reuses question id ${qid} still in use`);
+    const a = new Answer(qid);
+    this._answers.set(qid, a);
+    const p = new Pending();
+    if (this._bootstrapHook === null) p._complete(null, new RpcError("this peer serves no bootstrap capability"));
+    else p._complete(new CapContent(this._bootstrapHook));
+    a.pending = p;
+    this._onAnswerDone(a, p);
+  }
+
+  _onCall(c, mr, msg) {
+    const qid = c.questionId;
+    if (this._answers.has(qid)) throw new ProtocolError(`Call reuses question id ${qid} still in use`);
+    if (c.sendResultsTo.which !== "caller") {
+      this._sendUnimplemented(msg);
+      return;
+    }
+    const target = this._targetHook(c.target);
+    let a;
+    let p;
+    try {
+      const caps = this._receiveCaps(c.params.capTable);
+      mr.capTable = caps;
+      a = new Answer(qid);
+      this._answers.set(qid, a);
+      const content = new RawContent(c.params.content, caps);
+      a.paramCaps = content;
+      p = target.call(c.interfaceId, c.methodId, content, this);
+    } finally {
+      target.release();
+    }
+    a.pending = p;
+    p.addListener((done) => this._onAnswerDone(a, done));
+  }
+
+  _onAnswerDone(a, p) {
+    if (this.closed || this._answers.get(a.id) !== a || a.returnSent) return;
+    if (a.finishReceived || p.error instanceof CanceledError) {
+      this._send(new Message({ return: new Return({ answerId: a.id, releaseParamCaps: false, which: "canceled" }) }));
+    } else if (p.error !== null) {
+      this._sendExceptionReturn(a, p.error);
+    } else {
+      const payload = new OutPayload(this, p.content);
+      const ret = new ReturnWriter({ answerId: a.id, releaseParamCaps: false, which: "results", results: payload }, payload);
+      try {
+        this._send(new Message({ return: ret }), payload);
+      } catch (e) {
+        this._releaseExports(payload.exports);
+        report(this, `could not encode the results of answer ${a.id}: ${e.message}`);
+        this._sendExceptionReturn(a, fromJsError(e));
+        payload.ncaps = 0;
+      }
+      if (payload.ncaps > 0) a.resultExports = payload.exports;
+      else a.finishReceived = true; // we said noFinishNeeded
+    }
+    a.returnSent = true;
+    if (a.paramCaps !== null) {
+      a.paramCaps.dispose();
+      a.paramCaps = null;
+    }
+    if (a.finishReceived) this._answers.delete(a.id);
+  }
+
+  _sendExceptionReturn(a, err) {
+    this._send(new Message({ return: new Return({ answerId: a.id, releaseParamCaps: false, exception: toCapnpException(err) }) }));
+  }
+
+  _onFinish(f) {
+    const a = this._answers.get(f.questionId);
+    if (a === undefined) return; // we said noFinishNeeded, or the Finish crossed our Return
+    a.finishReceived = true;
+    if (f.releaseResultCaps) {
+      const exports = a.resultExports;
+      a.resultExports = [];
+      this._releaseExports(exports);
+    }
+    if (a.returnSent) this._answers.delete(a.id);
+    else if (a.pending !== null) a.pending.cancel();
+  }
+
+  // -- calls we ask -----------------------------------------------------------------------
+
+  _sendCall(target, interfaceId, methodId, content) {
+    const q = new Question(this);
+    if (this.closed) {
+      q._complete(null, this.error);
+      return q;
+    }
+    q.id = this._questions.alloc(q);
+    const payload = new OutPayload(this, content);
+    const msg = new Message({ call: new Call({ questionId: q.id, target, interfaceId, methodId, params: payload }) });
+    try {
+      q.size = this._send(msg, payload);
+    } catch (e) {
+      this._questions.pop(q.id);
+      this._releaseExports(payload.exports);
+      q._complete(null, fromJsError(e));
+      return q;
+    }
+    q.paramExports = payload.exports;
+    return q;
+  }
+
+  _cancelQuestion(q) {
+    if (q.done || q.returned) return;
+    if (!this.closed && !q.finishSent) {
+      q.finishSent = true;
+      this._send(new Message({ finish: new Finish({ questionId: q.id, releaseResultCaps: true }) }));
+    }
+    q._complete(null, new CanceledError());
+  }
+
+  _onReturn(r, mr, msg) {
+    const q = this._questions.get(r.answerId);
+    if (q === undefined) throw new ProtocolError(`Return for unknown question id ${r.answerId}`);
+    q.returned = true;
+    if (r.releaseParamCaps && q.paramExports.length) this._releaseExports(q.paramExports);
+    q.paramExports = [];
+    if (q.done) { // cancelled: Finish (releaseResultCaps) already sent
+      this._questions.pop(q.id);
+      return;
+    }
+    switch (r.which) {
+      case "results": {
+        const caps = this._receiveCaps(r.results.capTable);
+        mr.capTable = caps;
+        q._complete(new RawContent(r.results.content, caps));
+        break;
+      }
+      case "exception":
+        q._complete(null, fromCapnpException(r.exception));
+        break;
+      case "canceled":
+        q._complete(null, new RpcError("the call was canceled by the callee"));
+        break;
+      default:
+        q._complete(null, new RpcError(`unsupported Return kind ${r.which}`, ExceptionType.UNIMPLEMENTED));
+        this._sendUnimplemented(msg);
+    }
+    if (!q.finishSent && !r.noFinishNeeded && !this.closed) {
+      q.finishSent = true;
+      this._send(new Message({ finish: new Finish({ questionId: q.id, releaseResultCaps: false }) }));
+    }
+    this._questions.pop(q.id);
+  }
+
+  _onUnimplemented(m) {
+    const w = m.which;
+    if (w === "resolve" && m.resolve.which === "cap") {
+      const d = m.resolve.cap;
+      if (d.which === "senderHosted" || d.which === "senderPromise") this._releaseExports([d[d.which]]);
+    } else if (w === "call" || w === "bootstrap") {
+      const q = this._questions.pop(m[w].questionId);
+      if (q !== undefined) {
+        q._complete(null, new RpcError(`the peer does not implement this ${w}`, ExceptionType.UNIMPLEMENTED));
+      }
+    } else {
+      report(this, `the peer does not implement ${w} messages`);
+    }
+  }
+
+  // -- capabilities -----------------------------------------------------------------------
+
+  /** The CapDescriptor for a capability being sent (exporting it if needed). */
+  _writeDescriptor(obj, exports) {
+    if (obj === null || obj === undefined) return new CapDescriptor({ which: "none" });
+    let h = hookOf(obj);
+    while (h instanceof PromiseHook && h._inner !== null) {
+      h.markReceivedCall();
+      h = h._inner;
+    }
+    if (h.conn === this) {
+      if (h instanceof ImportHook) return new CapDescriptor({ receiverHosted: h.importId });
+      if (h instanceof PipelineTargetHook) return new CapDescriptor({ receiverAnswer: h.promisedAnswer() });
+    }
+    let e;
+    let eid = this._exportsByHook.get(h);
+    if (eid !== undefined) {
+      e = this._exports.get(eid);
+      e.refcount++;
+    } else {
+      e = new Export(h.addRef(), h instanceof PromiseHook && !h.isResolved);
+      eid = this._exports.alloc(e);
+      this._exportsByHook.set(h, eid);
+      if (e.isPromise) {
+        const id = eid;
+        h.whenResolved((promise) => this._resolveExport(id, e, promise));
+      }
+    }
+    exports.push(eid);
+    return e.isPromise ? new CapDescriptor({ senderPromise: eid }) : new CapDescriptor({ senderHosted: eid });
+  }
+
+  /** A promise we exported resolved: send Resolve, retarget the export. */
+  _resolveExport(eid, e, promise) {
+    if (this.closed || this._exports.get(eid) !== e) return;
+    const target = innermost(promise);
+    if (this._exportsByHook.get(promise) === eid) this._exportsByHook.delete(promise);
+    let msg;
+    if (target instanceof BrokenHook) {
+      msg = new Resolve({ promiseId: eid, exception: toCapnpException(target.error) });
+    } else {
+      msg = new Resolve({ promiseId: eid, cap: this._writeDescriptor(promise, []) });
+    }
+    e.hook = target.addRef();
+    e.isPromise = false;
+    promise.release();
+    this._send(new Message({ resolve: msg }));
+  }
+
+  _releaseExport(eid, count) {
+    const e = this._exports.get(eid);
+    if (e === undefined) throw new ProtocolError(`Release of unknown export id ${eid}`);
+    if (count > e.refcount) {
+      throw new ProtocolError(`Release of export ${eid} by ${count} exceeds its reference count ${e.refcount}`);
+    }
+    e.refcount -= count;
+    if (e.refcount === 0) {
+      this._exports.pop(eid);
+      if (this._exportsByHook.get(e.hook) === eid) this._exportsByHook.delete(e.hook);
+      e.hook.release();
+    }
+  }
+
+  _releaseExports(eids) {
+    for (const eid of eids) if (this._exports.get(eid) !== undefined) this._releaseExport(eid, 1);
+  }
+
+  _import(importId, isPromise) {
+    let imp = this._imports.get(importId);
+    if (imp === undefined) {
+      imp = new ImportHook(this, importId);
+      this._imports.set(importId, imp);
+    }
+    imp.remoteRefs++;
+    if (isPromise) {
+      let ph = imp.promise;
+      if (ph === null || ph._dead) {
+        ph = imp.promise = new PromiseHook(imp.addRef());
+        return ph;
+      }
+      return ph.addRef();
+    }
+    return imp.addRef();
+  }
+
+  _releaseImport(imp) {
+    if (this._imports.get(imp.importId) === imp) this._imports.delete(imp.importId);
+    const n = imp.remoteRefs;
+    imp.remoteRefs = 0;
+    if (n && !this.closed) this._send(new Message({ release: new Release({ id: imp.importId, referenceCount: n }) }));
+  }
+
+  _receiveCap(d) {
+    switch (d.which) {
+      case "none": return null;
+      case "senderHosted": return this._import(d.senderHosted, false);
+      case "senderPromise": return this._import(d.senderPromise, true);
+      case "receiverHosted": {
+        const e = this._exports.get(d.receiverHosted);
+        if (e === undefined) return new BrokenHook(new RpcError(`invalid receiverHosted export id ${d.receiverHosted}`));
+        return e.hook.addRef();
+      }
+      case "receiverAnswer": {
+        const pa = d.receiverAnswer;
+        const a = this._answers.get(pa.questionId);
+        if (a === undefined || a.pending === null) {
+          return new BrokenHook(new RpcError(`invalid receiverAnswer question id ${pa.questionId}`));
+        }
+        return a.pending.pipelinedHook(ops(pa.transform));
+      }
+      default:
+        throw new ProtocolError(`unsupported CapDescriptor kind ${d.which}`);
+    }
+  }
+
+  _receiveCaps(descriptors) {
+    const caps = [];
+    try {
+      for (const d of descriptors) {
+        const h = this._receiveCap(d);
+        caps.push(h === null ? null : factory.newCapability(h));
+      }
+    } catch (e) {
+      for (const c of caps) if (c !== null) c.close();
+      throw e;
+    }
+    return caps;
+  }
+
+  /** A new reference to the hook a MessageTarget names. */
+  _targetHook(t) {
+    if (t.which === "importedCap") {
+      const e = this._exports.get(t.importedCap);
+      if (e === undefined) throw new ProtocolError(`message target ${t.importedCap} is not a current export id`);
+      return e.hook.addRef();
+    }
+    if (t.which === "promisedAnswer") {
+      const pa = t.promisedAnswer;
+      const a = this._answers.get(pa.questionId);
+      if (a === undefined || a.pending === null) {
+        return new BrokenHook(new RpcError(
+          `pipelined call on question ${pa.questionId}, which returned no capabilities or was already finished`));
+      }
+      return a.pending.pipelinedHook(ops(pa.transform));
+    }
+    throw new ProtocolError("unknown MessageTarget kind");
+  }
+
+  // -- resolve and embargoes --------------------------------------------------------------
+
+  _onResolve(r) {
+    const pid = r.promiseId;
+    let next;
+    if (r.which === "cap") {
+      next = this._receiveCap(r.cap);
+      if (next === null) throw new ProtocolError("Resolve to CapDescriptor.none");
+    } else if (r.which === "exception") {
+      next = new BrokenHook(fromCapnpException(r.exception));
+    } else {
+      throw new ProtocolError("unknown Resolve kind");
+    }
+    const imp = this._imports.get(pid);
+    if (imp !== undefined && imp.promise === null) {
+      next.release();
+      throw new ProtocolError(`Resolve for import ${pid}, which is not a promise`);
+    }
+    if (imp === undefined || imp.promise.isResolved) {
+      next.release(); // we released the promise already
+      return;
+    }
+    imp.promise.resolve(next);
+  }
+
+  /** Sends Disembargo(senderLoopback) to `old`'s target; cb(null) runs when it echoes
+   *  back (cb(error) if the connection dies first). */
+  _startEmbargo(old, cb) {
+    const eid = this._embargoes.alloc(cb);
+    this._send(new Message({
+      disembargo: new Disembargo({ target: old.writeTarget(), context: new Disembargo_Context({ senderLoopback: eid }) }),
+    }));
+  }
+
+  _onDisembargo(d, msg) {
+    const ctx = d.context;
+    if (ctx.which === "senderLoopback") {
+      const target = this._targetHook(d.target);
+      try {
+        const h = innermost(target);
+        if (h.conn !== this || !(h instanceof ImportHook || h instanceof PipelineTargetHook)) {
+          throw new ProtocolError("Disembargo senderLoopback target does not resolve to a capability of the sender");
+        }
+        this._send(new Message({
+          disembargo: new Disembargo({
+            target: h.writeTarget(), context: new Disembargo_Context({ receiverLoopback: ctx.senderLoopback }),
+          }),
+        }));
+      } finally {
+        target.release();
+      }
+    } else if (ctx.which === "receiverLoopback") {
+      const cb = this._embargoes.pop(ctx.receiverLoopback);
+      if (cb === undefined) throw new ProtocolError(`Disembargo receiverLoopback with unknown embargo id ${ctx.receiverLoopback}`);
+      cb(null);
+    } else {
+      this._sendUnimplemented(msg);
+    }
+  }
+}
+
+function ops(transform) {
+  const out = [];
+  for (const op of transform) {
+    if (op.which === "getPointerField") out.push(op.getPointerField);
+    else if (op.which !== "noop") throw new ProtocolError("unknown PromisedAnswer.Op");
+  }
+  return out;
+}
