@@ -397,10 +397,18 @@ impl capnp::capability::FromServer<DispatchServer> for DynClient {
 }
 
 fn call_error(method: &str, shared: &Shared, e: capnp::Error) -> CallError {
-    match e.kind {
-        capnp::ErrorKind::Disconnected => shared.disconnected(method),
-        kind => {
-            let reason = e.extra.strip_prefix("remote exception: ").unwrap_or(&e.extra).to_string();
+    // capnp-rpc marks exceptions the peer sent with this prefix; any other error is
+    // the connection failing here (the peer broke the protocol or sent garbage).
+    let remote = e.extra.strip_prefix("remote exception: ");
+    match (e.kind, remote) {
+        (capnp::ErrorKind::Disconnected, _) => shared.disconnected(method),
+        (_, None) => CallError::Disconnected {
+            method: method.to_string(),
+            worker: shared.name.clone(),
+            reason: format!("the connection failed: {}", e.extra),
+        },
+        (kind, Some(reason)) => {
+            let reason = reason.to_string();
             let (head, traceback) = match reason.split_once(TRACEBACK_MARKER) {
                 Some((head, tb)) => (head.trim_end().to_string(), tb.trim_start_matches('\n').to_string()),
                 None => (reason, String::new()),

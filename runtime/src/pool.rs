@@ -487,8 +487,16 @@ async fn supervise(inner: Arc<PoolInner>, slot: usize, first: oneshot::Sender<Re
                     let _ = tx.send(Ok(()));
                 }
                 watch(&inner, &live).await;
-                // Dead, or shut down.
-                let exit = if live.wait_exit(Duration::from_millis(500)).await { live.exit.get().unwrap_or(ExitReason::Unknown) } else { ExitReason::Unknown };
+                // Dead, cut off (the connection failed: garbage on the wire), or shut
+                // down. A process still running after its connection ended is killed,
+                // so a replacement never runs beside it.
+                live.conn.close();
+                if !live.wait_exit(Duration::from_millis(1000)).await && !inner.shutting_down.load(Ordering::Acquire) {
+                    tracing::warn!(worker = live.worker_id, pid = live.pid, reason = ?live.conn.close_reason(), "worker connection ended; killing the process");
+                    launch::signal(live.pid, libc::SIGKILL);
+                    live.wait_exit(Duration::from_millis(1000)).await;
+                }
+                let exit = live.exit.get().unwrap_or(ExitReason::Unknown);
                 let death = Death { worker: live.worker_id, name: live.name.clone(), exit, stderr_tail: live.tail() };
                 {
                     let mut st = inner.lock();

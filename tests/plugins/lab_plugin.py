@@ -64,5 +64,11 @@ class Lab(api.Lab):
         return api.Lab_SawPipelinedCallResults(saw=self.saw)
 
 
+    async def spew(self, params):
+        fd = int(os.environ.get("POLYHOST_FD", "3"))
+        os.write(fd, b"\xff\xff\xff\x7f" + b"garbage" * 64)
+        await asyncio.sleep(60)  # keeps running: the host must cut it off
+
+
 def make(host):
     return Lab()

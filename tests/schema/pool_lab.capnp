@@ -21,6 +21,8 @@ interface Lab $Polyhost.worker {
   # `waitMs`): a pipelined call on `counter` arrives while this one is still running.
   sawPipelinedCall @8 () -> (saw :Bool);
   # Whether the last counterWhenPiped saw that call before answering.
+  spew @9 () -> ();
+  # Writes garbage onto the RPC socket, as a broken or hostile worker would.
 }
 
 interface Counter {

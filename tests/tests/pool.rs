@@ -294,3 +294,18 @@ async fn a_worker_that_keeps_crashing_is_held_back_for_a_while() {
     assert_eq!(lab.echo(9).await.unwrap(), 9);
     pool.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_sending_garbage_is_cut_off_and_the_others_carry_on() {
+    let pool = lab(2).start().await.unwrap();
+    let lab: LabClient = pool.client();
+    let victim = lab.pid_with(session("spew")).await.unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(10), lab.spew_with(session("spew"))).await.expect("the call ends").unwrap_err();
+    assert!(matches!(err, CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }), "{err:?}");
+    assert!(eventually(Duration::from_secs(10), || !alive(victim)).await, "the garbage-sending process is gone");
+    assert!(eventually(Duration::from_secs(10), || pool.stats().workers == 2).await, "{:?}", pool.stats());
+    for n in 0..20 {
+        assert_eq!(lab.echo(n).await.unwrap(), n);
+    }
+    pool.shutdown().await;
+}
