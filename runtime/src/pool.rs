@@ -35,7 +35,7 @@ use crate::dispatch::Dispatch;
 use crate::error::{CallError, ExitReason};
 use crate::launch::{self, LaunchError, Spawned, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
 use crate::pipeline::{Deferred, DeferredCap};
-use crate::polyhost::{Service, WorkerInfo, WorkerProcessClient};
+use crate::polyhost::{CallContext, Service, WorkerInfo, WorkerProcessClient, WorkerProcessScopedParams};
 
 /// Why a pool did not start.
 #[derive(Debug, thiserror::Error)]
@@ -660,7 +660,38 @@ struct Lease {
     slot: usize,
     worker_id: u64,
     cap: Capability,
+    worker: WorkerProcessClient,
 }
+
+impl Lease {
+    /// Where the call goes: the service itself, or, when the call carries context
+    /// (session, deadline), a view of it scoped to that context. The view comes from a
+    /// pipelined `scoped` call, so it costs one more message but no round trip; calls
+    /// without context pay nothing.
+    fn target(&self, interface_id: u64, session: Option<&str>, deadline: Option<Duration>) -> Capability {
+        if session.is_none() && deadline.is_none() {
+            return self.cap.clone();
+        }
+        let deadline_unix_ms = deadline
+            .and_then(|d| (std::time::SystemTime::now() + d).duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|t| t.as_millis() as u64)
+            .unwrap_or(0);
+        let params = WorkerProcessScopedParams {
+            context: CallContext { trace_parent: String::new(), deadline_unix_ms, session: session.unwrap_or_default().to_string() },
+            interface_id,
+        };
+        self.worker.capability().call_pipelined(SCOPED, params, Default::default(), &[0])
+    }
+}
+
+/// `WorkerProcess.scoped` (schema/polyhost.capnp).
+const SCOPED: crate::capability::Method = crate::capability::Method {
+    interface_id: <WorkerProcessClient as crate::capability::ServiceClient>::INTERFACE_ID,
+    method_id: 1,
+    name: "WorkerProcess.scoped",
+    timeout_ms: None,
+    idempotent: true,
+};
 
 impl Drop for Lease {
     fn drop(&mut self) {
@@ -730,11 +761,12 @@ impl PoolInner {
                         return Err(CallError::Protocol { message: format!("{method}: {} does not serve interface {interface_id:#x}", live.name) });
                     };
                     let worker_id = live.worker_id;
+                    let worker = live.worker.clone();
                     s.in_flight += 1;
                     if let Some(key) = session {
                         st.sessions.insert(key.to_string(), SessionBinding { slot, worker: worker_id, last_used: now });
                     }
-                    return Ok(Lease { inner: self.clone(), slot, worker_id, cap });
+                    return Ok(Lease { inner: self.clone(), slot, worker_id, cap, worker });
                 }
                 if st.waiting >= self.config.queue {
                     return Err(CallError::Saturated { method: method.into(), queue: self.config.queue });
@@ -791,7 +823,7 @@ impl PoolInner {
                     let lease = this.acquire(interface_id, method, session.as_deref(), avoid).await?;
                     tracing::Span::current().record("worker", lease.worker_id);
                     *current.lock().unwrap_or_else(|e| e.into_inner()) = Some((lease.slot, lease.worker_id));
-                    let result = lease.cap.hook().call(call.clone()).await;
+                    let result = lease.target(interface_id, session.as_deref(), deadline).hook().call(call.clone()).await;
                     let (slot, worker) = (lease.slot, lease.worker_id);
                     drop(lease);
                     match result {

@@ -5,6 +5,7 @@ import os
 import signal
 import time
 
+import polyhost.context
 import pool_lab_capnp as api
 from polyhost.rpc import current_connection
 
@@ -68,6 +69,13 @@ class Lab(api.Lab):
         fd = int(os.environ.get("POLYHOST_FD", "3"))
         os.write(fd, b"\xff\xff\xff\x7f" + b"garbage" * 64)
         await asyncio.sleep(60)  # keeps running: the host must cut it off
+
+
+    async def context(self, params):
+        ctx = polyhost.context.current()
+        if ctx is None:
+            return api.Lab_ContextResults(session="", deadline_unix_ms=0)
+        return api.Lab_ContextResults(session=ctx.session, deadline_unix_ms=ctx.deadline_unix_ms)
 
 
 def make(host):

@@ -23,6 +23,8 @@ interface Lab $Polyhost.worker {
   # Whether the last counterWhenPiped saw that call before answering.
   spew @9 () -> ();
   # Writes garbage onto the RPC socket, as a broken or hostile worker would.
+  context @10 () -> (session :Text, deadlineUnixMs :UInt64);
+  # The per-call context the handler runs with (polyhost.context.current()).
 }
 
 interface Counter {

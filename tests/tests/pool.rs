@@ -309,3 +309,17 @@ async fn a_worker_sending_garbage_is_cut_off_and_the_others_carry_on() {
     }
     pool.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_session_and_deadline_reach_the_handler_only_when_given() {
+    let pool = lab(1).start().await.unwrap();
+    let lab: LabClient = pool.client();
+    let plain = lab.context().await.unwrap();
+    assert_eq!((plain.session.as_str(), plain.deadline_unix_ms), ("", 0), "no context, nothing sent");
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let options = CallOptions { session: Some("user-7".into()), timeout: Some(Duration::from_secs(30)) };
+    let scoped = lab.context_with(options).await.unwrap();
+    assert_eq!(scoped.session, "user-7");
+    assert!(scoped.deadline_unix_ms >= now_ms + 29_000 && scoped.deadline_unix_ms <= now_ms + 31_000, "{}", scoped.deadline_unix_ms);
+    pool.shutdown().await;
+}
