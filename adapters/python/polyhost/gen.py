@@ -12,6 +12,10 @@ imported lazily where a capability needs it.
 from __future__ import annotations
 
 import enum
+import itertools
+import math
+import operator
+import struct as _struct
 import typing
 from typing import (
     Any, Awaitable, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Type,
@@ -27,7 +31,8 @@ __all__ = [
     "Builder", "Codec", "StructCodec", "ListCodec", "CapCodec", "TEXT", "DATA", "ANY",
     "AnyPointer", "AnyPointerArg", "Handled", "arg", "enum_value", "read_enums",
     "pointer", "write_any", "typed_cap", "as_client", "as_clients", "bind_read",
-    "unimplemented", "lists_reader", "lists_writer", "caps_reader",
+    "unimplemented", "lists_reader", "lists_writer", "caps_reader", "read_rows",
+    "write_rows",
 ]
 
 T = TypeVar("T")
@@ -192,6 +197,103 @@ def bind_write(write: Callable[..., None], *args: Codec) -> ListWrite:
     if not args:
         return write
     return lambda b, i, values: write(b, i, values, *args)
+
+
+# ---------------------------------------------------------------------------------------
+# Lists of structs made only of numbers (stream items, typically): one struct.pack /
+# unpack per element instead of a builder or reader object and one call per field
+
+
+_CODE_SIZES = {"b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "q": 8, "Q": 8, "f": 4,
+               "d": 8}
+
+
+class _Rows:
+    """A struct class's data section as one ``struct.Struct`` (see :func:`_rows`)."""
+
+    __slots__ = ("packer", "get", "setters", "in_order")
+
+    def __init__(self, cls: Any, fields: List[Tuple[str, str, int, Any]]) -> None:
+        fmt = "<"
+        pos = 0
+        for _name, code, offset, _default in sorted(fields, key=lambda f: f[2] * _CODE_SIZES[f[1]]):
+            at = offset * _CODE_SIZES[code]
+            fmt += "%dx%s" % (at - pos, code) if at > pos else code
+            pos = at + _CODE_SIZES[code]
+        self.packer = _struct.Struct(fmt)
+        names = [f[0] for f in sorted(fields, key=lambda f: f[2] * _CODE_SIZES[f[1]])]
+        getter = operator.attrgetter(*names)
+        # attrgetter of one name returns the value itself, not a 1-tuple
+        self.get = getter if len(names) > 1 else (lambda v: (getter(v),))
+        self.setters = [_setter(cls, n) for n in names]
+        # fields declared in wire order (the usual case): a row is the argument list of
+        # the generated _polyhost_row (one call per element, no per-field loop)
+        self.in_order = ([f[0] for f in fields] == names
+                         and hasattr(cls, "_polyhost_row"))     # (older generated code)
+
+
+def _setter(cls: Any, name: str) -> Callable[[Any, Any], None]:
+    for c in cls.__mro__:
+        d = c.__dict__.get(name)
+        if d is not None and hasattr(d, "__set__"):
+            return cast(Callable[[Any, Any], None], d.__set__)  # a __slots__ member
+    return lambda obj, v: setattr(obj, name, v)
+
+
+def _rows(cls: Any) -> Optional[_Rows]:
+    """The bulk codec of ``cls`` when every field is an int or float with a zero
+    default, no field is a pointer and no fields overlap (else None); cached."""
+    r = cls.__dict__.get("_polyhost_rows", False)
+    if r is not False:
+        return cast(Optional[_Rows], r)
+    layout = getattr(cls, "_polyhost_layout", None)
+    ok = (bool(layout) and cls._polyhost_ptr_count == 0
+          and all(f is not None and not f[3] and math.copysign(1.0, f[3]) > 0
+                  for f in layout))
+    r = _Rows(cls, list(layout)) if ok else None
+    if r is not None and r.packer.size > cls._polyhost_data_words * 8:
+        r = None
+    setattr(cls, "_polyhost_rows", r)
+    return r
+
+
+def write_rows(cls: Any, lb: wire.ListBuilder, values: Sequence[Any]) -> bool:
+    """Write ``values`` (instances of ``cls``) into the struct list ``lb`` in bulk;
+    False when ``cls`` has no bulk codec or a value is not exactly a ``cls`` or does
+    not pack (the caller then writes them one at a time, raising the usual error)."""
+    r = _rows(cls)
+    if r is None:
+        return False
+    for v in values:
+        if type(v) is not cls:
+            return False
+    try:
+        lb.pack_rows(r.packer, map(r.get, values))
+    except (_struct.error, OverflowError, TypeError):
+        return False
+    return True
+
+
+def read_rows(cls: Any, lr: wire.ListReader) -> Optional[List[Any]]:
+    """The struct list ``lr`` as instances of ``cls``, in bulk; None when ``cls`` has
+    no bulk codec or the elements are smaller than its data section."""
+    r = _rows(cls)
+    if r is None:
+        return None
+    rows = lr.unpack_rows(r.packer)
+    if rows is None:
+        return None
+    if r.in_order:
+        return list(itertools.starmap(cls._polyhost_row, rows))
+    new = cls.__new__
+    setters = r.setters
+    out = []
+    for row in rows:
+        obj = new(cls)
+        for set_, value in zip(setters, row):
+            set_(obj, value)
+        out.append(obj)
+    return out
 
 
 # ---------------------------------------------------------------------------------------

@@ -135,14 +135,33 @@ class Failure:
         b.set_text(1, self.message)
         b.set_text(2, self.traceback)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, type: _polyhost_typing.Any, message: _polyhost_typing.Any, traceback: _polyhost_typing.Any) -> Failure:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.type = type
+        self.message = message
+        self.traceback = traceback
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Failure]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Failure], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -402,14 +421,33 @@ class Service:
         b.set_text(0, self.name)
         if self.cap is not None: b.set_capability(1, self.cap)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (("interface_id", "Q", 0, 0), None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, interface_id: _polyhost_typing.Any, name: _polyhost_typing.Any, cap: _polyhost_typing.Any) -> Service:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.interface_id = interface_id
+        self.name = name
+        self.cap = cap
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Service]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Service], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -459,14 +497,35 @@ class WorkerInfo:
         b.set_uint32(0, self.pid, 0)
         if self.fingerprints is not None: SchemaFingerprint._polyhost_write_list(b, 3, self.fingerprints)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, None, None, ("pid", "I", 0, 0), None, )
+
+    @classmethod
+    def _polyhost_row(_c, language: _polyhost_typing.Any, runtime_version: _polyhost_typing.Any, adapter_version: _polyhost_typing.Any, pid: _polyhost_typing.Any, fingerprints: _polyhost_typing.Any) -> WorkerInfo:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.language = language
+        self.runtime_version = runtime_version
+        self.adapter_version = adapter_version
+        self.pid = pid
+        self.fingerprints = fingerprints
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[WorkerInfo]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[WorkerInfo], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -503,14 +562,32 @@ class SchemaFingerprint:
         b.set_text(0, self.schema)
         b.set_text(1, self.fingerprint)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, schema: _polyhost_typing.Any, fingerprint: _polyhost_typing.Any) -> SchemaFingerprint:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.schema = schema
+        self.fingerprint = fingerprint
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[SchemaFingerprint]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[SchemaFingerprint], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -552,14 +629,33 @@ class CallContext:
         b.set_uint64(0, self.deadline_unix_ms, 0)
         b.set_text(1, self.session)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, ("deadline_unix_ms", "Q", 0, 0), None, )
+
+    @classmethod
+    def _polyhost_row(_c, trace_parent: _polyhost_typing.Any, deadline_unix_ms: _polyhost_typing.Any, session: _polyhost_typing.Any) -> CallContext:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.trace_parent = trace_parent
+        self.deadline_unix_ms = deadline_unix_ms
+        self.session = session
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[CallContext]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[CallContext], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 

@@ -448,14 +448,32 @@ class Bootstrap:
         b.set_uint32(0, self.question_id, 0)
         _polyhost_gen.write_any(b, 0, self.deprecated_object_id)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (("question_id", "I", 0, 0), None, )
+
+    @classmethod
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, deprecated_object_id: _polyhost_typing.Any) -> Bootstrap:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.question_id = question_id
+        self.deprecated_object_id = deprecated_object_id
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Bootstrap]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Bootstrap], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -558,14 +576,39 @@ class Call:
         if self.params is not None: self.params._polyhost_write(b.init_struct(1, Payload._polyhost_data_words, Payload._polyhost_ptr_count))
         if self.send_results_to is not None: self.send_results_to._polyhost_write(b, *_a)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (("question_id", "I", 0, 0), None, ("interface_id", "Q", 1, 0), ("method_id", "H", 2, 0), None, None, None, None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, target: _polyhost_typing.Any, interface_id: _polyhost_typing.Any, method_id: _polyhost_typing.Any, allow_third_party_tail_call: _polyhost_typing.Any, no_promise_pipelining: _polyhost_typing.Any, only_promise_pipeline: _polyhost_typing.Any, params: _polyhost_typing.Any, send_results_to: _polyhost_typing.Any) -> Call:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.question_id = question_id
+        self.target = target
+        self.interface_id = interface_id
+        self.method_id = method_id
+        self.allow_third_party_tail_call = allow_third_party_tail_call
+        self.no_promise_pipelining = no_promise_pipelining
+        self.only_promise_pipeline = only_promise_pipeline
+        self.params = params
+        self.send_results_to = send_results_to
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Call]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Call], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -910,14 +953,33 @@ class Finish:
         b.set_bool(32, self.release_result_caps, True)
         b.set_bool(33, self.require_early_cancellation_workaround, True)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (("question_id", "I", 0, 0), None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, release_result_caps: _polyhost_typing.Any, require_early_cancellation_workaround: _polyhost_typing.Any) -> Finish:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.question_id = question_id
+        self.release_result_caps = release_result_caps
+        self.require_early_cancellation_workaround = require_early_cancellation_workaround
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Finish]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Finish], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -1080,14 +1142,32 @@ class Release:
         b.set_uint32(0, self.id, 0)
         b.set_uint32(1, self.reference_count, 0)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (("id", "I", 0, 0), ("reference_count", "I", 1, 0), )
+
+    @classmethod
+    def _polyhost_row(_c, id: _polyhost_typing.Any, reference_count: _polyhost_typing.Any) -> Release:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.id = id
+        self.reference_count = reference_count
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Release]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Release], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -1193,14 +1273,32 @@ class Disembargo:
         if self.target is not None: self.target._polyhost_write(b.init_struct(0, MessageTarget._polyhost_data_words, MessageTarget._polyhost_ptr_count))
         if self.context is not None: self.context._polyhost_write(b, *_a)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, target: _polyhost_typing.Any, context: _polyhost_typing.Any) -> Disembargo:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.target = target
+        self.context = context
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Disembargo]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Disembargo], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -1357,14 +1455,33 @@ class Provide:
         if self.target is not None: self.target._polyhost_write(b.init_struct(0, MessageTarget._polyhost_data_words, MessageTarget._polyhost_ptr_count))
         _polyhost_gen.write_any(b, 1, self.recipient)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (("question_id", "I", 0, 0), None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, target: _polyhost_typing.Any, recipient: _polyhost_typing.Any) -> Provide:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.question_id = question_id
+        self.target = target
+        self.recipient = recipient
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Provide]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Provide], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -1445,14 +1562,33 @@ class Accept:
         _polyhost_gen.write_any(b, 0, self.provision)
         b.set_bool(32, self.embargo, False)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (("question_id", "I", 0, 0), None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, provision: _polyhost_typing.Any, embargo: _polyhost_typing.Any) -> Accept:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.question_id = question_id
+        self.provision = provision
+        self.embargo = embargo
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Accept]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Accept], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -1546,14 +1682,33 @@ class Join:
         if self.target is not None: self.target._polyhost_write(b.init_struct(0, MessageTarget._polyhost_data_words, MessageTarget._polyhost_ptr_count))
         _polyhost_gen.write_any(b, 1, self.key_part)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (("question_id", "I", 0, 0), None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, target: _polyhost_typing.Any, key_part: _polyhost_typing.Any) -> Join:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.question_id = question_id
+        self.target = target
+        self.key_part = key_part
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Join]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Join], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -1670,14 +1825,32 @@ class Payload:
         _polyhost_gen.write_any(b, 0, self.content)
         if self.cap_table is not None: CapDescriptor._polyhost_write_list(b, 1, self.cap_table)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, content: _polyhost_typing.Any, cap_table: _polyhost_typing.Any) -> Payload:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.content = content
+        self.cap_table = cap_table
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Payload]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Payload], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -1934,14 +2107,32 @@ class PromisedAnswer:
         b.set_uint32(0, self.question_id, 0)
         if self.transform is not None: PromisedAnswer_Op._polyhost_write_list(b, 0, self.transform)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (("question_id", "I", 0, 0), None, )
+
+    @classmethod
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, transform: _polyhost_typing.Any) -> PromisedAnswer:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.question_id = question_id
+        self.transform = transform
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[PromisedAnswer]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[PromisedAnswer], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -2064,14 +2255,32 @@ class ThirdPartyCapDescriptor:
         _polyhost_gen.write_any(b, 0, self.id)
         b.set_uint32(0, self.vine_id, 0)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, ("vine_id", "I", 0, 0), )
+
+    @classmethod
+    def _polyhost_row(_c, id: _polyhost_typing.Any, vine_id: _polyhost_typing.Any) -> ThirdPartyCapDescriptor:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.id = id
+        self.vine_id = vine_id
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[ThirdPartyCapDescriptor]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[ThirdPartyCapDescriptor], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -2146,14 +2355,35 @@ class Exception_:
         b.set_uint16(1, self.obsolete_durability, 0)
         b.set_text(1, self.trace)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, None, None, ("obsolete_durability", "H", 1, 0), None, )
+
+    @classmethod
+    def _polyhost_row(_c, reason: _polyhost_typing.Any, type: _polyhost_typing.Any, obsolete_is_callers_fault: _polyhost_typing.Any, obsolete_durability: _polyhost_typing.Any, trace: _polyhost_typing.Any) -> Exception_:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.reason = reason
+        self.type = type
+        self.obsolete_is_callers_fault = obsolete_is_callers_fault
+        self.obsolete_durability = obsolete_durability
+        self.trace = trace
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Exception_]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Exception_], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 

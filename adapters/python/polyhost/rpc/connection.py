@@ -1,9 +1,10 @@
 """The two-party RPC connection: message loop and protocol state machine.
 
-Owns reading frames (``wire.FrameDecoder`` with the connection's limits) and writing
-them, the handling of every rpc ``Message`` (bootstrap, call, return, finish, resolve,
-release, disembargo, abort, unimplemented; anything else is answered with
-Unimplemented), the question / answer / export / import / embargo tables, and the
+Owns reading frames (``wire.FrameDecoder`` with the connection's limits; fed by
+``transport.StreamProtocol`` or a reader task) and writing them (the frames written in
+one event-loop pass go out in one write), the handling of every rpc ``Message``
+(bootstrap, call, return, finish, resolve, release, disembargo, abort, unimplemented;
+anything else is answered with Unimplemented), the question / answer / export / import / embargo tables, and the
 connection's life: a malformed frame or a protocol violation is logged, answered with
 Abort and closes the connection; EOF or the peer's Abort closes it; closing fails every
 outstanding call with ``DisconnectedError`` and cancels running handlers.
@@ -12,6 +13,9 @@ outstanding call with ``DisconnectedError`` and cancels running handlers.
     peer = conn.bootstrap()            # Capability
     ...
     await conn.close()
+
+The messages of an ordinary call (Call without capabilities, Return with results) take
+the fast paths in ``_fast.py``; everything else is decoded by ``rpc_capnp``.
 
 Rules kept from the reference implementation (capnp-rpc rpc.rs): Return never sets
 releaseParamCaps (param capabilities are released with Release as they are dropped);
@@ -31,12 +35,14 @@ from polyhost.rpc_capnp import (
     Exception_Type, Finish, Message, Release, Resolve, Return,
 )
 
-from . import hooks
+from . import _fast, hooks
 from .content import CapContent, RawContent, builder_cap_table
 from .errors import (
     DisconnectedError, ExceptionType, ProtocolError, RpcError, from_capnp_exception,
     from_python_exception, to_capnp_exception,
 )
+from .limiter import Limiter
+from .transport import StreamProtocol, Writer
 from .hooks import BrokenHook, Pending, PromiseHook, canceled_error, hook_of, innermost
 from .remote import ImportHook, PipelineTargetHook, Question
 from .tables import Answer, Export, IdTable
@@ -46,11 +52,12 @@ __all__ = ["Connection"]
 log = logging.getLogger("polyhost.rpc")
 
 _READ_SIZE = 256 * 1024
-# Payload.content is pointer 0, Payload.capTable pointer 1; Return.noFinishNeeded is
-# data bit 33 (capnp/rpc.capnp layout).
+# Payload.content is pointer 0, Payload.capTable pointer 1 (capnp/rpc.capnp layout).
 _PAYLOAD_CONTENT = 0
 _PAYLOAD_CAP_TABLE = 1
-_RETURN_NO_FINISH_NEEDED_BIT = 33
+# Message union discriminants (capnp/rpc.capnp)
+_MSG_CALL = 2
+_MSG_RETURN = 3
 
 
 class _OutPayload:
@@ -77,22 +84,6 @@ class _OutPayload:
                 self.conn._write_descriptor(obj, self.exports)._polyhost_write(lb.get_struct(i))
 
 
-class _ReturnWriter:
-    """Written in place of an ``rpc_capnp.Return`` with results: sets noFinishNeeded
-    when the results turned out to hold no capability."""
-
-    __slots__ = ("ret", "payload")
-
-    def __init__(self, ret, payload):
-        self.ret = ret
-        self.payload = payload
-
-    def _polyhost_write(self, b):
-        self.ret._polyhost_write(b)
-        if self.payload.ncaps == 0:
-            b.set_bool(_RETURN_NO_FINISH_NEEDED_BIT, True, False)
-
-
 class Connection:
     """One end of a two-party RPC connection over an asyncio stream pair.
 
@@ -115,25 +106,36 @@ class Connection:
         self._imports = {}
         self._embargoes = IdTable()
         self._bootstrap_hook = hook_of(bootstrap).add_ref() if bootstrap is not None else None
-        self._limiter = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        self._limiter = Limiter(max_concurrency) if max_concurrency else None
         self._executor = executor
         self.stats = collections.Counter()
         self.closed = False
         self.error = None
         self._task = None
         self._closed_event = asyncio.Event()
+        self._out = []              # frames not written yet (see _write)
+        self._protocol = None       # set by connect() until start()
+        self._calls_running = 0     # calls from the peer not answered yet
+        self._reading = False       # inside _on_data
 
     @classmethod
     async def connect(cls, sock, **kwargs):
-        """A started Connection over a connected stream socket (e.g. a socketpair end)."""
-        reader, writer = await asyncio.open_connection(sock=sock)
-        conn = cls(reader, writer, **kwargs)
+        """A started Connection over a connected stream socket (e.g. a socketpair end).
+        It reads through a Protocol (see ``transport.py``), not a reader task."""
+        loop = asyncio.get_running_loop()
+        proto = StreamProtocol(loop)
+        await loop.create_connection(lambda: proto, sock=sock)
+        conn = cls(None, Writer(proto), **kwargs)
+        conn._protocol = proto
         conn.start()
         return conn
 
     def start(self):
         """Start the message loop (once)."""
-        if self._task is None:
+        if self._protocol is not None:
+            proto, self._protocol = self._protocol, None
+            proto.attach(self)
+        elif self._task is None and self._reader is not None:
             self._task = asyncio.get_running_loop().create_task(self._read_loop())
         return self
 
@@ -173,47 +175,80 @@ class Connection:
 
     async def _read_loop(self):
         reader = self._reader
-        decoder = self._decoder
         try:
             while not self.closed:
                 data = await reader.read(_READ_SIZE)
                 if not data:
-                    if not decoder.at_boundary():
-                        log.warning("%s: the peer closed the connection in the middle of a "
-                                    "frame (%d bytes of it received)", self.name,
-                                    decoder.buffered)
-                    self._disconnect(DisconnectedError("the peer closed the connection"))
+                    self._on_eof()
                     return
-                try:
-                    messages = decoder.feed(data)
-                except wire.WireError as e:
-                    self._abort("malformed frame: %s: %s" % (type(e).__name__, e))
+                if not self._on_data(data):
                     return
-                for mr in messages:
-                    if self.closed:
-                        return
-                    try:
-                        self._handle(mr)
-                    except ProtocolError as e:
-                        self._abort("protocol error: %s" % e)
-                        return
-                    except wire.WireError as e:
-                        self._abort("malformed message: %s: %s" % (type(e).__name__, e))
-                        return
-                    except Exception as e:
-                        log.exception("%s: internal error handling a message", self.name)
-                        self._abort("internal error: %s: %s" % (type(e).__name__, e))
-                        return
-                # drop the last message now: it may hold capabilities (cap_table)
-                messages = mr = None
         except asyncio.CancelledError:
             self._disconnect(DisconnectedError("connection closed"))
             raise
         except (ConnectionError, OSError) as e:
-            self._disconnect(DisconnectedError("connection lost: %s" % e))
+            self._on_lost(e)
+
+    def _on_data(self, data):
+        """Decode and handle a chunk of bytes; False once the connection is closed."""
+        self._reading = True
+        try:
+            return self._handle_chunk(data)
+        finally:
+            self._reading = False
+
+    def _handle_chunk(self, data):
+        try:
+            messages = self._decoder.feed(data)
+        except wire.WireError as e:
+            self._abort("malformed frame: %s: %s" % (type(e).__name__, e))
+            return False
+        for mr in messages:
+            if self.closed:
+                return False
+            try:
+                self._handle(mr)
+            except ProtocolError as e:
+                self._abort("protocol error: %s" % e)
+                return False
+            except wire.WireError as e:
+                self._abort("malformed message: %s: %s" % (type(e).__name__, e))
+                return False
+            except Exception as e:
+                log.exception("%s: internal error handling a message", self.name)
+                self._abort("internal error: %s: %s" % (type(e).__name__, e))
+                return False
+        if self._out:
+            self._flush()   # answers given while handling this chunk
+        return not self.closed
+
+    def _on_eof(self):
+        decoder = self._decoder
+        if not decoder.at_boundary():
+            log.warning("%s: the peer closed the connection in the middle of a frame (%d "
+                        "bytes of it received)", self.name, decoder.buffered)
+        self._disconnect(DisconnectedError("the peer closed the connection"))
+
+    def _on_lost(self, exc):
+        self._disconnect(DisconnectedError("connection lost: %s" % exc))
 
     def _write(self, data):
-        self._writer.write(data)
+        # Frames written during one pass of the event loop go out in one write (one
+        # send() syscall instead of one per message): the first one schedules _flush.
+        if self.closed:
+            self._writer.write(data)
+            return
+        out = self._out
+        out.append(data)
+        if len(out) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self):
+        out = self._out
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            self._writer.write(data)
 
     def _send(self, msg, payload=None):
         """Encode and write one Message; returns its size in bytes."""
@@ -269,6 +304,7 @@ class Connection:
             self._bootstrap_hook.release()
             self._bootstrap_hook = None
         try:
+            self._flush()
             self._writer.close()
         except Exception:
             pass
@@ -280,7 +316,18 @@ class Connection:
     # -- dispatch -------------------------------------------------------------------------
 
     def _handle(self, mr):
-        msg = Message._polyhost_read(mr.root())
+        root = mr.root()
+        d = root.get_uint16(0, 0)
+        # Fast paths for the common shapes of Call and Return (no capabilities, plain
+        # targets): they read the same fields in the same order as the generated
+        # decoder, so errors are the same, without building the Message objects.
+        if d == _MSG_CALL:
+            if _fast.handle_call(self, mr, root):
+                return
+        elif d == _MSG_RETURN:
+            if _fast.handle_return(self, mr, root):
+                return
+        msg = Message._polyhost_read(root)
         w = msg.which
         self.stats["recv.%s" % w] += 1
         if w == "call":
@@ -337,18 +384,31 @@ class Connection:
         if c.send_results_to.which != "caller":
             self._send_unimplemented(msg)
             return
-        target = self._target_hook(c.target)
+        self._answer_call(qid, self._target_hook(c.target), c.interface_id, c.method_id,
+                          c.params.content, c.params.cap_table, mr)
+
+    def _answer_call(self, qid, target, interface_id, method_id, content, descriptors, mr):
+        """Start answering a Call (``target``: a new hook reference, released here)."""
         try:
-            caps = self._receive_caps(c.params.cap_table)
+            caps = self._receive_caps(descriptors) if descriptors else []
             mr.cap_table = caps
             a = Answer(qid)
             self._answers[qid] = a
-            p = target.call(c.interface_id, c.method_id, RawContent(c.params.content, caps),
-                            self)
+            p = target.call(interface_id, method_id, RawContent(content, caps), self)
         finally:
             target.release()
         a.pending = p
-        p.add_listener(functools.partial(self._on_answer_done, a))
+        self._calls_running += 1
+        p.add_listener(functools.partial(self._on_call_done, a))
+
+    def _on_call_done(self, a, p):
+        self._calls_running -= 1
+        self._on_answer_done(a, p)
+        if not self._calls_running and self._out and not self._reading:
+            # The last call in progress answered (in a handler task): nothing else is
+            # about to be written in this pass, so write now instead of one loop pass
+            # later (_write). While a chunk is handled, _on_data flushes at its end.
+            self._flush()
 
     def _on_answer_done(self, a, p):
         if self.closed or self._answers.get(a.id) is not a or a.return_sent:
@@ -360,10 +420,9 @@ class Connection:
             self._send_exception_return(a, p.error)
         else:
             payload = _OutPayload(self, p.content)
-            ret = Return(answer_id=a.id, release_param_caps=False, which="results",
-                         results=payload)
             try:
-                self._send(Message(return_=_ReturnWriter(ret, payload)), payload)
+                self._write(_fast.encode_results(a.id, payload))
+                self.stats["sent.return_"] += 1
             except Exception as e:
                 self._release_exports(payload.exports)
                 log.warning("%s: could not encode the results of answer %d: %s",
@@ -423,22 +482,32 @@ class Connection:
             self._send(Message(finish=Finish(question_id=q.id, release_result_caps=True)))
         q._complete(error=canceled_error())
 
-    def _on_return(self, r, mr, msg):
-        q = self._questions.get(r.answer_id)
+    def _returned_question(self, answer_id, release_param_caps):
+        """The question a Return answers, or None when it was cancelled (then dropped)."""
+        q = self._questions.get(answer_id)
         if q is None:
-            raise ProtocolError("Return for unknown question id %d" % r.answer_id)
+            raise ProtocolError("Return for unknown question id %d" % answer_id)
         q.returned = True
-        if r.release_param_caps and q.param_exports:
+        if release_param_caps and q.param_exports:
             self._release_exports(q.param_exports)
         q.param_exports = ()
         if q.done:      # cancelled: Finish (releaseResultCaps) already sent
             self._questions.pop(q.id)
+            return None
+        return q
+
+    def _complete_question(self, q, content, descriptors, mr):
+        caps = self._receive_caps(descriptors) if descriptors else []
+        mr.cap_table = caps
+        q._complete(content=RawContent(content, caps))
+
+    def _on_return(self, r, mr, msg):
+        q = self._returned_question(r.answer_id, r.release_param_caps)
+        if q is None:
             return
         w = r.which
         if w == "results":
-            caps = self._receive_caps(r.results.cap_table)
-            mr.cap_table = caps
-            q._complete(content=RawContent(r.results.content, caps))
+            self._complete_question(q, r.results.content, r.results.cap_table, mr)
         elif w == "exception":
             q._complete(error=from_capnp_exception(r.exception))
         elif w == "canceled":
@@ -447,7 +516,10 @@ class Connection:
             q._complete(error=RpcError("unsupported Return kind %r" % (w,),
                                        ExceptionType.UNIMPLEMENTED))
             self._send_unimplemented(msg)
-        if not q.finish_sent and not r.no_finish_needed and not self.closed:
+        self._after_return(q, r.no_finish_needed)
+
+    def _after_return(self, q, no_finish_needed):
+        if not q.finish_sent and not no_finish_needed and not self.closed:
             q.finish_sent = True
             self._send(Message(finish=Finish(question_id=q.id, release_result_caps=False)))
         self._questions.pop(q.id)
@@ -600,15 +672,17 @@ class Connection:
                 raise ProtocolError("unknown PromisedAnswer.Op")
         return tuple(ops)
 
+    def _export_target(self, eid):
+        e = self._exports.get(eid)
+        if e is None:
+            raise ProtocolError("message target %d is not a current export id" % eid)
+        return e.hook.add_ref()
+
     def _target_hook(self, t):
         """A new reference to the hook a MessageTarget names."""
         w = t.which
         if w == "imported_cap":
-            e = self._exports.get(t.imported_cap)
-            if e is None:
-                raise ProtocolError("message target %d is not a current export id"
-                                    % t.imported_cap)
-            return e.hook.add_ref()
+            return self._export_target(t.imported_cap)
         if w == "promised_answer":
             pa = t.promised_answer
             a = self._answers.get(pa.question_id)

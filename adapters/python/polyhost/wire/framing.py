@@ -52,6 +52,18 @@ def _parse_header(buf, start, avail, limits):
     if avail < 4:
         return None
     count = _u32_from(buf, start)[0] + 1
+    if count == 1 and avail >= 8 and limits.max_segments >= 1:
+        # one segment (nearly every message): no format string to build
+        size = _u32_from(buf, start + 4)[0]
+        if size * 8 > limits.max_message_bytes or (
+                limits.traversal_words is not None and size > limits.traversal_words):
+            return _parse_header_slow(buf, start, avail, limits)
+        return 8, (size,)
+    return _parse_header_slow(buf, start, avail, limits)
+
+
+def _parse_header_slow(buf, start, avail, limits):
+    count = _u32_from(buf, start)[0] + 1
     if count > limits.max_segments:
         raise TooManySegments("frame declares %d segments, the limit is %d"
                               % (count, limits.max_segments))
@@ -133,28 +145,45 @@ class FrameDecoder:
         if self._failed is not None:
             raise MalformedFrame("frame decoder already failed: %s" % self._failed)
         buf = self._buf
-        buf += data
+        if buf:
+            buf += data
+            if len(buf) < self._need:
+                return []           # still inside a large frame: don't copy it yet
+            data = bytes(buf)
+            buf.clear()
+        elif type(data) is not bytes:
+            data = bytes(data)      # the readers keep views: don't pin a caller's buffer
+        # Every complete frame of the chunk is cut from one bytes object: the messages'
+        # segments are views of it (no copy per frame); only a trailing partial frame
+        # is buffered.
+        mv = memoryview(data)
+        end = len(data)
+        pos = 0
         out = []
         limits = self.limits
         try:
             while True:
-                avail = len(buf)
+                avail = end - pos
                 need = self._need
                 if not need:
-                    parsed = _parse_header(buf, 0, avail, limits)
+                    parsed = _parse_header(data, pos, avail, limits)
                     if parsed is None:
                         break
                     self._hdr, self._sizes = parsed
                     need = self._need = self._hdr + (sum(self._sizes) << 3)
                 if avail < need:
                     break
-                hdr, sizes = self._hdr, self._sizes
-                body = bytes(buf[hdr:need])
-                del buf[:need]
+                sizes = self._sizes
+                if len(sizes) == 1:
+                    segs = [mv[pos + self._hdr:pos + need]]
+                else:
+                    segs = _split(mv[pos + self._hdr:pos + need], sizes)
+                out.append(MessageReader(segs, limits))
+                pos += need
                 self._need = 0
-                out.append(MessageReader(_split(body, sizes), limits))
         except MalformedFrame as e:
             self._failed = str(e)
-            buf.clear()
             raise
+        if pos < end:
+            buf += mv[pos:]
         return out

@@ -183,6 +183,25 @@ def _struct_at(msg, segi, seg, off, lo, hi, nest):
     return _struct_resolved(msg, segi, seg, t, lo, hi, nest)
 
 
+def _near_struct(msg, segi, seg, off, lo, hi, nest):
+    """The struct a valid near struct pointer designates (the usual case, in one call),
+    or None: then _struct_at decides, raising the error of a bad pointer."""
+    if lo & 3 or nest <= 0:
+        return None
+    t = off + 8 + ((lo >> 2) << 3)
+    dw = hi & 0xFFFF
+    pc = hi >> 16
+    words = dw + pc
+    if t < 0 or t + (words << 3) > len(seg):
+        return None
+    b = msg._budget - words
+    if b < 0:
+        return None
+    msg._budget = b
+    d = dw << 3
+    return StructReader(msg, seg, segi, t, d, t + d, pc, nest - 1)
+
+
 def _struct_resolved(msg, segi, seg, t, lo, hi, nest):
     if lo & 3:
         raise WrongPointerKind("expected a struct pointer, found a %s pointer" % _kind_name(lo))
@@ -458,6 +477,9 @@ class StructReader:
         lo, hi = _unpack_word(seg, off)
         if lo == 0 and hi == 0:
             return _EMPTY_STRUCT
+        r = _near_struct(self._msg, self._segi, seg, off, lo, hi, self._nest)
+        if r is not None:
+            return r
         return _struct_at(self._msg, self._segi, seg, off, lo, hi, self._nest)
 
     def get_list(self, i, element_size):
@@ -588,6 +610,21 @@ class ListReader:
         stride = step >> 3
         return [unpack_from(seg, off + i * stride)[0] for i in range(n)]
 
+    def unpack_rows(self, packer):
+        """Every element's data section read with ``packer`` (a ``struct.Struct``), as a
+        list of tuples; None when the elements' data sections are smaller than
+        ``packer.size`` or the list is a bit list (then read them one at a time)."""
+        if self._esize == BIT or (self._dbits >> 3) < packer.size:
+            return None
+        n = self._count
+        stride = self._step >> 3
+        seg = self._seg
+        off = self._off
+        if stride == packer.size:
+            return list(packer.iter_unpack(seg[off:off + n * stride]))
+        unpack_from = packer.unpack_from
+        return [unpack_from(seg, off + i * stride) for i in range(n)]
+
     def get_struct(self, i):
         """Element ``i`` as a struct (struct lists, or upgraded primitive/pointer lists)."""
         if i >= self._count or i < 0:
@@ -692,10 +729,17 @@ class PointerReader:
         return not ok or (lo == 0 and hi == 0)
 
     def as_struct(self):
-        seg, lo, hi, ok = self._word()
-        if not ok or (lo == 0 and hi == 0):
+        msg = self._msg
+        if msg is None:
             return _EMPTY_STRUCT
-        return _struct_at(self._msg, self._segi, seg, self._off, lo, hi, self._nest)
+        seg = msg._segs[self._segi]
+        lo, hi = _unpack_word(seg, self._off)
+        if lo == 0 and hi == 0:
+            return _EMPTY_STRUCT
+        r = _near_struct(msg, self._segi, seg, self._off, lo, hi, self._nest)
+        if r is not None:
+            return r
+        return _struct_at(msg, self._segi, seg, self._off, lo, hi, self._nest)
 
     def as_list(self, element_size=None):
         """The list, checked against ``element_size`` (None accepts any list)."""

@@ -76,14 +76,32 @@ class Point:
         b.set_float64(0, self.x, 0.0)
         b.set_float64(1, self.y, 0.0)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (("x", "d", 0, 0.0), ("y", "d", 1, 0.0), )
+
+    @classmethod
+    def _polyhost_row(_c, x: _polyhost_typing.Any, y: _polyhost_typing.Any) -> Point:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.x = x
+        self.y = y
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Point]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Point], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -202,14 +220,53 @@ class Primitives:
         b.set_data(3, self.bytes_)
         b.set_uint16(30, self.color, Color.GREEN)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, ("i8", "b", 1, 0), ("i16", "h", 1, 0), ("i32", "i", 1, 0), ("i64", "q", 1, 0), ("u8", "B", 16, 0), ("u16", "H", 9, 0), ("u32", "I", 5, 0), ("u64", "Q", 3, 0), ("f32", "f", 8, 0.0), ("f64", "d", 5, 0.0), None, None, None, None, ("minus", "i", 9, -7), ("big", "Q", 6, 18446744073709551615), ("ratio", "f", 14, 0.5), ("not_a_number", "d", 8, float("nan")), ("infinity", "d", 9, float("inf")), None, None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, flag: _polyhost_typing.Any, i8: _polyhost_typing.Any, i16: _polyhost_typing.Any, i32: _polyhost_typing.Any, i64: _polyhost_typing.Any, u8: _polyhost_typing.Any, u16: _polyhost_typing.Any, u32: _polyhost_typing.Any, u64: _polyhost_typing.Any, f32: _polyhost_typing.Any, f64: _polyhost_typing.Any, text: _polyhost_typing.Any, data: _polyhost_typing.Any, void: _polyhost_typing.Any, flag_on: _polyhost_typing.Any, minus: _polyhost_typing.Any, big: _polyhost_typing.Any, ratio: _polyhost_typing.Any, not_a_number: _polyhost_typing.Any, infinity: _polyhost_typing.Any, named: _polyhost_typing.Any, bytes_: _polyhost_typing.Any, color: _polyhost_typing.Any) -> Primitives:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.flag = flag
+        self.i8 = i8
+        self.i16 = i16
+        self.i32 = i32
+        self.i64 = i64
+        self.u8 = u8
+        self.u16 = u16
+        self.u32 = u32
+        self.u64 = u64
+        self.f32 = f32
+        self.f64 = f64
+        self.text = text
+        self.data = data
+        self.void = void
+        self.flag_on = flag_on
+        self.minus = minus
+        self.big = big
+        self.ratio = ratio
+        self.not_a_number = not_a_number
+        self.infinity = infinity
+        self.named = named
+        self.bytes_ = bytes_
+        self.color = color
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Primitives]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Primitives], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -280,14 +337,41 @@ class Lists:
         if self.words is not None: _polyhost_gen.lists_writer(_polyhost_wire.POINTER, _polyhost_gen.write_texts)(b, 9, self.words)
         if self.defaulted is not None: _polyhost_gen.write_i32(b, 10, self.defaulted)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, None, None, None, None, None, None, None, None, None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, bools: _polyhost_typing.Any, ints: _polyhost_typing.Any, floats: _polyhost_typing.Any, texts: _polyhost_typing.Any, blobs: _polyhost_typing.Any, points: _polyhost_typing.Any, colors: _polyhost_typing.Any, nested: _polyhost_typing.Any, matrix: _polyhost_typing.Any, words: _polyhost_typing.Any, defaulted: _polyhost_typing.Any) -> Lists:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.bools = bools
+        self.ints = ints
+        self.floats = floats
+        self.texts = texts
+        self.blobs = blobs
+        self.points = points
+        self.colors = colors
+        self.nested = nested
+        self.matrix = matrix
+        self.words = words
+        self.defaulted = defaulted
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Lists]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Lists], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -434,14 +518,32 @@ class Shape_Label:
         b.set_text(0, self.text)
         b.set_uint16(0, self.kind, Shape_Label_Kind.PLAIN)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, text: _polyhost_typing.Any, kind: _polyhost_typing.Any) -> Shape_Label:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.text = text
+        self.kind = kind
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Shape_Label]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Shape_Label], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -563,14 +665,32 @@ class Pair:
         _polyhost_gen.arg(_a, 0).write(b, 0, self.key)
         _polyhost_gen.arg(_a, 1).write(b, 1, self.value)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, key: _polyhost_typing.Any, value: _polyhost_typing.Any) -> Pair:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.key = key
+        self.value = value
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Pair]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Pair], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -606,14 +726,32 @@ class Tagged:
         if self.entry is not None: self.entry._polyhost_write(b.init_struct(0, Pair._polyhost_data_words, Pair._polyhost_ptr_count), _polyhost_gen.TEXT, _polyhost_gen.StructCodec(Point))
         if self.points is not None: self.points._polyhost_write(b.init_struct(1, Pair._polyhost_data_words, Pair._polyhost_ptr_count), _polyhost_gen.StructCodec(Point), _polyhost_gen.StructCodec(Point))
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, entry: _polyhost_typing.Any, points: _polyhost_typing.Any) -> Tagged:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.entry = entry
+        self.points = points
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Tagged]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Tagged], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
@@ -1386,14 +1524,33 @@ class Holder:
         if self.counters is not None: _polyhost_gen.write_caps(b, 1, self.counters)
         _polyhost_gen.write_any(b, 2, self.any)
 
+    # (name, struct code, offset, default) per field; None for a field that is not a
+    # number: lists of structs made of numbers only are packed in bulk (polyhost.gen)
+    _polyhost_layout = (None, None, None, )
+
+    @classmethod
+    def _polyhost_row(_c, counter: _polyhost_typing.Any, counters: _polyhost_typing.Any, any: _polyhost_typing.Any) -> Holder:
+        # an instance from its fields' values in declaration order, as they are on the
+        # wire (no conversion): for the bulk list reader
+        self = _c.__new__(_c)
+        self.counter = counter
+        self.counters = counters
+        self.any = any
+        return self
+
     @classmethod
     def _polyhost_read_list(cls, lr: _polyhost_wire.ListReader, *_a: _polyhost_gen.Codec) -> list[Holder]:
+        _rows = _polyhost_gen.read_rows(cls, lr)
+        if _rows is not None:
+            return _rows
         read = cls._polyhost_read
         return [read(lr.get_struct(_i), *_a) for _i in range(lr.len())]
 
     @classmethod
     def _polyhost_write_list(cls, b: _polyhost_gen.Builder, i: int, values: _polyhost_typing.Sequence[Holder], *_a: _polyhost_gen.Codec) -> None:
         lb = b.init_struct_list(i, len(values), cls._polyhost_data_words, cls._polyhost_ptr_count)
+        if _polyhost_gen.write_rows(cls, lb, values):
+            return
         for _i, _v in enumerate(values):
             _v._polyhost_write(lb.get_struct(_i), *_a)
 
