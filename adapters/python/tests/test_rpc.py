@@ -834,3 +834,21 @@ class AbortTest(unittest.IsolatedAsyncioTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CancelBeforeStartTest(unittest.IsolatedAsyncioTestCase):
+    """A call cancelled before its handler task took its first step still completes
+    (as canceled), so the connection sends its Return."""
+
+    async def test_cancel_before_the_task_starts(self):
+        from polyhost.rpc.server import LocalCall
+
+        async def never_started():
+            raise AssertionError("must not run")
+
+        p = LocalCall()
+        p.task = asyncio.get_running_loop().create_task(never_started())
+        p.cancel()  # before the loop ran the task once
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        self.assertTrue(p.done, "the call completed")

@@ -75,8 +75,15 @@ class LocalCall(Pending):
         if self.done:
             return
         if self.task is not None:
+            # A task cancelled before its first step never runs `_run`, which is what
+            # completes the call; complete it here then, so a Return still goes out.
+            self.task.add_done_callback(self._cancelled_before_start)
             self.task.cancel()
         else:
+            self._complete(error=canceled_error())
+
+    def _cancelled_before_start(self, task):
+        if not self.done:
             self._complete(error=canceled_error())
 
 
