@@ -1,6 +1,6 @@
 //! Generates the bindings of the test schemas (tests/schema/*.capnp) with the same
 //! builder users call from their build.rs: Rust for this crate, Python modules into
-//! $OUT_DIR/python for the test workers.
+//! $OUT_DIR/python and Node modules into $OUT_DIR/node for the test workers.
 //!
 //! The conformance suite's schema (tests/conformance/schema/*.capnp) is generated
 //! separately: Rust into $OUT_DIR/conformance (the `polyhost_tests::conformance`
@@ -13,6 +13,7 @@ fn main() {
     polyhost_codegen::Builder::new()
         .schema_dir("schema")
         .guest_target("../adapters/python/templates", format!("{out}/python"))
+        .guest_target("../adapters/node/templates", format!("{out}/node"))
         .build();
 
     let conformance = || {

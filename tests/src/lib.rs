@@ -5,7 +5,9 @@ polyhost::include_bindings!();
 
 /// Where build.rs put the generated Python modules.
 pub const PYTHON_MODULES: &str = concat!(env!("OUT_DIR"), "/python");
-/// The test plugins (Python).
+/// Where build.rs put the generated Node modules (.mjs + .d.ts).
+pub const NODE_MODULES: &str = concat!(env!("OUT_DIR"), "/node");
+/// The test plugins (Python and Node).
 pub const PLUGINS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/plugins");
 
 /// Bindings of the adapter conformance suite's schema

@@ -1,15 +1,19 @@
-//! The polyhost quickstart: starts a pool of Python workers for schema/greeter.capnp,
-//! calls them through the generated typed clients, serves their callbacks from a
-//! Rust trait implementation, and shuts down leaving no process behind.
+//! The polyhost quickstart: starts a pool of Python workers and a pool of one Node worker
+//! for schema/greeter.capnp, calls both through the same generated typed client, serves
+//! their callbacks from one Rust trait implementation, and shuts down leaving no process
+//! behind.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use polyhost::{Adapter, HandlerError, Pool};
 
 polyhost::include_bindings!();
 
 use greeter::{CounterClient, GreeterClient, HostLogDispatch, HostLogHandler};
+
+type Error = Box<dyn std::error::Error>;
 
 /// The host's side of `HostLog`: workers call it.
 struct Log {
@@ -25,36 +29,50 @@ impl HostLogHandler for Log {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).init();
-
-    let log = Arc::new(Log { lines: AtomicUsize::new(0) });
-    let started = std::time::Instant::now();
-    let pool = Pool::builder(Adapter::bundled("python")?, "greeter_plugin:make")
-        .size(2)
-        .module_path(concat!(env!("OUT_DIR"), "/python")) // generated greeter_capnp.py
+/// Starts `size` workers of `adapter` ("python" or "node") running the plugin `entry`.
+async fn start(adapter: &str, entry: &str, size: usize, log: &Arc<Log>) -> Result<Pool, Error> {
+    let started = Instant::now();
+    let pool = Pool::builder(Adapter::bundled(adapter)?, entry)
+        .size(size)
+        .module_path(format!("{}/{adapter}", env!("OUT_DIR"))) // generated greeter_capnp.{py,mjs}
         .module_path(concat!(env!("CARGO_MANIFEST_DIR"), "/plugin")) // the plugin code
         .bindings(greeter::SCHEMA, greeter::FINGERPRINT)
         .callback(Arc::new(HostLogDispatch(log.clone())))
         .start()
         .await?;
     let stats = pool.stats();
-    println!("started {} Python workers (pids {:?}) in {:?}", stats.workers, stats.pids, started.elapsed());
+    println!("started {adapter} pool: {} worker(s), pids {:?}, in {} ms", stats.workers, stats.pids, started.elapsed().as_millis());
+    Ok(pool)
+}
 
-    let greeter: GreeterClient = pool.client();
+/// The same calls, whatever language the workers behind `greeter` are written in.
+async fn talk_to(greeter: &GreeterClient) -> Result<(), Error> {
     println!("greet: {}", greeter.greet("Ada".into()).await?);
-
     let counter: CounterClient = greeter.counter(41).await?.ok_or("the worker returned no counter")?;
     println!("counter: {} then {}", counter.next().await?, counter.next().await?);
-
     println!("shout: {}", greeter.shout("capabilities both ways".into()).await?);
+    Ok(())
+}
+
+/// Shuts `pool` down; the pids of its workers that are still running (none).
+async fn shut_down(pool: Pool) -> Vec<u32> {
+    let pids = pool.stats().pids;
+    pool.shutdown().await;
+    pids.into_iter().filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists()).collect()
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).init();
+    let log = Arc::new(Log { lines: AtomicUsize::new(0) });
+
+    let python = start("python", "greeter_plugin:make", 2, &log).await?;
+    talk_to(&python.client()).await?;
+    let node = start("node", "greeter_plugin.mjs:make", 1, &log).await?;
+    talk_to(&node.client()).await?;
     println!("host handled {} callback(s)", log.lines.load(Ordering::Relaxed));
 
-    let pids = pool.stats().pids;
-    drop(counter);
-    pool.shutdown().await;
-    let alive: Vec<u32> = pids.iter().copied().filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists()).collect();
-    println!("shut down; worker processes still alive: {alive:?}");
+    let (python_alive, node_alive) = (shut_down(python).await, shut_down(node).await);
+    println!("shut down; worker processes still alive: python {python_alive:?}, node {node_alive:?}");
     Ok(())
 }

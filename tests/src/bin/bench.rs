@@ -1,4 +1,4 @@
-//! polyhost's Python path against a floor measured in the same run.
+//! polyhost's Python and Node paths, each against a floor measured in the same run.
 //!
 //! ```sh
 //! cargo run --release -p polyhost-tests --bin bench
@@ -6,11 +6,12 @@
 //!
 //! The floor is a raw length-prefixed echo (4-byte length + 16-byte payload) over the
 //! same kind of socketpair, started by the same launch machinery (the child gets its
-//! end as fd 3), to the same Python interpreter, written with asyncio streams
-//! (`tests/bench/echo_floor.py`). polyhost is measured through a pool and its typed
-//! client (`tests/schema/bench.capnp`, `tests/plugins/bench_plugin.py`). Every figure is
-//! also printed as a ratio to its floor, so the table survives a noisy machine. See the
-//! "Benchmarks" section of README.md for what each row means.
+//! end as fd 3), to the same interpreter: Python with asyncio streams
+//! (`tests/bench/echo_floor.py`), Node with a `net.Socket` (`tests/bench/echo_floor.mjs`).
+//! polyhost is measured through a pool and its typed client (`tests/schema/bench.capnp`,
+//! `tests/plugins/bench_plugin.py` and `bench_plugin.mjs`). Every figure is also printed
+//! as a ratio to its floor (the Node rows to the Node floor), so the table survives a
+//! noisy machine. See the "Benchmarks" section of README.md for what each row means.
 //!
 //! `POLYHOST_BENCH_PROFILE=<folder>` runs the call and stream workers under cProfile
 //! (`tests/bench/profiled_worker.py`) and writes `<folder>/worker-<pid>.prof`; the
@@ -26,13 +27,16 @@ use futures::StreamExt;
 use polyhost::launch::{self, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
 use polyhost::{Adapter, HandlerError, Pool, PoolBuilder, SinkWriter};
 use polyhost_tests::bench::{self, BenchClient, FeederDispatch, FeederHandler, Item};
-use polyhost_tests::{PLUGINS, PYTHON_MODULES};
+use polyhost_tests::{NODE_MODULES, PLUGINS, PYTHON_MODULES};
 
 const PAYLOAD: [u8; 16] = *b"polyhost-bench16";
 const WARMUP_CALLS: usize = 500;
 const SEQUENTIAL_CALLS: usize = 2_000;
 const PIPELINED_CALLS: usize = 20_000;
 const IN_FLIGHT: usize = 64;
+/// The Node floor answers 64 pipelined frames ~20x faster than the Python one: ten times
+/// the calls, so its run lasts long enough to measure (and to count CPU ticks).
+const NODE_FLOOR_PIPELINED_CALLS: usize = 10 * PIPELINED_CALLS;
 /// Each stream run is sized from a short trial to last about this long.
 const STREAM_RUN: Duration = Duration::from_millis(1500);
 const STREAM_RUNS: usize = 3;
@@ -57,6 +61,10 @@ async fn run() -> Result<(), BoxError> {
         interpreter.display(),
         PAYLOAD.len()
     );
+    let node = Adapter::bundled("node")?;
+    let node_interpreter = node.resolve_interpreter(None)?;
+    let node_version = std::process::Command::new(&node_interpreter).args(&node.definition.version).output()?;
+    println!("and Node {} ({})", String::from_utf8_lossy(&node_version.stdout).trim(), node_interpreter.display());
     println!("load average before the run: {}", load_average());
     let profile = std::env::var_os("POLYHOST_BENCH_PROFILE").map(PathBuf::from);
     if let Some(dir) = &profile {
@@ -67,17 +75,8 @@ async fn run() -> Result<(), BoxError> {
 
     // The floor.
     eprintln!("floor: raw asyncio echo ...");
-    let mut floor = FloorEcho::spawn(&python, &interpreter)?;
-    let floor_pids = [floor.child.id()];
-    floor.sequential(WARMUP_CALLS)?;
-    let cpu = Cpu::now(&floor_pids);
-    let floor_rtt = Percentiles::of(floor.sequential(SEQUENTIAL_CALLS)?);
-    let floor_rtt_cpu = cpu.per(&floor_pids, SEQUENTIAL_CALLS);
-    floor.pipelined(PIPELINED_CALLS / 4)?;
-    let cpu = Cpu::now(&floor_pids);
-    let floor_rate = floor.pipelined(PIPELINED_CALLS)?;
-    let floor_rate_cpu = cpu.per(&floor_pids, PIPELINED_CALLS);
-    floor.stop()?;
+    let Calls { rtt: floor_rtt, rtt_cpu: floor_rtt_cpu, rate: floor_rate, rate_cpu: floor_rate_cpu } =
+        floor_calls(&python, &interpreter, "echo_floor.py", PIPELINED_CALLS)?;
     table.section("floor: raw length-prefixed echo, Python asyncio streams, same socketpair");
     table.row_cpu("round trip p50", us(floor_rtt.p50), 1.0, floor_rtt_cpu);
     table.row("round trip p99", us(floor_rtt.p99), 1.0);
@@ -92,14 +91,7 @@ async fn run() -> Result<(), BoxError> {
     let pool = bench_pool(&worker_adapter, 1, profile.as_deref()).start().await?;
     let client: BenchClient = pool.client();
     let pids = pool.stats().pids;
-    sequential(&client, WARMUP_CALLS).await?;
-    let cpu = Cpu::now(&pids);
-    let rtt = Percentiles::of(sequential(&client, SEQUENTIAL_CALLS).await?);
-    let rtt_cpu = cpu.per(&pids, SEQUENTIAL_CALLS);
-    pipelined(&client, PIPELINED_CALLS / 4).await?;
-    let cpu = Cpu::now(&pids);
-    let rate_1 = pipelined(&client, PIPELINED_CALLS).await?;
-    let rate_1_cpu = cpu.per(&pids, PIPELINED_CALLS);
+    let Calls { rtt, rtt_cpu, rate: rate_1, rate_cpu: rate_1_cpu } = calls(&client, &pids).await?;
     table.section("polyhost: typed client -> pool -> one Python worker, echoBytes(16 bytes)");
     table.row_cpu("round trip p50", us(rtt.p50), rtt.p50.as_secs_f64() / floor_rtt.p50.as_secs_f64(), rtt_cpu);
     table.row("round trip p99", us(rtt.p99), rtt.p99.as_secs_f64() / floor_rtt.p99.as_secs_f64());
@@ -153,6 +145,24 @@ async fn run() -> Result<(), BoxError> {
     }
     table.row("  of which: resolving the interpreter (one `python3 -c`, in every start())", ms(resolve), resolve.as_secs_f64() / starts[0].1.as_secs_f64());
 
+    // Node: its own floor, then calls into one Node worker.
+    eprintln!("Node floor: raw net.Socket echo ...");
+    let floor = floor_calls(&node, &node_interpreter, "echo_floor.mjs", NODE_FLOOR_PIPELINED_CALLS)?;
+    table.section("floor: raw length-prefixed echo, Node net.Socket, same socketpair");
+    table.row_cpu("round trip p50", us(floor.rtt.p50), 1.0, floor.rtt_cpu);
+    table.row("round trip p99", us(floor.rtt.p99), 1.0);
+    table.row_cpu(&format!("calls/s, {IN_FLIGHT} in flight"), per_s(floor.rate), 1.0, floor.rate_cpu);
+    eprintln!("polyhost: calls into one Node worker ...");
+    let pool = node_bench_pool(&node).start().await?;
+    let client: BenchClient = pool.client();
+    let pids = pool.stats().pids;
+    let got = calls(&client, &pids).await?;
+    pool.shutdown().await;
+    table.section("polyhost: typed client -> pool -> one Node worker, echoBytes(16 bytes); ratio to the Node floor");
+    table.row_cpu("round trip p50", us(got.rtt.p50), got.rtt.p50.as_secs_f64() / floor.rtt.p50.as_secs_f64(), got.rtt_cpu);
+    table.row("round trip p99", us(got.rtt.p99), got.rtt.p99.as_secs_f64() / floor.rtt.p99.as_secs_f64());
+    table.row_cpu(&format!("calls/s, {IN_FLIGHT} in flight, 1 worker"), per_s(got.rate), got.rate / floor.rate, got.rate_cpu);
+
     table.print();
     if let Some(dir) = &profile {
         println!("\nprofiles: {}/worker-<pid>.prof (python3 -m pstats <file>, then: sort tottime, stats 25)", dir.display());
@@ -180,11 +190,11 @@ fn frame() -> [u8; FRAME] {
 }
 
 impl FloorEcho {
-    /// Starts `tests/bench/echo_floor.py` with polyhost's launch machinery (socketpair,
-    /// fd 3, parent-death signal, the adapter's environment).
-    fn spawn(python: &Adapter, interpreter: &Path) -> Result<FloorEcho, BoxError> {
-        let mut adapter = python.clone();
-        adapter.definition.args = vec![bench_file("echo_floor.py")];
+    /// Starts `tests/bench/<script>` with polyhost's launch machinery (socketpair, fd 3,
+    /// parent-death signal, the adapter's environment).
+    fn spawn(language: &Adapter, interpreter: &Path, script: &str) -> Result<FloorEcho, BoxError> {
+        let mut adapter = language.clone();
+        adapter.definition.args = vec![bench_file(script)];
         let spec = WorkerSpec {
             adapter,
             entry: String::new(),
@@ -258,6 +268,32 @@ impl FloorEcho {
     }
 }
 
+/// Round trips (one at a time) and calls/s (`IN_FLIGHT` at a time), with the CPU per
+/// call (host, worker or floor process) of each.
+struct Calls {
+    rtt: Percentiles,
+    rtt_cpu: (Duration, Duration),
+    rate: f64,
+    rate_cpu: (Duration, Duration),
+}
+
+/// The floor echo of one interpreter (`tests/bench/<script>`), warmed up, then measured
+/// (`pipelined_calls` for calls/s).
+fn floor_calls(language: &Adapter, interpreter: &Path, script: &str, pipelined_calls: usize) -> Result<Calls, BoxError> {
+    let mut floor = FloorEcho::spawn(language, interpreter, script)?;
+    let pids = [floor.child.id()];
+    floor.sequential(WARMUP_CALLS)?;
+    let cpu = Cpu::now(&pids);
+    let rtt = Percentiles::of(floor.sequential(SEQUENTIAL_CALLS)?);
+    let rtt_cpu = cpu.per(&pids, SEQUENTIAL_CALLS);
+    floor.pipelined(pipelined_calls / 4)?;
+    let cpu = Cpu::now(&pids);
+    let rate = floor.pipelined(pipelined_calls)?;
+    let rate_cpu = cpu.per(&pids, pipelined_calls);
+    floor.stop()?;
+    Ok(Calls { rtt, rtt_cpu, rate, rate_cpu })
+}
+
 /// `n` fresh interpreters importing asyncio, started at once; until all have exited.
 fn bare_interpreters(interpreter: &Path, n: usize) -> Result<Duration, BoxError> {
     let t = Instant::now();
@@ -305,11 +341,36 @@ fn bench_pool(adapter: &Adapter, size: usize, profile: Option<&Path>) -> PoolBui
     builder
 }
 
+/// A pool of one Node worker running `tests/plugins/bench_plugin.mjs`.
+fn node_bench_pool(node: &Adapter) -> PoolBuilder {
+    Pool::builder(node.clone(), "bench_plugin.mjs:make")
+        .size(1)
+        .concurrency(IN_FLIGHT)
+        .queue(4 * IN_FLIGHT)
+        .module_path(NODE_MODULES)
+        .module_path(PLUGINS)
+        .bindings(bench::SCHEMA, bench::FINGERPRINT)
+        .callback(Arc::new(FeederDispatch(Arc::new(Feeder))))
+}
+
 /// The Python adapter, running the worker under cProfile.
 fn profiled(python: &Adapter) -> Adapter {
     let mut adapter = python.clone();
     adapter.definition.args = vec![bench_file("profiled_worker.py"), "{entry}".into()];
     adapter
+}
+
+/// `echoBytes` into a pool (whose workers are `pids`), warmed up, then measured.
+async fn calls(client: &BenchClient, pids: &[u32]) -> Result<Calls, BoxError> {
+    sequential(client, WARMUP_CALLS).await?;
+    let cpu = Cpu::now(pids);
+    let rtt = Percentiles::of(sequential(client, SEQUENTIAL_CALLS).await?);
+    let rtt_cpu = cpu.per(pids, SEQUENTIAL_CALLS);
+    pipelined(client, PIPELINED_CALLS / 4).await?;
+    let cpu = Cpu::now(pids);
+    let rate = pipelined(client, PIPELINED_CALLS).await?;
+    let rate_cpu = cpu.per(pids, PIPELINED_CALLS);
+    Ok(Calls { rtt, rtt_cpu, rate, rate_cpu })
 }
 
 async fn sequential(client: &BenchClient, n: usize) -> Result<Vec<Duration>, BoxError> {
@@ -489,7 +550,7 @@ impl Table {
     }
     fn print(&self) {
         println!();
-        println!("| measurement | value | vs floor | CPU per call/item: host | Python |");
+        println!("| measurement | value | vs floor | CPU per call/item: host | worker |");
         println!("|---|---:|---:|---:|---:|");
         for (title, rows) in &self.sections {
             println!("| **{title}** | | | | |");
