@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates the Node modules checked into the adapter from their schemas (run from
-# anywhere; needs only cargo). tests/tests/node_modules_current.rs checks they are
+# anywhere; needs only cargo). tests/tests/guest_modules_current.rs checks they are
 # current.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)

@@ -2,7 +2,7 @@
 // tests/schema/features.capnp through wire bytes and back.
 //
 // The module under test is tests/generated/features_capnp.mjs, checked in and kept
-// current by the Rust test tests/tests/node_modules_current.rs (regenerate with
+// current by the Rust test tests/tests/guest_modules_current.rs (regenerate with
 // adapters/node/regenerate.sh).
 
 import assert from "node:assert/strict";
