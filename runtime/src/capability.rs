@@ -49,6 +49,9 @@ pub struct CallOptions {
     pub timeout: Option<Duration>,
     /// Routes the call to the worker holding this session.
     pub session: Option<String>,
+    /// W3C `traceparent` the worker's span is the child of. `None`: taken from the
+    /// caller's current OpenTelemetry context, if it holds a valid span.
+    pub trace_parent: Option<String>,
 }
 
 /// Writes a call's params into the request message (again, for a retry).

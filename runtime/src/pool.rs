@@ -668,8 +668,8 @@ impl Lease {
     /// (session, deadline), a view of it scoped to that context. The view comes from a
     /// pipelined `scoped` call, so it costs one more message but no round trip; calls
     /// without context pay nothing.
-    fn target(&self, interface_id: u64, session: Option<&str>, deadline: Option<Duration>) -> Capability {
-        if session.is_none() && deadline.is_none() {
+    fn target(&self, interface_id: u64, session: Option<&str>, deadline: Option<Duration>, trace_parent: Option<&str>) -> Capability {
+        if session.is_none() && deadline.is_none() && trace_parent.is_none() {
             return self.cap.clone();
         }
         let deadline_unix_ms = deadline
@@ -677,7 +677,11 @@ impl Lease {
             .map(|t| t.as_millis() as u64)
             .unwrap_or(0);
         let params = WorkerProcessScopedParams {
-            context: CallContext { trace_parent: String::new(), deadline_unix_ms, session: session.unwrap_or_default().to_string() },
+            context: CallContext {
+                trace_parent: trace_parent.unwrap_or_default().to_string(),
+                deadline_unix_ms,
+                session: session.unwrap_or_default().to_string(),
+            },
             interface_id,
         };
         self.worker.capability().call_pipelined(SCOPED, params, Default::default(), &[0])
@@ -823,7 +827,8 @@ impl PoolInner {
                     let lease = this.acquire(interface_id, method, session.as_deref(), avoid).await?;
                     tracing::Span::current().record("worker", lease.worker_id);
                     *current.lock().unwrap_or_else(|e| e.into_inner()) = Some((lease.slot, lease.worker_id));
-                    let result = lease.target(interface_id, session.as_deref(), deadline).hook().call(call.clone()).await;
+                    let target = lease.target(interface_id, session.as_deref(), deadline, call.options.trace_parent.as_deref());
+                    let result = target.hook().call(call.clone()).await;
                     let (slot, worker) = (lease.slot, lease.worker_id);
                     drop(lease);
                     match result {
@@ -863,6 +868,15 @@ impl PoolInner {
     }
 }
 
+/// The W3C `traceparent` of the caller's current OpenTelemetry span, if valid.
+fn current_trace_parent() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    let cx = opentelemetry::Context::current();
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| format!("00-{}-{}-{:02x}", sc.trace_id(), sc.span_id(), sc.trace_flags().to_u8()))
+}
+
 /// Aborts a task when the last holder lets go.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -880,7 +894,12 @@ struct PoolCap {
 }
 
 impl CapabilityHook for PoolCap {
-    fn call(&self, call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
+    fn call(&self, mut call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
+        // Read here, on the caller's thread: OpenTelemetry's current context is
+        // thread-local.
+        if call.options.trace_parent.is_none() {
+            call.options.trace_parent = current_trace_parent();
+        }
         self.inner.clone().route(self.interface_id, call).boxed()
     }
 

@@ -74,8 +74,10 @@ class Lab(api.Lab):
     async def context(self, params):
         ctx = polyhost.context.current()
         if ctx is None:
-            return api.Lab_ContextResults(session="", deadline_unix_ms=0)
-        return api.Lab_ContextResults(session=ctx.session, deadline_unix_ms=ctx.deadline_unix_ms)
+            return api.Lab_ContextResults()
+        return api.Lab_ContextResults(
+            session=ctx.session, deadline_unix_ms=ctx.deadline_unix_ms,
+            trace_parent=ctx.trace_parent, child_trace_parent=polyhost.context.child_trace_parent() or "")
 
 
 def make(host):

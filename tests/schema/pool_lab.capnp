@@ -23,7 +23,7 @@ interface Lab $Polyhost.worker {
   # Whether the last counterWhenPiped saw that call before answering.
   spew @9 () -> ();
   # Writes garbage onto the RPC socket, as a broken or hostile worker would.
-  context @10 () -> (session :Text, deadlineUnixMs :UInt64);
+  context @10 () -> (session :Text, deadlineUnixMs :UInt64, traceParent :Text, childTraceParent :Text);
   # The per-call context the handler runs with (polyhost.context.current()).
 }
 

@@ -311,15 +311,30 @@ async fn a_worker_sending_garbage_is_cut_off_and_the_others_carry_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_session_and_deadline_reach_the_handler_only_when_given() {
+async fn session_deadline_and_trace_context_reach_the_handler_only_when_given() {
     let pool = lab(1).start().await.unwrap();
     let lab: LabClient = pool.client();
     let plain = lab.context().await.unwrap();
     assert_eq!((plain.session.as_str(), plain.deadline_unix_ms), ("", 0), "no context, nothing sent");
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
-    let options = CallOptions { session: Some("user-7".into()), timeout: Some(Duration::from_secs(30)) };
+    let options = CallOptions { session: Some("user-7".into()), timeout: Some(Duration::from_secs(30)), ..Default::default() };
     let scoped = lab.context_with(options).await.unwrap();
     assert_eq!(scoped.session, "user-7");
     assert!(scoped.deadline_unix_ms >= now_ms + 29_000 && scoped.deadline_unix_ms <= now_ms + 31_000, "{}", scoped.deadline_unix_ms);
+    assert_eq!(scoped.trace_parent, "", "no OpenTelemetry span, no trace context");
+
+    // Inside an OpenTelemetry span the worker gets its traceparent and can open a
+    // child span of it.
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let span = SpanContext::new(TraceId::from_hex(trace_id).unwrap(), SpanId::from_hex("00f067aa0ba902b7").unwrap(), TraceFlags::SAMPLED, false, TraceState::default());
+    let traced = {
+        let _guard = opentelemetry::Context::current().with_remote_span_context(span).attach();
+        lab.context().await.unwrap()
+    };
+    assert_eq!(traced.trace_parent, format!("00-{trace_id}-00f067aa0ba902b7-01"));
+    let child: Vec<&str> = traced.child_trace_parent.split('-').collect();
+    assert_eq!((child[0], child[1], child[3]), ("00", trace_id, "01"), "same trace and flags");
+    assert_ne!(child[2], "00f067aa0ba902b7", "a new span id");
     pool.shutdown().await;
 }

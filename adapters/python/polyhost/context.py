@@ -9,12 +9,13 @@ signatures. Calls made directly on a service have no context (``current()`` is N
 from __future__ import annotations
 
 import contextvars
+import os
 import time
 from typing import Optional
 
 from polyhost.polyhost_capnp import CallContext
 
-__all__ = ["current", "deadline_remaining", "CallContext"]
+__all__ = ["current", "deadline_remaining", "child_trace_parent", "CallContext"]
 
 _current: contextvars.ContextVar[Optional[CallContext]] = contextvars.ContextVar(
     "polyhost_call_context", default=None)
@@ -32,3 +33,14 @@ def deadline_remaining() -> Optional[float]:
     if ctx is None or not ctx.deadline_unix_ms:
         return None
     return ctx.deadline_unix_ms / 1000.0 - time.time()
+
+
+def child_trace_parent() -> Optional[str]:
+    """A W3C ``traceparent`` for a span of this worker that is a child of the host's
+    span (same trace, new span id, same flags), to hand to a tracer; None when the
+    host sent no trace context."""
+    ctx = _current.get()
+    parts = ctx.trace_parent.split("-") if ctx is not None and ctx.trace_parent else []
+    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None
+    return "-".join((parts[0], parts[1], os.urandom(8).hex(), parts[3]))
