@@ -28,7 +28,10 @@ fn main() {
     for (name, templates) in adapter_targets(Path::new("../adapters")) {
         let dir = format!("{out}/{name}");
         if let Err(e) = conformance().guest_target(&templates, &dir).generate() {
-            println!("cargo:warning=the conformance schema does not render with {}: {e}", templates.display());
+            println!(
+                "cargo:warning=the conformance schema does not render with {}: {e}",
+                templates.display()
+            );
             println!("cargo:rerun-if-changed={}", templates.display());
             let _ = std::fs::create_dir_all(&dir);
             let _ = std::fs::write(format!("{dir}/RENDER_ERROR"), e.to_string());
@@ -43,11 +46,18 @@ fn adapter_targets(adapters: &Path) -> Vec<(String, std::path::PathBuf)> {
     let mut found = Vec::new();
     // A new adapter folder changes this directory: render again.
     println!("cargo:rerun-if-changed={}", adapters.display());
-    let Ok(entries) = std::fs::read_dir(adapters) else { return found };
+    let Ok(entries) = std::fs::read_dir(adapters) else {
+        return found;
+    };
     for entry in entries.flatten() {
         let dir = entry.path();
-        let Ok(text) = std::fs::read_to_string(dir.join("adapter.json")) else { continue };
-        println!("cargo:rerun-if-changed={}", dir.join("adapter.json").display());
+        let Ok(text) = std::fs::read_to_string(dir.join("adapter.json")) else {
+            continue;
+        };
+        println!(
+            "cargo:rerun-if-changed={}",
+            dir.join("adapter.json").display()
+        );
         let definition: serde_json::Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.join("adapter.json").display()));
         let templates = definition["templates"].as_str().unwrap_or("templates");

@@ -10,7 +10,10 @@ pub enum CodegenError {
     Compile { files: String, detail: String },
 
     #[error("schema file `{path}` cannot be read: {source}")]
-    MissingSchema { path: PathBuf, source: std::io::Error },
+    MissingSchema {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("no schema files given: call `.schema(\"schema/foo.capnp\")` or `.schema_dir(\"schema\")` on the builder")]
     NoSchemas,
@@ -34,13 +37,24 @@ pub enum CodegenError {
     Target { target: String, message: String },
 
     #[error("target `{target}`: template `{template}` failed: {source}")]
-    Render { target: String, template: String, source: Box<handlebars::RenderError> },
+    Render {
+        target: String,
+        template: String,
+        source: Box<handlebars::RenderError>,
+    },
 
     #[error("target `{target}`: template `{template}` does not parse: {source}")]
-    Template { target: String, template: String, source: Box<handlebars::TemplateError> },
+    Template {
+        target: String,
+        template: String,
+        source: Box<handlebars::TemplateError>,
+    },
 
     #[error("cannot write `{path}`: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("capnpc could not generate the raw Rust module: {0}")]
     Capnpc(String),

@@ -67,7 +67,10 @@ pub struct Exprs<'a> {
 
 impl Exprs<'_> {
     fn err(&self, message: String) -> CodegenError {
-        CodegenError::Target { target: self.manifest.name.clone(), message }
+        CodegenError::Target {
+            target: self.manifest.name.clone(),
+            message,
+        }
     }
 
     /// The target's name for a declared type, qualified when it is in another file.
@@ -77,7 +80,10 @@ impl Exprs<'_> {
         if r.file.0 == self.current_file {
             local
         } else {
-            naming.foreign_type.replace("{module}", &naming.file_module(&r.file_stem)).replace("{name}", &local)
+            naming
+                .foreign_type
+                .replace("{module}", &naming.file_module(&r.file_stem))
+                .replace("{name}", &local)
         }
     }
 
@@ -87,7 +93,11 @@ impl Exprs<'_> {
             .expressions
             .get(expr)
             .or_else(|| self.manifest.field_expressions.get(expr))
-            .ok_or_else(|| self.err(format!("no expression `{expr}` in the manifest's `expressions`")))?;
+            .ok_or_else(|| {
+                self.err(format!(
+                    "no expression `{expr}` in the manifest's `expressions`"
+                ))
+            })?;
         let k = kind(ty);
         let specific = match ty {
             Type::List { element } => Some(format!("list.{}", kind(element))),
@@ -100,7 +110,11 @@ impl Exprs<'_> {
                     AnyConstraint::Capability => "capability",
                 }
             )),
-            Type::Interface { name, .. } if name.id.0 == crate::lower::well_known::SINK_INTERFACE => Some("sink".to_string()),
+            Type::Interface { name, .. }
+                if name.id.0 == crate::lower::well_known::SINK_INTERFACE =>
+            {
+                Some("sink".to_string())
+            }
             _ => None,
         };
         specific
@@ -108,11 +122,20 @@ impl Exprs<'_> {
             .or_else(|| table.get(k))
             .or_else(|| table.get("*"))
             .map(String::as_str)
-            .ok_or_else(|| self.err(format!("expression `{expr}` has no pattern for type kind `{k}` (add `{k}` or `*`)")))
+            .ok_or_else(|| {
+                self.err(format!(
+                    "expression `{expr}` has no pattern for type kind `{k}` (add `{k}` or `*`)"
+                ))
+            })
     }
 
     /// Renders expression `expr` for `ty`; `vars` adds field-level placeholders.
-    pub fn render(&self, expr: &str, ty: &Type, vars: &BTreeMap<&str, String>) -> Result<String, CodegenError> {
+    pub fn render(
+        &self,
+        expr: &str,
+        ty: &Type,
+        vars: &BTreeMap<&str, String>,
+    ) -> Result<String, CodegenError> {
         let pattern = self.pattern(expr, ty)?;
         let mut out = String::with_capacity(pattern.len());
         let mut rest = pattern;
@@ -122,7 +145,9 @@ impl Exprs<'_> {
             let end = after.find('}');
             let token = end.map(|e| &after[..e]).unwrap_or("");
             let is_placeholder = !token.is_empty()
-                && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                && token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
                 && token.chars().next().is_some_and(|c| c.is_ascii_lowercase());
             if !is_placeholder {
                 out.push('{');
@@ -144,7 +169,11 @@ impl Exprs<'_> {
         ty: &Type,
         vars: &BTreeMap<&str, String>,
     ) -> Result<String, CodegenError> {
-        let unknown = || self.err(format!("pattern `{pattern}` of expression `{expr}` uses unknown placeholder `{{{token}}}`"));
+        let unknown = || {
+            self.err(format!(
+                "pattern `{pattern}` of expression `{expr}` uses unknown placeholder `{{{token}}}`"
+            ))
+        };
         if let Some(v) = vars.get(token) {
             return Ok(v.clone());
         }
@@ -156,7 +185,9 @@ impl Exprs<'_> {
             return self.render(sub, ty, vars);
         }
         if let Some(sub) = token.strip_prefix("elem.") {
-            let Type::List { element } = ty else { return Err(unknown()) };
+            let Type::List { element } = ty else {
+                return Err(unknown());
+            };
             return self.render(sub, element, &no_vars);
         }
         let args = match ty {
@@ -164,33 +195,49 @@ impl Exprs<'_> {
             _ => &[],
         };
         if let Some(sub) = token.strip_prefix("args.") {
-            let parts = args.iter().map(|a| self.render(sub, a, &no_vars)).collect::<Result<Vec<_>, _>>()?;
+            let parts = args
+                .iter()
+                .map(|a| self.render(sub, a, &no_vars))
+                .collect::<Result<Vec<_>, _>>()?;
             return Ok(parts.join(", "));
         }
         if let Some(sub) = token.strip_prefix("args_angle.") {
             if args.is_empty() {
                 return Ok(String::new());
             }
-            let parts = args.iter().map(|a| self.render(sub, a, &no_vars)).collect::<Result<Vec<_>, _>>()?;
+            let parts = args
+                .iter()
+                .map(|a| self.render(sub, a, &no_vars))
+                .collect::<Result<Vec<_>, _>>()?;
             return Ok(format!("<{}>", parts.join(", ")));
         }
         if let Some(sub) = token.strip_prefix("args_comma.") {
-            let parts = args.iter().map(|a| self.render(sub, a, &no_vars)).collect::<Result<Vec<_>, _>>()?;
+            let parts = args
+                .iter()
+                .map(|a| self.render(sub, a, &no_vars))
+                .collect::<Result<Vec<_>, _>>()?;
             return Ok(parts.iter().map(|p| format!(", {p}")).collect());
         }
         if let Some(sub) = token.strip_prefix("args_array.") {
             if args.is_empty() {
                 return Ok(String::new());
             }
-            let parts = args.iter().map(|a| self.render(sub, a, &no_vars)).collect::<Result<Vec<_>, _>>()?;
+            let parts = args
+                .iter()
+                .map(|a| self.render(sub, a, &no_vars))
+                .collect::<Result<Vec<_>, _>>()?;
             return Ok(format!(", [{}]", parts.join(", ")));
         }
         if let Some(sub) = token.strip_prefix("arg0.") {
-            let default = Type::AnyPointer { constraint: AnyConstraint::Any };
+            let default = Type::AnyPointer {
+                constraint: AnyConstraint::Any,
+            };
             return self.render(sub, args.first().unwrap_or(&default), &no_vars);
         }
         let named = match ty {
-            Type::Struct { name, .. } | Type::Interface { name, .. } | Type::Enum { name } => Some(name),
+            Type::Struct { name, .. } | Type::Interface { name, .. } | Type::Enum { name } => {
+                Some(name)
+            }
             _ => None,
         };
         let naming = &self.manifest.naming;
@@ -203,7 +250,9 @@ impl Exprs<'_> {
             ("id", Some(r), _) => Ok(format!("{:#x}", r.id.0)),
             ("param", _, Type::Param { name, .. }) => Ok(name.clone()),
             ("param_index", _, Type::Param { index, .. }) => Ok(index.to_string()),
-            ("constraint", _, Type::AnyPointer { constraint }) => Ok(format!("{constraint:?}").to_lowercase()),
+            ("constraint", _, Type::AnyPointer { constraint }) => {
+                Ok(format!("{constraint:?}").to_lowercase())
+            }
             _ => Err(unknown()),
         }
     }
@@ -213,12 +262,17 @@ impl Exprs<'_> {
         // A target that prints no defaults (docs, say) may leave `literals` out; the
         // fallback is the value's plain text.
         let lit = |key: &str| -> Result<String, CodegenError> {
-            Ok(self.manifest.literals.get(key).cloned().unwrap_or_else(|| match key {
-                "text" | "data" => "{}".to_string(),
-                "enum" => "{value}".to_string(),
-                "pointer" => "{hex}".to_string(),
-                other => other.to_string(),
-            }))
+            Ok(self
+                .manifest
+                .literals
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| match key {
+                    "text" | "data" => "{}".to_string(),
+                    "enum" => "{value}".to_string(),
+                    "pointer" => "{hex}".to_string(),
+                    other => other.to_string(),
+                }))
         };
         Ok(match value {
             Value::None => lit("null")?,
@@ -230,18 +284,25 @@ impl Exprs<'_> {
                 "nan" | "inf" | "-inf" => lit(text)?,
                 t => t.to_string(),
             },
-            Value::Text(t) => lit("text")?.replace("{}", &serde_json::to_string(t).expect("strings serialise")),
-            Value::Data(d) => {
-                lit("data")?.replace("{}", &d.iter().map(u8::to_string).collect::<Vec<_>>().join(", "))
+            Value::Text(t) => {
+                lit("text")?.replace("{}", &serde_json::to_string(t).expect("strings serialise"))
             }
+            Value::Data(d) => lit("data")?.replace(
+                "{}",
+                &d.iter().map(u8::to_string).collect::<Vec<_>>().join(", "),
+            ),
             Value::Enum(v) => {
-                let Type::Enum { name } = ty else { return Ok(v.to_string()) };
+                let Type::Enum { name } = ty else {
+                    return Ok(v.to_string());
+                };
                 let enumerant = self
                     .enumerants
                     .get(&name.id.0)
                     .and_then(|names| names.get(usize::from(*v)))
                     .map(|raw| self.manifest.naming.enumerant(raw))
-                    .ok_or_else(|| self.err(format!("enum {:#x} has no enumerant {v}", name.id.0)))?;
+                    .ok_or_else(|| {
+                        self.err(format!("enum {:#x} has no enumerant {v}", name.id.0))
+                    })?;
                 lit("enum")?
                     .replace("{name}", &self.type_name(name))
                     .replace("{enumerant}", &enumerant)
@@ -249,7 +310,9 @@ impl Exprs<'_> {
             }
             Value::Pointer(hex) => {
                 let type_expr = self.render("type", ty, &BTreeMap::new())?;
-                let mut out = lit("pointer")?.replace("{type}", &type_expr).replace("{hex}", hex);
+                let mut out = lit("pointer")?
+                    .replace("{type}", &type_expr)
+                    .replace("{hex}", hex);
                 for (key, value) in self.globals {
                     out = out.replace(&format!("{{{key}}}"), value);
                 }

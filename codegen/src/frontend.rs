@@ -26,10 +26,18 @@ pub fn compile(c: &Compile<'_>) -> Result<Vec<u8>, CodegenError> {
         return Err(CodegenError::NoSchemas);
     }
     for f in c.files {
-        std::fs::metadata(f).map_err(|source| CodegenError::MissingSchema { path: f.clone(), source })?;
+        std::fs::metadata(f).map_err(|source| CodegenError::MissingSchema {
+            path: f.clone(),
+            source,
+        })?;
     }
     let import_dir = stage_polyhost_schema(c.staging_dir)?;
-    let files = c.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
+    let files = c
+        .files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     match c.capnp_binary {
         None => {
             let mut cmd = capnpc_embedded::CompileCommand::new();
@@ -43,11 +51,16 @@ pub fn compile(c: &Compile<'_>) -> Result<Vec<u8>, CodegenError> {
             for p in c.import_paths {
                 cmd.import_path(p);
             }
-            cmd.compile().map_err(|e| CodegenError::Compile { files, detail: e.to_string() })
+            cmd.compile().map_err(|e| CodegenError::Compile {
+                files,
+                detail: e.to_string(),
+            })
         }
         Some(binary) => {
             let mut cmd = std::process::Command::new(binary);
-            cmd.arg("compile").arg("-o-").arg(format!("--import-path={}", import_dir.display()));
+            cmd.arg("compile")
+                .arg("-o-")
+                .arg(format!("--import-path={}", import_dir.display()));
             if let Some(p) = c.src_prefix {
                 cmd.arg(format!("--src-prefix={}", p.display()));
             }
@@ -55,9 +68,15 @@ pub fn compile(c: &Compile<'_>) -> Result<Vec<u8>, CodegenError> {
                 cmd.arg(format!("--import-path={}", p.display()));
             }
             cmd.args(c.files).stderr(std::process::Stdio::inherit());
-            let out = cmd.output().map_err(|e| CodegenError::Compile { files: files.clone(), detail: format!("cannot run `{}`: {e}", binary.display()) })?;
+            let out = cmd.output().map_err(|e| CodegenError::Compile {
+                files: files.clone(),
+                detail: format!("cannot run `{}`: {e}", binary.display()),
+            })?;
             if !out.status.success() {
-                return Err(CodegenError::Compile { files, detail: format!("`{}` exited with {}", binary.display(), out.status) });
+                return Err(CodegenError::Compile {
+                    files,
+                    detail: format!("`{}` exited with {}", binary.display(), out.status),
+                });
             }
             Ok(out.stdout)
         }
@@ -68,6 +87,9 @@ pub fn compile(c: &Compile<'_>) -> Result<Vec<u8>, CodegenError> {
 /// and returns that import directory.
 fn stage_polyhost_schema(dir: &Path) -> Result<PathBuf, CodegenError> {
     let import_dir = dir.join("polyhost-import");
-    crate::render::write_if_changed(&import_dir.join("polyhost.capnp"), POLYHOST_SCHEMA.as_bytes())?;
+    crate::render::write_if_changed(
+        &import_dir.join("polyhost.capnp"),
+        POLYHOST_SCHEMA.as_bytes(),
+    )?;
     Ok(import_dir)
 }

@@ -59,7 +59,8 @@ impl Default for Builder {
             parent_module: vec![],
             guest_targets: vec![],
             capnp_binary: None,
-            rerun_if_changed: std::env::var_os("CARGO_MANIFEST_DIR").is_some() && std::env::var_os("OUT_DIR").is_some(),
+            rerun_if_changed: std::env::var_os("CARGO_MANIFEST_DIR").is_some()
+                && std::env::var_os("OUT_DIR").is_some(),
             polyhost_crate: "polyhost".into(),
         }
     }
@@ -120,14 +121,21 @@ impl Builder {
     /// The module path (from the crate root, `::`-separated) where the bindings are
     /// included, when not at the crate root: `.parent_module("plugin::bindings")`.
     pub fn parent_module(mut self, path: &str) -> Self {
-        self.parent_module = path.split("::").filter(|s| !s.is_empty()).map(str::to_string).collect();
+        self.parent_module = path
+            .split("::")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
         self
     }
 
     /// Also renders a guest-language target (a folder with `manifest.json`, e.g.
     /// `adapters/python/templates`) into `out_dir`, for the workers' modules.
     pub fn guest_target(mut self, target_dir: impl AsRef<Path>, out_dir: impl AsRef<Path>) -> Self {
-        self.guest_targets.push((target_dir.as_ref().to_path_buf(), out_dir.as_ref().to_path_buf()));
+        self.guest_targets.push((
+            target_dir.as_ref().to_path_buf(),
+            out_dir.as_ref().to_path_buf(),
+        ));
         self
     }
 
@@ -155,7 +163,10 @@ impl Builder {
     fn schema_files(&self) -> Result<Vec<PathBuf>, CodegenError> {
         let mut files = self.schemas.clone();
         for dir in &self.schema_dirs {
-            let entries = std::fs::read_dir(dir).map_err(|source| CodegenError::MissingSchema { path: dir.clone(), source })?;
+            let entries = std::fs::read_dir(dir).map_err(|source| CodegenError::MissingSchema {
+                path: dir.clone(),
+                source,
+            })?;
             let mut found: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "capnp"))
@@ -170,13 +181,18 @@ impl Builder {
     }
 
     fn staging_dir(&self) -> PathBuf {
-        std::env::var_os("OUT_DIR").map(PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("polyhost-codegen"))
+        std::env::var_os("OUT_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("polyhost-codegen"))
     }
 
     /// Runs the compiler and returns the raw CodeGeneratorRequest.
     pub fn request(&self) -> Result<Vec<u8>, CodegenError> {
         let files = self.schema_files()?;
-        let src_prefix = self.src_prefix.clone().or_else(|| files[0].parent().map(Path::to_path_buf));
+        let src_prefix = self
+            .src_prefix
+            .clone()
+            .or_else(|| files[0].parent().map(Path::to_path_buf));
         frontend::compile(&frontend::Compile {
             files: &files,
             src_prefix: src_prefix.as_deref(),
@@ -197,8 +213,17 @@ impl Builder {
             root.push_str(m);
             root.push_str("::");
         }
-        let polyhost = if self.polyhost_crate == "crate" { "crate".to_string() } else { format!("::{}", self.polyhost_crate) };
-        [("root".to_string(), root), ("polyhost".to_string(), polyhost)].into_iter().collect()
+        let polyhost = if self.polyhost_crate == "crate" {
+            "crate".to_string()
+        } else {
+            format!("::{}", self.polyhost_crate)
+        };
+        [
+            ("root".to_string(), root),
+            ("polyhost".to_string(), polyhost),
+        ]
+        .into_iter()
+        .collect()
     }
 
     /// Renders `target` for the schemas without writing anything (snapshot tests).
@@ -254,7 +279,12 @@ impl Builder {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
         }
-        Ok(Output { ir, files, written, rerun_if_changed: rerun })
+        Ok(Output {
+            ir,
+            files,
+            written,
+            rerun_if_changed: rerun,
+        })
     }
 
     /// For `build.rs`: generates, and on error prints it (the compiler's own
@@ -274,7 +304,10 @@ impl Builder {
     fn raw_rust_modules(&self, request: &[u8]) -> Result<Vec<(String, Vec<u8>)>, CodegenError> {
         let staging = self.staging_dir().join("capnpc-staging");
         let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir_all(&staging).map_err(|source| CodegenError::Write { path: staging.clone(), source })?;
+        std::fs::create_dir_all(&staging).map_err(|source| CodegenError::Write {
+            path: staging.clone(),
+            source,
+        })?;
         let mut cmd = capnpc::codegen::CodeGenerationCommand::new();
         cmd.output_directory(&staging);
         if !self.parent_module.is_empty() {
@@ -284,13 +317,28 @@ impl Builder {
             // User crates need no direct `capnp` dependency: the raw code names the
             // one polyhost re-exports.
             cmd.capnp_root(&format!("::{}::__private::capnp", self.polyhost_crate));
-            cmd.crates_provide_map([(lower::well_known::POLYHOST_FILE, self.polyhost_crate.clone())].into_iter().collect());
+            cmd.crates_provide_map(
+                [(
+                    lower::well_known::POLYHOST_FILE,
+                    self.polyhost_crate.clone(),
+                )]
+                .into_iter()
+                .collect(),
+            );
         }
-        cmd.run(request).map_err(|e| CodegenError::Capnpc(e.to_string()))?;
+        cmd.run(request)
+            .map_err(|e| CodegenError::Capnpc(e.to_string()))?;
         let mut out = Vec::new();
         for entry in walk(&staging) {
-            let bytes = std::fs::read(&entry).map_err(|source| CodegenError::Write { path: entry.clone(), source })?;
-            let name = entry.strip_prefix(&staging).expect("walk stays inside").display().to_string();
+            let bytes = std::fs::read(&entry).map_err(|source| CodegenError::Write {
+                path: entry.clone(),
+                source,
+            })?;
+            let name = entry
+                .strip_prefix(&staging)
+                .expect("walk stays inside")
+                .display()
+                .to_string();
             out.push((name, bytes));
         }
         out.sort();
@@ -318,14 +366,21 @@ pub fn ir_of_request(request: &[u8]) -> Result<Ir, CodegenError> {
     let mut slice = request;
     let message = capnp::serialize::read_message_from_flat_slice(
         &mut slice,
-        capnp::message::ReaderOptions { traversal_limit_in_words: None, nesting_limit: 128 },
+        capnp::message::ReaderOptions {
+            traversal_limit_in_words: None,
+            nesting_limit: 128,
+        },
     )?;
     let root: capnp::schema_capnp::code_generator_request::Reader<'_> = message.get_root()?;
     lower::lower(root)
 }
 
 /// Renders one target from an IR.
-pub fn render_ir(ir: &Ir, target: &Target, globals: &BTreeMap<String, String>) -> Result<Vec<Rendered>, CodegenError> {
+pub fn render_ir(
+    ir: &Ir,
+    target: &Target,
+    globals: &BTreeMap<String, String>,
+) -> Result<Vec<Rendered>, CodegenError> {
     let run = view::ViewBuilder::new(&target.manifest, ir, globals).run()?;
     render::render(target, &run)
 }

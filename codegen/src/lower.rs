@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use capnp::schema_capnp::{brand, node, type_, value, code_generator_request};
+use capnp::schema_capnp::{brand, code_generator_request, node, type_, value};
 
 use crate::error::CodegenError;
 use crate::fingerprint;
@@ -63,7 +63,9 @@ fn text(s: capnp::Result<capnp::text::Reader<'_>>) -> Result<String, CodegenErro
 
 fn stem_of(path: &str) -> String {
     let file = path.rsplit('/').next().unwrap_or(path);
-    file.strip_suffix(".capnp").unwrap_or(file).replace(['-', '.'], "_")
+    file.strip_suffix(".capnp")
+        .unwrap_or(file)
+        .replace(['-', '.'], "_")
 }
 
 impl<'a> Lowering<'a> {
@@ -74,10 +76,21 @@ impl<'a> Lowering<'a> {
         }
         let mut docs = HashMap::new();
         for info in request.get_source_info()? {
-            let members = info.get_members()?.iter().map(|m| doc(m.get_doc_comment())).collect();
+            let members = info
+                .get_members()?
+                .iter()
+                .map(|m| doc(m.get_doc_comment()))
+                .collect();
             docs.insert(info.get_id(), (doc(info.get_doc_comment()), members));
         }
-        let mut this = Lowering { request, nodes, names: HashMap::new(), children: HashMap::new(), parents: HashMap::new(), docs };
+        let mut this = Lowering {
+            request,
+            nodes,
+            names: HashMap::new(),
+            children: HashMap::new(),
+            parents: HashMap::new(),
+            docs,
+        };
         // Name every file's declarations, requested or imported, so references to
         // imported types resolve.
         let files: Vec<_> = this
@@ -95,7 +108,13 @@ impl<'a> Lowering<'a> {
     }
 
     /// Records scope names for `parent`'s nested nodes, groups and method structs.
-    fn name_nested(&mut self, file: u64, parent: u64, stem: &str, scope: &[String]) -> Result<(), CodegenError> {
+    fn name_nested(
+        &mut self,
+        file: u64,
+        parent: u64,
+        stem: &str,
+        scope: &[String],
+    ) -> Result<(), CodegenError> {
         let node = self.nodes[&parent];
         let mut children: Vec<(u64, Vec<String>)> = Vec::new();
         for nested in node.get_nested_nodes()? {
@@ -120,7 +139,11 @@ impl<'a> Lowering<'a> {
                         (method.get_param_struct_type(), "Params"),
                         (method.get_result_struct_type(), "Results"),
                     ] {
-                        let implicit = self.nodes.get(&id).map(|n| n.get_scope_id() == 0).unwrap_or(false);
+                        let implicit = self
+                            .nodes
+                            .get(&id)
+                            .map(|n| n.get_scope_id() == 0)
+                            .unwrap_or(false);
                         if implicit {
                             let mut s = scope.to_vec();
                             s.push(format!("{name}{suffix}"));
@@ -135,7 +158,15 @@ impl<'a> Lowering<'a> {
             if !self.nodes.contains_key(&id) || self.names.contains_key(&id) {
                 continue;
             }
-            self.names.insert(id, TypeRef { id: Id(id), file: Id(file), file_stem: stem.to_string(), scope: s.clone() });
+            self.names.insert(
+                id,
+                TypeRef {
+                    id: Id(id),
+                    file: Id(file),
+                    file_stem: stem.to_string(),
+                    scope: s.clone(),
+                },
+            );
             self.children.entry(parent).or_default().push(id);
             self.parents.insert(id, parent);
             self.name_nested(file, id, stem, &s)?;
@@ -144,7 +175,10 @@ impl<'a> Lowering<'a> {
     }
 
     fn type_ref(&self, id: u64) -> Result<TypeRef, CodegenError> {
-        self.names.get(&id).cloned().ok_or(CodegenError::UnknownNode { id })
+        self.names
+            .get(&id)
+            .cloned()
+            .ok_or(CodegenError::UnknownNode { id })
     }
 
     fn run(&self) -> Result<Ir, CodegenError> {
@@ -156,13 +190,20 @@ impl<'a> Lowering<'a> {
         Ok(Ir { files })
     }
 
-    fn file(&self, requested: code_generator_request::requested_file::Reader<'_>) -> Result<File, CodegenError> {
+    fn file(
+        &self,
+        requested: code_generator_request::requested_file::Reader<'_>,
+    ) -> Result<File, CodegenError> {
         let id = requested.get_id();
         let path = text(requested.get_filename())?;
         let mut imports = Vec::new();
         for imp in requested.get_imports()? {
             let name = text(imp.get_name())?;
-            imports.push(Import { id: Id(imp.get_id()), stem: stem_of(&name), path: name.trim_start_matches('/').to_string() });
+            imports.push(Import {
+                id: Id(imp.get_id()),
+                stem: stem_of(&name),
+                path: name.trim_start_matches('/').to_string(),
+            });
         }
         let mut file = File {
             id: Id(id),
@@ -206,11 +247,16 @@ impl<'a> Lowering<'a> {
     }
 
     fn member_doc(&self, id: u64, index: usize) -> Option<String> {
-        self.docs.get(&id).and_then(|(_, m)| m.get(index).cloned().flatten())
+        self.docs
+            .get(&id)
+            .and_then(|(_, m)| m.get(index).cloned().flatten())
     }
 
     fn params_of(&self, n: node::Reader<'_>) -> Result<Vec<String>, CodegenError> {
-        n.get_parameters()?.iter().map(|p| text(p.get_name())).collect()
+        n.get_parameters()?
+            .iter()
+            .map(|p| text(p.get_name()))
+            .collect()
     }
 
     /// Generic parameters of the declarations enclosing `id`, outermost first (capnpc
@@ -232,7 +278,9 @@ impl<'a> Lowering<'a> {
     }
 
     fn structure(&self, n: node::Reader<'_>) -> Result<Struct, CodegenError> {
-        let node::Struct(st) = n.which()? else { unreachable!("checked by caller") };
+        let node::Struct(st) = n.which()? else {
+            unreachable!("checked by caller")
+        };
         let id = n.get_id();
         let mut fields = Vec::new();
         for (index, f) in st.get_fields()?.iter().enumerate() {
@@ -244,20 +292,25 @@ impl<'a> Lowering<'a> {
                     default: self.value(slot.get_default_value()?)?,
                     explicit_default: slot.get_had_explicit_default(),
                 },
-                capnp::schema_capnp::field::Group(g) => FieldKind::Group { group: self.type_ref(g.get_type_id())? },
+                capnp::schema_capnp::field::Group(g) => FieldKind::Group {
+                    group: self.type_ref(g.get_type_id())?,
+                },
             };
             let ordinal = match f.get_ordinal().which()? {
                 capnp::schema_capnp::field::ordinal::Explicit(o) => Some(o),
                 capnp::schema_capnp::field::ordinal::Implicit(()) => None,
             };
-            fields.push((f.get_code_order(), Field {
-                name: text(f.get_name())?,
-                doc: self.member_doc(id, index),
-                ordinal,
-                discriminant: (discriminant != 0xffff).then_some(discriminant),
-                kind,
-                annotations: self.annotations(f.get_annotations()?)?,
-            }));
+            fields.push((
+                f.get_code_order(),
+                Field {
+                    name: text(f.get_name())?,
+                    doc: self.member_doc(id, index),
+                    ordinal,
+                    discriminant: (discriminant != 0xffff).then_some(discriminant),
+                    kind,
+                    annotations: self.annotations(f.get_annotations()?)?,
+                },
+            ));
         }
         fields.sort_by_key(|(order, _)| *order);
         let name = self.type_ref(id)?;
@@ -281,11 +334,20 @@ impl<'a> Lowering<'a> {
     }
 
     fn enumeration(&self, n: node::Reader<'_>) -> Result<Enum, CodegenError> {
-        let node::Enum(e) = n.which()? else { unreachable!("checked by caller") };
+        let node::Enum(e) = n.which()? else {
+            unreachable!("checked by caller")
+        };
         let id = n.get_id();
         let mut enumerants = Vec::new();
         for (i, en) in e.get_enumerants()?.iter().enumerate() {
-            enumerants.push((en.get_code_order(), Enumerant { name: text(en.get_name())?, value: i as u16, doc: self.member_doc(id, i) }));
+            enumerants.push((
+                en.get_code_order(),
+                Enumerant {
+                    name: text(en.get_name())?,
+                    value: i as u16,
+                    doc: self.member_doc(id, i),
+                },
+            ));
         }
         enumerants.sort_by_key(|(o, _)| *o);
         Ok(Enum {
@@ -297,7 +359,9 @@ impl<'a> Lowering<'a> {
     }
 
     fn interface(&self, n: node::Reader<'_>) -> Result<Interface, CodegenError> {
-        let node::Interface(iface) = n.which()? else { unreachable!("checked by caller") };
+        let node::Interface(iface) = n.which()? else {
+            unreachable!("checked by caller")
+        };
         let id = n.get_id();
         let annotations = self.annotations(n.get_annotations()?)?;
         let has = |aid: u64| annotations.iter().any(|a| a.id.0 == aid);
@@ -312,30 +376,40 @@ impl<'a> Lowering<'a> {
         let timeout_ms = timeout_of(&annotations);
         let mut superclasses = Vec::new();
         for sc in iface.get_superclasses()? {
-            superclasses.push(Type::Interface { name: self.type_ref(sc.get_id())?, args: self.brand_args(sc.get_id(), sc.get_brand()?)? });
+            superclasses.push(Type::Interface {
+                name: self.type_ref(sc.get_id())?,
+                args: self.brand_args(sc.get_id(), sc.get_brand()?)?,
+            });
         }
         let mut methods = Vec::new();
         for (index, m) in iface.get_methods()?.iter().enumerate() {
             let method_annotations = self.annotations(m.get_annotations()?)?;
             let params_id = m.get_param_struct_type();
             let sinks = self.sink_params(params_id)?;
-            methods.push((m.get_code_order(), Method {
-                name: text(m.get_name())?,
-                ordinal: index as u16,
-                doc: self.member_doc(id, index),
-                params: self.type_ref(params_id)?,
-                results: self.type_ref(m.get_result_struct_type()).unwrap_or(TypeRef {
-                    id: Id(m.get_result_struct_type()),
-                    file: Id(0),
-                    file_stem: "stream".into(),
-                    scope: vec!["StreamResult".into()],
-                }),
-                is_stream: m.get_result_struct_type() == well_known::STREAM_RESULT,
-                idempotent: method_annotations.iter().any(|a| a.id.0 == well_known::IDEMPOTENT_ANNOTATION),
-                timeout_ms: timeout_of(&method_annotations).or(timeout_ms),
-                sinks,
-                annotations: method_annotations,
-            }));
+            methods.push((
+                m.get_code_order(),
+                Method {
+                    name: text(m.get_name())?,
+                    ordinal: index as u16,
+                    doc: self.member_doc(id, index),
+                    params: self.type_ref(params_id)?,
+                    results: self
+                        .type_ref(m.get_result_struct_type())
+                        .unwrap_or(TypeRef {
+                            id: Id(m.get_result_struct_type()),
+                            file: Id(0),
+                            file_stem: "stream".into(),
+                            scope: vec!["StreamResult".into()],
+                        }),
+                    is_stream: m.get_result_struct_type() == well_known::STREAM_RESULT,
+                    idempotent: method_annotations
+                        .iter()
+                        .any(|a| a.id.0 == well_known::IDEMPOTENT_ANNOTATION),
+                    timeout_ms: timeout_of(&method_annotations).or(timeout_ms),
+                    sinks,
+                    annotations: method_annotations,
+                },
+            ));
         }
         methods.sort_by_key(|(o, _)| *o);
         Ok(Interface {
@@ -352,15 +426,24 @@ impl<'a> Lowering<'a> {
 
     /// The fields of a params struct typed `Sink(T)`.
     fn sink_params(&self, params_id: u64) -> Result<Vec<SinkParam>, CodegenError> {
-        let Some(n) = self.nodes.get(&params_id) else { return Ok(vec![]) };
-        let node::Struct(st) = n.which()? else { return Ok(vec![]) };
+        let Some(n) = self.nodes.get(&params_id) else {
+            return Ok(vec![]);
+        };
+        let node::Struct(st) = n.which()? else {
+            return Ok(vec![]);
+        };
         let mut sinks = Vec::new();
         for f in st.get_fields()? {
             if let capnp::schema_capnp::field::Slot(slot) = f.which()? {
                 if let Type::Interface { name, args } = self.ty(slot.get_type()?)? {
                     if name.id.0 == well_known::SINK_INTERFACE {
-                        let item = args.into_iter().next().unwrap_or(Type::AnyPointer { constraint: AnyConstraint::Any });
-                        sinks.push(SinkParam { field: text(f.get_name())?, item });
+                        let item = args.into_iter().next().unwrap_or(Type::AnyPointer {
+                            constraint: AnyConstraint::Any,
+                        });
+                        sinks.push(SinkParam {
+                            field: text(f.get_name())?,
+                            item,
+                        });
                     }
                 }
             }
@@ -377,7 +460,9 @@ impl<'a> Lowering<'a> {
                 let mut args = Vec::new();
                 for binding in bindings? {
                     args.push(match binding.which()? {
-                        brand::binding::Unbound(()) => Type::AnyPointer { constraint: AnyConstraint::Any },
+                        brand::binding::Unbound(()) => Type::AnyPointer {
+                            constraint: AnyConstraint::Any,
+                        },
                         brand::binding::Type(t) => self.ty(t?)?,
                     });
                 }
@@ -404,17 +489,29 @@ impl<'a> Lowering<'a> {
             W::Float64(()) => Type::Float64,
             W::Text(()) => Type::Text,
             W::Data(()) => Type::Data,
-            W::List(l) => Type::List { element: Box::new(self.ty(l.get_element_type()?)?) },
-            W::Enum(e) => Type::Enum { name: self.type_ref(e.get_type_id())? },
-            W::Struct(s) => Type::Struct { name: self.type_ref(s.get_type_id())?, args: self.brand_args(s.get_type_id(), s.get_brand()?)? },
-            W::Interface(i) => Type::Interface { name: self.type_ref(i.get_type_id())?, args: self.brand_args(i.get_type_id(), i.get_brand()?)? },
+            W::List(l) => Type::List {
+                element: Box::new(self.ty(l.get_element_type()?)?),
+            },
+            W::Enum(e) => Type::Enum {
+                name: self.type_ref(e.get_type_id())?,
+            },
+            W::Struct(s) => Type::Struct {
+                name: self.type_ref(s.get_type_id())?,
+                args: self.brand_args(s.get_type_id(), s.get_brand()?)?,
+            },
+            W::Interface(i) => Type::Interface {
+                name: self.type_ref(i.get_type_id())?,
+                args: self.brand_args(i.get_type_id(), i.get_brand()?)?,
+            },
             W::AnyPointer(a) => match a.which()? {
                 type_::any_pointer::Unconstrained(u) => Type::AnyPointer {
                     constraint: match u.which()? {
                         type_::any_pointer::unconstrained::AnyKind(()) => AnyConstraint::Any,
                         type_::any_pointer::unconstrained::Struct(()) => AnyConstraint::Struct,
                         type_::any_pointer::unconstrained::List(()) => AnyConstraint::List,
-                        type_::any_pointer::unconstrained::Capability(()) => AnyConstraint::Capability,
+                        type_::any_pointer::unconstrained::Capability(()) => {
+                            AnyConstraint::Capability
+                        }
                     },
                 },
                 type_::any_pointer::Parameter(p) => {
@@ -427,9 +524,15 @@ impl<'a> Lowering<'a> {
                         .and_then(|ps| ps.iter().nth(index as usize))
                         .and_then(|p| p.get_name().ok()?.to_string().ok())
                         .unwrap_or_else(|| format!("T{index}"));
-                    Type::Param { scope: Id(scope), index, name }
+                    Type::Param {
+                        scope: Id(scope),
+                        index,
+                        name,
+                    }
                 }
-                type_::any_pointer::ImplicitMethodParameter(_) => Type::AnyPointer { constraint: AnyConstraint::Any },
+                type_::any_pointer::ImplicitMethodParameter(_) => Type::AnyPointer {
+                    constraint: AnyConstraint::Any,
+                },
             },
         })
     }
@@ -440,7 +543,11 @@ impl<'a> Lowering<'a> {
             let text = if f.is_nan() {
                 "nan".to_string()
             } else if f.is_infinite() {
-                if f > 0.0 { "inf".into() } else { "-inf".into() }
+                if f > 0.0 {
+                    "inf".into()
+                } else {
+                    "-inf".into()
+                }
             } else {
                 format!("{f:?}")
             };
@@ -476,7 +583,10 @@ impl<'a> Lowering<'a> {
         })
     }
 
-    fn annotations(&self, list: capnp::struct_list::Reader<'_, capnp::schema_capnp::annotation::Owned>) -> Result<Vec<Annotation>, CodegenError> {
+    fn annotations(
+        &self,
+        list: capnp::struct_list::Reader<'_, capnp::schema_capnp::annotation::Owned>,
+    ) -> Result<Vec<Annotation>, CodegenError> {
         let mut out = Vec::new();
         for a in list {
             let id = a.get_id();
@@ -485,17 +595,24 @@ impl<'a> Lowering<'a> {
                 .get(&id)
                 .map(|r| format!("{}.{}", r.file_stem, r.scope.join(".")))
                 .unwrap_or_else(|| format!("{id:#x}"));
-            out.push(Annotation { id: Id(id), name, value: self.value(a.get_value()?)? });
+            out.push(Annotation {
+                id: Id(id),
+                name,
+                value: self.value(a.get_value()?)?,
+            });
         }
         Ok(out)
     }
 }
 
 fn timeout_of(annotations: &[Annotation]) -> Option<u32> {
-    annotations.iter().find(|a| a.id.0 == well_known::TIMEOUT_ANNOTATION).and_then(|a| match a.value {
-        Value::UInt(v) => u32::try_from(v).ok(),
-        _ => None,
-    })
+    annotations
+        .iter()
+        .find(|a| a.id.0 == well_known::TIMEOUT_ANNOTATION)
+        .and_then(|a| match a.value {
+            Value::UInt(v) => u32::try_from(v).ok(),
+            _ => None,
+        })
 }
 
 /// A struct or list value as a canonical single-segment message, in hex.

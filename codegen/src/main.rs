@@ -21,7 +21,10 @@ fn main() -> ExitCode {
     let mut guest = Vec::new();
     let mut schemas = 0;
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().unwrap_or_else(|| usage(&format!("{name} needs a value")));
+        let mut value = |name: &str| {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{name} needs a value")))
+        };
         match arg.as_str() {
             "-I" | "--import-path" => builder = builder.import_path(value("-I")),
             "--src-prefix" => builder = builder.src_prefix(value("--src-prefix")),
@@ -30,7 +33,9 @@ fn main() -> ExitCode {
             "--polyhost-crate" => builder = builder.polyhost_crate(&value("--polyhost-crate")),
             "--target" => target = Some(PathBuf::from(value("--target"))),
             "--out" => {
-                let t = target.take().unwrap_or_else(|| usage("--out follows a --target"));
+                let t = target
+                    .take()
+                    .unwrap_or_else(|| usage("--out follows a --target"));
                 guest.push((t, PathBuf::from(value("--out"))));
             }
             "-h" | "--help" => usage(""),
@@ -45,17 +50,29 @@ fn main() -> ExitCode {
         usage("no schema files given");
     }
     let result = if print_ir {
-        builder.ir().map(|ir| println!("{}", serde_json::to_string_pretty(&ir).expect("IR serialises")))
+        builder.ir().map(|ir| {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&ir).expect("IR serialises")
+            )
+        })
     } else {
         (|| {
             let ir = builder.ir()?;
             let globals = Default::default();
             if let Some(dir) = &rust_out {
-                builder.clone().rust_out_dir(dir).emit_rerun_if_changed(false).generate()?;
+                builder
+                    .clone()
+                    .rust_out_dir(dir)
+                    .emit_rerun_if_changed(false)
+                    .generate()?;
             }
             for (t, out) in &guest {
                 for r in polyhost_codegen::render_ir(&ir, &Target::load(t)?, &globals)? {
-                    polyhost_codegen::render::write_if_changed(&out.join(&r.path), r.contents.as_bytes())?;
+                    polyhost_codegen::render::write_if_changed(
+                        &out.join(&r.path),
+                        r.contents.as_bytes(),
+                    )?;
                 }
             }
             Ok(())

@@ -34,7 +34,10 @@ pub fn words(name: &str) -> Vec<String> {
 fn capitalize(w: &str) -> String {
     let mut c = w.chars();
     match c.next() {
-        Some(f) => f.to_uppercase().chain(c.flat_map(|x| x.to_lowercase())).collect(),
+        Some(f) => f
+            .to_uppercase()
+            .chain(c.flat_map(|x| x.to_lowercase()))
+            .collect(),
         None => String::new(),
     }
 }
@@ -47,10 +50,24 @@ pub fn convert(name: &str, case: Case) -> String {
         Case::Camel => ws
             .iter()
             .enumerate()
-            .map(|(i, w)| if i == 0 { w.to_lowercase() } else { capitalize(w) })
+            .map(|(i, w)| {
+                if i == 0 {
+                    w.to_lowercase()
+                } else {
+                    capitalize(w)
+                }
+            })
             .collect(),
-        Case::Snake => ws.iter().map(|w| w.to_lowercase()).collect::<Vec<_>>().join("_"),
-        Case::UpperSnake => ws.iter().map(|w| w.to_uppercase()).collect::<Vec<_>>().join("_"),
+        Case::Snake => ws
+            .iter()
+            .map(|w| w.to_lowercase())
+            .collect::<Vec<_>>()
+            .join("_"),
+        Case::UpperSnake => ws
+            .iter()
+            .map(|w| w.to_uppercase())
+            .collect::<Vec<_>>()
+            .join("_"),
     }
 }
 
@@ -87,12 +104,25 @@ impl Naming {
     }
     pub fn constant(&self, scope: &[String]) -> String {
         let joined = scope.join("_");
-        escape(convert(&joined, self.constants), &self.keywords, &self.escape)
+        escape(
+            convert(&joined, self.constants),
+            &self.keywords,
+            &self.escape,
+        )
     }
     /// A (possibly nested) type's name: each scope segment cased, then joined.
     pub fn type_name(&self, scope: &[String]) -> String {
-        let joined = scope.iter().map(|s| convert(s, self.types)).collect::<Vec<_>>().join(&self.nested_separator);
-        let reserved: Vec<String> = self.keywords.iter().chain(&self.reserved_types).cloned().collect();
+        let joined = scope
+            .iter()
+            .map(|s| convert(s, self.types))
+            .collect::<Vec<_>>()
+            .join(&self.nested_separator);
+        let reserved: Vec<String> = self
+            .keywords
+            .iter()
+            .chain(&self.reserved_types)
+            .cloned()
+            .collect();
         escape(joined, &reserved, &self.escape)
     }
     /// Scope segments as modules (capnpc's convention when `modules` is snake).
@@ -124,7 +154,10 @@ mod tests {
         assert_eq!(convert("uint32Id", Case::Snake), "uint32_id");
         assert_eq!(convert("HTTPServer", Case::Snake), "http_server");
         assert_eq!(convert("sendResultsTo", Case::Pascal), "SendResultsTo");
-        assert_eq!(convert("resultsSentElsewhere", Case::UpperSnake), "RESULTS_SENT_ELSEWHERE");
+        assert_eq!(
+            convert("resultsSentElsewhere", Case::UpperSnake),
+            "RESULTS_SENT_ELSEWHERE"
+        );
         assert_eq!(convert("add$Params", Case::Pascal), "AddParams");
         assert_eq!(capnpc_snake("sendResultsTo"), "send_results_to");
     }

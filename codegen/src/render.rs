@@ -26,26 +26,37 @@ pub fn render(target: &Target, run: &RunView) -> Result<Vec<Rendered>, CodegenEr
     hb.register_escape_fn(handlebars::no_escape);
     for (template, source) in &target.templates {
         let key = template.strip_suffix(".hbs").unwrap_or(template);
-        hb.register_template_string(key, source).map_err(|source| CodegenError::Template {
-            target: name.clone(),
-            template: template.clone(),
-            source: Box::new(source),
-        })?;
+        hb.register_template_string(key, source)
+            .map_err(|source| CodegenError::Template {
+                target: name.clone(),
+                template: template.clone(),
+                source: Box::new(source),
+            })?;
     }
     let mut out = Vec::new();
     for file in &target.manifest.files {
         let key = file.template.strip_suffix(".hbs").unwrap_or(&file.template);
-        let fail = |source| CodegenError::Render { target: name.clone(), template: file.template.clone(), source: Box::new(source) };
+        let fail = |source| CodegenError::Render {
+            target: name.clone(),
+            template: file.template.clone(),
+            source: Box::new(source),
+        };
         match file.per {
             Per::Run => {
                 let contents = hb.render(key, run).map_err(fail)?;
-                out.push(Rendered { path: PathBuf::from(&file.path), contents: tidy(&contents) });
+                out.push(Rendered {
+                    path: PathBuf::from(&file.path),
+                    contents: tidy(&contents),
+                });
             }
             Per::Schema => {
                 for view in &run.files {
                     let contents = hb.render(key, view).map_err(fail)?;
                     let path = PathBuf::from(file.path.replace("{stem}", &view.stem));
-                    out.push(Rendered { path, contents: tidy(&contents) });
+                    out.push(Rendered {
+                        path,
+                        contents: tidy(&contents),
+                    });
                 }
             }
         }
@@ -83,8 +94,14 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, CodegenError>
         return Ok(false);
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| CodegenError::Write { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| CodegenError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     }
-    std::fs::write(path, bytes).map_err(|source| CodegenError::Write { path: path.to_path_buf(), source })?;
+    std::fs::write(path, bytes).map_err(|source| CodegenError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(true)
 }

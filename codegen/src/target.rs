@@ -124,12 +124,18 @@ pub struct Target {
 impl Target {
     /// The Rust target that ships with the generator.
     pub fn rust() -> Result<Target, CodegenError> {
-        Target::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/targets/rust")))
+        Target::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/targets/rust"
+        )))
     }
 
     /// Loads a target folder (`manifest.json` plus the templates it names).
     pub fn load(dir: &Path) -> Result<Target, CodegenError> {
-        let err = |message: String| CodegenError::Target { target: dir.display().to_string(), message };
+        let err = |message: String| CodegenError::Target {
+            target: dir.display().to_string(),
+            message,
+        };
         let manifest_path = dir.join("manifest.json");
         let text = std::fs::read_to_string(&manifest_path)
             .map_err(|e| err(format!("cannot read `{}`: {e}", manifest_path.display())))?;
@@ -145,11 +151,19 @@ impl Target {
             .chain(manifest.partials.iter().map(|p| format!("{p}.hbs")));
         for name in names {
             let path = dir.join(&name);
-            let source = std::fs::read_to_string(&path)
-                .map_err(|e| err(format!("template `{}` named in the manifest cannot be read: {e}", path.display())))?;
+            let source = std::fs::read_to_string(&path).map_err(|e| {
+                err(format!(
+                    "template `{}` named in the manifest cannot be read: {e}",
+                    path.display()
+                ))
+            })?;
             templates.insert(name, source);
         }
-        Ok(Target { dir: dir.to_path_buf(), manifest, templates })
+        Ok(Target {
+            dir: dir.to_path_buf(),
+            manifest,
+            templates,
+        })
     }
 
     /// Every file the target reads, for `cargo:rerun-if-changed`.
@@ -165,8 +179,10 @@ impl Target {
 fn validate(json: &serde_json::Value) -> Result<(), String> {
     let schema = serde_json::to_value(schemars::schema_for!(Manifest)).expect("schema serialises");
     let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
-    let messages: Vec<String> =
-        validator.iter_errors(json).map(|e| format!("at `{}`: {}", e.instance_path(), e)).collect();
+    let messages: Vec<String> = validator
+        .iter_errors(json)
+        .map(|e| format!("at `{}`: {}", e.instance_path(), e))
+        .collect();
     if messages.is_empty() {
         Ok(())
     } else {

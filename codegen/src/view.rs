@@ -257,7 +257,9 @@ fn bases_first(interfaces: &[ir::Interface]) -> Vec<usize> {
 }
 
 fn doc_lines(doc: &Option<String>) -> Vec<String> {
-    doc.as_deref().map(|d| d.lines().map(str::to_string).collect()).unwrap_or_default()
+    doc.as_deref()
+        .map(|d| d.lines().map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 pub struct ViewBuilder<'a> {
@@ -268,26 +270,50 @@ pub struct ViewBuilder<'a> {
 }
 
 impl<'a> ViewBuilder<'a> {
-    pub fn new(manifest: &'a Manifest, ir: &'a ir::Ir, globals: &'a BTreeMap<String, String>) -> Self {
+    pub fn new(
+        manifest: &'a Manifest,
+        ir: &'a ir::Ir,
+        globals: &'a BTreeMap<String, String>,
+    ) -> Self {
         let enumerants = ir
             .files
             .iter()
             .flat_map(|f| &f.enums)
-            .map(|e| (e.name.id.0, e.enumerants.iter().map(|v| v.name.clone()).collect()))
+            .map(|e| {
+                (
+                    e.name.id.0,
+                    e.enumerants.iter().map(|v| v.name.clone()).collect(),
+                )
+            })
             .collect();
-        ViewBuilder { manifest, ir, globals, enumerants }
+        ViewBuilder {
+            manifest,
+            ir,
+            globals,
+            enumerants,
+        }
     }
 
     pub fn run(&self) -> Result<RunView, CodegenError> {
         Ok(RunView {
             generator: GENERATOR,
-            files: self.ir.files.iter().map(|f| self.file(f)).collect::<Result<_, _>>()?,
+            files: self
+                .ir
+                .files
+                .iter()
+                .map(|f| self.file(f))
+                .collect::<Result<_, _>>()?,
             globals: self.globals.clone(),
         })
     }
 
     fn exprs(&self, file: &ir::File) -> Exprs<'_> {
-        Exprs { manifest: self.manifest, current_file: file.id.0, globals: self.globals, enumerants: &self.enumerants }
+        Exprs {
+            manifest: self.manifest,
+            current_file: file.id.0,
+            globals: self.globals,
+            enumerants: &self.enumerants,
+        }
     }
 
     pub fn file(&self, file: &ir::File) -> Result<FileView, CodegenError> {
@@ -326,7 +352,10 @@ impl<'a> ViewBuilder<'a> {
                     used: used.contains(&i.id.0),
                 })
                 .collect(),
-            has_sinks: file.interfaces.iter().any(|i| i.methods.iter().any(|m| !m.sinks.is_empty())),
+            has_sinks: file
+                .interfaces
+                .iter()
+                .any(|i| i.methods.iter().any(|m| !m.sinks.is_empty())),
             structs,
             enums: file
                 .enums
@@ -369,7 +398,10 @@ impl<'a> ViewBuilder<'a> {
         NameView {
             name: x.type_name(r),
             scope_path: self.manifest.naming.scope_path(&r.scope),
-            parent_path: self.manifest.naming.scope_path(&r.scope[..r.scope.len().saturating_sub(1)]),
+            parent_path: self
+                .manifest
+                .naming
+                .scope_path(&r.scope[..r.scope.len().saturating_sub(1)]),
             last: r.scope.last().cloned().unwrap_or_default(),
             schema_name: r.scope.join("."),
             id: format!("{:#x}", r.id.0),
@@ -377,7 +409,12 @@ impl<'a> ViewBuilder<'a> {
     }
 
     /// Every type-level manifest expression for `ty`.
-    fn type_exprs(&self, x: &Exprs<'_>, ty: &Type, vars: &BTreeMap<&str, String>) -> Result<BTreeMap<String, String>, CodegenError> {
+    fn type_exprs(
+        &self,
+        x: &Exprs<'_>,
+        ty: &Type,
+        vars: &BTreeMap<&str, String>,
+    ) -> Result<BTreeMap<String, String>, CodegenError> {
         let mut out = BTreeMap::new();
         for expr in self.manifest.expressions.keys() {
             out.insert(expr.clone(), x.render(expr, ty, vars)?);
@@ -386,7 +423,12 @@ impl<'a> ViewBuilder<'a> {
     }
 
     /// Type-level and field-level expressions for a struct field.
-    fn field_exprs(&self, x: &Exprs<'_>, ty: &Type, vars: &BTreeMap<&str, String>) -> Result<BTreeMap<String, String>, CodegenError> {
+    fn field_exprs(
+        &self,
+        x: &Exprs<'_>,
+        ty: &Type,
+        vars: &BTreeMap<&str, String>,
+    ) -> Result<BTreeMap<String, String>, CodegenError> {
         let mut out = self.type_exprs(x, ty, vars)?;
         for expr in self.manifest.field_expressions.keys() {
             out.insert(expr.clone(), x.render(expr, ty, vars)?);
@@ -422,9 +464,18 @@ impl<'a> ViewBuilder<'a> {
                 view.is_group = true;
                 view.group = Some(self.name(x, group));
             }
-            FieldKind::Slot { offset, ty, default, explicit_default } => {
+            FieldKind::Slot {
+                offset,
+                ty,
+                default,
+                explicit_default,
+            } => {
                 view.kind = match ty {
-                    Type::Interface { name, .. } if name.id.0 == crate::lower::well_known::SINK_INTERFACE => "sink",
+                    Type::Interface { name, .. }
+                        if name.id.0 == crate::lower::well_known::SINK_INTERFACE =>
+                    {
+                        "sink"
+                    }
                     _ => kind(ty),
                 };
                 view.offset = *offset;
@@ -449,12 +500,25 @@ impl<'a> ViewBuilder<'a> {
     }
 
     fn structure(&self, x: &Exprs<'_>, s: &ir::Struct) -> Result<StructView, CodegenError> {
-        let fields = s.fields.iter().enumerate().map(|(i, f)| self.field(x, i, f)).collect::<Result<Vec<_>, _>>()?;
+        let fields = s
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| self.field(x, i, f))
+            .collect::<Result<Vec<_>, _>>()?;
         let union = s.union.as_ref().map(|u| {
-            let members: Vec<FieldView> = fields.iter().filter(|f| f.discriminant.is_some()).cloned().collect();
+            let members: Vec<FieldView> = fields
+                .iter()
+                .filter(|f| f.discriminant.is_some())
+                .cloned()
+                .collect();
             UnionView {
                 discriminant_offset: u.discriminant_offset,
-                default_member: members.iter().find(|m| m.discriminant == Some(0)).map(|m| m.name.clone()).unwrap_or_default(),
+                default_member: members
+                    .iter()
+                    .find(|m| m.discriminant == Some(0))
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default(),
                 members,
             }
         });
@@ -467,32 +531,68 @@ impl<'a> ViewBuilder<'a> {
             is_method_struct: s.is_method_struct,
             generic_params: s.generic_params.clone(),
             scope_generic_params: s.scope_generic_params.clone(),
-            plain_fields: fields.iter().filter(|f| f.discriminant.is_none()).cloned().collect(),
+            plain_fields: fields
+                .iter()
+                .filter(|f| f.discriminant.is_none())
+                .cloned()
+                .collect(),
             fields,
             union,
         })
     }
 
     fn struct_fields(&self, x: &Exprs<'_>, r: &TypeRef) -> Result<Vec<FieldView>, CodegenError> {
-        let Some(s) = self.ir.files.iter().flat_map(|f| &f.structs).find(|s| s.name.id == r.id) else {
+        let Some(s) = self
+            .ir
+            .files
+            .iter()
+            .flat_map(|f| &f.structs)
+            .find(|s| s.name.id == r.id)
+        else {
             return Ok(vec![]);
         };
-        s.fields.iter().enumerate().map(|(i, f)| self.field(x, i, f)).collect()
+        s.fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| self.field(x, i, f))
+            .collect()
     }
 
-    fn interface(&self, x: &Exprs<'_>, _file: &ir::File, i: &ir::Interface) -> Result<InterfaceView, CodegenError> {
+    fn interface(
+        &self,
+        x: &Exprs<'_>,
+        _file: &ir::File,
+        i: &ir::Interface,
+    ) -> Result<InterfaceView, CodegenError> {
         let naming = &self.manifest.naming;
         let mut methods = Vec::new();
         for m in &i.methods {
             let param_fields = self.struct_fields(x, &m.params)?;
-            let result_fields = if m.is_stream { vec![] } else { self.struct_fields(x, &m.results)? };
+            let result_fields = if m.is_stream {
+                vec![]
+            } else {
+                self.struct_fields(x, &m.results)?
+            };
             let sink_names: Vec<String> = m.sinks.iter().map(|s| naming.field(&s.field)).collect();
             let implicit = |r: &TypeRef| {
-                self.ir.files.iter().flat_map(|f| &f.structs).any(|s| s.name.id == r.id && s.is_method_struct)
+                self.ir
+                    .files
+                    .iter()
+                    .flat_map(|f| &f.structs)
+                    .any(|s| s.name.id == r.id && s.is_method_struct)
             };
             methods.push(MethodView {
-                plain_params: param_fields.iter().filter(|f| !sink_names.contains(&f.name)).cloned().collect(),
-                single_result: if result_fields.len() == 1 && (m.is_stream || implicit(&m.results)) { result_fields.first().cloned() } else { None },
+                plain_params: param_fields
+                    .iter()
+                    .filter(|f| !sink_names.contains(&f.name))
+                    .cloned()
+                    .collect(),
+                single_result: if result_fields.len() == 1 && (m.is_stream || implicit(&m.results))
+                {
+                    result_fields.first().cloned()
+                } else {
+                    None
+                },
                 params_implicit: implicit(&m.params),
                 results_implicit: m.is_stream || implicit(&m.results),
                 name: naming.method(&m.name),
@@ -510,7 +610,12 @@ impl<'a> ViewBuilder<'a> {
                 sinks: m
                     .sinks
                     .iter()
-                    .map(|s| Ok(SinkView { field: naming.field(&s.field), item: self.type_exprs(x, &s.item, &BTreeMap::new())? }))
+                    .map(|s| {
+                        Ok(SinkView {
+                            field: naming.field(&s.field),
+                            item: self.type_exprs(x, &s.item, &BTreeMap::new())?,
+                        })
+                    })
                     .collect::<Result<_, CodegenError>>()?,
             });
         }
@@ -524,7 +629,11 @@ impl<'a> ViewBuilder<'a> {
             superclasses: i
                 .superclasses
                 .iter()
-                .map(|t| Ok(SuperView { exprs: self.type_exprs(x, t, &BTreeMap::new())? }))
+                .map(|t| {
+                    Ok(SuperView {
+                        exprs: self.type_exprs(x, t, &BTreeMap::new())?,
+                    })
+                })
                 .collect::<Result<_, CodegenError>>()?,
             methods,
         })

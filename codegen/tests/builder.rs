@@ -25,7 +25,11 @@ fn quiet() -> Builder {
 fn rust_out_dir_receives_raw_and_polyhost_modules() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("gen");
-    let output = quiet().schema(schema_in(dir.path())).rust_out_dir(&out).generate().unwrap();
+    let output = quiet()
+        .schema(schema_in(dir.path()))
+        .rust_out_dir(&out)
+        .generate()
+        .unwrap();
     for name in ["plot_capnp.rs", "plot.rs", "polyhost_bindings.rs"] {
         assert!(out.join(name).is_file(), "{name} missing");
     }
@@ -40,18 +44,34 @@ fn unchanged_outputs_are_not_rewritten() {
     b.generate().unwrap();
     let again = b.generate().unwrap();
     assert!(again.written.is_empty(), "rewrote {:?}", again.written);
-    std::fs::write(dir.path().join("plot.capnp"), SCHEMA.replace("y @1 :Float64;", "y @1 :Float64; z @2 :Float64;")).unwrap();
+    std::fs::write(
+        dir.path().join("plot.capnp"),
+        SCHEMA.replace("y @1 :Float64;", "y @1 :Float64; z @2 :Float64;"),
+    )
+    .unwrap();
     let changed = b.generate().unwrap();
-    assert!(changed.written.iter().any(|p| p.ends_with("plot.rs")), "schema edit regenerates: {:?}", changed.written);
+    assert!(
+        changed.written.iter().any(|p| p.ends_with("plot.rs")),
+        "schema edit regenerates: {:?}",
+        changed.written
+    );
 }
 
 #[test]
 fn parent_module_qualifies_generated_paths() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("gen");
-    quiet().schema(schema_in(dir.path())).parent_module("plugin::bindings").rust_out_dir(&out).generate().unwrap();
+    quiet()
+        .schema(schema_in(dir.path()))
+        .parent_module("plugin::bindings")
+        .rust_out_dir(&out)
+        .generate()
+        .unwrap();
     let owned = std::fs::read_to_string(out.join("plot.rs")).unwrap();
-    assert!(owned.contains("crate::plugin::bindings::plot_capnp::point::Owned"), "{owned}");
+    assert!(
+        owned.contains("crate::plugin::bindings::plot_capnp::point::Owned"),
+        "{owned}"
+    );
     let raw = std::fs::read_to_string(out.join("plot_capnp.rs")).unwrap();
     assert!(raw.contains("crate::plugin::bindings::plot_capnp"));
 }
@@ -65,7 +85,10 @@ fn src_prefix_names_schemas_relative_to_it() {
     let ir = quiet().schema(&schema).src_prefix(dir.path()).ir().unwrap();
     assert_eq!(ir.files[0].path, "api/v1/plot.capnp");
     let ir = quiet().schema(&schema).ir().unwrap();
-    assert_eq!(ir.files[0].path, "plot.capnp", "default prefix: the schema's folder");
+    assert_eq!(
+        ir.files[0].path, "plot.capnp",
+        "default prefix: the schema's folder"
+    );
 }
 
 #[test]
@@ -73,19 +96,37 @@ fn import_path_resolves_absolute_imports() {
     let dir = tempfile::tempdir().unwrap();
     let shared = dir.path().join("shared");
     std::fs::create_dir_all(&shared).unwrap();
-    std::fs::write(shared.join("geo.capnp"), "@0xa1b2c3d4e5f60718;\nstruct Pos { lat @0 :Float64; }\n").unwrap();
+    std::fs::write(
+        shared.join("geo.capnp"),
+        "@0xa1b2c3d4e5f60718;\nstruct Pos { lat @0 :Float64; }\n",
+    )
+    .unwrap();
     let user = dir.path().join("user.capnp");
     std::fs::write(&user, "@0xb1b2c3d4e5f60719;\nusing Geo = import \"/geo.capnp\";\nstruct Trip { from @0 :Geo.Pos; }\n").unwrap();
-    assert!(quiet().schema(&user).ir().is_err(), "without the import path the import fails");
+    assert!(
+        quiet().schema(&user).ir().is_err(),
+        "without the import path the import fails"
+    );
     let ir = quiet().schema(&user).import_path(&shared).ir().unwrap();
-    assert_eq!(ir.files[0].imports.iter().map(|i| i.path.as_str()).collect::<Vec<_>>(), ["geo.capnp"]);
+    assert_eq!(
+        ir.files[0]
+            .imports
+            .iter()
+            .map(|i| i.path.as_str())
+            .collect::<Vec<_>>(),
+        ["geo.capnp"]
+    );
 }
 
 #[test]
 fn schema_dir_takes_every_schema_in_order() {
     let dir = tempfile::tempdir().unwrap();
     schema_in(dir.path());
-    std::fs::write(dir.path().join("a.capnp"), "@0xc1b2c3d4e5f6071a;\nstruct A {}\n").unwrap();
+    std::fs::write(
+        dir.path().join("a.capnp"),
+        "@0xc1b2c3d4e5f6071a;\nstruct A {}\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("notes.txt"), "not a schema").unwrap();
     let ir = quiet().schema_dir(dir.path()).ir().unwrap();
     let paths: Vec<_> = ir.files.iter().map(|f| f.path.as_str()).collect();
@@ -96,17 +137,33 @@ fn schema_dir_takes_every_schema_in_order() {
 fn rerun_if_changed_lists_schemas_and_templates_only_when_on() {
     let dir = tempfile::tempdir().unwrap();
     let schema = schema_in(dir.path());
-    let on = Builder::new().emit_rerun_if_changed(true).schema(&schema).rust_out_dir(dir.path().join("a")).generate().unwrap();
+    let on = Builder::new()
+        .emit_rerun_if_changed(true)
+        .schema(&schema)
+        .rust_out_dir(dir.path().join("a"))
+        .generate()
+        .unwrap();
     assert!(on.rerun_if_changed.contains(&schema));
-    assert!(on.rerun_if_changed.iter().any(|p| p.ends_with("targets/rust/struct.hbs")));
-    let off = quiet().schema(&schema).rust_out_dir(dir.path().join("b")).generate().unwrap();
+    assert!(on
+        .rerun_if_changed
+        .iter()
+        .any(|p| p.ends_with("targets/rust/struct.hbs")));
+    let off = quiet()
+        .schema(&schema)
+        .rust_out_dir(dir.path().join("b"))
+        .generate()
+        .unwrap();
     assert!(off.rerun_if_changed.is_empty());
 }
 
 #[test]
 fn capnp_binary_is_used_when_given() {
     let dir = tempfile::tempdir().unwrap();
-    let err = quiet().schema(schema_in(dir.path())).capnp_binary("/nonexistent/capnp").ir().unwrap_err();
+    let err = quiet()
+        .schema(schema_in(dir.path()))
+        .capnp_binary("/nonexistent/capnp")
+        .ir()
+        .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/capnp"), "{err}");
 }
 
@@ -167,8 +224,14 @@ fn an_unknown_placeholder_is_an_error_naming_the_pattern() {
     let dir = tempfile::tempdir().unwrap();
     let bad = DOC_MANIFEST.replace("\"*\": \"scalar\"", "\"*\": \"{nmae}\"");
     let target = Target::load(&write_target(dir.path(), &bad)).unwrap();
-    let err = quiet().schema(schema_in(dir.path())).render(&target).unwrap_err();
-    assert!(err.to_string().contains("unknown placeholder `{nmae}`"), "{err}");
+    let err = quiet()
+        .schema(schema_in(dir.path()))
+        .render(&target)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown placeholder `{nmae}`"),
+        "{err}"
+    );
 }
 
 #[test]

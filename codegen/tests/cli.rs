@@ -11,12 +11,22 @@ fn cli() -> Command {
 fn broken_schema_reports_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.capnp");
-    std::fs::write(&path, "@0xd1e2f3a4b5c6d7e8;\nstruct Ok { a @0 :Int32; }\nstruct Bad { b @0 :NoSuchType; }\n").unwrap();
+    std::fs::write(
+        &path,
+        "@0xd1e2f3a4b5c6d7e8;\nstruct Ok { a @0 :Int32; }\nstruct Bad { b @0 :NoSuchType; }\n",
+    )
+    .unwrap();
     let out = cli().arg("--ir").arg(&path).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("broken.capnp:3:20"), "names file, line and column: {stderr}");
-    assert!(stderr.contains("error:") && stderr.contains("NoSuchType"), "{stderr}");
+    assert!(
+        stderr.contains("broken.capnp:3:20"),
+        "names file, line and column: {stderr}"
+    );
+    assert!(
+        stderr.contains("error:") && stderr.contains("NoSuchType"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 

@@ -59,8 +59,15 @@ pub struct Adapter {
 pub enum AdapterError {
     #[error("cannot read adapter definition `{path}`: {message}")]
     Definition { path: PathBuf, message: String },
-    #[error("{language} interpreter `{interpreter}` cannot be run: {message}; install it or set {hint}")]
-    Interpreter { language: String, interpreter: String, message: String, hint: String },
+    #[error(
+        "{language} interpreter `{interpreter}` cannot be run: {message}; install it or set {hint}"
+    )]
+    Interpreter {
+        language: String,
+        interpreter: String,
+        message: String,
+        hint: String,
+    },
 }
 
 impl Adapter {
@@ -68,7 +75,10 @@ impl Adapter {
     pub fn load(dir: impl AsRef<Path>) -> Result<Adapter, AdapterError> {
         let dir = dir.as_ref().to_path_buf();
         let path = dir.join("adapter.json");
-        let err = |message: String| AdapterError::Definition { path: path.clone(), message };
+        let err = |message: String| AdapterError::Definition {
+            path: path.clone(),
+            message,
+        };
         let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
         let definition = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
         Ok(Adapter { dir, definition })
@@ -76,7 +86,12 @@ impl Adapter {
 
     /// An adapter shipped in this repository's `adapters/` folder (`python`, ...).
     pub fn bundled(language: &str) -> Result<Adapter, AdapterError> {
-        Adapter::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("adapters").join(language))
+        Adapter::load(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("adapters")
+                .join(language),
+        )
     }
 
     /// The guest runtime folder, put first on the module search path.
@@ -95,7 +110,12 @@ impl Adapter {
         let d = &self.definition;
         let named = explicit
             .map(Path::to_path_buf)
-            .or_else(|| d.interpreter_env.as_ref().and_then(std::env::var_os).map(PathBuf::from))
+            .or_else(|| {
+                d.interpreter_env
+                    .as_ref()
+                    .and_then(std::env::var_os)
+                    .map(PathBuf::from)
+            })
             .unwrap_or_else(|| PathBuf::from(&d.interpreter));
         if d.resolve_interpreter.is_empty() {
             return Ok(named);
@@ -106,14 +126,26 @@ impl Adapter {
         if let Some(real) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&named) {
             return Ok(real.clone());
         }
-        let out = Command::new(&named).args(&d.resolve_interpreter).output().map_err(|e| self.interpreter_error(&named, e.to_string()))?;
+        let out = Command::new(&named)
+            .args(&d.resolve_interpreter)
+            .output()
+            .map_err(|e| self.interpreter_error(&named, e.to_string()))?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            return Err(self.interpreter_error(&named, format!("exited with {}: {stderr}", out.status)));
+            return Err(
+                self.interpreter_error(&named, format!("exited with {}: {stderr}", out.status))
+            );
         }
         let real = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let real = if real.is_empty() { named.clone() } else { PathBuf::from(real) };
-        cache.lock().unwrap_or_else(|e| e.into_inner()).insert(named, real.clone());
+        let real = if real.is_empty() {
+            named.clone()
+        } else {
+            PathBuf::from(real)
+        };
+        cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(named, real.clone());
         Ok(real)
     }
 
@@ -123,7 +155,11 @@ impl Adapter {
             language: d.language.clone(),
             interpreter: interpreter.display().to_string(),
             message,
-            hint: d.interpreter_env.clone().map(|v| format!("{v} or the pool's interpreter")).unwrap_or_else(|| "the pool's interpreter".into()),
+            hint: d
+                .interpreter_env
+                .clone()
+                .map(|v| format!("{v} or the pool's interpreter"))
+                .unwrap_or_else(|| "the pool's interpreter".into()),
         }
     }
 }
@@ -143,8 +179,16 @@ mod tests {
                 continue;
             }
             let adapter = Adapter::load(entry.path()).unwrap();
-            assert!(adapter.runtime_dir().is_dir(), "{}: runtime_dir", adapter.definition.language);
-            assert!(adapter.templates_dir().join("manifest.json").is_file(), "{}: templates", adapter.definition.language);
+            assert!(
+                adapter.runtime_dir().is_dir(),
+                "{}: runtime_dir",
+                adapter.definition.language
+            );
+            assert!(
+                adapter.templates_dir().join("manifest.json").is_file(),
+                "{}: templates",
+                adapter.definition.language
+            );
             let real = adapter.resolve_interpreter(None).unwrap();
             assert!(real.is_absolute(), "{real:?}");
             seen += 1;
@@ -155,7 +199,9 @@ mod tests {
     #[test]
     fn a_missing_interpreter_is_named_in_the_error() {
         let python = Adapter::bundled("python").unwrap();
-        let err = python.resolve_interpreter(Some(Path::new("/no/such/python"))).unwrap_err();
+        let err = python
+            .resolve_interpreter(Some(Path::new("/no/such/python")))
+            .unwrap_err();
         assert!(err.to_string().contains("/no/such/python"), "{err}");
     }
 }

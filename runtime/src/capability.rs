@@ -55,10 +55,14 @@ pub struct CallOptions {
 }
 
 /// Writes a call's params into the request message (again, for a retry).
-pub type WriteParams = Arc<dyn Fn(capnp::any_pointer::Builder<'_>, &dyn CapBridge) -> capnp::Result<()> + Send + Sync>;
+pub type WriteParams =
+    Arc<dyn Fn(capnp::any_pointer::Builder<'_>, &dyn CapBridge) -> capnp::Result<()> + Send + Sync>;
 /// Reads a call's results out of the response message.
-pub type ReadResults =
-    Arc<dyn Fn(capnp::any_pointer::Reader<'_>, &dyn CapBridge) -> capnp::Result<Box<dyn Any + Send>> + Send + Sync>;
+pub type ReadResults = Arc<
+    dyn Fn(capnp::any_pointer::Reader<'_>, &dyn CapBridge) -> capnp::Result<Box<dyn Any + Send>>
+        + Send
+        + Sync,
+>;
 
 /// One call on a capability, as the connection that carries it sees it.
 #[derive(Clone)]
@@ -94,7 +98,9 @@ impl OutgoingCall {
 
     /// The params are the owned struct `params`.
     pub fn params<P: Struct + Send + Sync + 'static>(self, params: P) -> Self {
-        self.write_with(Arc::new(move |b, caps| params.write(b.init_as::<StructOut<P::Raw>>().0, caps)))
+        self.write_with(Arc::new(move |b, caps| {
+            params.write(b.init_as::<StructOut<P::Raw>>().0, caps)
+        }))
     }
 
     /// The params are written by `write` (for params read at the layout level).
@@ -105,14 +111,19 @@ impl OutgoingCall {
 
     /// The results are decoded as the owned struct `R`.
     pub fn expecting<R: Struct + Send + 'static>(mut self) -> Self {
-        self.read_results = Arc::new(|r, caps| Ok(Box::new(R::read(r.get_as::<StructIn<R::Raw>>()?.0, caps)?) as Box<dyn Any + Send>));
+        self.read_results = Arc::new(|r, caps| {
+            Ok(Box::new(R::read(r.get_as::<StructIn<R::Raw>>()?.0, caps)?) as Box<dyn Any + Send>)
+        });
         self
     }
 }
 
 /// What carries calls for a capability: a worker connection, a pool, a local object.
 pub trait CapabilityHook: Any + Send + Sync + 'static {
-    fn call(&self, call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>>;
+    fn call(
+        &self,
+        call: OutgoingCall,
+    ) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>>;
 
     /// A flow-controlled `-> stream` call: resolves when the connection's stream
     /// window has room, not when the call returns. Hooks without flow control wait for
@@ -127,9 +138,14 @@ pub trait CapabilityHook: Any + Send + Sync + 'static {
     /// calls on them go out before the results arrive: promise pipelining, one round
     /// trip for the pair. The call stays open while any of them lives.
     fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
-        let error = CallError::Protocol { message: format!("{} does not support promise pipelining", self.describe()) };
+        let error = CallError::Protocol {
+            message: format!("{} does not support promise pipelining", self.describe()),
+        };
         drop(call);
-        paths.iter().map(|_| crate::pipeline::broken(error.clone())).collect()
+        paths
+            .iter()
+            .map(|_| crate::pipeline::broken(error.clone()))
+            .collect()
     }
 
     /// Exports a local object on this capability's connection, so it can be passed in
@@ -150,7 +166,10 @@ struct LocalObject {
 }
 
 impl CapabilityHook for LocalObject {
-    fn call(&self, call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
+    fn call(
+        &self,
+        call: OutgoingCall,
+    ) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
         let message = format!(
             "{}: a local {} object is called through the connection it is passed over, not directly",
             call.method_name,
@@ -197,12 +216,16 @@ impl Capability {
     /// goes over (each time it is sent). Use it to pass a callback or sink through a
     /// pool client, whose calls go to a worker chosen per call.
     pub fn local(object: Arc<dyn Dispatch>) -> Self {
-        Capability { hook: Arc::new(LocalObject { object }) }
+        Capability {
+            hook: Arc::new(LocalObject { object }),
+        }
     }
 
     /// The local object behind a handle made by [`Capability::local`].
     pub fn local_object(&self) -> Option<&Arc<dyn Dispatch>> {
-        (self.hook.as_ref() as &dyn Any).downcast_ref::<LocalObject>().map(|l| &l.object)
+        (self.hook.as_ref() as &dyn Any)
+            .downcast_ref::<LocalObject>()
+            .map(|l| &l.object)
     }
 
     pub fn hook(&self) -> &Arc<dyn CapabilityHook> {
@@ -211,29 +234,47 @@ impl Capability {
 
     /// Calls `interface_id.method_id` with owned params and returns owned results.
     /// Generated clients call this; users call the generated methods.
-    pub fn call<P, R>(&self, method: Method, params: P, options: CallOptions) -> BoxFuture<'static, Result<R, CallError>>
+    pub fn call<P, R>(
+        &self,
+        method: Method,
+        params: P,
+        options: CallOptions,
+    ) -> BoxFuture<'static, Result<R, CallError>>
     where
         P: Struct + Send + Sync + 'static,
         R: Struct + Send + 'static,
     {
         let method_name = method.name;
-        let fut = self.hook.call(OutgoingCall::to(method, options).params(params).expecting::<R>());
+        let fut = self.hook.call(
+            OutgoingCall::to(method, options)
+                .params(params)
+                .expecting::<R>(),
+        );
         Box::pin(async move {
             let any = fut.await?;
-            any.downcast::<R>().map(|b| *b).map_err(|_| CallError::Protocol {
-                message: format!("{method_name}: the connection returned results of another type"),
-            })
+            any.downcast::<R>()
+                .map(|b| *b)
+                .map_err(|_| CallError::Protocol {
+                    message: format!(
+                        "{method_name}: the connection returned results of another type"
+                    ),
+                })
         })
     }
 }
 
 impl Capability {
     /// Sends a `-> stream` call; returns when the stream window has room.
-    pub fn call_stream<P>(&self, method: Method, params: P) -> BoxFuture<'static, Result<(), CallError>>
+    pub fn call_stream<P>(
+        &self,
+        method: Method,
+        params: P,
+    ) -> BoxFuture<'static, Result<(), CallError>>
     where
         P: Struct + Send + Sync + 'static,
     {
-        self.hook.call_stream(OutgoingCall::to(method, CallOptions::default()).params(params))
+        self.hook
+            .call_stream(OutgoingCall::to(method, CallOptions::default()).params(params))
     }
 }
 
@@ -241,13 +282,17 @@ impl Capability {
 /// and a JSON schema describes it as such.
 impl serde::Serialize for Capability {
     fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
-        Err(serde::ser::Error::custom("a capability is a live reference and cannot be serialised"))
+        Err(serde::ser::Error::custom(
+            "a capability is a live reference and cannot be serialised",
+        ))
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Capability {
     fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
-        Err(serde::de::Error::custom("a capability is a live reference and cannot be deserialised"))
+        Err(serde::de::Error::custom(
+            "a capability is a live reference and cannot be deserialised",
+        ))
     }
 }
 
@@ -285,14 +330,24 @@ impl Capability {
     /// Calls a method whose results hold a capability at pointer `path` and returns
     /// that capability before the call returns (promise pipelining): calls on it are
     /// sent right away, and the worker runs them once the first call has answered.
-    pub fn call_pipelined<P, C>(&self, method: Method, params: P, options: CallOptions, path: &[u16]) -> C
+    pub fn call_pipelined<P, C>(
+        &self,
+        method: Method,
+        params: P,
+        options: CallOptions,
+        path: &[u16],
+    ) -> C
     where
         P: Struct + Send + Sync + 'static,
         C: CapabilityHandle,
     {
         let call = OutgoingCall::to(method, options).params(params);
         let cap = self.hook.call_pipelined(call, vec![path.to_vec()]).pop();
-        C::from_capability(cap.unwrap_or_else(|| crate::pipeline::broken(CallError::Protocol { message: format!("{}: no pipelined capability", method.name) })))
+        C::from_capability(cap.unwrap_or_else(|| {
+            crate::pipeline::broken(CallError::Protocol {
+                message: format!("{}: no pipelined capability", method.name),
+            })
+        }))
     }
 }
 
@@ -309,7 +364,10 @@ impl CapabilityHandle for Capability {
 pub struct StructIn<'a, O: OwnedStruct>(pub O::Reader<'a>);
 
 impl<'a, O: OwnedStruct> FromPointerReader<'a> for StructIn<'a, O> {
-    fn get_from_pointer(reader: &PointerReader<'a>, default: Option<&'a [capnp::Word]>) -> capnp::Result<Self> {
+    fn get_from_pointer(
+        reader: &PointerReader<'a>,
+        default: Option<&'a [capnp::Word]>,
+    ) -> capnp::Result<Self> {
         Ok(StructIn(reader.get_struct(default)?.into()))
     }
 }
@@ -319,10 +377,21 @@ pub struct StructOut<'a, O: OwnedStruct>(pub O::Builder<'a>);
 
 impl<'a, O: OwnedStruct> FromPointerBuilder<'a> for StructOut<'a, O> {
     fn init_pointer(builder: PointerBuilder<'a>, _size: u32) -> Self {
-        StructOut(builder.init_struct(<O::Builder<'a> as HasStructSize>::STRUCT_SIZE).into())
+        StructOut(
+            builder
+                .init_struct(<O::Builder<'a> as HasStructSize>::STRUCT_SIZE)
+                .into(),
+        )
     }
-    fn get_from_pointer(builder: PointerBuilder<'a>, default: Option<&'a [capnp::Word]>) -> capnp::Result<Self> {
-        Ok(StructOut(builder.get_struct(<O::Builder<'a> as HasStructSize>::STRUCT_SIZE, default)?.into()))
+    fn get_from_pointer(
+        builder: PointerBuilder<'a>,
+        default: Option<&'a [capnp::Word]>,
+    ) -> capnp::Result<Self> {
+        Ok(StructOut(
+            builder
+                .get_struct(<O::Builder<'a> as HasStructSize>::STRUCT_SIZE, default)?
+                .into(),
+        ))
     }
 }
 
@@ -334,7 +403,10 @@ pub struct SinkHandle<T> {
 
 impl<T> Clone for SinkHandle<T> {
     fn clone(&self) -> Self {
-        SinkHandle { cap: self.cap.clone(), _items: std::marker::PhantomData }
+        SinkHandle {
+            cap: self.cap.clone(),
+            _items: std::marker::PhantomData,
+        }
     }
 }
 
@@ -352,7 +424,10 @@ impl<T> PartialEq for SinkHandle<T> {
 
 impl<T> CapabilityHandle for SinkHandle<T> {
     fn from_capability(cap: Capability) -> Self {
-        SinkHandle { cap, _items: std::marker::PhantomData }
+        SinkHandle {
+            cap,
+            _items: std::marker::PhantomData,
+        }
     }
     fn capability(&self) -> &Capability {
         &self.cap

@@ -15,9 +15,15 @@ use crate::capability::{Capability, StructIn, StructOut};
 /// Maps capabilities between capnp messages and [`Capability`] handles.
 pub trait CapBridge {
     /// A capability read from a message becomes a handle.
-    fn import(&self, hook: Box<dyn capnp::private::capability::ClientHook>) -> capnp::Result<Capability>;
+    fn import(
+        &self,
+        hook: Box<dyn capnp::private::capability::ClientHook>,
+    ) -> capnp::Result<Capability>;
     /// A handle written into a message.
-    fn export(&self, cap: &Capability) -> capnp::Result<Box<dyn capnp::private::capability::ClientHook>>;
+    fn export(
+        &self,
+        cap: &Capability,
+    ) -> capnp::Result<Box<dyn capnp::private::capability::ClientHook>>;
 }
 
 /// The bridge for messages without a connection: capabilities are refused with an
@@ -25,11 +31,21 @@ pub trait CapBridge {
 pub struct NoCaps;
 
 impl CapBridge for NoCaps {
-    fn import(&self, _: Box<dyn capnp::private::capability::ClientHook>) -> capnp::Result<Capability> {
-        Err(capnp::Error::failed("this message holds a capability, which needs a live connection to read".into()))
+    fn import(
+        &self,
+        _: Box<dyn capnp::private::capability::ClientHook>,
+    ) -> capnp::Result<Capability> {
+        Err(capnp::Error::failed(
+            "this message holds a capability, which needs a live connection to read".into(),
+        ))
     }
-    fn export(&self, _: &Capability) -> capnp::Result<Box<dyn capnp::private::capability::ClientHook>> {
-        Err(capnp::Error::failed("a capability can only be written into a message sent over a live connection".into()))
+    fn export(
+        &self,
+        _: &Capability,
+    ) -> capnp::Result<Box<dyn capnp::private::capability::ClientHook>> {
+        Err(capnp::Error::failed(
+            "a capability can only be written into a message sent over a live connection".into(),
+        ))
     }
 }
 
@@ -37,25 +53,36 @@ impl CapBridge for NoCaps {
 pub trait Struct: Sized {
     /// capnpc's marker type for the struct (`foo_capnp::foo::Owned`).
     type Raw: OwnedStruct + 'static;
-    fn read(r: <Self::Raw as OwnedStruct>::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Self>;
-    fn write(&self, b: <Self::Raw as OwnedStruct>::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()>;
+    fn read(r: <Self::Raw as OwnedStruct>::Reader<'_>, caps: &dyn CapBridge)
+        -> capnp::Result<Self>;
+    fn write(
+        &self,
+        b: <Self::Raw as OwnedStruct>::Builder<'_>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<()>;
 }
 
 /// Encodes `value` as the root of a new message (no capabilities).
-pub fn to_message<T: Struct>(value: &T) -> capnp::Result<capnp::message::Builder<capnp::message::HeapAllocator>> {
+pub fn to_message<T: Struct>(
+    value: &T,
+) -> capnp::Result<capnp::message::Builder<capnp::message::HeapAllocator>> {
     let mut message = capnp::message::Builder::new_default();
     value.write(message.init_root::<StructOut<T::Raw>>().0, &NoCaps)?;
     Ok(message)
 }
 
 /// Decodes the root of `message` (no capabilities).
-pub fn from_message<T: Struct, S: capnp::message::ReaderSegments>(message: &capnp::message::Reader<S>) -> capnp::Result<T> {
+pub fn from_message<T: Struct, S: capnp::message::ReaderSegments>(
+    message: &capnp::message::Reader<S>,
+) -> capnp::Result<T> {
     T::read(message.get_root::<StructIn<T::Raw>>()?.0, &NoCaps)
 }
 
 /// Encodes `value` in the standard stream framing.
 pub fn to_bytes<T: Struct>(value: &T) -> capnp::Result<Vec<u8>> {
-    Ok(capnp::serialize::write_message_to_words(&to_message(value)?))
+    Ok(capnp::serialize::write_message_to_words(&to_message(
+        value,
+    )?))
 }
 
 /// Decodes a message in the standard stream framing, with capnp's default limits.
@@ -79,8 +106,13 @@ pub trait PointerValue: Sized {
     type Raw: Owned + 'static;
     /// Length to allocate before `write_value` (bytes or elements; 0 for structs).
     fn init_len(&self) -> u32;
-    fn read_value(r: <Self::Raw as Owned>::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Self>;
-    fn write_value(&self, b: <Self::Raw as Owned>::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()>;
+    fn read_value(r: <Self::Raw as Owned>::Reader<'_>, caps: &dyn CapBridge)
+        -> capnp::Result<Self>;
+    fn write_value(
+        &self,
+        b: <Self::Raw as Owned>::Builder<'_>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<()>;
 }
 
 impl PointerValue for String {
@@ -124,7 +156,11 @@ where
     fn read_value(r: <T::Raw as Owned>::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Self> {
         T::read(r.into(), caps)
     }
-    fn write_value(&self, b: <T::Raw as Owned>::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()> {
+    fn write_value(
+        &self,
+        b: <T::Raw as Owned>::Builder<'_>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<()> {
         self.write(b.into(), caps)
     }
 }
@@ -153,17 +189,25 @@ impl FromReader<data::Reader<'_>> for Vec<u8> {
     }
 }
 
-impl<T: capnp::private::layout::PrimitiveElement + Copy> FromReader<primitive_list::Reader<'_, T>> for Vec<T> {
+impl<T: capnp::private::layout::PrimitiveElement + Copy> FromReader<primitive_list::Reader<'_, T>>
+    for Vec<T>
+{
     fn from_reader(r: primitive_list::Reader<'_, T>, _: &dyn CapBridge) -> capnp::Result<Self> {
         Ok(r.iter().collect())
     }
 }
 
-impl<T: capnp::private::layout::PrimitiveElement + Copy> IntoBuilder<primitive_list::Builder<'_, T>> for Vec<T> {
+impl<T: capnp::private::layout::PrimitiveElement + Copy> IntoBuilder<primitive_list::Builder<'_, T>>
+    for Vec<T>
+{
     fn len(&self) -> u32 {
         self.len() as u32
     }
-    fn into_builder(&self, mut b: primitive_list::Builder<'_, T>, _: &dyn CapBridge) -> capnp::Result<()> {
+    fn into_builder(
+        &self,
+        mut b: primitive_list::Builder<'_, T>,
+        _: &dyn CapBridge,
+    ) -> capnp::Result<()> {
         for (i, v) in self.iter().enumerate() {
             b.set(i as u32, *v);
         }
@@ -217,7 +261,11 @@ impl<'a, O: OwnedStruct, T: Struct<Raw = O>> IntoBuilder<struct_list::Builder<'a
     fn len(&self) -> u32 {
         self.len() as u32
     }
-    fn into_builder(&self, mut b: struct_list::Builder<'a, O>, caps: &dyn CapBridge) -> capnp::Result<()> {
+    fn into_builder(
+        &self,
+        mut b: struct_list::Builder<'a, O>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<()> {
         for (i, v) in self.iter().enumerate() {
             v.write(b.reborrow().get(i as u32), caps)?;
         }
@@ -243,7 +291,11 @@ where
     fn len(&self) -> u32 {
         self.len() as u32
     }
-    fn into_builder(&self, mut b: enum_list::Builder<'_, E>, _: &dyn CapBridge) -> capnp::Result<()> {
+    fn into_builder(
+        &self,
+        mut b: enum_list::Builder<'_, E>,
+        _: &dyn CapBridge,
+    ) -> capnp::Result<()> {
         for (i, v) in self.iter().enumerate() {
             b.set(i as u32, (*v).into());
         }
@@ -264,7 +316,11 @@ impl<'a, O: Owned, T: ListElement<O>> IntoBuilder<list_list::Builder<'a, O>> for
     fn len(&self) -> u32 {
         self.len() as u32
     }
-    fn into_builder(&self, mut b: list_list::Builder<'a, O>, caps: &dyn CapBridge) -> capnp::Result<()> {
+    fn into_builder(
+        &self,
+        mut b: list_list::Builder<'a, O>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<()> {
         for (i, v) in self.iter().enumerate() {
             v.write_element(b.reborrow().init(i as u32, v.element_len()), caps)?;
         }
@@ -311,8 +367,13 @@ where
     C: capnp::capability::FromClientHook,
     T: CapabilityHandle,
 {
-    fn from_reader(r: capnp::capability_list::Reader<'a, C>, caps: &dyn CapBridge) -> capnp::Result<Self> {
-        r.iter().map(|c| Ok(T::from_capability(caps.import(c?.into_client_hook())?))).collect()
+    fn from_reader(
+        r: capnp::capability_list::Reader<'a, C>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<Self> {
+        r.iter()
+            .map(|c| Ok(T::from_capability(caps.import(c?.into_client_hook())?)))
+            .collect()
     }
 }
 
@@ -324,7 +385,11 @@ where
     fn len(&self) -> u32 {
         self.len() as u32
     }
-    fn into_builder(&self, mut b: capnp::capability_list::Builder<'a, C>, caps: &dyn CapBridge) -> capnp::Result<()> {
+    fn into_builder(
+        &self,
+        mut b: capnp::capability_list::Builder<'a, C>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<()> {
         for (i, v) in self.iter().enumerate() {
             b.set(i as u32, caps.export(v.capability())?);
         }
@@ -367,7 +432,10 @@ pub fn default_value<T: Struct>() -> T {
     // One segment holding a null root pointer: every field reads as its default.
     let words = [capnp::word(0, 0, 0, 0, 0, 0, 0, 0)];
     let segments: &[&[u8]] = &[capnp::Word::words_to_bytes(&words)];
-    let message = capnp::message::Reader::new(capnp::message::SegmentArray::new(segments), Default::default());
+    let message = capnp::message::Reader::new(
+        capnp::message::SegmentArray::new(segments),
+        Default::default(),
+    );
     from_message(&message).expect("a null root decodes to the schema's defaults")
 }
 
@@ -375,17 +443,24 @@ pub fn default_value<T: Struct>() -> T {
 pub fn from_canonical_hex<T: Struct>(hex: &str) -> capnp::Result<T> {
     let bytes: Vec<u8> = (0..hex.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| capnp::Error::failed(e.to_string())))
+        .map(|i| {
+            u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| capnp::Error::failed(e.to_string()))
+        })
         .collect::<capnp::Result<_>>()?;
     let words = aligned(&bytes);
     let segments: &[&[u8]] = &[capnp::Word::words_to_bytes(&words)];
-    let message = capnp::message::Reader::new(capnp::message::SegmentArray::new(segments), Default::default());
+    let message = capnp::message::Reader::new(
+        capnp::message::SegmentArray::new(segments),
+        Default::default(),
+    );
     from_message(&message)
 }
 
 /// The owned form of an `AnyPointer` field: the pointed-to value as a canonical
 /// message (root pointer first), so it survives leaving the message it came from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct AnyValue {
     /// Canonical single-segment message; empty for a null pointer.
     pub canonical: Vec<u8>,
@@ -403,7 +478,9 @@ impl AnyValue {
         let mut message = capnp::message::Builder::new_default();
         message.set_root_canonical(r)?;
         let segments = message.get_segments_for_output();
-        Ok(AnyValue { canonical: segments[0].to_vec() })
+        Ok(AnyValue {
+            canonical: segments[0].to_vec(),
+        })
     }
 
     pub fn write(&self, mut b: capnp::any_pointer::Builder<'_>) -> capnp::Result<()> {
@@ -413,7 +490,10 @@ impl AnyValue {
         }
         let words = aligned(&self.canonical);
         let segments: &[&[u8]] = &[capnp::Word::words_to_bytes(&words)];
-        let message = capnp::message::Reader::new(capnp::message::SegmentArray::new(segments), Default::default());
+        let message = capnp::message::Reader::new(
+            capnp::message::SegmentArray::new(segments),
+            Default::default(),
+        );
         let root: capnp::any_pointer::Reader<'_> = message.get_root()?;
         b.set_as(root)
     }
@@ -422,13 +502,18 @@ impl AnyValue {
     pub fn get<T: Struct>(&self) -> capnp::Result<T> {
         let words = aligned(&self.canonical);
         let segments: &[&[u8]] = &[capnp::Word::words_to_bytes(&words)];
-        let message = capnp::message::Reader::new(capnp::message::SegmentArray::new(segments), Default::default());
+        let message = capnp::message::Reader::new(
+            capnp::message::SegmentArray::new(segments),
+            Default::default(),
+        );
         from_message(&message)
     }
 
     /// Stores `value` (a struct).
     pub fn from_struct<T: Struct>(value: &T) -> capnp::Result<Self> {
-        Ok(AnyValue { canonical: to_canonical(value)? })
+        Ok(AnyValue {
+            canonical: to_canonical(value)?,
+        })
     }
 }
 
@@ -442,5 +527,9 @@ fn aligned(bytes: &[u8]) -> Vec<capnp::Word> {
 /// Reads an enum field, turning an enumerant this build does not know into an error
 /// that names the value.
 pub fn read_enum<E, T: From<E>>(value: Result<E, capnp::NotInSchema>) -> capnp::Result<T> {
-    value.map(T::from).map_err(|e| capnp::Error::failed(format!("enum value not in this schema: {e}; regenerate the bindings")))
+    value.map(T::from).map_err(|e| {
+        capnp::Error::failed(format!(
+            "enum value not in this schema: {e}; regenerate the bindings"
+        ))
+    })
 }

@@ -43,7 +43,10 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         // 64 MiB per message, capnp's default nesting.
-        Limits { max_message_words: 8 * 1024 * 1024, nesting: 64 }
+        Limits {
+            max_message_words: 8 * 1024 * 1024,
+            nesting: 64,
+        }
     }
 }
 
@@ -58,7 +61,10 @@ enum Command {
         pipeline: Vec<(Vec<u16>, CapId)>,
         reply: oneshot::Sender<Result<Box<dyn Any + Send>, CallError>>,
     },
-    Export { id: CapId, object: Arc<dyn Dispatch> },
+    Export {
+        id: CapId,
+        object: Arc<dyn Dispatch>,
+    },
     Release(CapId),
     Close,
 }
@@ -75,8 +81,17 @@ struct Shared {
 
 impl Shared {
     fn disconnected(&self, method: &str) -> CallError {
-        let reason = self.reason.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_else(|| "connection closed".into());
-        CallError::Disconnected { method: method.to_string(), worker: self.name.clone(), reason }
+        let reason = self
+            .reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| "connection closed".into());
+        CallError::Disconnected {
+            method: method.to_string(),
+            worker: self.name.clone(),
+            reason,
+        }
     }
 
     fn new_handle(self: &Arc<Self>, id: CapId) -> Capability {
@@ -109,14 +124,32 @@ impl Drop for ConnCap {
 }
 
 impl CapabilityHook for ConnCap {
-    fn call(&self, call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
+    fn call(
+        &self,
+        call: OutgoingCall,
+    ) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
         let method = call.method_name;
         let (reply, rx) = oneshot::channel();
-        if self.shared.closed.load(Ordering::Acquire) || self.shared.commands.send(Command::Call { cap: self.id, call, pipeline: vec![], reply }).is_err() {
+        if self.shared.closed.load(Ordering::Acquire)
+            || self
+                .shared
+                .commands
+                .send(Command::Call {
+                    cap: self.id,
+                    call,
+                    pipeline: vec![],
+                    reply,
+                })
+                .is_err()
+        {
             return futures::future::ready(Err(self.shared.disconnected(method))).boxed();
         }
         let shared = self.shared.clone();
-        async move { rx.await.unwrap_or_else(|_| Err(shared.disconnected(method))) }.boxed()
+        async move {
+            rx.await
+                .unwrap_or_else(|_| Err(shared.disconnected(method)))
+        }
+        .boxed()
     }
 
     /// Resolves once the call is sent within the stream window; its return frees the
@@ -130,16 +163,33 @@ impl CapabilityHook for ConnCap {
             if let Some(e) = error.lock().unwrap_or_else(|e| e.into_inner()).clone() {
                 return Err(e);
             }
-            let permit = window.acquire_owned().await.map_err(|_| shared.disconnected(call.method_name))?;
+            let permit = window
+                .acquire_owned()
+                .await
+                .map_err(|_| shared.disconnected(call.method_name))?;
             let method = call.method_name;
             let (reply, rx) = oneshot::channel();
-            if shared.commands.send(Command::Call { cap: id, call, pipeline: vec![], reply }).is_err() {
+            if shared
+                .commands
+                .send(Command::Call {
+                    cap: id,
+                    call,
+                    pipeline: vec![],
+                    reply,
+                })
+                .is_err()
+            {
                 return Err(shared.disconnected(method));
             }
             tokio::spawn(async move {
-                let outcome = rx.await.unwrap_or_else(|_| Err(shared.disconnected(method)));
+                let outcome = rx
+                    .await
+                    .unwrap_or_else(|_| Err(shared.disconnected(method)));
                 if let Err(e) = outcome {
-                    error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+                    error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(e);
                 }
                 drop(permit);
             });
@@ -149,18 +199,31 @@ impl CapabilityHook for ConnCap {
     }
 
     fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
-        let ids: Vec<CapId> = paths.iter().map(|_| self.shared.next_id.fetch_add(1, Ordering::Relaxed)).collect();
+        let ids: Vec<CapId> = paths
+            .iter()
+            .map(|_| self.shared.next_id.fetch_add(1, Ordering::Relaxed))
+            .collect();
         // Nobody waits for the results; the answer stays open while the pipelined
         // capabilities live (capnp-rpc keeps the question referenced by them).
         let (reply, _) = oneshot::channel();
         let pipeline = paths.into_iter().zip(ids.iter().copied()).collect();
-        let _ = self.shared.commands.send(Command::Call { cap: self.id, call, pipeline, reply });
-        ids.into_iter().map(|id| self.shared.new_handle(id)).collect()
+        let _ = self.shared.commands.send(Command::Call {
+            cap: self.id,
+            call,
+            pipeline,
+            reply,
+        });
+        ids.into_iter()
+            .map(|id| self.shared.new_handle(id))
+            .collect()
     }
 
     fn export(&self, object: Arc<dyn Dispatch>) -> Result<Capability, CallError> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        self.shared.commands.send(Command::Export { id, object }).map_err(|_| self.shared.disconnected("export"))?;
+        self.shared
+            .commands
+            .send(Command::Export { id, object })
+            .map_err(|_| self.shared.disconnected("export"))?;
         Ok(self.shared.new_handle(id))
     }
 
@@ -178,7 +241,12 @@ pub struct Connection {
 impl Connection {
     /// Starts the I/O thread on `socket` and returns the connection and the peer's
     /// bootstrap capability. Handlers of exported objects run on `handlers`.
-    pub fn start(socket: UnixStream, name: String, limits: Limits, handlers: tokio::runtime::Handle) -> std::io::Result<(Connection, Capability)> {
+    pub fn start(
+        socket: UnixStream,
+        name: String,
+        limits: Limits,
+        handlers: tokio::runtime::Handle,
+    ) -> std::io::Result<(Connection, Capability)> {
         socket.set_nonblocking(true)?;
         let (commands, rx) = mpsc::unbounded_channel();
         let (done_tx, done) = tokio::sync::watch::channel(false);
@@ -192,18 +260,33 @@ impl Connection {
         });
         let bootstrap_id = 0;
         let io_shared = shared.clone();
-        std::thread::Builder::new().name(format!("polyhost-io-{name}")).spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    io_shared.finish(format!("cannot start the I/O runtime: {e}"));
-                    return;
-                }
-            };
-            let local = tokio::task::LocalSet::new();
-            let reason = local.block_on(&runtime, io_main(socket, limits, io_shared.clone(), rx, handlers, bootstrap_id));
-            io_shared.finish(reason);
-        })?;
+        std::thread::Builder::new()
+            .name(format!("polyhost-io-{name}"))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        io_shared.finish(format!("cannot start the I/O runtime: {e}"));
+                        return;
+                    }
+                };
+                let local = tokio::task::LocalSet::new();
+                let reason = local.block_on(
+                    &runtime,
+                    io_main(
+                        socket,
+                        limits,
+                        io_shared.clone(),
+                        rx,
+                        handlers,
+                        bootstrap_id,
+                    ),
+                );
+                io_shared.finish(reason);
+            })?;
         let bootstrap = shared.new_handle(bootstrap_id);
         Ok((Connection { shared, done }, bootstrap))
     }
@@ -221,7 +304,11 @@ impl Connection {
 
     /// Why the connection ended, once it has.
     pub fn close_reason(&self) -> Option<String> {
-        self.shared.reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared
+            .reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Resolves when the connection has ended.
@@ -271,7 +358,10 @@ struct Bridge {
 impl CapBridge for Bridge {
     fn import(&self, hook: Box<dyn ClientHook>) -> capnp::Result<Capability> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        self.table.borrow_mut().caps.insert(id, capnp::capability::Client::new(hook));
+        self.table
+            .borrow_mut()
+            .caps
+            .insert(id, capnp::capability::Client::new(hook));
         Ok(self.shared.new_handle(id))
     }
 
@@ -285,7 +375,10 @@ impl CapBridge for Bridge {
             if Arc::ptr_eq(&own.shared, &self.shared) {
                 return match self.table.borrow().caps.get(&own.id) {
                     Some(client) => Ok(client.hook.add_ref()),
-                    None => Err(capnp::Error::failed(format!("capability {} was released", own.id))),
+                    None => Err(capnp::Error::failed(format!(
+                        "capability {} was released",
+                        own.id
+                    ))),
                 };
             }
         }
@@ -298,7 +391,10 @@ impl CapBridge for Bridge {
 
 impl Bridge {
     fn server_for(&self, object: Arc<dyn Dispatch>) -> capnp::capability::Client {
-        let server = DispatchServer { object, bridge: self.clone() };
+        let server = DispatchServer {
+            object,
+            bridge: self.clone(),
+        };
         capnp_rpc::new_client::<DynClient, DispatchServer>(server).0
     }
 }
@@ -329,12 +425,20 @@ impl capnp::capability::Server for DispatchServerRc {
     ) -> capnp::capability::DispatchCallResult {
         let this = self.0.clone();
         let streaming = this.object.is_streaming(interface_id, method_id);
-        let started = params.get().map_err(|e| DispatchError::Params(e.to_string())).and_then(|p| this.object.dispatch(interface_id, method_id, p, &this.bridge));
+        let started = params
+            .get()
+            .map_err(|e| DispatchError::Params(e.to_string()))
+            .and_then(|p| {
+                this.object
+                    .dispatch(interface_id, method_id, p, &this.bridge)
+            });
         let promise = match started {
-            Err(DispatchError::Unimplemented { .. }) => Promise::err(capnp::Error::unimplemented(format!(
-                "{} has no method {method_id} of interface {interface_id:#x}",
-                this.object.interface_name()
-            ))),
+            Err(DispatchError::Unimplemented { .. }) => {
+                Promise::err(capnp::Error::unimplemented(format!(
+                    "{} has no method {method_id} of interface {interface_id:#x}",
+                    this.object.interface_name()
+                )))
+            }
             Err(e) => Promise::err(capnp::Error::failed(format!("ValueError: {e}"))),
             Ok(invocation) => {
                 // The handler runs on the user's runtime; aborting its task when the
@@ -343,10 +447,19 @@ impl capnp::capability::Server for DispatchServerRc {
                 Promise::from_future(async move {
                     let write = match task.wait().await {
                         Ok(Ok(write)) => write,
-                        Ok(Err(HandlerError { exception_type, message })) => {
-                            return Err(capnp::Error::failed(format!("{exception_type}: {message}")))
+                        Ok(Err(HandlerError {
+                            exception_type,
+                            message,
+                        })) => {
+                            return Err(capnp::Error::failed(format!(
+                                "{exception_type}: {message}"
+                            )))
                         }
-                        Err(join) => return Err(capnp::Error::failed(format!("HandlerPanic: the handler panicked: {join}"))),
+                        Err(join) => {
+                            return Err(capnp::Error::failed(format!(
+                                "HandlerPanic: the handler panicked: {join}"
+                            )))
+                        }
                     };
                     write(results.get(), &this.bridge)
                 })
@@ -410,14 +523,25 @@ fn call_error(method: &str, shared: &Shared, e: capnp::Error) -> CallError {
         (kind, Some(reason)) => {
             let reason = reason.to_string();
             let (head, traceback) = match reason.split_once(TRACEBACK_MARKER) {
-                Some((head, tb)) => (head.trim_end().to_string(), tb.trim_start_matches('\n').to_string()),
+                Some((head, tb)) => (
+                    head.trim_end().to_string(),
+                    tb.trim_start_matches('\n').to_string(),
+                ),
                 None => (reason, String::new()),
             };
             let (exception_type, message) = match head.split_once(": ") {
-                Some((t, m)) if !t.is_empty() && !t.contains(char::is_whitespace) => (t.to_string(), m.to_string()),
+                Some((t, m)) if !t.is_empty() && !t.contains(char::is_whitespace) => {
+                    (t.to_string(), m.to_string())
+                }
                 _ => (format!("{kind:?}"), head),
             };
-            CallError::Remote { method: method.to_string(), kind: ErrorKind::from(kind), exception_type, message, traceback }
+            CallError::Remote {
+                method: method.to_string(),
+                kind: ErrorKind::from(kind),
+                exception_type,
+                message,
+                traceback,
+            }
         }
     }
 }
@@ -443,12 +567,23 @@ async fn io_main(
         traversal_limit_in_words: Some(limits.max_message_words),
         nesting_limit: limits.nesting,
     };
-    let network = twoparty::VatNetwork::new(read.compat(), write.compat_write(), rpc_twoparty_capnp::Side::Client, options);
+    let network = twoparty::VatNetwork::new(
+        read.compat(),
+        write.compat_write(),
+        rpc_twoparty_capnp::Side::Client,
+        options,
+    );
     let mut rpc = RpcSystem::new(Box::new(network), None);
     let bootstrap: capnp::capability::Client = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
     let disconnector = rpc.get_disconnector();
-    let table = Rc::new(RefCell::new(Table { caps: HashMap::from([(bootstrap_id, bootstrap)]) }));
-    let bridge = Bridge { table: table.clone(), shared: shared.clone(), handlers };
+    let table = Rc::new(RefCell::new(Table {
+        caps: HashMap::from([(bootstrap_id, bootstrap)]),
+    }));
+    let bridge = Bridge {
+        table: table.clone(),
+        shared: shared.clone(),
+        handlers,
+    };
     let rpc_task = tokio::task::spawn_local(rpc);
     let mut rpc_task = std::pin::pin!(rpc_task);
     loop {
@@ -489,17 +624,34 @@ fn start_call(
     let Some(client) = bridge.table.borrow().caps.get(&cap).cloned() else {
         let error = capnp::Error::failed(format!("{method}: capability {cap} was released"));
         for (_, id) in pipeline {
-            bridge.table.borrow_mut().caps.insert(id, capnp_rpc::new_broken_cap(error.clone()));
+            bridge
+                .table
+                .borrow_mut()
+                .caps
+                .insert(id, capnp_rpc::new_broken_cap(error.clone()));
         }
-        let _ = reply.send(Err(CallError::Protocol { message: error.extra }));
+        let _ = reply.send(Err(CallError::Protocol {
+            message: error.extra,
+        }));
         return;
     };
-    let mut request = client.new_call::<capnp::any_pointer::Owned, capnp::any_pointer::Owned>(call.interface_id, call.method_id, None);
+    let mut request = client.new_call::<capnp::any_pointer::Owned, capnp::any_pointer::Owned>(
+        call.interface_id,
+        call.method_id,
+        None,
+    );
     if let Err(e) = (call.write_params)(request.get(), bridge) {
         for (_, id) in pipeline {
-            bridge.table.borrow_mut().caps.insert(id, capnp_rpc::new_broken_cap(e.clone()));
+            bridge
+                .table
+                .borrow_mut()
+                .caps
+                .insert(id, capnp_rpc::new_broken_cap(e.clone()));
         }
-        let _ = reply.send(Err(CallError::Codec { method: method.to_string(), message: e.to_string() }));
+        let _ = reply.send(Err(CallError::Codec {
+            method: method.to_string(),
+            message: e.to_string(),
+        }));
         return;
     }
     let bridge = bridge.clone();
@@ -511,7 +663,11 @@ fn start_call(
         for index in path {
             target = target.get_pointer_field(index);
         }
-        bridge.table.borrow_mut().caps.insert(id, capnp::capability::Client::new(target.as_cap()));
+        bridge
+            .table
+            .borrow_mut()
+            .caps
+            .insert(id, capnp::capability::Client::new(target.as_cap()));
     }
     tokio::task::spawn_local(async move {
         let response = remote.promise;

@@ -15,7 +15,8 @@ use crate::codec::{CapBridge, Struct};
 use crate::error::HandlerError;
 
 /// Encodes a call's results into the response message.
-pub type WriteResults = Box<dyn FnOnce(capnp::any_pointer::Builder<'_>, &dyn CapBridge) -> capnp::Result<()> + Send>;
+pub type WriteResults =
+    Box<dyn FnOnce(capnp::any_pointer::Builder<'_>, &dyn CapBridge) -> capnp::Result<()> + Send>;
 
 /// A decoded incoming call, ready to run.
 pub type Invocation = BoxFuture<'static, Result<WriteResults, HandlerError>>;
@@ -24,7 +25,11 @@ pub type Invocation = BoxFuture<'static, Result<WriteResults, HandlerError>>;
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum DispatchError {
     #[error("{interface} has no method {method_id} of interface {interface_id:#x}")]
-    Unimplemented { interface: &'static str, interface_id: u64, method_id: u16 },
+    Unimplemented {
+        interface: &'static str,
+        interface_id: u64,
+        method_id: u16,
+    },
     #[error("bad params: {0}")]
     Params(String),
 }
@@ -57,7 +62,10 @@ pub trait Dispatch: Send + Sync + 'static {
 }
 
 /// Decodes a call's params struct.
-pub fn read_params<P: Struct>(params: capnp::any_pointer::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<P> {
+pub fn read_params<P: Struct>(
+    params: capnp::any_pointer::Reader<'_>,
+    caps: &dyn CapBridge,
+) -> capnp::Result<P> {
     P::read(params.get_as::<StructIn<P::Raw>>()?.0, caps)
 }
 

@@ -20,14 +20,27 @@ pub enum CallError {
     Timeout { method: String, after: Duration },
     /// The worker died or the connection dropped before the answer.
     #[error("{method}: {worker} went away before answering: {reason}")]
-    Disconnected { method: String, worker: String, reason: String },
+    Disconnected {
+        method: String,
+        worker: String,
+        reason: String,
+    },
     /// The worker running the call died.
     #[error("{method}: {worker} died ({exit}){}", stderr_suffix(stderr_tail))]
-    WorkerCrashed { method: String, worker: String, exit: ExitReason, stderr_tail: Vec<String> },
+    WorkerCrashed {
+        method: String,
+        worker: String,
+        exit: ExitReason,
+        stderr_tail: Vec<String>,
+    },
     /// The session's worker died; its state is gone. The session is unbound, so the
     /// next call on it starts afresh on another worker.
     #[error("{method}: session `{session}` lived on {worker}, which died; its state is lost")]
-    SessionLost { method: String, session: String, worker: String },
+    SessionLost {
+        method: String,
+        session: String,
+        worker: String,
+    },
     /// The pool's wait queue is full.
     #[error("{method}: all workers are busy and the wait queue ({queue} calls) is full; retry later or raise the queue size")]
     Saturated { method: String, queue: usize },
@@ -109,7 +122,10 @@ pub struct HandlerError {
 
 impl HandlerError {
     pub fn new(exception_type: impl Into<String>, message: impl Into<String>) -> Self {
-        HandlerError { exception_type: exception_type.into(), message: message.into() }
+        HandlerError {
+            exception_type: exception_type.into(),
+            message: message.into(),
+        }
     }
 }
 

@@ -25,7 +25,9 @@ pub const WORKER_FD: i32 = 3;
 /// Lines of stderr kept per worker for crash reports.
 pub const STDERR_TAIL_LINES: usize = 20;
 /// Variables passed through from the host unless the allowlist is replaced.
-pub const DEFAULT_ENV_ALLOWLIST: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER"];
+pub const DEFAULT_ENV_ALLOWLIST: &[&str] = &[
+    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER",
+];
 
 /// Everything needed to start workers of one plugin.
 #[derive(Debug, Clone)]
@@ -52,7 +54,11 @@ pub enum LaunchError {
     #[error("cannot create the worker socket: {0}")]
     Socket(std::io::Error),
     #[error("cannot start {language} worker `{interpreter}`: {source}")]
-    Spawn { language: String, interpreter: String, source: std::io::Error },
+    Spawn {
+        language: String,
+        interpreter: String,
+        source: std::io::Error,
+    },
 }
 
 /// A started worker process and the host's end of its socket.
@@ -77,7 +83,10 @@ pub fn spawn(spec: &WorkerSpec, worker_id: u64) -> Result<Spawned, LaunchError> 
     let def = &spec.adapter.definition;
     let mut cmd = Command::new(&spec.interpreter);
     let runtime_dir = spec.adapter.runtime_dir();
-    cmd.args(def.args.iter().map(|a| a.replace("{entry}", &spec.entry).replace("{runtime_dir}", &runtime_dir.to_string_lossy())));
+    cmd.args(def.args.iter().map(|a| {
+        a.replace("{entry}", &spec.entry)
+            .replace("{runtime_dir}", &runtime_dir.to_string_lossy())
+    }));
     cmd.env_clear();
     for name in &spec.env_allowlist {
         if let Some(value) = std::env::var_os(name) {
@@ -93,7 +102,9 @@ pub fn spawn(spec: &WorkerSpec, worker_id: u64) -> Result<Spawned, LaunchError> 
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let fd = OwnedFd::from(worker_end);
     let raw = fd.as_raw_fd();
     // SAFETY: only async-signal-safe calls (dup2, fcntl, prctl, getppid) between fork
@@ -134,7 +145,12 @@ pub fn spawn(spec: &WorkerSpec, worker_id: u64) -> Result<Spawned, LaunchError> 
     if let Some(err) = child.stderr.take() {
         forward_lines(err, worker_id, pid, "stderr", Some(stderr_tail.clone()));
     }
-    Ok(Spawned { child, socket: host_end, pid, stderr_tail })
+    Ok(Spawned {
+        child,
+        socket: host_end,
+        pid,
+        stderr_tail,
+    })
 }
 
 /// Re-emits a worker's output as `tracing` events, one per line.
@@ -163,7 +179,10 @@ fn forward_lines(
         }
     });
     if let Err(e) = spawned {
-        tracing::error!(worker = worker_id, "cannot start the {name} reader thread: {e}");
+        tracing::error!(
+            worker = worker_id,
+            "cannot start the {name} reader thread: {e}"
+        );
     }
 }
 

@@ -24,13 +24,15 @@ pub mod pipeline;
 pub mod pool;
 pub mod stream;
 
-pub use capability::{CallOptions, Capability, CapabilityHook, Method, OutgoingCall, ServiceClient, SinkHandle};
+pub use adapter::Adapter;
+pub use capability::{
+    CallOptions, Capability, CapabilityHook, Method, OutgoingCall, ServiceClient, SinkHandle,
+};
 pub use codec::{AnyValue, CapBridge, CapabilityHandle, NoCaps, PointerValue, Struct};
 pub use dispatch::{Dispatch, DispatchError, Invocation};
-pub use stream::{ItemStream, ListItem, SinkWriter};
 pub use error::{CallError, ErrorKind, ExitReason, HandlerError};
-pub use adapter::Adapter;
 pub use pool::{Pool, PoolBuilder, PoolError, PoolStats};
+pub use stream::{ItemStream, ListItem, SinkWriter};
 
 /// Re-exports generated code relies on, so user crates need not depend on them.
 #[doc(hidden)]

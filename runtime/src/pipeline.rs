@@ -54,7 +54,10 @@ pub struct DeferredCap {
 }
 
 impl CapabilityHook for DeferredCap {
-    fn call(&self, call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
+    fn call(
+        &self,
+        call: OutgoingCall,
+    ) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
         let slot = self.slot.clone();
         async move { slot.get().await?.hook().call(call).await }.boxed()
     }
@@ -65,10 +68,19 @@ impl CapabilityHook for DeferredCap {
     }
 
     fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
-        let slots: Vec<Arc<Deferred>> = paths.iter().map(|_| Arc::new(Deferred::default())).collect();
+        let slots: Vec<Arc<Deferred>> = paths
+            .iter()
+            .map(|_| Arc::new(Deferred::default()))
+            .collect();
         let caps = slots
             .iter()
-            .map(|s| Capability::new(Arc::new(DeferredCap { slot: s.clone(), name: format!("pipelined from {}", self.name), keep_alive: None })))
+            .map(|s| {
+                Capability::new(Arc::new(DeferredCap {
+                    slot: s.clone(),
+                    name: format!("pipelined from {}", self.name),
+                    keep_alive: None,
+                }))
+            })
             .collect();
         let slot = self.slot.clone();
         tokio::spawn(async move {
@@ -93,5 +105,9 @@ impl CapabilityHook for DeferredCap {
 pub fn broken(error: CallError) -> Capability {
     let slot = Arc::new(Deferred::default());
     slot.resolve(Err(error));
-    Capability::new(Arc::new(DeferredCap { slot, name: "broken capability".into(), keep_alive: None }))
+    Capability::new(Arc::new(DeferredCap {
+        slot,
+        name: "broken capability".into(),
+        keep_alive: None,
+    }))
 }

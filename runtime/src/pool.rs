@@ -35,7 +35,9 @@ use crate::dispatch::Dispatch;
 use crate::error::{CallError, ExitReason};
 use crate::launch::{self, LaunchError, Spawned, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
 use crate::pipeline::{Deferred, DeferredCap};
-use crate::polyhost::{CallContext, Service, WorkerInfo, WorkerProcessClient, WorkerProcessScopedParams};
+use crate::polyhost::{
+    CallContext, Service, WorkerInfo, WorkerProcessClient, WorkerProcessScopedParams,
+};
 
 /// Why a pool did not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,14 +47,28 @@ pub enum PoolError {
     #[error(transparent)]
     Launch(#[from] LaunchError),
     #[error("worker {worker} failed to start the plugin `{entry}` ({exit}):\n{stderr}")]
-    StartFailed { worker: String, entry: String, exit: ExitReason, stderr: String },
+    StartFailed {
+        worker: String,
+        entry: String,
+        exit: ExitReason,
+        stderr: String,
+    },
     #[error(
         "worker {worker} was built from stale bindings of `{schema}`: the host has fingerprint {host}, the worker {guest}; \
          regenerate the worker's modules (cargo build regenerates them when the build script renders the guest target) and restart"
     )]
-    StaleBindings { worker: String, schema: String, host: String, guest: String },
+    StaleBindings {
+        worker: String,
+        schema: String,
+        host: String,
+        guest: String,
+    },
     #[error("worker {worker} does not serve `{interface}`, which the host asked for; it serves: {served}")]
-    MissingService { worker: String, interface: String, served: String },
+    MissingService {
+        worker: String,
+        interface: String,
+        served: String,
+    },
     #[error("cannot start the I/O thread: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -183,19 +199,29 @@ impl PoolBuilder {
     /// Requires workers to have been built from this schema fingerprint (pass the
     /// generated `SCHEMA` and `FINGERPRINT` constants).
     pub fn bindings(mut self, schema: &str, fingerprint: &str) -> Self {
-        self.config.fingerprints.push((schema.to_string(), fingerprint.to_string()));
+        self.config
+            .fingerprints
+            .push((schema.to_string(), fingerprint.to_string()));
         self
     }
 
     /// Starts every worker concurrently and waits until all have passed the
     /// handshake. Call it inside a tokio runtime; handlers run on that runtime.
     pub async fn start(mut self) -> Result<Pool, PoolError> {
-        let interpreter = self.config.spec.adapter.resolve_interpreter(self.config.interpreter.as_deref())?;
+        let interpreter = self
+            .config
+            .spec
+            .adapter
+            .resolve_interpreter(self.config.interpreter.as_deref())?;
         self.config.spec.interpreter = interpreter;
         let size = self.config.size;
         let inner = Arc::new(PoolInner {
             config: self.config,
-            state: Mutex::new(State { slots: (0..size).map(|_| Slot::default()).collect(), waiting: 0, sessions: HashMap::new() }),
+            state: Mutex::new(State {
+                slots: (0..size).map(|_| Slot::default()).collect(),
+                waiting: 0,
+                sessions: HashMap::new(),
+            }),
             changed: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
             spawner: Spawner::start()?,
@@ -219,7 +245,9 @@ impl PoolBuilder {
                     first_error.get_or_insert(e);
                 }
                 Err(_) => {
-                    first_error.get_or_insert(PoolError::Io(std::io::Error::other("a worker supervisor stopped")));
+                    first_error.get_or_insert(PoolError::Io(std::io::Error::other(
+                        "a worker supervisor stopped",
+                    )));
                 }
             }
         }
@@ -266,7 +294,10 @@ impl Pool {
                     entry: entry.into(),
                     module_paths: vec![],
                     interpreter: PathBuf::new(),
-                    env_allowlist: DEFAULT_ENV_ALLOWLIST.iter().map(|s| s.to_string()).collect(),
+                    env_allowlist: DEFAULT_ENV_ALLOWLIST
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
                     env: vec![],
                     cwd: None,
                     concurrency: 16,
@@ -294,7 +325,11 @@ impl Pool {
 
     /// A typed client of a `$worker` interface; each call goes to a worker of the pool.
     pub fn client<C: ServiceClient>(&self) -> C {
-        C::from_capability(Capability::new(Arc::new(PoolCap { inner: self.inner.clone(), interface_id: C::INTERFACE_ID, name: C::NAME })))
+        C::from_capability(Capability::new(Arc::new(PoolCap {
+            inner: self.inner.clone(),
+            interface_id: C::INTERFACE_ID,
+            name: C::NAME,
+        })))
     }
 
     /// Forgets a session: its next call may go to any worker.
@@ -307,19 +342,32 @@ impl Pool {
         let live: Vec<&Live> = st.slots.iter().filter_map(|s| s.live.as_ref()).collect();
         PoolStats {
             workers: live.len(),
-            busy: st.slots.iter().filter(|s| s.live.is_some() && s.in_flight > 0).count(),
+            busy: st
+                .slots
+                .iter()
+                .filter(|s| s.live.is_some() && s.in_flight > 0)
+                .count(),
             queued: st.waiting,
             restarts: self.inner.restarts.load(Ordering::Relaxed),
             calls: self.inner.calls.load(Ordering::Relaxed),
             errors: self.inner.errors.load(Ordering::Relaxed),
-            tainted: st.slots.iter().filter(|s| s.tainted_until.is_some_and(|t| t > Instant::now())).count(),
+            tainted: st
+                .slots
+                .iter()
+                .filter(|s| s.tainted_until.is_some_and(|t| t > Instant::now()))
+                .count(),
             pids: live.iter().map(|l| l.pid).collect(),
         }
     }
 
     /// What each live worker reported at start.
     pub fn workers(&self) -> Vec<WorkerInfo> {
-        self.inner.lock().slots.iter().filter_map(|s| s.live.as_ref().map(|l| l.info.clone())).collect()
+        self.inner
+            .lock()
+            .slots
+            .iter()
+            .filter_map(|s| s.live.as_ref().map(|l| l.info.clone()))
+            .collect()
     }
 
     /// Drains running calls, asks workers to stop, then SIGTERM, then SIGKILL.
@@ -332,7 +380,12 @@ impl Pool {
         while Instant::now() < drain_until && inner.lock().slots.iter().any(|s| s.in_flight > 0) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let lives: Vec<Live> = inner.lock().slots.iter_mut().filter_map(|s| s.live.take()).collect();
+        let lives: Vec<Live> = inner
+            .lock()
+            .slots
+            .iter_mut()
+            .filter_map(|s| s.live.take())
+            .collect();
         let step = inner.config.stop_timeout;
         let stops = lives.into_iter().map(|live| async move {
             let _ = tokio::time::timeout(step, live.worker.shutdown()).await;
@@ -441,37 +494,58 @@ impl Live {
     }
 
     fn tail(&self) -> Vec<String> {
-        self.stderr_tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+        self.stderr_tail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
 /// Spawns worker processes from one long-lived thread: Linux sends the
 /// parent-death signal when the spawning *thread* ends, so it must outlive workers.
 struct Spawner {
-    requests: std::sync::mpsc::Sender<(WorkerSpec, u64, oneshot::Sender<Result<Spawned, LaunchError>>)>,
+    requests: std::sync::mpsc::Sender<(
+        WorkerSpec,
+        u64,
+        oneshot::Sender<Result<Spawned, LaunchError>>,
+    )>,
 }
 
 impl Spawner {
     fn start() -> std::io::Result<Spawner> {
-        let (requests, rx) = std::sync::mpsc::channel::<(WorkerSpec, u64, oneshot::Sender<Result<Spawned, LaunchError>>)>();
-        std::thread::Builder::new().name("polyhost-spawner".into()).spawn(move || {
-            for (spec, id, reply) in rx {
-                let _ = reply.send(launch::spawn(&spec, id));
-            }
-        })?;
+        let (requests, rx) = std::sync::mpsc::channel::<(
+            WorkerSpec,
+            u64,
+            oneshot::Sender<Result<Spawned, LaunchError>>,
+        )>();
+        std::thread::Builder::new()
+            .name("polyhost-spawner".into())
+            .spawn(move || {
+                for (spec, id, reply) in rx {
+                    let _ = reply.send(launch::spawn(&spec, id));
+                }
+            })?;
         Ok(Spawner { requests })
     }
 
     async fn spawn(&self, spec: &WorkerSpec, id: u64) -> Result<Spawned, LaunchError> {
         let (tx, rx) = oneshot::channel();
         let gone = || LaunchError::Socket(std::io::Error::other("the spawner thread is gone"));
-        self.requests.send((spec.clone(), id, tx)).map_err(|_| gone())?;
+        self.requests
+            .send((spec.clone(), id, tx))
+            .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
 }
 
 /// Runs one slot: start, watch, restart, until shutdown. Reports the first start.
-async fn supervise(inner: Arc<PoolInner>, slot: usize, first: oneshot::Sender<Result<(), PoolError>>) {
+async fn supervise(
+    inner: Arc<PoolInner>,
+    slot: usize,
+    first: oneshot::Sender<Result<(), PoolError>>,
+) {
     let mut first = Some(first);
     loop {
         if inner.shutting_down.load(Ordering::Acquire) {
@@ -491,17 +565,27 @@ async fn supervise(inner: Arc<PoolInner>, slot: usize, first: oneshot::Sender<Re
                 // down. A process still running after its connection ended is killed,
                 // so a replacement never runs beside it.
                 live.conn.close();
-                if !live.wait_exit(Duration::from_millis(1000)).await && !inner.shutting_down.load(Ordering::Acquire) {
+                if !live.wait_exit(Duration::from_millis(1000)).await
+                    && !inner.shutting_down.load(Ordering::Acquire)
+                {
                     tracing::warn!(worker = live.worker_id, pid = live.pid, reason = ?live.conn.close_reason(), "worker connection ended; killing the process");
                     launch::signal(live.pid, libc::SIGKILL);
                     live.wait_exit(Duration::from_millis(1000)).await;
                 }
                 let exit = live.exit.get().unwrap_or(ExitReason::Unknown);
-                let death = Death { worker: live.worker_id, name: live.name.clone(), exit, stderr_tail: live.tail() };
+                let death = Death {
+                    worker: live.worker_id,
+                    name: live.name.clone(),
+                    exit,
+                    stderr_tail: live.tail(),
+                };
                 {
                     let mut st = inner.lock();
                     let s = &mut st.slots[slot];
-                    if s.live.as_ref().is_some_and(|l| l.worker_id == live.worker_id) {
+                    if s.live
+                        .as_ref()
+                        .is_some_and(|l| l.worker_id == live.worker_id)
+                    {
                         s.live = None;
                     }
                     s.last_death = Some(death.clone());
@@ -527,7 +611,11 @@ async fn supervise(inner: Arc<PoolInner>, slot: usize, first: oneshot::Sender<Re
             let s = &mut st.slots[slot];
             let now = Instant::now();
             s.crashes.push_back(now);
-            while s.crashes.front().is_some_and(|t| now.duration_since(*t) > cfg.taint_window) {
+            while s
+                .crashes
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > cfg.taint_window)
+            {
                 s.crashes.pop_front();
             }
             if s.crashes.len() >= cfg.taint_after {
@@ -549,24 +637,42 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
     let cfg = &inner.config;
     let worker_id = inner.next_worker.fetch_add(1, Ordering::Relaxed);
     let spawned = inner.spawner.spawn(&cfg.spec, worker_id).await?;
-    let Spawned { mut child, socket, pid, stderr_tail } = spawned;
+    let Spawned {
+        mut child,
+        socket,
+        pid,
+        stderr_tail,
+    } = spawned;
     let name = format!("worker {worker_id} (pid {pid})");
-    let exit = Arc::new(ExitWatch { status: Mutex::new(None), done: Notify::new() });
+    let exit = Arc::new(ExitWatch {
+        status: Mutex::new(None),
+        done: Notify::new(),
+    });
     {
         let exit = exit.clone();
-        std::thread::Builder::new().name(format!("polyhost-reap-{worker_id}")).spawn(move || {
-            let status = child.wait().map(ExitReason::from).unwrap_or(ExitReason::Unknown);
-            *exit.status.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
-            exit.done.notify_waiters();
-        })?;
+        std::thread::Builder::new()
+            .name(format!("polyhost-reap-{worker_id}"))
+            .spawn(move || {
+                let status = child
+                    .wait()
+                    .map(ExitReason::from)
+                    .unwrap_or(ExitReason::Unknown);
+                *exit.status.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+                exit.done.notify_waiters();
+            })?;
     }
-    let (conn, bootstrap) = Connection::start(socket, name.clone(), cfg.limits, inner.runtime.clone())?;
+    let (conn, bootstrap) =
+        Connection::start(socket, name.clone(), cfg.limits, inner.runtime.clone())?;
     let conn = Arc::new(conn);
     let worker = WorkerProcessClient::from_capability(bootstrap);
     let callbacks: Vec<Service> = cfg
         .callbacks
         .iter()
-        .map(|d| Service { interface_id: d.interface_id(), name: d.interface_name().to_string(), cap: Some(conn.export(d.clone())) })
+        .map(|d| Service {
+            interface_id: d.interface_id(),
+            name: d.interface_name().to_string(),
+            cap: Some(conn.export(d.clone())),
+        })
         .collect();
     let mut live = Live {
         worker_id,
@@ -604,10 +710,20 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
     };
     let info = results.info;
     for (schema, host) in &cfg.fingerprints {
-        let guest = info.fingerprints.iter().find(|f| &f.schema == schema).map(|f| f.fingerprint.clone()).unwrap_or_else(|| "none".into());
+        let guest = info
+            .fingerprints
+            .iter()
+            .find(|f| &f.schema == schema)
+            .map(|f| f.fingerprint.clone())
+            .unwrap_or_else(|| "none".into());
         if &guest != host {
             launch::signal(pid, libc::SIGKILL);
-            return Err(PoolError::StaleBindings { worker: name, schema: schema.clone(), host: host.clone(), guest });
+            return Err(PoolError::StaleBindings {
+                worker: name,
+                schema: schema.clone(),
+                host: host.clone(),
+                guest,
+            });
         }
     }
     for s in results.services {
@@ -631,16 +747,18 @@ async fn watch(inner: &Arc<PoolInner>, live: &Live) {
             match tokio::time::timeout(cfg.health_timeout, live.worker.ping(nonce)).await {
                 Ok(Ok(n)) if n == nonce => {}
                 _ => {
-                    tracing::warn!(worker = live.worker_id, pid = live.pid, "worker did not answer a health ping; killing it");
+                    tracing::warn!(
+                        worker = live.worker_id,
+                        pid = live.pid,
+                        "worker did not answer a health ping; killing it"
+                    );
                     launch::signal(live.pid, libc::SIGKILL);
                     return;
                 }
             }
         }
     };
-    let exited = async {
-        while !live.wait_exit(Duration::from_secs(3600)).await {}
-    };
+    let exited = async { while !live.wait_exit(Duration::from_secs(3600)).await {} };
     let stopping = async {
         while !inner.shutting_down.load(Ordering::Acquire) {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -668,12 +786,22 @@ impl Lease {
     /// (session, deadline), a view of it scoped to that context. The view comes from a
     /// pipelined `scoped` call, so it costs one more message but no round trip; calls
     /// without context pay nothing.
-    fn target(&self, interface_id: u64, session: Option<&str>, deadline: Option<Duration>, trace_parent: Option<&str>) -> Capability {
+    fn target(
+        &self,
+        interface_id: u64,
+        session: Option<&str>,
+        deadline: Option<Duration>,
+        trace_parent: Option<&str>,
+    ) -> Capability {
         if session.is_none() && deadline.is_none() && trace_parent.is_none() {
             return self.cap.clone();
         }
         let deadline_unix_ms = deadline
-            .and_then(|d| (std::time::SystemTime::now() + d).duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|d| {
+                (std::time::SystemTime::now() + d)
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()
+            })
             .map(|t| t.as_millis() as u64)
             .unwrap_or(0);
         let params = WorkerProcessScopedParams {
@@ -684,7 +812,9 @@ impl Lease {
             },
             interface_id,
         };
-        self.worker.capability().call_pipelined(SCOPED, params, Default::default(), &[0])
+        self.worker
+            .capability()
+            .call_pipelined(SCOPED, params, Default::default(), &[0])
     }
 }
 
@@ -719,7 +849,13 @@ impl Drop for Waiting<'_> {
 
 impl PoolInner {
     /// Picks a worker for a call on `interface_id`, waiting in the queue if needed.
-    async fn acquire(self: &Arc<Self>, interface_id: u64, method: &str, session: Option<&str>, avoid: Option<u64>) -> Result<Lease, CallError> {
+    async fn acquire(
+        self: &Arc<Self>,
+        interface_id: u64,
+        method: &str,
+        session: Option<&str>,
+        avoid: Option<u64>,
+    ) -> Result<Lease, CallError> {
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
@@ -727,21 +863,38 @@ impl PoolInner {
             let waiting = {
                 let mut st = self.lock();
                 if self.shutting_down.load(Ordering::Acquire) {
-                    return Err(CallError::Disconnected { method: method.into(), worker: "pool".into(), reason: "the pool is shutting down".into() });
+                    return Err(CallError::Disconnected {
+                        method: method.into(),
+                        worker: "pool".into(),
+                        reason: "the pool is shutting down".into(),
+                    });
                 }
                 let limit = self.config.spec.concurrency;
                 let ttl = self.config.session_ttl;
                 let now = Instant::now();
-                st.sessions.retain(|_, b| now.duration_since(b.last_used) < ttl);
+                st.sessions
+                    .retain(|_, b| now.duration_since(b.last_used) < ttl);
                 let bound = session.and_then(|k| st.sessions.get(k).map(|b| (b.slot, b.worker)));
                 let choice = match bound {
                     Some((slot, worker)) => {
-                        let alive = st.slots[slot].live.as_ref().is_some_and(|l| l.worker_id == worker);
+                        let alive = st.slots[slot]
+                            .live
+                            .as_ref()
+                            .is_some_and(|l| l.worker_id == worker);
                         if !alive {
                             let key = session.unwrap_or_default();
                             st.sessions.remove(key);
-                            let worker = st.slots[slot].last_death.as_ref().filter(|d| d.worker == worker).map(|d| d.name.clone()).unwrap_or_else(|| format!("worker {worker}"));
-                            return Err(CallError::SessionLost { method: method.into(), session: key.into(), worker });
+                            let worker = st.slots[slot]
+                                .last_death
+                                .as_ref()
+                                .filter(|d| d.worker == worker)
+                                .map(|d| d.name.clone())
+                                .unwrap_or_else(|| format!("worker {worker}"));
+                            return Err(CallError::SessionLost {
+                                method: method.into(),
+                                session: key.into(),
+                                worker,
+                            });
                         }
                         (st.slots[slot].in_flight < limit).then_some(slot)
                     }
@@ -752,28 +905,64 @@ impl PoolInner {
                         if session.is_some() {
                             st.sessions.values().for_each(|b| bound[b.slot] += 1);
                         }
-                        let candidates = st.slots.iter().enumerate().filter(|(_, s)| s.live.as_ref().is_some_and(|l| l.services.contains_key(&interface_id)) && s.in_flight < limit);
-                        let preferred: Vec<(usize, (usize, usize))> = candidates.map(|(i, s)| (i, (s.in_flight, bound[i]))).collect();
-                        let not_avoided = preferred.iter().filter(|(i, _)| Some(st.slots[*i].live.as_ref().map(|l| l.worker_id).unwrap_or(0)) != avoid).min_by_key(|(_, n)| *n);
-                        not_avoided.or_else(|| preferred.iter().min_by_key(|(_, n)| *n)).map(|(i, _)| *i)
+                        let candidates = st.slots.iter().enumerate().filter(|(_, s)| {
+                            s.live
+                                .as_ref()
+                                .is_some_and(|l| l.services.contains_key(&interface_id))
+                                && s.in_flight < limit
+                        });
+                        let preferred: Vec<(usize, (usize, usize))> = candidates
+                            .map(|(i, s)| (i, (s.in_flight, bound[i])))
+                            .collect();
+                        let not_avoided = preferred
+                            .iter()
+                            .filter(|(i, _)| {
+                                Some(st.slots[*i].live.as_ref().map(|l| l.worker_id).unwrap_or(0))
+                                    != avoid
+                            })
+                            .min_by_key(|(_, n)| *n);
+                        not_avoided
+                            .or_else(|| preferred.iter().min_by_key(|(_, n)| *n))
+                            .map(|(i, _)| *i)
                     }
                 };
                 if let Some(slot) = choice {
                     let s = &mut st.slots[slot];
                     let live = s.live.as_ref().expect("chosen slots are live");
                     let Some(cap) = live.services.get(&interface_id).cloned() else {
-                        return Err(CallError::Protocol { message: format!("{method}: {} does not serve interface {interface_id:#x}", live.name) });
+                        return Err(CallError::Protocol {
+                            message: format!(
+                                "{method}: {} does not serve interface {interface_id:#x}",
+                                live.name
+                            ),
+                        });
                     };
                     let worker_id = live.worker_id;
                     let worker = live.worker.clone();
                     s.in_flight += 1;
                     if let Some(key) = session {
-                        st.sessions.insert(key.to_string(), SessionBinding { slot, worker: worker_id, last_used: now });
+                        st.sessions.insert(
+                            key.to_string(),
+                            SessionBinding {
+                                slot,
+                                worker: worker_id,
+                                last_used: now,
+                            },
+                        );
                     }
-                    return Ok(Lease { inner: self.clone(), slot, worker_id, cap, worker });
+                    return Ok(Lease {
+                        inner: self.clone(),
+                        slot,
+                        worker_id,
+                        cap,
+                        worker,
+                    });
                 }
                 if st.waiting >= self.config.queue {
-                    return Err(CallError::Saturated { method: method.into(), queue: self.config.queue });
+                    return Err(CallError::Saturated {
+                        method: method.into(),
+                        queue: self.config.queue,
+                    });
                 }
                 st.waiting += 1;
                 Waiting(self)
@@ -784,11 +973,26 @@ impl PoolInner {
     }
 
     /// The error for a call whose worker died.
-    async fn crash_error(&self, lease_slot: usize, worker_id: u64, method: &str, cause: CallError) -> CallError {
+    async fn crash_error(
+        &self,
+        lease_slot: usize,
+        worker_id: u64,
+        method: &str,
+        cause: CallError,
+    ) -> CallError {
         // The supervisor records the death once the process is reaped.
         for _ in 0..50 {
-            if let Some(d) = self.lock().slots[lease_slot].last_death.clone().filter(|d| d.worker == worker_id) {
-                return CallError::WorkerCrashed { method: method.into(), worker: d.name, exit: d.exit, stderr_tail: d.stderr_tail };
+            if let Some(d) = self.lock().slots[lease_slot]
+                .last_death
+                .clone()
+                .filter(|d| d.worker == worker_id)
+            {
+                return CallError::WorkerCrashed {
+                    method: method.into(),
+                    worker: d.name,
+                    exit: d.exit,
+                    stderr_tail: d.stderr_tail,
+                };
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -800,23 +1004,46 @@ impl PoolInner {
     fn check_worker(self: &Arc<Self>, slot: usize, worker_id: u64) {
         let inner = self.clone();
         self.runtime.spawn(async move {
-            let live = inner.lock().slots[slot].live.clone().filter(|l| l.worker_id == worker_id);
+            let live = inner.lock().slots[slot]
+                .live
+                .clone()
+                .filter(|l| l.worker_id == worker_id);
             if let Some(live) = live {
-                let ok = matches!(tokio::time::timeout(inner.config.health_timeout, live.worker.ping(7)).await, Ok(Ok(7)));
+                let ok = matches!(
+                    tokio::time::timeout(inner.config.health_timeout, live.worker.ping(7)).await,
+                    Ok(Ok(7))
+                );
                 if !ok {
-                    tracing::warn!(worker = live.worker_id, pid = live.pid, "worker hung after a timed-out call; replacing it");
+                    tracing::warn!(
+                        worker = live.worker_id,
+                        pid = live.pid,
+                        "worker hung after a timed-out call; replacing it"
+                    );
                     launch::signal(live.pid, libc::SIGKILL);
                 }
             }
         });
     }
 
-    async fn route(self: Arc<Self>, interface_id: u64, call: OutgoingCall) -> Result<Box<dyn Any + Send>, CallError> {
+    async fn route(
+        self: Arc<Self>,
+        interface_id: u64,
+        call: OutgoingCall,
+    ) -> Result<Box<dyn Any + Send>, CallError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let method = call.method_name;
-        let deadline = call.options.timeout.or(call.default_timeout).or(self.config.call_timeout);
+        let deadline = call
+            .options
+            .timeout
+            .or(call.default_timeout)
+            .or(self.config.call_timeout);
         let session = call.options.session.clone();
-        let span = tracing::info_span!("polyhost.call", method, session = session.as_deref().unwrap_or(""), worker = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "polyhost.call",
+            method,
+            session = session.as_deref().unwrap_or(""),
+            worker = tracing::field::Empty
+        );
         let current: Arc<Mutex<Option<(usize, u64)>>> = Arc::default();
         let attempt = {
             let this = self.clone();
@@ -824,10 +1051,18 @@ impl PoolInner {
             async move {
                 let mut avoid = None;
                 for attempt in 0..2 {
-                    let lease = this.acquire(interface_id, method, session.as_deref(), avoid).await?;
+                    let lease = this
+                        .acquire(interface_id, method, session.as_deref(), avoid)
+                        .await?;
                     tracing::Span::current().record("worker", lease.worker_id);
-                    *current.lock().unwrap_or_else(|e| e.into_inner()) = Some((lease.slot, lease.worker_id));
-                    let target = lease.target(interface_id, session.as_deref(), deadline, call.options.trace_parent.as_deref());
+                    *current.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some((lease.slot, lease.worker_id));
+                    let target = lease.target(
+                        interface_id,
+                        session.as_deref(),
+                        deadline,
+                        call.options.trace_parent.as_deref(),
+                    );
                     let result = target.hook().call(call.clone()).await;
                     let (slot, worker) = (lease.slot, lease.worker_id);
                     drop(lease);
@@ -835,7 +1070,11 @@ impl PoolInner {
                         Err(cause @ CallError::Disconnected { .. }) => {
                             let crash = this.crash_error(slot, worker, method, cause).await;
                             if call.idempotent && attempt == 0 && session.is_none() {
-                                tracing::info!(method, worker, "retrying an idempotent call after its worker died");
+                                tracing::info!(
+                                    method,
+                                    worker,
+                                    "retrying an idempotent call after its worker died"
+                                );
                                 avoid = Some(worker);
                                 continue;
                             }
@@ -853,10 +1092,14 @@ impl PoolInner {
             Some(after) => match tokio::time::timeout(after, attempt).await {
                 Ok(r) => r,
                 Err(_) => {
-                    if let Some((slot, worker)) = *current.lock().unwrap_or_else(|e| e.into_inner()) {
+                    if let Some((slot, worker)) = *current.lock().unwrap_or_else(|e| e.into_inner())
+                    {
                         self.check_worker(slot, worker);
                     }
-                    Err(CallError::Timeout { method: method.into(), after })
+                    Err(CallError::Timeout {
+                        method: method.into(),
+                        after,
+                    })
                 }
             },
         };
@@ -874,7 +1117,14 @@ fn current_trace_parent() -> Option<String> {
     let cx = opentelemetry::Context::current();
     let span = cx.span();
     let sc = span.span_context();
-    sc.is_valid().then(|| format!("00-{}-{}-{:02x}", sc.trace_id(), sc.span_id(), sc.trace_flags().to_u8()))
+    sc.is_valid().then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        )
+    })
 }
 
 /// Aborts a task when the last holder lets go.
@@ -894,7 +1144,10 @@ struct PoolCap {
 }
 
 impl CapabilityHook for PoolCap {
-    fn call(&self, mut call: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
+    fn call(
+        &self,
+        mut call: OutgoingCall,
+    ) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
         // Read here, on the caller's thread: OpenTelemetry's current context is
         // thread-local.
         if call.options.trace_parent.is_none() {
@@ -906,7 +1159,10 @@ impl CapabilityHook for PoolCap {
     /// Picks a worker (maybe after queueing) in a task, then sends the call there;
     /// the returned capabilities forward to the worker's pipelined ones.
     fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
-        let slots: Vec<Arc<Deferred>> = paths.iter().map(|_| Arc::new(Deferred::default())).collect();
+        let slots: Vec<Arc<Deferred>> = paths
+            .iter()
+            .map(|_| Arc::new(Deferred::default()))
+            .collect();
         let inner = self.inner.clone();
         let interface_id = self.interface_id;
         let method = call.method_name;
@@ -914,9 +1170,15 @@ impl CapabilityHook for PoolCap {
         let resolve = slots.clone();
         inner.calls.fetch_add(1, Ordering::Relaxed);
         let task = self.inner.runtime.spawn(async move {
-            match inner.acquire(interface_id, method, session.as_deref(), None).await {
+            match inner
+                .acquire(interface_id, method, session.as_deref(), None)
+                .await
+            {
                 Ok(lease) => {
-                    for (slot, cap) in resolve.iter().zip(lease.cap.hook().call_pipelined(call, paths)) {
+                    for (slot, cap) in resolve
+                        .iter()
+                        .zip(lease.cap.hook().call_pipelined(call, paths))
+                    {
                         slot.resolve(Ok(cap));
                     }
                 }
@@ -931,7 +1193,11 @@ impl CapabilityHook for PoolCap {
             .into_iter()
             .map(|slot| {
                 let keep: Box<dyn Any + Send + Sync> = Box::new(keep.clone());
-                Capability::new(Arc::new(DeferredCap { slot, name: format!("pipelined result of {method}"), keep_alive: Some(keep) }))
+                Capability::new(Arc::new(DeferredCap {
+                    slot,
+                    name: format!("pipelined result of {method}"),
+                    keep_alive: Some(keep),
+                }))
             })
             .collect()
     }

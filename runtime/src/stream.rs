@@ -12,7 +12,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use capnp::private::layout::{PointerBuilder, PointerReader, StructBuilder, StructReader, StructSize};
+use capnp::private::layout::{
+    PointerBuilder, PointerReader, StructBuilder, StructReader, StructSize,
+};
 use capnp::traits::{FromPointerBuilder, FromPointerReader};
 use capnp::{data_list, struct_list, text_list};
 use futures::channel::mpsc;
@@ -28,41 +30,90 @@ use crate::error::{CallError, ErrorKind, HandlerError};
 pub const SINK_INTERFACE_ID: u64 = 0x950d47d539ceb3b3;
 const PUSH: u16 = 0;
 const END: u16 = 1;
-const PUSH_METHOD: Method = Method { interface_id: SINK_INTERFACE_ID, method_id: PUSH, name: "Sink.push", timeout_ms: None, idempotent: false };
-const END_METHOD: Method = Method { interface_id: SINK_INTERFACE_ID, method_id: END, name: "Sink.end", timeout_ms: None, idempotent: false };
+const PUSH_METHOD: Method = Method {
+    interface_id: SINK_INTERFACE_ID,
+    method_id: PUSH,
+    name: "Sink.push",
+    timeout_ms: None,
+    idempotent: false,
+};
+const END_METHOD: Method = Method {
+    interface_id: SINK_INTERFACE_ID,
+    method_id: END,
+    name: "Sink.end",
+    timeout_ms: None,
+    idempotent: false,
+};
 /// Items buffered between a local sink and its [`ItemStream`].
 const BUFFER_ITEMS: usize = 1024;
 
 /// A type that can be a stream item: a struct, Text or Data.
 pub trait ListItem: Sized + Send + 'static {
-    fn read_batch(list: capnp::any_pointer::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Vec<Self>>;
-    fn write_batch(items: &Vec<Self>, list: capnp::any_pointer::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()>;
+    fn read_batch(
+        list: capnp::any_pointer::Reader<'_>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<Vec<Self>>;
+    fn write_batch(
+        items: &Vec<Self>,
+        list: capnp::any_pointer::Builder<'_>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<()>;
 }
 
 impl<T: Struct + Send + 'static> ListItem for T {
-    fn read_batch(list: capnp::any_pointer::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Vec<Self>> {
+    fn read_batch(
+        list: capnp::any_pointer::Reader<'_>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<Vec<Self>> {
         Vec::<T>::from_reader(list.get_as::<struct_list::Reader<'_, T::Raw>>()?, caps)
     }
-    fn write_batch(items: &Vec<Self>, list: capnp::any_pointer::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()> {
-        items.into_builder(list.initn_as::<struct_list::Builder<'_, T::Raw>>(items.len() as u32), caps)
+    fn write_batch(
+        items: &Vec<Self>,
+        list: capnp::any_pointer::Builder<'_>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<()> {
+        items.into_builder(
+            list.initn_as::<struct_list::Builder<'_, T::Raw>>(items.len() as u32),
+            caps,
+        )
     }
 }
 
 impl ListItem for String {
-    fn read_batch(list: capnp::any_pointer::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Vec<Self>> {
+    fn read_batch(
+        list: capnp::any_pointer::Reader<'_>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<Vec<Self>> {
         Vec::<String>::from_reader(list.get_as::<text_list::Reader<'_>>()?, caps)
     }
-    fn write_batch(items: &Vec<Self>, list: capnp::any_pointer::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()> {
-        items.into_builder(list.initn_as::<text_list::Builder<'_>>(items.len() as u32), caps)
+    fn write_batch(
+        items: &Vec<Self>,
+        list: capnp::any_pointer::Builder<'_>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<()> {
+        items.into_builder(
+            list.initn_as::<text_list::Builder<'_>>(items.len() as u32),
+            caps,
+        )
     }
 }
 
 impl ListItem for Vec<u8> {
-    fn read_batch(list: capnp::any_pointer::Reader<'_>, caps: &dyn CapBridge) -> capnp::Result<Vec<Self>> {
+    fn read_batch(
+        list: capnp::any_pointer::Reader<'_>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<Vec<Self>> {
         Vec::<Vec<u8>>::from_reader(list.get_as::<data_list::Reader<'_>>()?, caps)
     }
-    fn write_batch(items: &Vec<Self>, list: capnp::any_pointer::Builder<'_>, caps: &dyn CapBridge) -> capnp::Result<()> {
-        items.into_builder(list.initn_as::<data_list::Builder<'_>>(items.len() as u32), caps)
+    fn write_batch(
+        items: &Vec<Self>,
+        list: capnp::any_pointer::Builder<'_>,
+        caps: &dyn CapBridge,
+    ) -> capnp::Result<()> {
+        items.into_builder(
+            list.initn_as::<data_list::Builder<'_>>(items.len() as u32),
+            caps,
+        )
     }
 }
 
@@ -70,13 +121,19 @@ impl ListItem for Vec<u8> {
 struct RawIn<'a>(StructReader<'a>);
 
 impl<'a> FromPointerReader<'a> for RawIn<'a> {
-    fn get_from_pointer(reader: &PointerReader<'a>, default: Option<&'a [capnp::Word]>) -> capnp::Result<Self> {
+    fn get_from_pointer(
+        reader: &PointerReader<'a>,
+        default: Option<&'a [capnp::Word]>,
+    ) -> capnp::Result<Self> {
         Ok(RawIn(reader.get_struct(default)?))
     }
 }
 
 /// `push (batch :AnyList)` and `end (error :Failure)`: one pointer each.
-const ONE_POINTER: StructSize = StructSize { data: 0, pointers: 1 };
+const ONE_POINTER: StructSize = StructSize {
+    data: 0,
+    pointers: 1,
+};
 
 struct RawOut<'a>(StructBuilder<'a>);
 
@@ -84,14 +141,23 @@ impl<'a> FromPointerBuilder<'a> for RawOut<'a> {
     fn init_pointer(builder: PointerBuilder<'a>, _size: u32) -> Self {
         RawOut(builder.init_struct(ONE_POINTER))
     }
-    fn get_from_pointer(builder: PointerBuilder<'a>, default: Option<&'a [capnp::Word]>) -> capnp::Result<Self> {
+    fn get_from_pointer(
+        builder: PointerBuilder<'a>,
+        default: Option<&'a [capnp::Word]>,
+    ) -> capnp::Result<Self> {
         Ok(RawOut(builder.get_struct(ONE_POINTER, default)?))
     }
 }
 
 /// A `Failure` (type, message, traceback) read at the layout level.
 fn read_failure(failure: StructReader<'_>) -> capnp::Result<(String, String, String)> {
-    let text = |i| -> capnp::Result<String> { Ok(failure.get_pointer_field(i).get_text(None)?.to_str()?.to_string()) };
+    let text = |i| -> capnp::Result<String> {
+        Ok(failure
+            .get_pointer_field(i)
+            .get_text(None)?
+            .to_str()?
+            .to_string())
+    };
     Ok((text(0)?, text(1)?, text(2)?))
 }
 
@@ -119,7 +185,10 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
         let mut tx = self.items.clone();
         match (interface_id, method_id) {
             (SINK_INTERFACE_ID, PUSH) => {
-                let batch = T::read_batch(capnp::any_pointer::Reader::new(p.get_pointer_field(0)), caps)?;
+                let batch = T::read_batch(
+                    capnp::any_pointer::Reader::new(p.get_pointer_field(0)),
+                    caps,
+                )?;
                 Ok(async move {
                     for item in batch {
                         // A dropped stream is not an error for the producer's push; the
@@ -134,7 +203,11 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
             }
             (SINK_INTERFACE_ID, END) => {
                 let failure = p.get_pointer_field(0);
-                let error = if failure.is_null() { None } else { Some(read_failure(failure.get_struct(None)?)?) };
+                let error = if failure.is_null() {
+                    None
+                } else {
+                    Some(read_failure(failure.get_struct(None)?)?)
+                };
                 let method = self.method;
                 Ok(async move {
                     if let Some((exception_type, message, traceback)) = error {
@@ -153,7 +226,11 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
                 }
                 .boxed())
             }
-            _ => Err(DispatchError::Unimplemented { interface: "Sink", interface_id, method_id }),
+            _ => Err(DispatchError::Unimplemented {
+                interface: "Sink",
+                interface_id,
+                method_id,
+            }),
         }
     }
     fn is_streaming(&self, interface_id: u64, method_id: u16) -> bool {
@@ -178,16 +255,31 @@ impl<T: ListItem> ItemStream<T> {
         Fut: std::future::Future<Output = Result<(), CallError>> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(BUFFER_ITEMS);
-        let sink = LocalSink { items: tx, method: "Sink.push" };
+        let sink = LocalSink {
+            items: tx,
+            method: "Sink.push",
+        };
         match cap.hook().export(Arc::new(sink)) {
-            Ok(local) => ItemStream { items: Some(rx), call: Some(call(SinkHandle::from_capability(local)).boxed()), call_error: None },
-            Err(e) => ItemStream { items: None, call: None, call_error: Some(e) },
+            Ok(local) => ItemStream {
+                items: Some(rx),
+                call: Some(call(SinkHandle::from_capability(local)).boxed()),
+                call_error: None,
+            },
+            Err(e) => ItemStream {
+                items: None,
+                call: None,
+                call_error: Some(e),
+            },
         }
     }
 
     /// A stream that yields `error` and ends.
     pub fn failed(error: CallError) -> Self {
-        ItemStream { items: None, call: None, call_error: Some(error) }
+        ItemStream {
+            items: None,
+            call: None,
+            call_error: Some(error),
+        }
     }
 }
 
@@ -240,11 +332,17 @@ pub struct SinkWriter<T> {
 impl<T: ListItem + Sync> SinkWriter<T> {
     /// Wraps the sink from the params (a null sink makes every send fail).
     pub fn new(sink: Option<SinkHandle<T>>) -> Self {
-        SinkWriter { sink, pending: VecDeque::new(), batch: 1 }
+        SinkWriter {
+            sink,
+            pending: VecDeque::new(),
+            batch: 1,
+        }
     }
 
     fn handle(&self) -> Result<&SinkHandle<T>, HandlerError> {
-        self.sink.as_ref().ok_or_else(|| HandlerError::new("ValueError", "the caller passed a null sink"))
+        self.sink
+            .as_ref()
+            .ok_or_else(|| HandlerError::new("ValueError", "the caller passed a null sink"))
     }
 
     /// Queues one item; pushes a batch when it is full. Returns when the stream window
@@ -264,10 +362,16 @@ impl<T: ListItem + Sync> SinkWriter<T> {
         }
         let batch: Vec<T> = self.pending.drain(..).collect();
         let cap = self.handle()?.capability().clone();
-        let call = OutgoingCall::to(PUSH_METHOD, CallOptions::default()).write_with(Arc::new(move |b, caps| {
-            let params = b.init_as::<RawOut<'_>>().0;
-            T::write_batch(&batch, capnp::any_pointer::Builder::new(params.get_pointer_field(0)), caps)
-        }));
+        let call = OutgoingCall::to(PUSH_METHOD, CallOptions::default()).write_with(Arc::new(
+            move |b, caps| {
+                let params = b.init_as::<RawOut<'_>>().0;
+                T::write_batch(
+                    &batch,
+                    capnp::any_pointer::Builder::new(params.get_pointer_field(0)),
+                    caps,
+                )
+            },
+        ));
         let mut sent = cap.hook().call_stream(call);
         let waited = match futures::poll!(&mut sent) {
             Poll::Ready(result) => {
@@ -279,7 +383,11 @@ impl<T: ListItem + Sync> SinkWriter<T> {
                 true
             }
         };
-        self.batch = if waited { (self.batch * 2).min(MAX_BATCH) } else { (self.batch / 2).max(1) };
+        self.batch = if waited {
+            (self.batch * 2).min(MAX_BATCH)
+        } else {
+            (self.batch / 2).max(1)
+        };
         Ok(())
     }
 
@@ -287,10 +395,15 @@ impl<T: ListItem + Sync> SinkWriter<T> {
     pub async fn finish(mut self) -> Result<(), HandlerError> {
         self.flush().await?;
         let cap = self.handle()?.capability().clone();
-        let call = OutgoingCall::to(END_METHOD, CallOptions::default()).write_with(Arc::new(|b, _| {
-            b.init_as::<RawOut<'_>>();
-            Ok(())
-        }));
-        cap.hook().call(call).await.map(|_| ()).map_err(HandlerError::from)
+        let call =
+            OutgoingCall::to(END_METHOD, CallOptions::default()).write_with(Arc::new(|b, _| {
+                b.init_as::<RawOut<'_>>();
+                Ok(())
+            }));
+        cap.hook()
+            .call(call)
+            .await
+            .map(|_| ())
+            .map_err(HandlerError::from)
     }
 }

@@ -20,11 +20,18 @@ const ADAPTERS: &[(&str, usize)] = &[("python", 1), ("node", 2)];
 const MODULES: &[(&str, &str, &str)] = &[
     ("schema/capnp/rpc.capnp", "schema", "polyhost"),
     ("schema/polyhost.capnp", "schema", "polyhost"),
-    ("tests/schema/features.capnp", "tests/schema", "tests/generated"),
+    (
+        "tests/schema/features.capnp",
+        "tests/schema",
+        "tests/generated",
+    ),
 ];
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
 }
 
 #[test]
@@ -34,7 +41,8 @@ fn checked_in_guest_modules_are_current() {
     let mut stale = Vec::new();
     for (adapter, files_per_schema) in ADAPTERS {
         let adapter_dir = root.join("adapters").join(adapter);
-        let target = Target::load(&adapter_dir.join("templates")).unwrap_or_else(|e| panic!("the {adapter} target loads: {e}"));
+        let target = Target::load(&adapter_dir.join("templates"))
+            .unwrap_or_else(|e| panic!("the {adapter} target loads: {e}"));
         for (schema, prefix, out) in MODULES {
             let rendered = Builder::new()
                 .schema(root.join(schema))
@@ -42,16 +50,24 @@ fn checked_in_guest_modules_are_current() {
                 .emit_rerun_if_changed(false)
                 .render(&target)
                 .unwrap_or_else(|e| panic!("rendering {schema} with the {adapter} target: {e}"));
-            assert_eq!(rendered.len(), *files_per_schema, "{adapter}: files per schema");
+            assert_eq!(
+                rendered.len(),
+                *files_per_schema,
+                "{adapter}: files per schema"
+            );
             for file in rendered {
-                let path = Path::new("adapters").join(adapter).join(out).join(&file.path);
+                let path = Path::new("adapters")
+                    .join(adapter)
+                    .join(out)
+                    .join(&file.path);
                 let full = root.join(&path);
                 let current = std::fs::read_to_string(&full).unwrap_or_default();
                 if current == file.contents {
                     continue;
                 }
                 if regenerate {
-                    std::fs::write(&full, &file.contents).unwrap_or_else(|e| panic!("writing {}: {e}", full.display()));
+                    std::fs::write(&full, &file.contents)
+                        .unwrap_or_else(|e| panic!("writing {}: {e}", full.display()));
                 } else {
                     let first = first_difference(&current, &file.contents);
                     stale.push(format!(
@@ -70,7 +86,11 @@ fn checked_in_guest_modules_are_current() {
 }
 
 fn first_difference(a: &str, b: &str) -> usize {
-    a.lines().zip(b.lines()).position(|(x, y)| x != y).unwrap_or_else(|| a.lines().count().min(b.lines().count())) + 1
+    a.lines()
+        .zip(b.lines())
+        .position(|(x, y)| x != y)
+        .unwrap_or_else(|| a.lines().count().min(b.lines().count()))
+        + 1
 }
 
 #[test]
@@ -79,18 +99,42 @@ fn generated_node_modules_pass_node_check() {
     let mut files: Vec<PathBuf> = MODULES
         .iter()
         .map(|(schema, _, out)| {
-            let stem = Path::new(schema).file_stem().unwrap().to_string_lossy().into_owned();
-            root.join("adapters/node").join(out).join(format!("{stem}_capnp.mjs"))
+            let stem = Path::new(schema)
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            root.join("adapters/node")
+                .join(out)
+                .join(format!("{stem}_capnp.mjs"))
         })
         .collect();
     // The test and conformance schemas' modules, rendered by build.rs.
     let built = Path::new(polyhost_tests::OUT_DIR).join("node");
     if let Ok(entries) = std::fs::read_dir(&built) {
-        files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "mjs")));
+        files.extend(
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "mjs")),
+        );
     }
-    assert!(files.len() > MODULES.len(), "build.rs rendered no Node modules into {}", built.display());
+    assert!(
+        files.len() > MODULES.len(),
+        "build.rs rendered no Node modules into {}",
+        built.display()
+    );
     for file in files {
-        let out = Command::new("node").arg("--check").arg(&file).output().expect("node is on PATH");
-        assert!(out.status.success(), "node --check {}:\n{}", file.display(), String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("node")
+            .arg("--check")
+            .arg(&file)
+            .output()
+            .expect("node is on PATH");
+        assert!(
+            out.status.success(),
+            "node --check {}:\n{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -14,7 +14,10 @@ fn node_adapter_unit_tests_pass() {
         .expect("node is on PATH (the adapter needs nothing else)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "node --test failed in adapters/node:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "node --test failed in adapters/node:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("\n# fail 0"), "{stdout}");
     assert!(!stdout.contains("\n# pass 0\n"), "no tests ran:\n{stdout}");
 }

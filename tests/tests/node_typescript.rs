@@ -45,11 +45,17 @@ fn node_modules() -> &'static Path {
     INSTALLED.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("typescript");
         let modules = dir.join("node_modules");
-        let complete = |m: &Path| m.join("typescript/bin/tsc").is_file() && m.join("@types/node/package.json").is_file();
+        let complete = |m: &Path| {
+            m.join("typescript/bin/tsc").is_file() && m.join("@types/node/package.json").is_file()
+        };
         if !complete(&modules) {
             install(&dir);
         }
-        assert!(complete(&modules), "npm install succeeded but {} lacks typescript or @types/node", modules.display());
+        assert!(
+            complete(&modules),
+            "npm install succeeded but {} lacks typescript or @types/node",
+            modules.display()
+        );
         modules
     })
 }
@@ -66,13 +72,26 @@ fn install(dir: &Path) {
     cmd.arg("install")
         .arg("--prefix")
         .arg(&staging)
-        .args(["--no-audit", "--no-fund", "--no-update-notifier", "--fetch-timeout=30000"])
-        .args(["--fetch-retries=2", "--fetch-retry-mintimeout=1000", "--fetch-retry-maxtimeout=5000"])
+        .args([
+            "--no-audit",
+            "--no-fund",
+            "--no-update-notifier",
+            "--fetch-timeout=30000",
+        ])
+        .args([
+            "--fetch-retries=2",
+            "--fetch-retry-mintimeout=1000",
+            "--fetch-retry-maxtimeout=5000",
+        ])
         .args(PACKAGES)
         .stdin(Stdio::null())
         .stdout(out.try_clone().expect("dup the log"))
         .stderr(out);
-    let what = format!("npm install --prefix {} {}", staging.display(), PACKAGES.join(" "));
+    let what = format!(
+        "npm install --prefix {} {}",
+        staging.display(),
+        PACKAGES.join(" ")
+    );
     let status = run_bounded(&mut cmd, NPM_TIMEOUT);
     let output = std::fs::read_to_string(&log).unwrap_or_default();
     let failed = |why: String| -> ! {
@@ -106,7 +125,10 @@ fn registry() -> String {
 }
 
 /// Runs `cmd` for at most `limit`: `Ok(None)` when it was killed at the limit.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> std::io::Result<Option<std::process::ExitStatus>> {
+fn run_bounded(
+    cmd: &mut Command,
+    limit: Duration,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
     let mut child = cmd.spawn()?;
     let until = Instant::now() + limit;
     loop {
@@ -165,9 +187,16 @@ fn wrong_plugin_code_fails_to_type_check_with_the_marked_errors() {
         .lines()
         .enumerate()
         .filter(|(_, line)| !line.trim_start().starts_with("//"))
-        .filter_map(|(i, line)| line.split_once("// error ").map(|(_, code)| (i + 1, code.trim().to_string())))
+        .filter_map(|(i, line)| {
+            line.split_once("// error ")
+                .map(|(_, code)| (i + 1, code.trim().to_string()))
+        })
         .collect();
-    assert!(expected.len() >= 10, "wrong.ts marks only {} errors", expected.len());
+    assert!(
+        expected.len() >= 10,
+        "wrong.ts marks only {} errors",
+        expected.len()
+    );
 
     let (ok, output) = tsc("tsconfig.wrong.json");
     assert!(!ok, "tsc accepted wrong.ts:\n{output}");
@@ -188,8 +217,15 @@ fn wrong_plugin_code_fails_to_type_check_with_the_marked_errors() {
         "wrong.ts: errors marked but not reported (line, code): {missing:?}\nreported but not marked: {unexpected:?}\ntsc said:\n{output}"
     );
     // Every error tsc printed is one of those (none in the declarations themselves).
-    let other: Vec<&str> = output.lines().filter(|l| l.contains("error TS") && !l.starts_with("wrong.ts(")).collect();
-    assert!(other.is_empty(), "errors outside wrong.ts:\n{}", other.join("\n"));
+    let other: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains("error TS") && !l.starts_with("wrong.ts("))
+        .collect();
+    assert!(
+        other.is_empty(),
+        "errors outside wrong.ts:\n{}",
+        other.join("\n")
+    );
 }
 
 #[test]
@@ -199,7 +235,10 @@ fn the_declarations_generated_from_every_test_schema_type_check() {
     let generated = Path::new(polyhost_tests::NODE_MODULES);
     let dir = tempfile::tempdir().expect("a temp folder");
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(generated).expect("build.rs generated the Node modules").flatten() {
+    for entry in std::fs::read_dir(generated)
+        .expect("build.rs generated the Node modules")
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with("_capnp.d.ts") {
             std::fs::copy(entry.path(), dir.path().join(&name)).expect("copy a declaration");
@@ -208,9 +247,16 @@ fn the_declarations_generated_from_every_test_schema_type_check() {
     }
     files.sort();
     for schema in ["bench", "conformance", "features", "pool_lab", "stream_lab"] {
-        assert!(files.contains(&format!("{schema}_capnp.d.ts")), "no {schema}_capnp.d.ts in {}: {files:?}", generated.display());
+        assert!(
+            files.contains(&format!("{schema}_capnp.d.ts")),
+            "no {schema}_capnp.d.ts in {}: {files:?}",
+            generated.display()
+        );
     }
-    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters/node/polyhost").canonicalize().expect("the Node runtime");
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../adapters/node/polyhost")
+        .canonicalize()
+        .expect("the Node runtime");
     let at = |p: &str| runtime.join(p).display().to_string();
     let config = serde_json::json!({
         "compilerOptions": {
@@ -225,8 +271,14 @@ fn the_declarations_generated_from_every_test_schema_type_check() {
         },
         "files": files,
     });
-    std::fs::write(dir.path().join("package.json"), r#"{ "type": "module" }"#).expect("write package.json");
-    std::fs::write(dir.path().join("tsconfig.json"), config.to_string()).expect("write tsconfig.json");
+    std::fs::write(dir.path().join("package.json"), r#"{ "type": "module" }"#)
+        .expect("write package.json");
+    std::fs::write(dir.path().join("tsconfig.json"), config.to_string())
+        .expect("write tsconfig.json");
     let (ok, output) = tsc_in(dir.path(), "tsconfig.json");
-    assert!(ok, "tsc --noEmit rejected the declarations generated into {} ({files:?}):\n{output}", generated.display());
+    assert!(
+        ok,
+        "tsc --noEmit rejected the declarations generated into {} ({files:?}):\n{output}",
+        generated.display()
+    );
 }

@@ -33,12 +33,18 @@ async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 fn alive(pid: u32) -> bool {
     // A zombie (state Z) is dead; only its parent has not reaped it yet.
     std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map(|s| !s.lines().any(|l| l.starts_with("State:") && l.contains('Z')))
+        .map(|s| {
+            !s.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
         .unwrap_or(false)
 }
 
 fn session(key: &str) -> CallOptions {
-    CallOptions { session: Some(key.into()), ..Default::default() }
+    CallOptions {
+        session: Some(key.into()),
+        ..Default::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -50,9 +56,16 @@ async fn a_killed_worker_fails_its_call_with_the_crash_and_is_replaced() {
         let lab = lab.clone();
         async move { lab.slow_with(5_000, session("victim")).await }
     });
-    assert!(eventually(Duration::from_secs(5), || pool.stats().busy == 1).await, "the slow call is running");
+    assert!(
+        eventually(Duration::from_secs(5), || pool.stats().busy == 1).await,
+        "the slow call is running"
+    );
     polyhost::launch::signal(pid, libc::SIGKILL);
-    let err = tokio::time::timeout(Duration::from_secs(10), call).await.unwrap().unwrap().unwrap_err();
+    let err = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
     match &err {
         CallError::WorkerCrashed { worker, exit, .. } => {
             assert!(worker.contains(&format!("pid {pid}")), "{err}");
@@ -60,7 +73,11 @@ async fn a_killed_worker_fails_its_call_with_the_crash_and_is_replaced() {
         }
         other => panic!("expected WorkerCrashed, got {other:?}"),
     }
-    assert!(eventually(Duration::from_secs(10), || pool.stats().workers == 2).await, "back to full size: {:?}", pool.stats());
+    assert!(
+        eventually(Duration::from_secs(10), || pool.stats().workers == 2).await,
+        "back to full size: {:?}",
+        pool.stats()
+    );
     assert_eq!(pool.stats().restarts, 1);
     assert!(!pool.stats().pids.contains(&pid));
 
@@ -78,22 +95,48 @@ async fn an_idempotent_call_is_retried_on_another_worker_after_a_crash() {
     let marker = dir.path().join("crashed");
     let pool = lab(2).start().await.unwrap();
     let lab: LabClient = pool.client();
-    let answered_by = lab.crash_once(marker.display().to_string()).await.expect("retried elsewhere");
-    let crashed: u32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    let answered_by = lab
+        .crash_once(marker.display().to_string())
+        .await
+        .expect("retried elsewhere");
+    let crashed: u32 = std::fs::read_to_string(&marker)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_ne!(answered_by, crashed, "the retry ran on the other worker");
-    assert!(eventually(Duration::from_secs(10), || pool.stats().workers == 2 && pool.stats().restarts == 1).await, "{:?}", pool.stats());
+    assert!(
+        eventually(Duration::from_secs(10), || pool.stats().workers == 2
+            && pool.stats().restarts == 1)
+        .await,
+        "{:?}",
+        pool.stats()
+    );
     pool.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hung_worker_times_out_and_is_replaced() {
-    let pool = lab(1).health_check(Duration::from_secs(30), Duration::from_millis(300)).start().await.unwrap();
+    let pool = lab(1)
+        .health_check(Duration::from_secs(30), Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
     let lab: LabClient = pool.client();
     let before = pool.stats().pids;
-    let options = CallOptions { timeout: Some(Duration::from_millis(300)), ..Default::default() };
+    let options = CallOptions {
+        timeout: Some(Duration::from_millis(300)),
+        ..Default::default()
+    };
     let err = lab.hang_with(60_000, options).await.unwrap_err();
     assert!(matches!(err, CallError::Timeout { .. }), "{err:?}");
-    assert!(eventually(Duration::from_secs(10), || pool.stats().restarts == 1 && pool.stats().workers == 1).await, "{:?}", pool.stats());
+    assert!(
+        eventually(Duration::from_secs(10), || pool.stats().restarts == 1
+            && pool.stats().workers == 1)
+        .await,
+        "{:?}",
+        pool.stats()
+    );
     assert_ne!(pool.stats().pids, before, "a new worker process");
     assert_eq!(lab.echo(5).await.unwrap(), 5, "later calls succeed");
     pool.shutdown().await;
@@ -111,33 +154,68 @@ async fn workers_die_with_a_sigkilled_host() {
     let read = tokio::task::spawn_blocking(move || {
         std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
     });
-    let line = tokio::time::timeout(Duration::from_secs(30), read).await.expect("host prints its workers").unwrap().unwrap();
-    let pids: Vec<u32> = line.split_whitespace().map(|p| p.parse().unwrap()).collect();
+    let line = tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("host prints its workers")
+        .unwrap()
+        .unwrap();
+    let pids: Vec<u32> = line
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
     assert_eq!(pids.len(), 2, "{line:?}");
     assert!(pids.iter().all(|p| alive(*p)));
     host.kill().unwrap(); // SIGKILL: no cleanup code runs in the host
     host.wait().unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let survivors: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
-    assert!(survivors.is_empty(), "workers outlived the host: {survivors:?}");
+    assert!(
+        survivors.is_empty(),
+        "workers outlived the host: {survivors:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_missing_module_fails_the_start_with_the_traceback() {
-    let pool = Pool::builder(Adapter::bundled("python").unwrap(), "no_such_plugin:make").size(2).module_path(PLUGINS).start().await;
+    let pool = Pool::builder(Adapter::bundled("python").unwrap(), "no_such_plugin:make")
+        .size(2)
+        .module_path(PLUGINS)
+        .start()
+        .await;
     let err = pool.map(|_| ()).unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, PoolError::StartFailed { exit: ExitReason::Code(3), .. }), "{text}");
-    assert!(text.contains("ModuleNotFoundError") && text.contains("no_such_plugin"), "{text}");
+    assert!(
+        matches!(
+            err,
+            PoolError::StartFailed {
+                exit: ExitReason::Code(3),
+                ..
+            }
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("ModuleNotFoundError") && text.contains("no_such_plugin"),
+        "{text}"
+    );
     assert!(text.contains("Traceback"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_exception_at_import_fails_the_start_naming_the_file() {
-    let err = Pool::builder(Adapter::bundled("python").unwrap(), "broken_plugin:make").size(1).module_path(PLUGINS).start().await.map(|_| ()).unwrap_err();
+    let err = Pool::builder(Adapter::bundled("python").unwrap(), "broken_plugin:make")
+        .size(1)
+        .module_path(PLUGINS)
+        .start()
+        .await
+        .map(|_| ())
+        .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("broken_plugin.py"), "{text}");
-    assert!(text.contains("RuntimeError: this plugin is broken on purpose"), "{text}");
+    assert!(
+        text.contains("RuntimeError: this plugin is broken on purpose"),
+        "{text}"
+    );
     assert!(text.contains("Traceback"), "{text}");
 }
 
@@ -154,7 +232,12 @@ async fn stale_bindings_are_refused_with_the_schema_and_how_to_regenerate() {
         .unwrap_err();
     let text = err.to_string();
     match &err {
-        PoolError::StaleBindings { schema, host, guest, .. } => {
+        PoolError::StaleBindings {
+            schema,
+            host,
+            guest,
+            ..
+        } => {
             assert_eq!(schema, "pool_lab.capnp");
             assert_eq!(host, "0123456789abcdef");
             assert_eq!(guest, pool_lab::FINGERPRINT);
@@ -180,7 +263,10 @@ async fn ten_thousand_calls_from_eight_tasks_over_two_workers() {
         })
         .collect();
     for t in tasks {
-        tokio::time::timeout(Duration::from_secs(120), t).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(120), t)
+            .await
+            .unwrap()
+            .unwrap();
     }
     let stats = pool.stats();
     assert_eq!(stats.calls, 10_000);
@@ -205,7 +291,10 @@ async fn excess_calls_get_saturated_while_the_queue_is_full() {
     drop(tx);
     let mut saturated = 0;
     let mut ok = 0;
-    while let Some((_, r)) = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.unwrap() {
+    while let Some((_, r)) = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .unwrap()
+    {
         match r {
             Err(CallError::Saturated { queue, .. }) => {
                 assert_eq!(queue, 4);
@@ -217,7 +306,11 @@ async fn excess_calls_get_saturated_while_the_queue_is_full() {
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
-    assert_eq!((ok, saturated), (5, 5), "1 running + 4 queued succeed, the rest are refused");
+    assert_eq!(
+        (ok, saturated),
+        (5, 5),
+        "1 running + 4 queued succeed, the rest are refused"
+    );
     pool.shutdown().await;
 }
 
@@ -225,18 +318,28 @@ async fn excess_calls_get_saturated_while_the_queue_is_full() {
 async fn sessions_stick_to_their_worker_until_ended() {
     let pool = lab(2).start().await.unwrap();
     let lab: LabClient = pool.client();
-    lab.remember_with("alpha".into(), session("a")).await.unwrap();
-    lab.remember_with("beta".into(), session("b")).await.unwrap();
+    lab.remember_with("alpha".into(), session("a"))
+        .await
+        .unwrap();
+    lab.remember_with("beta".into(), session("b"))
+        .await
+        .unwrap();
     for _ in 0..5 {
         assert_eq!(lab.recall_with(session("a")).await.unwrap(), "alpha");
         assert_eq!(lab.recall_with(session("b")).await.unwrap(), "beta");
     }
     let a = lab.pid_with(session("a")).await.unwrap();
     let b = lab.pid_with(session("b")).await.unwrap();
-    assert_ne!(a, b, "two idle workers: the second session goes to the other one");
+    assert_ne!(
+        a, b,
+        "two idle workers: the second session goes to the other one"
+    );
     pool.end_session("a");
     pool.shutdown().await;
-    assert!(eventually(Duration::from_secs(5), || !alive(a) && !alive(b)).await, "shutdown leaves no process");
+    assert!(
+        eventually(Duration::from_secs(5), || !alive(a) && !alive(b)).await,
+        "shutdown leaves no process"
+    );
 }
 
 #[test]
@@ -251,14 +354,30 @@ async fn a_call_on_a_pipelined_capability_goes_out_before_the_first_call_returns
     // The worker answers `counter_when_piped` only once another call has reached it.
     // With pipelining, `next` is that call: sent on the promised answer right away.
     let counter = lab.counter_when_piped_pipelined(10, 10_000);
-    assert_eq!(tokio::time::timeout(Duration::from_secs(8), counter.next()).await.unwrap().unwrap(), 11);
-    assert!(lab.saw_pipelined_call().await.unwrap(), "the pipelined call arrived before the first call answered");
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(8), counter.next())
+            .await
+            .unwrap()
+            .unwrap(),
+        11
+    );
+    assert!(
+        lab.saw_pipelined_call().await.unwrap(),
+        "the pipelined call arrived before the first call answered"
+    );
 
     // Control: awaiting the first call before calling on its result sends nothing
     // meanwhile, so the worker waits out its `waitMs` and says so.
-    let counter = lab.counter_when_piped(20, 300).await.unwrap().expect("a counter");
+    let counter = lab
+        .counter_when_piped(20, 300)
+        .await
+        .unwrap()
+        .expect("a counter");
     assert_eq!(counter.next().await.unwrap(), 21);
-    assert!(!lab.saw_pipelined_call().await.unwrap(), "without pipelining the probe sees no call");
+    assert!(
+        !lab.saw_pipelined_call().await.unwrap(),
+        "without pipelining the probe sees no call"
+    );
     pool.shutdown().await;
 }
 
@@ -279,18 +398,36 @@ fn clients_pools_and_call_futures_cross_threads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_that_keeps_crashing_is_held_back_for_a_while() {
-    let pool = lab(1).taint(2, Duration::from_secs(60), Duration::from_secs(2)).start().await.unwrap();
+    let pool = lab(1)
+        .taint(2, Duration::from_secs(60), Duration::from_secs(2))
+        .start()
+        .await
+        .unwrap();
     let lab: LabClient = pool.client();
     for crash in 1..=2 {
         let pid = lab.pid().await.unwrap();
         polyhost::launch::signal(pid, libc::SIGKILL);
-        assert!(eventually(Duration::from_secs(10), || pool.stats().restarts == crash).await, "{:?}", pool.stats());
+        assert!(
+            eventually(Duration::from_secs(10), || pool.stats().restarts == crash).await,
+            "{:?}",
+            pool.stats()
+        );
     }
     // Two crashes within the window: the slot is held back instead of restarted.
-    assert!(eventually(Duration::from_secs(5), || pool.stats().tainted == 1).await, "{:?}", pool.stats());
+    assert!(
+        eventually(Duration::from_secs(5), || pool.stats().tainted == 1).await,
+        "{:?}",
+        pool.stats()
+    );
     assert_eq!(pool.stats().workers, 0);
     // After the hold it starts again and serves.
-    assert!(eventually(Duration::from_secs(10), || pool.stats().workers == 1 && pool.stats().tainted == 0).await, "{:?}", pool.stats());
+    assert!(
+        eventually(Duration::from_secs(10), || pool.stats().workers == 1
+            && pool.stats().tainted == 0)
+        .await,
+        "{:?}",
+        pool.stats()
+    );
     assert_eq!(lab.echo(9).await.unwrap(), 9);
     pool.shutdown().await;
 }
@@ -300,10 +437,26 @@ async fn a_worker_sending_garbage_is_cut_off_and_the_others_carry_on() {
     let pool = lab(2).start().await.unwrap();
     let lab: LabClient = pool.client();
     let victim = lab.pid_with(session("spew")).await.unwrap();
-    let err = tokio::time::timeout(Duration::from_secs(10), lab.spew_with(session("spew"))).await.expect("the call ends").unwrap_err();
-    assert!(matches!(err, CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }), "{err:?}");
-    assert!(eventually(Duration::from_secs(10), || !alive(victim)).await, "the garbage-sending process is gone");
-    assert!(eventually(Duration::from_secs(10), || pool.stats().workers == 2).await, "{:?}", pool.stats());
+    let err = tokio::time::timeout(Duration::from_secs(10), lab.spew_with(session("spew")))
+        .await
+        .expect("the call ends")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || !alive(victim)).await,
+        "the garbage-sending process is gone"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || pool.stats().workers == 2).await,
+        "{:?}",
+        pool.stats()
+    );
     for n in 0..20 {
         assert_eq!(lab.echo(n).await.unwrap(), n);
     }
@@ -315,26 +468,61 @@ async fn session_deadline_and_trace_context_reach_the_handler_only_when_given() 
     let pool = lab(1).start().await.unwrap();
     let lab: LabClient = pool.client();
     let plain = lab.context().await.unwrap();
-    assert_eq!((plain.session.as_str(), plain.deadline_unix_ms), ("", 0), "no context, nothing sent");
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
-    let options = CallOptions { session: Some("user-7".into()), timeout: Some(Duration::from_secs(30)), ..Default::default() };
+    assert_eq!(
+        (plain.session.as_str(), plain.deadline_unix_ms),
+        ("", 0),
+        "no context, nothing sent"
+    );
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let options = CallOptions {
+        session: Some("user-7".into()),
+        timeout: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
     let scoped = lab.context_with(options).await.unwrap();
     assert_eq!(scoped.session, "user-7");
-    assert!(scoped.deadline_unix_ms >= now_ms + 29_000 && scoped.deadline_unix_ms <= now_ms + 31_000, "{}", scoped.deadline_unix_ms);
-    assert_eq!(scoped.trace_parent, "", "no OpenTelemetry span, no trace context");
+    assert!(
+        scoped.deadline_unix_ms >= now_ms + 29_000 && scoped.deadline_unix_ms <= now_ms + 31_000,
+        "{}",
+        scoped.deadline_unix_ms
+    );
+    assert_eq!(
+        scoped.trace_parent, "",
+        "no OpenTelemetry span, no trace context"
+    );
 
     // Inside an OpenTelemetry span the worker gets its traceparent and can open a
     // child span of it.
-    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let span = SpanContext::new(TraceId::from_hex(trace_id).unwrap(), SpanId::from_hex("00f067aa0ba902b7").unwrap(), TraceFlags::SAMPLED, false, TraceState::default());
+    let span = SpanContext::new(
+        TraceId::from_hex(trace_id).unwrap(),
+        SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::default(),
+    );
     let traced = {
-        let _guard = opentelemetry::Context::current().with_remote_span_context(span).attach();
+        let _guard = opentelemetry::Context::current()
+            .with_remote_span_context(span)
+            .attach();
         lab.context().await.unwrap()
     };
-    assert_eq!(traced.trace_parent, format!("00-{trace_id}-00f067aa0ba902b7-01"));
+    assert_eq!(
+        traced.trace_parent,
+        format!("00-{trace_id}-00f067aa0ba902b7-01")
+    );
     let child: Vec<&str> = traced.child_trace_parent.split('-').collect();
-    assert_eq!((child[0], child[1], child[3]), ("00", trace_id, "01"), "same trace and flags");
+    assert_eq!(
+        (child[0], child[1], child[3]),
+        ("00", trace_id, "01"),
+        "same trace and flags"
+    );
     assert_ne!(child[2], "00f067aa0ba902b7", "a new span id");
     pool.shutdown().await;
 }

@@ -13,6 +13,9 @@ fn python_adapter_unit_tests_pass() {
         .output()
         .expect("python3 is on PATH (the adapter needs nothing else)");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "python3 -m unittest failed in adapters/python:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "python3 -m unittest failed in adapters/python:\n{stderr}"
+    );
     assert!(stderr.contains("\nOK"), "{stderr}");
 }

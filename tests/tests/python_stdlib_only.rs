@@ -66,7 +66,9 @@ for b in bad:
 
 #[test]
 fn the_python_adapter_imports_only_the_standard_library() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository");
     let adapter = root.join("adapters/python");
     let generated = Path::new(polyhost_tests::OUT_DIR).join("python");
     let out = Command::new("python3")
@@ -78,10 +80,27 @@ fn the_python_adapter_imports_only_the_standard_library() {
         .output()
         .expect("python3 is on PATH");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "the import scan failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the import scan failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut lines = stdout.lines();
-    let scanned: usize = lines.next().and_then(|l| l.strip_prefix("scanned ")).and_then(|n| n.parse().ok()).expect("a count");
-    assert!(scanned > 20, "only {scanned} Python files found under {} and {}", adapter.display(), generated.display());
+    let scanned: usize = lines
+        .next()
+        .and_then(|l| l.strip_prefix("scanned "))
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert!(
+        scanned > 20,
+        "only {scanned} Python files found under {} and {}",
+        adapter.display(),
+        generated.display()
+    );
     let bad: Vec<&str> = lines.collect();
-    assert!(bad.is_empty(), "imports outside the Python standard library:\n  {}", bad.join("\n  "));
+    assert!(
+        bad.is_empty(),
+        "imports outside the Python standard library:\n  {}",
+        bad.join("\n  ")
+    );
 }

@@ -69,16 +69,26 @@ fn shape() -> impl Strategy<Value = Shape> {
         point().prop_map(ShapeAnchorWhich::Corner),
     ];
     let kind = prop_oneof![Just(ShapeLabelKind::Plain), Just(ShapeLabelKind::Bold)];
-    (".*", which, color(), any::<f32>(), anchor, point(), ".*", kind).prop_map(
-        |(name, which, color, width, anchor, origin, text, kind)| Shape {
-            name,
-            which,
-            style: ShapeStyle { color, width },
-            anchor: ShapeAnchor { which: anchor },
-            origin,
-            label: ShapeLabel { text, kind },
-        },
+    (
+        ".*",
+        which,
+        color(),
+        any::<f32>(),
+        anchor,
+        point(),
+        ".*",
+        kind,
     )
+        .prop_map(
+            |(name, which, color, width, anchor, origin, text, kind)| Shape {
+                name,
+                which,
+                style: ShapeStyle { color, width },
+                anchor: ShapeAnchor { which: anchor },
+                origin,
+                label: ShapeLabel { text, kind },
+            },
+        )
 }
 
 proptest! {
@@ -111,7 +121,11 @@ fn defaults_are_the_schemas() {
     assert_eq!(p.color, Color::Green);
     assert_eq!(Lists::default().defaulted, vec![1, 2, 3]);
     let shape = Shape::default();
-    assert_eq!(shape.which, ShapeWhich::Circle(0.0), "discriminant 0 is the first member");
+    assert_eq!(
+        shape.which,
+        ShapeWhich::Circle(0.0),
+        "discriminant 0 is the first member"
+    );
     assert_eq!(shape.style.width, 1.0);
     assert_eq!(shape.origin, Point { x: 0.5, y: 0.5 });
     assert_eq!(shape.anchor.which, ShapeAnchorWhich::Center);
@@ -134,18 +148,31 @@ fn converts_to_and_from_capnpc_readers_and_builders() {
         b.set_name("tri");
         let mut poly = b.reborrow().init_polygon(2);
         poly.reborrow().get(1).set_x(3.0);
-        b.reborrow().get_style().set_color(polyhost_tests::features_capnp::Color::Blueish);
+        b.reborrow()
+            .get_style()
+            .set_color(polyhost_tests::features_capnp::Color::Blueish);
     }
     let reader = message.get_root_as_reader::<shape::Reader<'_>>().unwrap();
     let owned = <Shape as polyhost::Struct>::read(reader, &polyhost::NoCaps).unwrap();
     assert_eq!(owned.name, "tri");
-    assert_eq!(owned.which, ShapeWhich::Polygon(vec![Point { x: 0.0, y: 0.0 }, Point { x: 3.0, y: 0.0 }]));
+    assert_eq!(
+        owned.which,
+        ShapeWhich::Polygon(vec![Point { x: 0.0, y: 0.0 }, Point { x: 3.0, y: 0.0 }])
+    );
     assert_eq!(owned.style.color, Color::Blueish);
-    assert_eq!(owned.style.width, 1.0, "unset fields read as schema defaults");
+    assert_eq!(
+        owned.style.width, 1.0,
+        "unset fields read as schema defaults"
+    );
 
     // Written into capnpc's builder, read with capnpc's reader.
     let mut out = capnp::message::Builder::new_default();
-    polyhost::Struct::write(&owned, out.init_root::<shape::Builder<'_>>(), &polyhost::NoCaps).unwrap();
+    polyhost::Struct::write(
+        &owned,
+        out.init_root::<shape::Builder<'_>>(),
+        &polyhost::NoCaps,
+    )
+    .unwrap();
     let r = out.get_root_as_reader::<shape::Reader<'_>>().unwrap();
     assert_eq!(r.get_name().unwrap().to_str().unwrap(), "tri");
     match r.which().unwrap() {
@@ -179,11 +206,18 @@ fn unknown_enum_values_are_errors_not_panics() {
 /// Offset (in u16 units) of `Primitives.color`, from the IR.
 fn polyhost_tests_color_offset() -> usize {
     let ir = polyhost_codegen::Builder::new()
-        .schema(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/features.capnp"))
+        .schema(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schema/features.capnp"
+        ))
         .emit_rerun_if_changed(false)
         .ir()
         .unwrap();
-    let s = ir.files[0].structs.iter().find(|s| s.name.scope == ["Primitives"]).unwrap();
+    let s = ir.files[0]
+        .structs
+        .iter()
+        .find(|s| s.name.scope == ["Primitives"])
+        .unwrap();
     let f = s.fields.iter().find(|f| f.name == "color").unwrap();
     match &f.kind {
         polyhost_codegen::ir::FieldKind::Slot { offset, .. } => *offset as usize,

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use polyhost::{Adapter, CallError, Capability, CapabilityHandle, HandlerError, Pool, SinkWriter};
-use polyhost_tests::stream_lab::{self, HostCounterClient, HostCounterDispatch, HostCounterHandler, HostFeedDispatch, HostFeedHandler, Item, StreamLabClient};
+use polyhost_tests::stream_lab::{
+    self, HostCounterClient, HostCounterDispatch, HostCounterHandler, HostFeedDispatch,
+    HostFeedHandler, Item, StreamLabClient,
+};
 use polyhost_tests::{PLUGINS, PYTHON_MODULES};
 
 /// The host side of `HostFeed`.
@@ -30,14 +33,20 @@ impl Drop for DropFlag {
 impl HostFeedHandler for Feed {
     async fn feed(&self, count: u32, mut out: SinkWriter<Item>) -> Result<(), HandlerError> {
         for seq in 0..count {
-            out.send(Item { seq, payload: u64::from(seq) * 2 }).await?;
+            out.send(Item {
+                seq,
+                payload: u64::from(seq) * 2,
+            })
+            .await?;
         }
         out.finish().await
     }
 
     async fn counter(&self, start: i64) -> Result<Option<HostCounterClient>, HandlerError> {
         let counter = HostCounterDispatch(Arc::new(Counter(std::sync::Mutex::new(start))));
-        Ok(Some(HostCounterClient::from_capability(Capability::local(Arc::new(counter)))))
+        Ok(Some(HostCounterClient::from_capability(Capability::local(
+            Arc::new(counter),
+        ))))
     }
 
     async fn stall(&self) -> Result<(), HandlerError> {
@@ -74,7 +83,10 @@ async fn pool(feed: Arc<Feed>) -> Pool {
         .unwrap()
 }
 
-async fn eventually<F: std::future::Future<Output = bool>>(limit: Duration, mut check: impl FnMut() -> F) -> bool {
+async fn eventually<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    mut check: impl FnMut() -> F,
+) -> bool {
     let until = std::time::Instant::now() + limit;
     while std::time::Instant::now() < until {
         if check().await {
@@ -91,7 +103,10 @@ async fn worker_to_host_items_arrive_in_order() {
     let lab: StreamLabClient = pool.client();
     let items: Vec<Item> = lab.produce(10_000, 0).map(|r| r.unwrap()).collect().await;
     assert_eq!(items.len(), 10_000);
-    assert!(items.iter().enumerate().all(|(i, it)| it.seq as usize == i && it.payload == 3 * i as u64));
+    assert!(items
+        .iter()
+        .enumerate()
+        .all(|(i, it)| it.seq as usize == i && it.payload == 3 * i as u64));
     pool.shutdown().await;
 }
 
@@ -100,12 +115,20 @@ async fn an_error_mid_stream_arrives_after_the_items_sent() {
     let pool = pool(Arc::default()).await;
     let lab: StreamLabClient = pool.client();
     let results: Vec<Result<Item, CallError>> = lab.produce(100, 37).collect().await;
-    let ok: Vec<&Item> = results.iter().take_while(|r| r.is_ok()).map(|r| r.as_ref().unwrap()).collect();
+    let ok: Vec<&Item> = results
+        .iter()
+        .take_while(|r| r.is_ok())
+        .map(|r| r.as_ref().unwrap())
+        .collect();
     assert_eq!(ok.len(), 37, "the items before the failure all arrive");
     let errors: Vec<&CallError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert!(!errors.is_empty(), "then the failure");
     match errors[0] {
-        CallError::Remote { exception_type, message, .. } => {
+        CallError::Remote {
+            exception_type,
+            message,
+            ..
+        } => {
             assert_eq!(exception_type, "ValueError");
             assert!(message.contains("failed after 37 items"), "{message}");
         }
@@ -126,7 +149,11 @@ async fn flow_control_bounds_a_million_items_into_a_slow_consumer() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let stalled = lab.progress().await.unwrap();
     eprintln!("stalled producer at {} items", stalled.produced);
-    assert!(stalled.produced < 50_000, "a paused consumer let the producer run ahead by {} items", stalled.produced);
+    assert!(
+        stalled.produced < 50_000,
+        "a paused consumer let the producer run ahead by {} items",
+        stalled.produced
+    );
     let mut count = 10u32;
     while let Some(item) = stream.next().await {
         let item = item.unwrap();
@@ -136,7 +163,11 @@ async fn flow_control_bounds_a_million_items_into_a_slow_consumer() {
     assert_eq!(count, 1_000_000);
     let done = lab.progress().await.unwrap();
     eprintln!("worker peak RSS {} KiB", done.peak_rss_kb);
-    assert!(done.peak_rss_kb < 100 * 1024, "worker peak RSS {} KiB", done.peak_rss_kb);
+    assert!(
+        done.peak_rss_kb < 100 * 1024,
+        "worker peak RSS {} KiB",
+        done.peak_rss_kb
+    );
     pool.shutdown().await;
 }
 
@@ -153,7 +184,12 @@ async fn dropping_the_stream_cancels_the_producer() {
     assert!(
         eventually(Duration::from_secs(5), || {
             let lab = lab2.clone();
-            async move { lab.progress().await.map(|p| p.cancelled == 1).unwrap_or(false) }
+            async move {
+                lab.progress()
+                    .await
+                    .map(|p| p.cancelled == 1)
+                    .unwrap_or(false)
+            }
         })
         .await,
         "the producer saw its cancellation"
@@ -196,7 +232,13 @@ async fn a_python_worker_pipelines_on_a_host_callback() {
     let pool = pool(Arc::default()).await;
     let lab: StreamLabClient = pool.client();
     let r = lab.pipeline_on_host(41).await.unwrap();
-    assert_eq!(r.value, 42, "the call on the promised counter reached the host's counter");
-    assert_eq!(r.calls_sent_before_first_returned, 2, "both calls went out before the first returned");
+    assert_eq!(
+        r.value, 42,
+        "the call on the promised counter reached the host's counter"
+    );
+    assert_eq!(
+        r.calls_sent_before_first_returned, 2,
+        "both calls went out before the first returned"
+    );
     pool.shutdown().await;
 }

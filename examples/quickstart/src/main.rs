@@ -41,16 +41,31 @@ async fn start(adapter: &str, entry: &str, size: usize, log: &Arc<Log>) -> Resul
         .start()
         .await?;
     let stats = pool.stats();
-    println!("started {adapter} pool: {} worker(s), pids {:?}, in {} ms", stats.workers, stats.pids, started.elapsed().as_millis());
+    println!(
+        "started {adapter} pool: {} worker(s), pids {:?}, in {} ms",
+        stats.workers,
+        stats.pids,
+        started.elapsed().as_millis()
+    );
     Ok(pool)
 }
 
 /// The same calls, whatever language the workers behind `greeter` are written in.
 async fn talk_to(greeter: &GreeterClient) -> Result<(), Error> {
     println!("greet: {}", greeter.greet("Ada".into()).await?);
-    let counter: CounterClient = greeter.counter(41).await?.ok_or("the worker returned no counter")?;
-    println!("counter: {} then {}", counter.next().await?, counter.next().await?);
-    println!("shout: {}", greeter.shout("capabilities both ways".into()).await?);
+    let counter: CounterClient = greeter
+        .counter(41)
+        .await?
+        .ok_or("the worker returned no counter")?;
+    println!(
+        "counter: {} then {}",
+        counter.next().await?,
+        counter.next().await?
+    );
+    println!(
+        "shout: {}",
+        greeter.shout("capabilities both ways".into()).await?
+    );
     Ok(())
 }
 
@@ -58,21 +73,32 @@ async fn talk_to(greeter: &GreeterClient) -> Result<(), Error> {
 async fn shut_down(pool: Pool) -> Vec<u32> {
     let pids = pool.stats().pids;
     pool.shutdown().await;
-    pids.into_iter().filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists()).collect()
+    pids.into_iter()
+        .filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+        .collect()
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).init();
-    let log = Arc::new(Log { lines: AtomicUsize::new(0) });
+    tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    let log = Arc::new(Log {
+        lines: AtomicUsize::new(0),
+    });
 
     let python = start("python", "greeter_plugin:make", 2, &log).await?;
     talk_to(&python.client()).await?;
     let node = start("node", "greeter_plugin.mjs:make", 1, &log).await?;
     talk_to(&node.client()).await?;
-    println!("host handled {} callback(s)", log.lines.load(Ordering::Relaxed));
+    println!(
+        "host handled {} callback(s)",
+        log.lines.load(Ordering::Relaxed)
+    );
 
     let (python_alive, node_alive) = (shut_down(python).await, shut_down(node).await);
-    println!("shut down; worker processes still alive: python {python_alive:?}, node {node_alive:?}");
+    println!(
+        "shut down; worker processes still alive: python {python_alive:?}, node {node_alive:?}"
+    );
     Ok(())
 }

@@ -46,15 +46,21 @@ const START_RUNS: usize = 3;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> Result<(), BoxError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run())
 }
 
 async fn run() -> Result<(), BoxError> {
     let python = Adapter::bundled("python")?;
     let interpreter = python.resolve_interpreter(None)?;
-    let version = std::process::Command::new(&interpreter).args(&python.definition.version).output()?;
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let version = std::process::Command::new(&interpreter)
+        .args(&python.definition.version)
+        .output()?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     println!(
         "polyhost bench: Python {} ({}), {cores} cores, {}-byte payload, {IN_FLIGHT} in flight",
         String::from_utf8_lossy(&version.stdout).trim(),
@@ -63,24 +69,42 @@ async fn run() -> Result<(), BoxError> {
     );
     let node = Adapter::bundled("node")?;
     let node_interpreter = node.resolve_interpreter(None)?;
-    let node_version = std::process::Command::new(&node_interpreter).args(&node.definition.version).output()?;
-    println!("and Node {} ({})", String::from_utf8_lossy(&node_version.stdout).trim(), node_interpreter.display());
+    let node_version = std::process::Command::new(&node_interpreter)
+        .args(&node.definition.version)
+        .output()?;
+    println!(
+        "and Node {} ({})",
+        String::from_utf8_lossy(&node_version.stdout).trim(),
+        node_interpreter.display()
+    );
     println!("load average before the run: {}", load_average());
     let profile = std::env::var_os("POLYHOST_BENCH_PROFILE").map(PathBuf::from);
     if let Some(dir) = &profile {
         std::fs::create_dir_all(dir)?;
-        println!("profiling the call and stream workers into {} (figures are slower than real)", dir.display());
+        println!(
+            "profiling the call and stream workers into {} (figures are slower than real)",
+            dir.display()
+        );
     }
     let mut table = Table::default();
 
     // The floor.
     eprintln!("floor: raw asyncio echo ...");
-    let Calls { rtt: floor_rtt, rtt_cpu: floor_rtt_cpu, rate: floor_rate, rate_cpu: floor_rate_cpu } =
-        floor_calls(&python, &interpreter, "echo_floor.py", PIPELINED_CALLS)?;
+    let Calls {
+        rtt: floor_rtt,
+        rtt_cpu: floor_rtt_cpu,
+        rate: floor_rate,
+        rate_cpu: floor_rate_cpu,
+    } = floor_calls(&python, &interpreter, "echo_floor.py", PIPELINED_CALLS)?;
     table.section("floor: raw length-prefixed echo, Python asyncio streams, same socketpair");
     table.row_cpu("round trip p50", us(floor_rtt.p50), 1.0, floor_rtt_cpu);
     table.row("round trip p99", us(floor_rtt.p99), 1.0);
-    table.row_cpu(&format!("calls/s, {IN_FLIGHT} in flight"), per_s(floor_rate), 1.0, floor_rate_cpu);
+    table.row_cpu(
+        &format!("calls/s, {IN_FLIGHT} in flight"),
+        per_s(floor_rate),
+        1.0,
+        floor_rate_cpu,
+    );
 
     // Calls into one worker, then two.
     eprintln!("polyhost: calls into one worker ...");
@@ -88,33 +112,72 @@ async fn run() -> Result<(), BoxError> {
         Some(_) => profiled(&python),
         None => python.clone(),
     };
-    let pool = bench_pool(&worker_adapter, 1, profile.as_deref()).start().await?;
+    let pool = bench_pool(&worker_adapter, 1, profile.as_deref())
+        .start()
+        .await?;
     let client: BenchClient = pool.client();
     let pids = pool.stats().pids;
-    let Calls { rtt, rtt_cpu, rate: rate_1, rate_cpu: rate_1_cpu } = calls(&client, &pids).await?;
+    let Calls {
+        rtt,
+        rtt_cpu,
+        rate: rate_1,
+        rate_cpu: rate_1_cpu,
+    } = calls(&client, &pids).await?;
     table.section("polyhost: typed client -> pool -> one Python worker, echoBytes(16 bytes)");
-    table.row_cpu("round trip p50", us(rtt.p50), rtt.p50.as_secs_f64() / floor_rtt.p50.as_secs_f64(), rtt_cpu);
-    table.row("round trip p99", us(rtt.p99), rtt.p99.as_secs_f64() / floor_rtt.p99.as_secs_f64());
-    table.row_cpu(&format!("calls/s, {IN_FLIGHT} in flight, 1 worker"), per_s(rate_1), rate_1 / floor_rate, rate_1_cpu);
+    table.row_cpu(
+        "round trip p50",
+        us(rtt.p50),
+        rtt.p50.as_secs_f64() / floor_rtt.p50.as_secs_f64(),
+        rtt_cpu,
+    );
+    table.row(
+        "round trip p99",
+        us(rtt.p99),
+        rtt.p99.as_secs_f64() / floor_rtt.p99.as_secs_f64(),
+    );
+    table.row_cpu(
+        &format!("calls/s, {IN_FLIGHT} in flight, 1 worker"),
+        per_s(rate_1),
+        rate_1 / floor_rate,
+        rate_1_cpu,
+    );
 
     // Streams, on the same worker.
     eprintln!("polyhost: streams ...");
     let (out, out_cpu) = stream_rate(&pids, |n| produce(&client, n)).await?;
     let (into, into_cpu) = stream_rate(&pids, |n| consume(&client, n)).await?;
     table.section("polyhost: streams of small structs (Item: UInt32 + Float64), one worker; ratio to the floor's calls/s");
-    table.row_cpu("items/s worker -> host (Sink param, Rust ItemStream)", per_s(out), out / floor_rate, out_cpu);
-    table.row_cpu("items/s host -> worker (host callback, Rust SinkWriter)", per_s(into), into / floor_rate, into_cpu);
+    table.row_cpu(
+        "items/s worker -> host (Sink param, Rust ItemStream)",
+        per_s(out),
+        out / floor_rate,
+        out_cpu,
+    );
+    table.row_cpu(
+        "items/s host -> worker (host callback, Rust SinkWriter)",
+        per_s(into),
+        into / floor_rate,
+        into_cpu,
+    );
     pool.shutdown().await;
 
     eprintln!("polyhost: calls into two workers ...");
-    let pool = bench_pool(&worker_adapter, 2, profile.as_deref()).start().await?;
+    let pool = bench_pool(&worker_adapter, 2, profile.as_deref())
+        .start()
+        .await?;
     let client: BenchClient = pool.client();
     let pids = pool.stats().pids;
     pipelined(&client, PIPELINED_CALLS / 4).await?;
     let cpu = Cpu::now(&pids);
     let rate_2 = pipelined(&client, PIPELINED_CALLS).await?;
     let rate_2_cpu = cpu.per(&pids, PIPELINED_CALLS);
-    table.row_in(1, &format!("calls/s, {IN_FLIGHT} in flight, 2 workers"), per_s(rate_2), rate_2 / floor_rate, Some(rate_2_cpu));
+    table.row_in(
+        1,
+        &format!("calls/s, {IN_FLIGHT} in flight, 2 workers"),
+        per_s(rate_2),
+        rate_2 / floor_rate,
+        Some(rate_2_cpu),
+    );
     pool.shutdown().await;
 
     // Start-up.
@@ -124,10 +187,16 @@ async fn run() -> Result<(), BoxError> {
         let _ = python.resolve_interpreter(None);
         t.elapsed()
     }));
-    table.section("start-up: builder start() until every worker answered its start handshake (median of 3)");
+    table.section(
+        "start-up: builder start() until every worker answered its start handshake (median of 3)",
+    );
     let mut starts = Vec::new();
     for n in START_SIZES {
-        let bare = median((0..START_RUNS).map(|_| bare_interpreters(&interpreter, n)).collect::<Result<Vec<_>, _>>()?);
+        let bare = median(
+            (0..START_RUNS)
+                .map(|_| bare_interpreters(&interpreter, n))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
         let mut runs = Vec::new();
         for _ in 0..START_RUNS {
             let t = Instant::now();
@@ -138,20 +207,42 @@ async fn run() -> Result<(), BoxError> {
         starts.push((n, bare, median(runs)));
     }
     for (n, bare, _) in &starts {
-        table.row(&format!("floor: {n} x `python3 -c 'import asyncio'` at once, until all exited"), ms(*bare), 1.0);
+        table.row(
+            &format!("floor: {n} x `python3 -c 'import asyncio'` at once, until all exited"),
+            ms(*bare),
+            1.0,
+        );
     }
     for (n, bare, pool) in &starts {
-        table.row(&format!("pool of {n} worker{}", if *n == 1 { "" } else { "s" }), ms(*pool), pool.as_secs_f64() / bare.as_secs_f64());
+        table.row(
+            &format!("pool of {n} worker{}", if *n == 1 { "" } else { "s" }),
+            ms(*pool),
+            pool.as_secs_f64() / bare.as_secs_f64(),
+        );
     }
-    table.row("  of which: resolving the interpreter (one `python3 -c`, in every start())", ms(resolve), resolve.as_secs_f64() / starts[0].1.as_secs_f64());
+    table.row(
+        "  of which: resolving the interpreter (one `python3 -c`, in every start())",
+        ms(resolve),
+        resolve.as_secs_f64() / starts[0].1.as_secs_f64(),
+    );
 
     // Node: its own floor, then calls into one Node worker.
     eprintln!("Node floor: raw net.Socket echo ...");
-    let floor = floor_calls(&node, &node_interpreter, "echo_floor.mjs", NODE_FLOOR_PIPELINED_CALLS)?;
+    let floor = floor_calls(
+        &node,
+        &node_interpreter,
+        "echo_floor.mjs",
+        NODE_FLOOR_PIPELINED_CALLS,
+    )?;
     table.section("floor: raw length-prefixed echo, Node net.Socket, same socketpair");
     table.row_cpu("round trip p50", us(floor.rtt.p50), 1.0, floor.rtt_cpu);
     table.row("round trip p99", us(floor.rtt.p99), 1.0);
-    table.row_cpu(&format!("calls/s, {IN_FLIGHT} in flight"), per_s(floor.rate), 1.0, floor.rate_cpu);
+    table.row_cpu(
+        &format!("calls/s, {IN_FLIGHT} in flight"),
+        per_s(floor.rate),
+        1.0,
+        floor.rate_cpu,
+    );
     eprintln!("polyhost: calls into one Node worker ...");
     let pool = node_bench_pool(&node).start().await?;
     let client: BenchClient = pool.client();
@@ -159,9 +250,23 @@ async fn run() -> Result<(), BoxError> {
     let got = calls(&client, &pids).await?;
     pool.shutdown().await;
     table.section("polyhost: typed client -> pool -> one Node worker, echoBytes(16 bytes); ratio to the Node floor");
-    table.row_cpu("round trip p50", us(got.rtt.p50), got.rtt.p50.as_secs_f64() / floor.rtt.p50.as_secs_f64(), got.rtt_cpu);
-    table.row("round trip p99", us(got.rtt.p99), got.rtt.p99.as_secs_f64() / floor.rtt.p99.as_secs_f64());
-    table.row_cpu(&format!("calls/s, {IN_FLIGHT} in flight, 1 worker"), per_s(got.rate), got.rate / floor.rate, got.rate_cpu);
+    table.row_cpu(
+        "round trip p50",
+        us(got.rtt.p50),
+        got.rtt.p50.as_secs_f64() / floor.rtt.p50.as_secs_f64(),
+        got.rtt_cpu,
+    );
+    table.row(
+        "round trip p99",
+        us(got.rtt.p99),
+        got.rtt.p99.as_secs_f64() / floor.rtt.p99.as_secs_f64(),
+    );
+    table.row_cpu(
+        &format!("calls/s, {IN_FLIGHT} in flight, 1 worker"),
+        per_s(got.rate),
+        got.rate / floor.rate,
+        got.rate_cpu,
+    );
 
     table.print();
     if let Some(dir) = &profile {
@@ -200,14 +305,21 @@ impl FloorEcho {
             entry: String::new(),
             module_paths: vec![],
             interpreter: interpreter.to_path_buf(),
-            env_allowlist: DEFAULT_ENV_ALLOWLIST.iter().map(|s| s.to_string()).collect(),
+            env_allowlist: DEFAULT_ENV_ALLOWLIST
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             env: vec![],
             cwd: None,
             concurrency: 1,
         };
         let spawned = launch::spawn(&spec, 0)?;
         let read = BufReader::with_capacity(64 * 1024, spawned.socket.try_clone()?);
-        Ok(FloorEcho { child: spawned.child, write: spawned.socket, read })
+        Ok(FloorEcho {
+            child: spawned.child,
+            write: spawned.socket,
+            read,
+        })
     }
 
     fn answer(&mut self) -> Result<(), BoxError> {
@@ -279,7 +391,12 @@ struct Calls {
 
 /// The floor echo of one interpreter (`tests/bench/<script>`), warmed up, then measured
 /// (`pipelined_calls` for calls/s).
-fn floor_calls(language: &Adapter, interpreter: &Path, script: &str, pipelined_calls: usize) -> Result<Calls, BoxError> {
+fn floor_calls(
+    language: &Adapter,
+    interpreter: &Path,
+    script: &str,
+    pipelined_calls: usize,
+) -> Result<Calls, BoxError> {
     let mut floor = FloorEcho::spawn(language, interpreter, script)?;
     let pids = [floor.child.id()];
     floor.sequential(WARMUP_CALLS)?;
@@ -291,14 +408,23 @@ fn floor_calls(language: &Adapter, interpreter: &Path, script: &str, pipelined_c
     let rate = floor.pipelined(pipelined_calls)?;
     let rate_cpu = cpu.per(&pids, pipelined_calls);
     floor.stop()?;
-    Ok(Calls { rtt, rtt_cpu, rate, rate_cpu })
+    Ok(Calls {
+        rtt,
+        rtt_cpu,
+        rate,
+        rate_cpu,
+    })
 }
 
 /// `n` fresh interpreters importing asyncio, started at once; until all have exited.
 fn bare_interpreters(interpreter: &Path, n: usize) -> Result<Duration, BoxError> {
     let t = Instant::now();
     let children = (0..n)
-        .map(|_| std::process::Command::new(interpreter).args(["-c", "import asyncio"]).spawn())
+        .map(|_| {
+            std::process::Command::new(interpreter)
+                .args(["-c", "import asyncio"])
+                .spawn()
+        })
         .collect::<Result<Vec<_>, _>>()?;
     for mut c in children {
         c.wait()?;
@@ -320,7 +446,11 @@ struct Feeder;
 impl FeederHandler for Feeder {
     async fn feed(&self, count: u32, mut out: SinkWriter<Item>) -> Result<(), HandlerError> {
         for i in 0..count {
-            out.send(Item { seq: i, value: i as f64 }).await?;
+            out.send(Item {
+                seq: i,
+                value: i as f64,
+            })
+            .await?;
         }
         out.finish().await
     }
@@ -370,7 +500,12 @@ async fn calls(client: &BenchClient, pids: &[u32]) -> Result<Calls, BoxError> {
     let cpu = Cpu::now(pids);
     let rate = pipelined(client, PIPELINED_CALLS).await?;
     let rate_cpu = cpu.per(pids, PIPELINED_CALLS);
-    Ok(Calls { rtt, rtt_cpu, rate, rate_cpu })
+    Ok(Calls {
+        rtt,
+        rtt_cpu,
+        rate,
+        rate_cpu,
+    })
 }
 
 async fn sequential(client: &BenchClient, n: usize) -> Result<Vec<Duration>, BoxError> {
@@ -389,7 +524,9 @@ async fn sequential(client: &BenchClient, n: usize) -> Result<Vec<Duration>, Box
 /// `n` calls, `IN_FLIGHT` at a time; calls/s.
 async fn pipelined(client: &BenchClient, n: usize) -> Result<f64, BoxError> {
     let t = Instant::now();
-    let mut calls = futures::stream::iter(0..n).map(|_| client.echo_bytes(PAYLOAD.to_vec())).buffer_unordered(IN_FLIGHT);
+    let mut calls = futures::stream::iter(0..n)
+        .map(|_| client.echo_bytes(PAYLOAD.to_vec()))
+        .buffer_unordered(IN_FLIGHT);
     while let Some(echoed) = calls.next().await {
         if echoed? != PAYLOAD {
             return Err("echoBytes answered another payload".into());
@@ -460,8 +597,13 @@ struct Percentiles {
 impl Percentiles {
     fn of(mut samples: Vec<Duration>) -> Percentiles {
         samples.sort();
-        let at = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
-        Percentiles { p50: at(0.50), p99: at(0.99) }
+        let at = |q: f64| {
+            samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1]
+        };
+        Percentiles {
+            p50: at(0.50),
+            p99: at(0.99),
+        }
     }
 }
 
@@ -495,28 +637,45 @@ struct Cpu {
 
 impl Cpu {
     fn now(pids: &[u32]) -> Cpu {
-        Cpu { host: cpu_time(std::process::id()), workers: pids.iter().map(|p| cpu_time(*p)).sum() }
+        Cpu {
+            host: cpu_time(std::process::id()),
+            workers: pids.iter().map(|p| cpu_time(*p)).sum(),
+        }
     }
 
     /// CPU per operation since `self`: (host, workers).
     fn per(&self, pids: &[u32], ops: usize) -> (Duration, Duration) {
         let now = Cpu::now(pids);
         let n = ops.max(1) as u32;
-        (now.host.saturating_sub(self.host) / n, now.workers.saturating_sub(self.workers) / n)
+        (
+            now.host.saturating_sub(self.host) / n,
+            now.workers.saturating_sub(self.workers) / n,
+        )
     }
 }
 
 /// utime + stime of a process (all its threads), from /proc (clock ticks of 10 ms).
 fn cpu_time(pid: u32) -> Duration {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return Duration::ZERO };
-    let Some((_, rest)) = stat.rsplit_once(") ") else { return Duration::ZERO };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    let Some((_, rest)) = stat.rsplit_once(") ") else {
+        return Duration::ZERO;
+    };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_else(|_| "?".into())
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// A markdown table in sections.
@@ -545,8 +704,20 @@ impl Table {
         let last = self.sections.len() - 1;
         self.row_in(last, what, value, ratio, Some(cpu));
     }
-    fn row_in(&mut self, section: usize, what: &str, value: String, ratio: f64, cpu: Option<(Duration, Duration)>) {
-        self.sections[section].1.push(Row { what: what.to_string(), value, ratio, cpu });
+    fn row_in(
+        &mut self,
+        section: usize,
+        what: &str,
+        value: String,
+        ratio: f64,
+        cpu: Option<(Duration, Duration)>,
+    ) {
+        self.sections[section].1.push(Row {
+            what: what.to_string(),
+            value,
+            ratio,
+            cpu,
+        });
     }
     fn print(&self) {
         println!();
@@ -559,7 +730,10 @@ impl Table {
                     Some((h, w)) => (us(h), us(w)),
                     None => ("".into(), "".into()),
                 };
-                println!("| {} | {} | {:.2}x | {host} | {worker} |", r.what, r.value, r.ratio);
+                println!(
+                    "| {} | {} | {:.2}x | {host} | {worker} |",
+                    r.what, r.value, r.ratio
+                );
             }
         }
     }

@@ -6,14 +6,17 @@ use polyhost_tests::{pool_lab, PLUGINS, PYTHON_MODULES};
 
 #[tokio::main]
 async fn main() {
-    let pool = Pool::builder(Adapter::bundled("python").expect("python adapter"), "lab_plugin:make")
-        .size(2)
-        .module_path(PYTHON_MODULES)
-        .module_path(PLUGINS)
-        .bindings(pool_lab::SCHEMA, pool_lab::FINGERPRINT)
-        .start()
-        .await
-        .expect("pool starts");
+    let pool = Pool::builder(
+        Adapter::bundled("python").expect("python adapter"),
+        "lab_plugin:make",
+    )
+    .size(2)
+    .module_path(PYTHON_MODULES)
+    .module_path(PLUGINS)
+    .bindings(pool_lab::SCHEMA, pool_lab::FINGERPRINT)
+    .start()
+    .await
+    .expect("pool starts");
     let pids: Vec<String> = pool.stats().pids.iter().map(u32::to_string).collect();
     println!("{}", pids.join(" "));
     std::future::pending::<()>().await;

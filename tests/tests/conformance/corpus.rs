@@ -15,17 +15,29 @@ pub fn same<T: std::fmt::Debug>(a: &T, b: &T) -> bool {
 /// Where the Debug forms of two values first differ, with some context.
 pub fn difference(a: &Everything, b: &Everything) -> String {
     let (a, b) = (format!("{a:?}"), format!("{b:?}"));
-    let at = a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    let at = a
+        .bytes()
+        .zip(b.bytes())
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
     let from = a[..at].char_indices().rev().nth(120).map_or(0, |(i, _)| i);
     let cut = |s: &str| s[from..].chars().take(240).collect::<String>();
-    format!("first difference at char {at}:\n  sent ...{}\n  got  ...{}", cut(&a), cut(&b))
+    format!(
+        "first difference at char {at}:\n  sent ...{}\n  got  ...{}",
+        cut(&a),
+        cut(&b)
+    )
 }
 
 /// A short description of a value for failure messages (the values can be huge).
 pub fn describe(v: &Everything) -> String {
     let s = format!("{v:?}");
     if s.len() > 600 {
-        format!("{}... ({} chars)", &s[..s.char_indices().nth(600).map_or(s.len(), |(i, _)| i)], s.len())
+        format!(
+            "{}... ({} chars)",
+            &s[..s.char_indices().nth(600).map_or(s.len(), |(i, _)| i)],
+            s.len()
+        )
     } else {
         s
     }
@@ -34,15 +46,25 @@ pub fn describe(v: &Everything) -> String {
 fn tree(depth: u32, fanout: u32) -> Tree {
     Tree {
         label: format!("level {depth}"),
-        children: if depth == 0 { vec![] } else { (0..fanout).map(|_| tree(depth - 1, fanout)).collect() },
+        children: if depth == 0 {
+            vec![]
+        } else {
+            (0..fanout).map(|_| tree(depth - 1, fanout)).collect()
+        },
     }
 }
 
 /// A chain of `depth` trees, each the only child of the one before.
 pub fn deep_tree(depth: u32) -> Tree {
-    let mut t = Tree { label: "leaf".into(), children: vec![] };
+    let mut t = Tree {
+        label: "leaf".into(),
+        children: vec![],
+    };
     for i in 0..depth {
-        t = Tree { label: format!("{i}"), children: vec![t] };
+        t = Tree {
+            label: format!("{i}"),
+            children: vec![t],
+        };
     }
     t
 }
@@ -108,9 +130,18 @@ fn zeros() -> Everything {
         nested: vec![],
         deep: vec![],
         point_grid: vec![],
-        shape: EverythingShape { which: EverythingShapeWhich::None },
-        meta: EverythingMeta { name: String::new(), version: 0, tags: vec![] },
-        tree: Tree { label: String::new(), children: vec![] },
+        shape: EverythingShape {
+            which: EverythingShapeWhich::None,
+        },
+        meta: EverythingMeta {
+            name: String::new(),
+            version: 0,
+            tags: vec![],
+        },
+        tree: Tree {
+            label: String::new(),
+            children: vec![],
+        },
         which: EverythingWhich::Idle,
     }
 }
@@ -132,7 +163,10 @@ fn extremes() -> Everything {
         text: UNICODE.into(),
         data: (0..=255u8).collect(),
         mood: Mood::Furious,
-        point: Point { x: f64::INFINITY, y: f64::NEG_INFINITY },
+        point: Point {
+            x: f64::INFINITY,
+            y: f64::NEG_INFINITY,
+        },
         bool_default: true,
         i8_default: i8::MAX,
         i16_default: i16::MAX,
@@ -150,7 +184,10 @@ fn extremes() -> Everything {
         text_default: "not the default".into(),
         data_default: vec![0; 9],
         mood_default: Mood::Calm,
-        point_default: Point { x: f64::MIN_POSITIVE, y: -f64::MAX },
+        point_default: Point {
+            x: f64::MIN_POSITIVE,
+            y: -f64::MAX,
+        },
         list_default: vec![i16::MIN, 0, i16::MAX],
         voids: vec![(); 7],
         bools: (0..77).map(|i| i % 3 == 0).collect(),
@@ -162,24 +199,81 @@ fn extremes() -> Everything {
         u16s: vec![0, 1, u16::MAX],
         u32s: vec![0, 1, u32::MAX],
         u64s: vec![0, 1, u64::MAX],
-        f32s: vec![0.0, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MIN_POSITIVE, 1e-45, f32::MAX, f32::MIN, 0.1],
-        f64s: vec![0.0, -0.0, f64::NAN, -f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MIN_POSITIVE, 5e-324, f64::MAX, f64::MIN, 0.1],
+        f32s: vec![
+            0.0,
+            -0.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MIN_POSITIVE,
+            1e-45,
+            f32::MAX,
+            f32::MIN,
+            0.1,
+        ],
+        f64s: vec![
+            0.0,
+            -0.0,
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::MAX,
+            f64::MIN,
+            0.1,
+        ],
         texts: vec![String::new(), "a".into(), UNICODE.into(), "x".repeat(1000)],
         datas: vec![vec![], vec![0], vec![255; 17]],
         moods: vec![Mood::Calm, Mood::Curious, Mood::Furious, Mood::Calm],
-        points: vec![Point { x: 1.0, y: 2.0 }, Point { x: f64::NAN, y: -0.0 }],
+        points: vec![
+            Point { x: 1.0, y: 2.0 },
+            Point {
+                x: f64::NAN,
+                y: -0.0,
+            },
+        ],
         variants: vec![
-            Variant { which: VariantWhich::Nothing },
-            Variant { which: VariantWhich::Number(i64::MIN) },
-            Variant { which: VariantWhich::Word("wörd".into()) },
-            Variant { which: VariantWhich::Spot(Point { x: 3.0, y: 4.0 }) },
-            Variant { which: VariantWhich::Word(String::new()) },
+            Variant {
+                which: VariantWhich::Nothing,
+            },
+            Variant {
+                which: VariantWhich::Number(i64::MIN),
+            },
+            Variant {
+                which: VariantWhich::Word("wörd".into()),
+            },
+            Variant {
+                which: VariantWhich::Spot(Point { x: 3.0, y: 4.0 }),
+            },
+            Variant {
+                which: VariantWhich::Word(String::new()),
+            },
         ],
         nested: vec![vec![], vec![1], vec![1, 2, 3], vec![]],
-        deep: vec![vec![], vec![vec![]], vec![vec!["a".into(), String::new()], vec!["🐍".into()]]],
-        point_grid: vec![vec![Point { x: 1.0, y: 1.0 }], vec![], vec![Point { x: 2.0, y: 2.0 }, Point { x: 3.0, y: 3.0 }]],
-        shape: EverythingShape { which: EverythingShapeWhich::Poly(vec![Point { x: 0.0, y: 0.0 }, Point { x: 1.0, y: 0.0 }, Point { x: 0.0, y: 1.0 }]) },
-        meta: EverythingMeta { name: "meta".into(), version: u32::MAX, tags: vec!["t1".into(), UNICODE.into()] },
+        deep: vec![
+            vec![],
+            vec![vec![]],
+            vec![vec!["a".into(), String::new()], vec!["🐍".into()]],
+        ],
+        point_grid: vec![
+            vec![Point { x: 1.0, y: 1.0 }],
+            vec![],
+            vec![Point { x: 2.0, y: 2.0 }, Point { x: 3.0, y: 3.0 }],
+        ],
+        shape: EverythingShape {
+            which: EverythingShapeWhich::Poly(vec![
+                Point { x: 0.0, y: 0.0 },
+                Point { x: 1.0, y: 0.0 },
+                Point { x: 0.0, y: 1.0 },
+            ]),
+        },
+        meta: EverythingMeta {
+            name: "meta".into(),
+            version: u32::MAX,
+            tags: vec!["t1".into(), UNICODE.into()],
+        },
         tree: tree(3, 3),
         which: EverythingWhich::Note(UNICODE.into()),
         ..zeros()
@@ -196,31 +290,66 @@ fn long_lists() -> Everything {
         i8s: (0..50_000).map(|i| (i % 256) as i8).collect(),
         i16s: (0..50_000).map(|i| (i * 37) as i16).collect(),
         i32s: (0..100_000).map(|i| i * 7919 - 400_000).collect(),
-        i64s: (0..50_000i64).map(|i| i * 1_000_000_007 - (1 << 40)).collect(),
+        i64s: (0..50_000i64)
+            .map(|i| i * 1_000_000_007 - (1 << 40))
+            .collect(),
         u8s: (0..50_000).map(|i| (i % 256) as u8).collect(),
         u16s: (0..50_000).map(|i| (i * 13) as u16).collect(),
-        u32s: (0..50_000u32).map(|i| i.wrapping_mul(2_654_435_761)).collect(),
-        u64s: (0..50_000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect(),
+        u32s: (0..50_000u32)
+            .map(|i| i.wrapping_mul(2_654_435_761))
+            .collect(),
+        u64s: (0..50_000u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect(),
         f32s: (0..50_000).map(|i| i as f32 / 3.0).collect(),
         f64s: (0..50_000).map(|i| i as f64 / 7.0 - 1000.0).collect(),
         texts: (0..5_000).map(|i| format!("text {i} ✓")).collect(),
-        datas: (0..5_000u32).map(|i| vec![(i % 256) as u8; (i % 13) as usize]).collect(),
-        moods: (0..30_000).map(|i| [Mood::Calm, Mood::Curious, Mood::Furious][i % 3]).collect(),
-        points: (0..20_000).map(|i| Point { x: i as f64, y: -(i as f64) }).collect(),
+        datas: (0..5_000u32)
+            .map(|i| vec![(i % 256) as u8; (i % 13) as usize])
+            .collect(),
+        moods: (0..30_000)
+            .map(|i| [Mood::Calm, Mood::Curious, Mood::Furious][i % 3])
+            .collect(),
+        points: (0..20_000)
+            .map(|i| Point {
+                x: i as f64,
+                y: -(i as f64),
+            })
+            .collect(),
         variants: (0..5_000)
             .map(|i| Variant {
                 which: match i % 4 {
                     0 => VariantWhich::Nothing,
                     1 => VariantWhich::Number(i),
                     2 => VariantWhich::Word(format!("w{i}")),
-                    _ => VariantWhich::Spot(Point { x: i as f64, y: 0.5 }),
+                    _ => VariantWhich::Spot(Point {
+                        x: i as f64,
+                        y: 0.5,
+                    }),
                 },
             })
             .collect(),
         nested: (0..2_000).map(|i| (0..(i % 17)).collect()).collect(),
-        deep: (0..200).map(|i| (0..(i % 5)).map(|j| (0..j).map(|k| format!("{i}.{j}.{k}")).collect()).collect()).collect(),
-        point_grid: (0..500).map(|i| (0..(i % 9)).map(|j| Point { x: i as f64, y: j as f64 }).collect()).collect(),
-        shape: EverythingShape { which: EverythingShapeWhich::Label("a label".into()) },
+        deep: (0..200)
+            .map(|i| {
+                (0..(i % 5))
+                    .map(|j| (0..j).map(|k| format!("{i}.{j}.{k}")).collect())
+                    .collect()
+            })
+            .collect(),
+        point_grid: (0..500)
+            .map(|i| {
+                (0..(i % 9))
+                    .map(|j| Point {
+                        x: i as f64,
+                        y: j as f64,
+                    })
+                    .collect()
+            })
+            .collect(),
+        shape: EverythingShape {
+            which: EverythingShapeWhich::Label("a label".into()),
+        },
         tree: tree(5, 4),
         which: EverythingWhich::Count(-42),
         ..Everything::default()
@@ -229,20 +358,56 @@ fn long_lists() -> Everything {
 
 /// The hand-picked corpus, named.
 pub fn corpus() -> Vec<(&'static str, Everything)> {
-    let mut out = vec![("schema defaults", Everything::default()), ("zeros", zeros()), ("extremes", extremes()), ("long lists", long_lists())];
+    let mut out = vec![
+        ("schema defaults", Everything::default()),
+        ("zeros", zeros()),
+        ("extremes", extremes()),
+        ("long lists", long_lists()),
+    ];
     let shapes = [
         EverythingShapeWhich::None,
         EverythingShapeWhich::Circle(-0.0),
-        EverythingShapeWhich::Rect(Point { x: f64::NAN, y: f64::INFINITY }),
+        EverythingShapeWhich::Rect(Point {
+            x: f64::NAN,
+            y: f64::INFINITY,
+        }),
         EverythingShapeWhich::Poly(vec![]),
         EverythingShapeWhich::Label(String::new()),
     ];
-    let unions = [EverythingWhich::Idle, EverythingWhich::Count(i64::MAX), EverythingWhich::Note(String::new()), EverythingWhich::Mood2(Mood::Curious)];
-    for (i, (shape, which)) in shapes.into_iter().zip(unions.into_iter().cycle()).enumerate() {
-        let names = ["union: none / idle", "union: circle / count", "union: rect / note", "union: poly / mood2", "union: label / idle"];
-        out.push((names[i], Everything { shape: EverythingShape { which: shape }, which, ..Everything::default() }));
+    let unions = [
+        EverythingWhich::Idle,
+        EverythingWhich::Count(i64::MAX),
+        EverythingWhich::Note(String::new()),
+        EverythingWhich::Mood2(Mood::Curious),
+    ];
+    for (i, (shape, which)) in shapes
+        .into_iter()
+        .zip(unions.into_iter().cycle())
+        .enumerate()
+    {
+        let names = [
+            "union: none / idle",
+            "union: circle / count",
+            "union: rect / note",
+            "union: poly / mood2",
+            "union: label / idle",
+        ];
+        out.push((
+            names[i],
+            Everything {
+                shape: EverythingShape { which: shape },
+                which,
+                ..Everything::default()
+            },
+        ));
     }
-    out.push(("a tree of depth 25", Everything { tree: deep_tree(25), ..Everything::default() }));
+    out.push((
+        "a tree of depth 25",
+        Everything {
+            tree: deep_tree(25),
+            ..Everything::default()
+        },
+    ));
     out
 }
 
@@ -318,27 +483,56 @@ fn everything() -> impl Strategy<Value = Everything> {
         "\\PC{0,10}".prop_map(EverythingWhich::Note),
         mood().prop_map(EverythingWhich::Mood2),
     ];
-    let meta = ("\\PC{0,10}", any::<u32>(), small_vec("\\PC{0,5}")).prop_map(|(name, version, tags)| EverythingMeta { name, version, tags });
+    let meta =
+        ("\\PC{0,10}", any::<u32>(), small_vec("\\PC{0,5}")).prop_map(|(name, version, tags)| {
+            EverythingMeta {
+                name,
+                version,
+                tags,
+            }
+        });
     let tree = (0u32..4, 0u32..4).prop_map(|(d, f)| tree(d, f));
-    (with_lists(), shape, which, meta, tree).prop_map(|(base, shape, which, meta, tree)| Everything {
-        shape: EverythingShape { which: shape },
-        which,
-        meta,
-        tree,
-        ..base
+    (with_lists(), shape, which, meta, tree).prop_map(|(base, shape, which, meta, tree)| {
+        Everything {
+            shape: EverythingShape { which: shape },
+            which,
+            meta,
+            tree,
+            ..base
+        }
     })
 }
 
 /// The hand-picked corpus and 48 generated values, named.
 pub fn all() -> Vec<(String, Everything)> {
-    let mut values: Vec<(String, Everything)> = corpus().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
-    values.extend(generated(48).into_iter().enumerate().map(|(i, v)| (format!("generated #{i}"), v)));
+    let mut values: Vec<(String, Everything)> = corpus()
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+    values.extend(
+        generated(48)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (format!("generated #{i}"), v)),
+    );
     values
 }
 
 /// `n` proptest-generated values (deterministic: the same on every run).
 pub fn generated(n: usize) -> Vec<Everything> {
-    let mut runner = TestRunner::new_with_rng(Config::default(), proptest::test_runner::TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha));
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
+    );
     let strategy = everything();
-    (0..n).map(|_| strategy.new_tree(&mut runner).expect("the strategy generates").current()).collect()
+    (0..n)
+        .map(|_| {
+            strategy
+                .new_tree(&mut runner)
+                .expect("the strategy generates")
+                .current()
+        })
+        .collect()
 }

@@ -47,7 +47,11 @@ fn message(build: impl FnOnce(rpc_capnp::message::Builder<'_>)) -> Vec<u8> {
 /// The hostile inputs that must make a guest close the connection.
 pub fn fatal_cases() -> Vec<Case> {
     vec![
-        Case { name: "garbage framing (an HTTP request)", bytes: b"GET / HTTP/1.1\r\nHost: polyhost\r\nAccept: */*\r\n\r\n".to_vec(), then_eof: false },
+        Case {
+            name: "garbage framing (an HTTP request)",
+            bytes: b"GET / HTTP/1.1\r\nHost: polyhost\r\nAccept: */*\r\n\r\n".to_vec(),
+            then_eof: false,
+        },
         Case {
             name: "segment table declaring 1 GiB",
             bytes: {
@@ -81,17 +85,41 @@ pub fn fatal_cases() -> Vec<Case> {
             },
             then_eof: false,
         },
-        Case { name: "root pointer out of bounds", bytes: framed(&words(&[struct_ptr(1000, 1, 1), 0])), then_eof: false },
-        Case { name: "root pointer with a negative offset before the segment", bytes: framed(&words(&[struct_ptr(-50, 1, 0), 0])), then_eof: false },
-        Case { name: "struct larger than its segment", bytes: framed(&words(&[struct_ptr(0, 60000, 60000), 0])), then_eof: false },
+        Case {
+            name: "root pointer out of bounds",
+            bytes: framed(&words(&[struct_ptr(1000, 1, 1), 0])),
+            then_eof: false,
+        },
+        Case {
+            name: "root pointer with a negative offset before the segment",
+            bytes: framed(&words(&[struct_ptr(-50, 1, 0), 0])),
+            then_eof: false,
+        },
+        Case {
+            name: "struct larger than its segment",
+            bytes: framed(&words(&[struct_ptr(0, 60000, 60000), 0])),
+            then_eof: false,
+        },
         Case {
             name: "far pointer into a segment that does not exist",
             bytes: framed(&words(&[far_ptr(0, false, 7), 0])),
             then_eof: false,
         },
-        Case { name: "far-pointer loop (a landing pad that is a far pointer back)", bytes: framed(&words(&[far_ptr(1, false, 0), far_ptr(0, false, 0)])), then_eof: false },
-        Case { name: "far pointer to itself", bytes: framed(&words(&[far_ptr(0, false, 0)])), then_eof: false },
-        Case { name: "double-far loop", bytes: framed(&words(&[far_ptr(1, true, 0), far_ptr(0, true, 0), 0])), then_eof: false },
+        Case {
+            name: "far-pointer loop (a landing pad that is a far pointer back)",
+            bytes: framed(&words(&[far_ptr(1, false, 0), far_ptr(0, false, 0)])),
+            then_eof: false,
+        },
+        Case {
+            name: "far pointer to itself",
+            bytes: framed(&words(&[far_ptr(0, false, 0)])),
+            then_eof: false,
+        },
+        Case {
+            name: "double-far loop",
+            bytes: framed(&words(&[far_ptr(1, true, 0), far_ptr(0, true, 0), 0])),
+            then_eof: false,
+        },
         Case {
             name: "nesting beyond the limit (Unimplemented of Unimplemented of ... 200 deep)",
             bytes: message(|m| {

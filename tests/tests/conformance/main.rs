@@ -35,8 +35,15 @@ async fn every_type_round_trips_through_the_guest() {
     for_each_adapter(|guest| async move {
         let g = start(guest).await;
         for (name, value) in corpus::all() {
-            let back = within(CALL, "echo", g.client.echo(value.clone())).await.unwrap_or_else(|e| panic!("[{}] {name}: {e}", guest.adapter));
-            assert!(same(&back, &value), "[{}] {name}: the guest changed the value; {}", guest.adapter, corpus::difference(&value, &back));
+            let back = within(CALL, "echo", g.client.echo(value.clone()))
+                .await
+                .unwrap_or_else(|e| panic!("[{}] {name}: {e}", guest.adapter));
+            assert!(
+                same(&back, &value),
+                "[{}] {name}: the guest changed the value; {}",
+                guest.adapter,
+                corpus::difference(&value, &back)
+            );
             assert_eq!(
                 to_canonical(&back).unwrap(),
                 to_canonical(&value).unwrap(),
@@ -84,28 +91,73 @@ async fn the_guest_canonical_form_is_byte_identical_to_capnp() {
 async fn a_guest_exception_arrives_with_type_message_and_traceback() {
     for_each_adapter(|guest| async move {
         let g = start(guest).await;
-        let err = within(CALL, "fail", g.client.fail("boom".into())).await.expect_err("fail() fails");
-        let CallError::Remote { method, kind, exception_type, message, traceback } = &err else {
-            panic!("[{}] expected CallError::Remote, got {err:?}", guest.adapter)
+        let err = within(CALL, "fail", g.client.fail("boom".into()))
+            .await
+            .expect_err("fail() fails");
+        let CallError::Remote {
+            method,
+            kind,
+            exception_type,
+            message,
+            traceback,
+        } = &err
+        else {
+            panic!(
+                "[{}] expected CallError::Remote, got {err:?}",
+                guest.adapter
+            )
         };
         assert_eq!(kind, &ErrorKind::Failed, "[{}] {err:?}", guest.adapter);
-        assert_eq!(exception_type, "ConformanceError", "[{}] {err:?}", guest.adapter);
+        assert_eq!(
+            exception_type, "ConformanceError",
+            "[{}] {err:?}",
+            guest.adapter
+        );
         assert_eq!(message, "failure: boom", "[{}] {err:?}", guest.adapter);
-        assert!(traceback.contains(guest.file), "[{}] the traceback does not name {}:\n{traceback}", guest.adapter, guest.file);
-        assert!(!message.contains("polyhost traceback"), "[{}] the marker leaked into the message: {message}", guest.adapter);
+        assert!(
+            traceback.contains(guest.file),
+            "[{}] the traceback does not name {}:\n{traceback}",
+            guest.adapter,
+            guest.file
+        );
+        assert!(
+            !message.contains("polyhost traceback"),
+            "[{}] the marker leaked into the message: {message}",
+            guest.adapter
+        );
         assert!(method.contains("fail"), "[{}] {method}", guest.adapter);
 
         // Host error -> guest exception -> (uncaught) back to the host.
-        let err = within(CALL, "callHost", g.client.call_host(-5)).await.expect_err("the host refuses negative input");
-        let CallError::Remote { exception_type, message, traceback, .. } = &err else {
-            panic!("[{}] expected CallError::Remote, got {err:?}", guest.adapter)
+        let err = within(CALL, "callHost", g.client.call_host(-5))
+            .await
+            .expect_err("the host refuses negative input");
+        let CallError::Remote {
+            exception_type,
+            message,
+            traceback,
+            ..
+        } = &err
+        else {
+            panic!(
+                "[{}] expected CallError::Remote, got {err:?}",
+                guest.adapter
+            )
         };
         assert_eq!(exception_type, "HostRefused", "[{}] {err:?}", guest.adapter);
         assert_eq!(message, "negative input -5", "[{}] {err:?}", guest.adapter);
-        assert!(traceback.contains(guest.file), "[{}] the guest's traceback is missing:\n{traceback}", guest.adapter);
+        assert!(
+            traceback.contains(guest.file),
+            "[{}] the guest's traceback is missing:\n{traceback}",
+            guest.adapter
+        );
 
         // The worker carries on.
-        assert_eq!(within(CALL, "callHost", g.client.call_host(2)).await.unwrap(), 7);
+        assert_eq!(
+            within(CALL, "callHost", g.client.call_host(2))
+                .await
+                .unwrap(),
+            7
+        );
         g.stop().await;
     })
     .await;
@@ -117,7 +169,12 @@ async fn a_guest_exception_arrives_with_type_message_and_traceback() {
 async fn dropping_a_call_cancels_its_handler_in_the_guest() {
     for_each_adapter(|guest| async move {
         let g = start(guest).await;
-        assert_eq!(within(CALL, "cancelledCount", g.client.cancelled_count()).await.unwrap(), 0);
+        assert_eq!(
+            within(CALL, "cancelledCount", g.client.cancelled_count())
+                .await
+                .unwrap(),
+            0
+        );
         // A quick sleep completes normally.
         assert!(within(CALL, "sleep", g.client.sleep(1)).await.unwrap());
         // Start a ten-minute sleep, wait until the guest runs it, then drop the call.
@@ -128,11 +185,27 @@ async fn dropping_a_call_cancels_its_handler_in_the_guest() {
         let client = g.client.clone();
         let started = eventually(Duration::from_secs(10), || {
             let client = client.clone();
-            async move { client.events().await.ok()?.iter().any(|e| e == "sleep:600000:start").then_some(()) }
+            async move {
+                client
+                    .events()
+                    .await
+                    .ok()?
+                    .iter()
+                    .any(|e| e == "sleep:600000:start")
+                    .then_some(())
+            }
         })
         .await;
-        assert!(started.is_some(), "[{}] the guest never started the sleep", guest.adapter);
-        assert!(!sleeping.is_finished(), "[{}] a ten-minute sleep returned", guest.adapter);
+        assert!(
+            started.is_some(),
+            "[{}] the guest never started the sleep",
+            guest.adapter
+        );
+        assert!(
+            !sleeping.is_finished(),
+            "[{}] a ten-minute sleep returned",
+            guest.adapter
+        );
         sleeping.abort(); // drops the call's future
         assert!(sleeping.await.unwrap_err().is_cancelled());
         let seen = eventually(Duration::from_secs(10), || {
@@ -140,10 +213,19 @@ async fn dropping_a_call_cancels_its_handler_in_the_guest() {
             async move { (client.cancelled_count().await.ok()? == 1).then_some(()) }
         })
         .await;
-        assert!(seen.is_some(), "[{}] the guest handler never saw the cancellation", guest.adapter);
+        assert!(
+            seen.is_some(),
+            "[{}] the guest handler never saw the cancellation",
+            guest.adapter
+        );
         // Nothing else was cancelled, and the worker still serves calls.
         assert!(within(CALL, "sleep", g.client.sleep(1)).await.unwrap());
-        assert_eq!(within(CALL, "cancelledCount", g.client.cancelled_count()).await.unwrap(), 1);
+        assert_eq!(
+            within(CALL, "cancelledCount", g.client.cancelled_count())
+                .await
+                .unwrap(),
+            1
+        );
         g.stop().await;
     })
     .await;
@@ -158,15 +240,27 @@ async fn callbacks_and_capabilities_both_ways_are_released() {
         let g = start(guest).await;
 
         // A callback passed at start.
-        assert_eq!(within(CALL, "callHost", g.client.call_host(20)).await.unwrap(), 61);
+        assert_eq!(
+            within(CALL, "callHost", g.client.call_host(20))
+                .await
+                .unwrap(),
+            61
+        );
         assert_eq!(g.callback.calls.load(Ordering::SeqCst), 1);
 
         // A host capability passed in params: released once the guest is done with it.
         let live = Arc::new(AtomicUsize::new(0));
-        let local = CallbackClient::from_capability(Capability::local(Arc::new(CallbackDispatch(Arc::new(HostCallback::counted(7, &live))))));
+        let local = CallbackClient::from_capability(Capability::local(Arc::new(CallbackDispatch(
+            Arc::new(HostCallback::counted(7, &live)),
+        ))));
         assert_eq!(live.load(Ordering::SeqCst), 1);
         for x in [5, 6] {
-            assert_eq!(within(CALL, "applyTo", g.client.apply_to(Some(local.clone()), x)).await.unwrap(), x * 7 + 1);
+            assert_eq!(
+                within(CALL, "applyTo", g.client.apply_to(Some(local.clone()), x))
+                    .await
+                    .unwrap(),
+                x * 7 + 1
+            );
         }
         drop(local);
         let client = g.client.clone();
@@ -180,18 +274,42 @@ async fn callbacks_and_capabilities_both_ways_are_released() {
             }
         })
         .await;
-        assert!(released.is_some(), "[{}] the guest never released the host's callback", guest.adapter);
+        assert!(
+            released.is_some(),
+            "[{}] the guest never released the host's callback",
+            guest.adapter
+        );
 
         // Guest capabilities returned to Rust: usable, and released when dropped.
-        assert_eq!(within(CALL, "liveThings", g.client.live_things()).await.unwrap(), 0);
-        let a = within(CALL, "make", g.client.make("a".into())).await.unwrap().expect("a thing");
-        let b = within(CALL, "make", g.client.make("b".into())).await.unwrap().expect("a thing");
+        assert_eq!(
+            within(CALL, "liveThings", g.client.live_things())
+                .await
+                .unwrap(),
+            0
+        );
+        let a = within(CALL, "make", g.client.make("a".into()))
+            .await
+            .unwrap()
+            .expect("a thing");
+        let b = within(CALL, "make", g.client.make("b".into()))
+            .await
+            .unwrap()
+            .expect("a thing");
         assert_eq!(within(CALL, "get", a.get()).await.unwrap().label, "a");
         assert_eq!(within(CALL, "get", b.get()).await.unwrap().label, "b");
-        assert_eq!(within(CALL, "liveThings", g.client.live_things()).await.unwrap(), 2);
+        assert_eq!(
+            within(CALL, "liveThings", g.client.live_things())
+                .await
+                .unwrap(),
+            2
+        );
         let a2 = a.clone();
         drop(a);
-        assert_eq!(within(CALL, "get", a2.get()).await.unwrap().label, "a", "a clone keeps the capability");
+        assert_eq!(
+            within(CALL, "get", a2.get()).await.unwrap().label,
+            "a",
+            "a clone keeps the capability"
+        );
         drop(a2);
         let client = g.client.clone();
         let one_left = eventually(Duration::from_secs(10), || {
@@ -199,7 +317,11 @@ async fn callbacks_and_capabilities_both_ways_are_released() {
             async move { (client.live_things().await.ok()? == 1).then_some(()) }
         })
         .await;
-        assert!(one_left.is_some(), "[{}] dropping the last handle did not release the guest's Thing", guest.adapter);
+        assert!(
+            one_left.is_some(),
+            "[{}] dropping the last handle did not release the guest's Thing",
+            guest.adapter
+        );
         assert_eq!(within(CALL, "get", b.get()).await.unwrap().label, "b");
         drop(b);
         let none_left = eventually(Duration::from_secs(10), || {
@@ -207,7 +329,11 @@ async fn callbacks_and_capabilities_both_ways_are_released() {
             async move { (client.live_things().await.ok()? == 0).then_some(()) }
         })
         .await;
-        assert!(none_left.is_some(), "[{}] the guest still holds Things nobody references", guest.adapter);
+        assert!(
+            none_left.is_some(),
+            "[{}] the guest still holds Things nobody references",
+            guest.adapter
+        );
         g.stop().await;
     })
     .await;
@@ -226,30 +352,68 @@ async fn a_call_on_an_unreturned_capability_is_pipelined() {
         std::thread::spawn(move || {
             let spawned = polyhost::launch::spawn(&spec, 1).expect("the guest starts");
             let pid = spawned.pid;
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             let local = tokio::task::LocalSet::new();
             let outcome = local.block_on(&runtime, async move {
                 let (worker, sent) = raw::connect(spawned.socket);
-                let started = worker.start_request().send().promise.await.map_err(|e| format!("start: {e}"))?;
-                let services = started.get().and_then(|r| r.get_services()).map_err(|e| format!("start results: {e}"))?;
-                let service = services.iter().find(|s| s.get_interface_id() == ConformanceClient::INTERFACE_ID).ok_or("the guest serves no Conformance")?;
-                let conformance: conformance_capnp::conformance::Client = service.get_cap().get_as_capability().map_err(|e| e.to_string())?;
+                let started = worker
+                    .start_request()
+                    .send()
+                    .promise
+                    .await
+                    .map_err(|e| format!("start: {e}"))?;
+                let services = started
+                    .get()
+                    .and_then(|r| r.get_services())
+                    .map_err(|e| format!("start results: {e}"))?;
+                let service = services
+                    .iter()
+                    .find(|s| s.get_interface_id() == ConformanceClient::INTERFACE_ID)
+                    .ok_or("the guest serves no Conformance")?;
+                let conformance: conformance_capnp::conformance::Client = service
+                    .get_cap()
+                    .get_as_capability()
+                    .map_err(|e| e.to_string())?;
 
-                conformance.close_gate_request().send().promise.await.map_err(|e| format!("closeGate: {e}"))?;
+                conformance
+                    .close_gate_request()
+                    .send()
+                    .promise
+                    .await
+                    .map_err(|e| format!("closeGate: {e}"))?;
                 let mark = sent.lock().unwrap().len();
                 let mut make = conformance.make_request();
                 make.get().set_label("p");
                 let make = make.send();
                 let get = make.pipeline.get_thing().get_request().send();
                 let open = conformance.open_gate_request().send();
-                let got = get.promise.await.map_err(|e| format!("pipelined get: {e}"))?;
-                let label = got.get().and_then(|r| Ok(r.get_label()?.to_string()?)).map_err(|e| e.to_string())?;
+                let got = get
+                    .promise
+                    .await
+                    .map_err(|e| format!("pipelined get: {e}"))?;
+                let label = got
+                    .get()
+                    .and_then(|r| Ok(r.get_label()?.to_string()?))
+                    .map_err(|e| e.to_string())?;
                 make.promise.await.map_err(|e| format!("make: {e}"))?;
                 open.promise.await.map_err(|e| format!("openGate: {e}"))?;
-                let events = conformance.events_request().send().promise.await.map_err(|e| format!("events: {e}"))?;
+                let events = conformance
+                    .events_request()
+                    .send()
+                    .promise
+                    .await
+                    .map_err(|e| format!("events: {e}"))?;
                 let log: Vec<String> = events
                     .get()
-                    .and_then(|r| r.get_log()?.iter().map(|t| Ok(t?.to_string()?)).collect::<capnp::Result<Vec<_>>>())
+                    .and_then(|r| {
+                        r.get_log()?
+                            .iter()
+                            .map(|t| Ok(t?.to_string()?))
+                            .collect::<capnp::Result<Vec<_>>>()
+                    })
                     .map_err(|e| e.to_string())?;
                 let wire = raw::decode(&sent.lock().unwrap()[mark..]);
                 Ok::<_, String>((label, log, wire))
@@ -258,27 +422,61 @@ async fn a_call_on_an_unreturned_capability_is_pipelined() {
             drop(local);
             drop(runtime);
             let exit = support::reap(pid, Duration::from_secs(5));
-            let _ = done_tx.send(outcome.and_then(|r| exit.map(|_| r).ok_or_else(|| "the worker did not exit on EOF".to_string())));
+            let _ = done_tx.send(outcome.and_then(|r| {
+                exit.map(|_| r)
+                    .ok_or_else(|| "the worker did not exit on EOF".to_string())
+            }));
         });
-        let (label, log, wire) = within(Duration::from_secs(30), "the pipelining scenario", done_rx).await.unwrap().unwrap_or_else(|e| panic!("[{}] {e}", guest.adapter));
+        let (label, log, wire) =
+            within(Duration::from_secs(30), "the pipelining scenario", done_rx)
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("[{}] {e}", guest.adapter));
         assert_eq!(label, "p");
-        assert_eq!(log, ["make:p:start", "gate:open", "make:p:return", "get:p"], "[{}] what the guest saw", guest.adapter);
+        assert_eq!(
+            log,
+            ["make:p:start", "gate:open", "make:p:return", "get:p"],
+            "[{}] what the guest saw",
+            guest.adapter
+        );
 
         let calls: Vec<(u32, raw::Target, u64, u16)> = wire
             .iter()
             .filter_map(|m| match m {
-                raw::Sent::Call { question, target, interface_id, method_id } => Some((*question, target.clone(), *interface_id, *method_id)),
+                raw::Sent::Call {
+                    question,
+                    target,
+                    interface_id,
+                    method_id,
+                } => Some((*question, target.clone(), *interface_id, *method_id)),
                 raw::Sent::Other(_) => None,
             })
             .collect();
-        let position = |iface: u64, method: u16| calls.iter().position(|c| c.2 == iface && c.3 == method);
+        let position =
+            |iface: u64, method: u16| calls.iter().position(|c| c.2 == iface && c.3 == method);
         let make_at = position(ConformanceClient::INTERFACE_ID, 7).expect("make was sent");
         let get_at = position(ThingClient::INTERFACE_ID, 0).expect("get was sent");
         let open_at = position(ConformanceClient::INTERFACE_ID, 10).expect("openGate was sent");
-        assert_eq!(calls[get_at].1, raw::Target::Promised(calls[make_at].0, vec![0]), "[{}] get must target make's promised answer", guest.adapter);
-        assert!(make_at < get_at && get_at < open_at, "[{}] host messages out of order: {calls:?}", guest.adapter);
-        let gets = calls.iter().filter(|c| c.2 == ThingClient::INTERFACE_ID).count();
-        assert_eq!(gets, 1, "[{}] get went out more than once: {calls:?}", guest.adapter);
+        assert_eq!(
+            calls[get_at].1,
+            raw::Target::Promised(calls[make_at].0, vec![0]),
+            "[{}] get must target make's promised answer",
+            guest.adapter
+        );
+        assert!(
+            make_at < get_at && get_at < open_at,
+            "[{}] host messages out of order: {calls:?}",
+            guest.adapter
+        );
+        let gets = calls
+            .iter()
+            .filter(|c| c.2 == ThingClient::INTERFACE_ID)
+            .count();
+        assert_eq!(
+            gets, 1,
+            "[{}] get went out more than once: {calls:?}",
+            guest.adapter
+        );
     })
     .await;
 }
@@ -289,14 +487,32 @@ async fn a_sixteen_mib_message_each_way() {
     const SIZE: usize = 16 << 20;
     for_each_adapter(|guest| async move {
         let g = start(guest).await;
-        let data = within(CALL, "big", g.client.big(SIZE as u32)).await.unwrap_or_else(|e| panic!("[{}] big: {e}", guest.adapter));
+        let data = within(CALL, "big", g.client.big(SIZE as u32))
+            .await
+            .unwrap_or_else(|e| panic!("[{}] big: {e}", guest.adapter));
         assert_eq!(data.len(), SIZE);
-        if let Some(i) = data.iter().enumerate().position(|(i, b)| *b != (i * 7 + 3) as u8) {
-            panic!("[{}] byte {i} of the guest's 16 MiB is {} (expected {})", guest.adapter, data[i], (i * 7 + 3) as u8);
+        if let Some(i) = data
+            .iter()
+            .enumerate()
+            .position(|(i, b)| *b != (i * 7 + 3) as u8)
+        {
+            panic!(
+                "[{}] byte {i} of the guest's 16 MiB is {} (expected {})",
+                guest.adapter,
+                data[i],
+                (i * 7 + 3) as u8
+            );
         }
         let checksum: u64 = data.iter().map(|b| u64::from(*b)).sum();
-        let measured = within(CALL, "measure", g.client.measure(data)).await.unwrap_or_else(|e| panic!("[{}] measure: {e}", guest.adapter));
-        assert_eq!((measured.size, measured.checksum), (SIZE as u64, checksum), "[{}]", guest.adapter);
+        let measured = within(CALL, "measure", g.client.measure(data))
+            .await
+            .unwrap_or_else(|e| panic!("[{}] measure: {e}", guest.adapter));
+        assert_eq!(
+            (measured.size, measured.checksum),
+            (SIZE as u64, checksum),
+            "[{}]",
+            guest.adapter
+        );
         g.stop().await;
     })
     .await;
@@ -309,13 +525,40 @@ async fn streams_flow_both_ways() {
     for_each_adapter(|guest| async move {
         let g = start(guest).await;
         for count in [0u32, 1, 3000] {
-            let points: Vec<Point> = within(CALL, "numbers", g.client.numbers(count).map(|p| p.unwrap_or_else(|e| panic!("{e}"))).collect()).await;
-            assert_eq!(points.len(), count as usize, "[{}] items of numbers({count})", guest.adapter);
-            assert!(points.iter().enumerate().all(|(i, p)| p.x == i as f64 && p.y == -(i as f64)), "[{}] numbers out of order", guest.adapter);
+            let points: Vec<Point> = within(
+                CALL,
+                "numbers",
+                g.client
+                    .numbers(count)
+                    .map(|p| p.unwrap_or_else(|e| panic!("{e}")))
+                    .collect(),
+            )
+            .await;
+            assert_eq!(
+                points.len(),
+                count as usize,
+                "[{}] items of numbers({count})",
+                guest.adapter
+            );
+            assert!(
+                points
+                    .iter()
+                    .enumerate()
+                    .all(|(i, p)| p.x == i as f64 && p.y == -(i as f64)),
+                "[{}] numbers out of order",
+                guest.adapter
+            );
 
-            let drained = within(CALL, "drain", g.client.drain(count)).await.unwrap_or_else(|e| panic!("[{}] drain({count}): {e}", guest.adapter));
+            let drained = within(CALL, "drain", g.client.drain(count))
+                .await
+                .unwrap_or_else(|e| panic!("[{}] drain({count}): {e}", guest.adapter));
             assert_eq!(drained.received, count, "[{}]", guest.adapter);
-            assert_eq!(drained.sum_x, (0..count).map(f64::from).sum::<f64>(), "[{}]", guest.adapter);
+            assert_eq!(
+                drained.sum_x,
+                (0..count).map(f64::from).sum::<f64>(),
+                "[{}]",
+                guest.adapter
+            );
         }
         g.stop().await;
     })
@@ -328,12 +571,30 @@ async fn streams_flow_both_ways() {
 async fn params_nested_beyond_the_limit_fail_the_call_only() {
     for_each_adapter(|guest| async move {
         let g = start(guest).await;
-        let deep = Everything { tree: corpus::deep_tree(200), ..Everything::default() };
-        let err = within(CALL, "echo", g.client.echo(deep)).await.expect_err("a 200-deep tree is refused");
-        assert!(matches!(err, CallError::Remote { .. }), "[{}] {err:?}", guest.adapter);
-        let fine = Everything { tree: corpus::deep_tree(20), ..Everything::default() };
-        let back = within(CALL, "echo", g.client.echo(fine.clone())).await.unwrap();
-        assert!(same(&back, &fine), "[{}] the connection is not usable after the refused call", guest.adapter);
+        let deep = Everything {
+            tree: corpus::deep_tree(200),
+            ..Everything::default()
+        };
+        let err = within(CALL, "echo", g.client.echo(deep))
+            .await
+            .expect_err("a 200-deep tree is refused");
+        assert!(
+            matches!(err, CallError::Remote { .. }),
+            "[{}] {err:?}",
+            guest.adapter
+        );
+        let fine = Everything {
+            tree: corpus::deep_tree(20),
+            ..Everything::default()
+        };
+        let back = within(CALL, "echo", g.client.echo(fine.clone()))
+            .await
+            .unwrap();
+        assert!(
+            same(&back, &fine),
+            "[{}] the connection is not usable after the refused call",
+            guest.adapter
+        );
         g.stop().await;
     })
     .await;
@@ -362,29 +623,46 @@ async fn hostile_input_closes_the_connection() {
                         })
                         .collect();
                     for (h, case) in handles.into_iter().zip(chunk) {
-                        results.push((case.name, h.join().unwrap_or_else(|_| Err("the case panicked".into()))));
+                        results.push((
+                            case.name,
+                            h.join().unwrap_or_else(|_| Err("the case panicked".into())),
+                        ));
                     }
                 });
             }
             results
         });
-        let results = within(Duration::from_secs(45), "the hostile cases", results).await.unwrap();
+        let results = within(Duration::from_secs(45), "the hostile cases", results)
+            .await
+            .unwrap();
         let mut failures = Vec::new();
         for (name, result) in results {
             match result {
-                Ok((rss, said)) if rss < MAX_RSS_KIB => eprintln!("[{}] {name}: closed, peak RSS {rss} KiB, stderr: {said}", guest.adapter),
+                Ok((rss, said)) if rss < MAX_RSS_KIB => eprintln!(
+                    "[{}] {name}: closed, peak RSS {rss} KiB, stderr: {said}",
+                    guest.adapter
+                ),
                 Ok((rss, _)) => failures.push(format!("{name}: peak RSS {rss} KiB")),
                 Err(e) => failures.push(format!("{name}: {e}")),
             }
         }
-        assert!(failures.is_empty(), "[{}] hostile input not handled:\n  {}", guest.adapter, failures.join("\n  "));
+        assert!(
+            failures.is_empty(),
+            "[{}] hostile input not handled:\n  {}",
+            guest.adapter,
+            failures.join("\n  ")
+        );
     })
     .await;
 }
 
 /// One hostile case against a fresh worker: Ok((peak RSS in KiB, the last stderr line))
 /// when the worker closed the connection, said why on stderr and exited.
-fn hostile_case(spec: &polyhost::launch::WorkerSpec, id: u64, case: &hostile::Case) -> Result<(i64, String), String> {
+fn hostile_case(
+    spec: &polyhost::launch::WorkerSpec,
+    id: u64,
+    case: &hostile::Case,
+) -> Result<(i64, String), String> {
     let mut spawned = polyhost::launch::spawn(spec, id).map_err(|e| e.to_string())?;
     let pid = spawned.pid;
     let outcome = (|| {
@@ -394,14 +672,21 @@ fn hostile_case(spec: &polyhost::launch::WorkerSpec, id: u64, case: &hostile::Ca
             let _ = spawned.socket.shutdown(std::net::Shutdown::Write);
         }
         let mut peak = support::vm_hwm_kib(pid).unwrap_or(0);
-        spawned.socket.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
+        spawned
+            .socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .map_err(|e| e.to_string())?;
         let until = std::time::Instant::now() + Duration::from_secs(10);
         let mut buf = [0u8; 4096];
         loop {
             match spawned.socket.read(&mut buf) {
                 Ok(0) => break,
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
                 Err(e) => return Err(format!("reading the socket: {e}")),
             }
@@ -414,7 +699,8 @@ fn hostile_case(spec: &polyhost::launch::WorkerSpec, id: u64, case: &hostile::Ca
     })();
     let exit = support::reap(pid, Duration::from_secs(10));
     let peak = outcome?;
-    let (_, maxrss) = exit.ok_or("the worker did not exit within 10 s of closing the connection")?;
+    let (_, maxrss) =
+        exit.ok_or("the worker did not exit within 10 s of closing the connection")?;
     // The stderr reader thread may still be catching up.
     let mut stderr = String::new();
     for _ in 0..100 {
@@ -427,5 +713,8 @@ fn hostile_case(spec: &polyhost::launch::WorkerSpec, id: u64, case: &hostile::Ca
     if stderr.trim().is_empty() {
         return Err("the worker closed the connection without saying why on stderr".into());
     }
-    Ok((peak.max(maxrss), stderr.lines().last().unwrap_or_default().to_string()))
+    Ok((
+        peak.max(maxrss),
+        stderr.lines().last().unwrap_or_default().to_string(),
+    ))
 }

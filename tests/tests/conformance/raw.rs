@@ -18,7 +18,11 @@ pub struct Tee<W> {
 }
 
 impl<W: AsyncWrite + Unpin> AsyncWrite for Tee<W> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
@@ -36,13 +40,23 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Tee<W> {
 
 /// A capnp-rpc connection to a worker socket (call from inside a `LocalSet`): the
 /// worker's bootstrap `WorkerProcess`, and the bytes the host has sent so far.
-pub fn connect(socket: std::os::unix::net::UnixStream) -> (worker_process::Client, Arc<Mutex<Vec<u8>>>) {
+pub fn connect(
+    socket: std::os::unix::net::UnixStream,
+) -> (worker_process::Client, Arc<Mutex<Vec<u8>>>) {
     socket.set_nonblocking(true).expect("nonblocking socket");
     let stream = tokio::net::UnixStream::from_std(socket).expect("socket registers with tokio");
     let (read, write) = stream.into_split();
     let sent = Arc::new(Mutex::new(Vec::new()));
-    let tee = Tee { inner: write.compat_write(), sent: sent.clone() };
-    let network = twoparty::VatNetwork::new(read.compat(), tee, rpc_twoparty_capnp::Side::Client, Default::default());
+    let tee = Tee {
+        inner: write.compat_write(),
+        sent: sent.clone(),
+    };
+    let network = twoparty::VatNetwork::new(
+        read.compat(),
+        tee,
+        rpc_twoparty_capnp::Side::Client,
+        Default::default(),
+    );
     let mut rpc = RpcSystem::new(Box::new(network), None);
     let worker: worker_process::Client = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
     tokio::task::spawn_local(rpc);
@@ -52,7 +66,12 @@ pub fn connect(socket: std::os::unix::net::UnixStream) -> (worker_process::Clien
 /// One RPC message the host sent, as much as the scenarios look at.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sent {
-    Call { question: u32, target: Target, interface_id: u64, method_id: u16 },
+    Call {
+        question: u32,
+        target: Target,
+        interface_id: u64,
+        method_id: u16,
+    },
     Other(String),
 }
 
@@ -68,7 +87,8 @@ pub fn decode(bytes: &[u8]) -> Vec<Sent> {
     let mut rest = bytes;
     let mut out = Vec::new();
     while !rest.is_empty() {
-        let message = capnp::serialize::read_message_from_flat_slice(&mut rest, Default::default()).expect("the host sent whole messages");
+        let message = capnp::serialize::read_message_from_flat_slice(&mut rest, Default::default())
+            .expect("the host sent whole messages");
         let m: rpc_capnp::message::Reader<'_> = message.get_root().expect("a Message");
         out.push(match m.which() {
             Ok(rpc_capnp::message::Call(Ok(c))) => {
@@ -87,7 +107,12 @@ pub fn decode(bytes: &[u8]) -> Vec<Sent> {
                     }
                     _ => panic!("unexpected call target"),
                 };
-                Sent::Call { question: c.get_question_id(), target, interface_id: c.get_interface_id(), method_id: c.get_method_id() }
+                Sent::Call {
+                    question: c.get_question_id(),
+                    target,
+                    interface_id: c.get_interface_id(),
+                    method_id: c.get_method_id(),
+                }
             }
             Ok(rpc_capnp::message::Bootstrap(_)) => Sent::Other("bootstrap".into()),
             Ok(rpc_capnp::message::Return(_)) => Sent::Other("return".into()),

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use polyhost::launch::WorkerSpec;
 use polyhost::{Adapter, HandlerError, Pool, SinkWriter};
-use polyhost_tests::conformance::conformance::{self as schema, CallbackDispatch, CallbackHandler, ConformanceClient, Point};
+use polyhost_tests::conformance::conformance::{
+    self as schema, CallbackDispatch, CallbackHandler, ConformanceClient, Point,
+};
 
 /// One adapter under test and its conformance guest.
 ///
@@ -29,8 +31,16 @@ pub struct Guest {
 
 /// Every adapter the suite runs against.
 pub const ADAPTERS: &[Guest] = &[
-    Guest { adapter: "python", entry: "conformance_guest:make", file: "conformance_guest.py" },
-    Guest { adapter: "node", entry: "conformance_guest.mjs:make", file: "conformance_guest.mjs" },
+    Guest {
+        adapter: "python",
+        entry: "conformance_guest:make",
+        file: "conformance_guest.py",
+    },
+    Guest {
+        adapter: "node",
+        entry: "conformance_guest.mjs:make",
+        file: "conformance_guest.mjs",
+    },
 ];
 
 /// The longest any single scenario may take (per adapter); nothing in the suite
@@ -38,12 +48,16 @@ pub const ADAPTERS: &[Guest] = &[
 pub const SCENARIO_LIMIT: Duration = Duration::from_secs(60);
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
 }
 
 impl Guest {
     pub fn load_adapter(&self) -> Adapter {
-        Adapter::load(repo_root().join("adapters").join(self.adapter)).unwrap_or_else(|e| panic!("{}: {e}", self.adapter))
+        Adapter::load(repo_root().join("adapters").join(self.adapter))
+            .unwrap_or_else(|e| panic!("{}: {e}", self.adapter))
     }
 
     /// The adapter's generated modules of the conformance schema.
@@ -57,19 +71,26 @@ impl Guest {
 
     /// The guest implementation's folder.
     pub fn guest_dir(&self) -> PathBuf {
-        repo_root().join("tests/conformance/guests").join(self.adapter)
+        repo_root()
+            .join("tests/conformance/guests")
+            .join(self.adapter)
     }
 
     /// How to start a guest worker by hand (`polyhost::launch::spawn`).
     pub fn spec(&self) -> WorkerSpec {
         let adapter = self.load_adapter();
-        let interpreter = adapter.resolve_interpreter(None).unwrap_or_else(|e| panic!("{e}"));
+        let interpreter = adapter
+            .resolve_interpreter(None)
+            .unwrap_or_else(|e| panic!("{e}"));
         WorkerSpec {
             adapter,
             entry: self.entry.to_string(),
             module_paths: vec![self.modules(), self.guest_dir()],
             interpreter,
-            env_allowlist: polyhost::launch::DEFAULT_ENV_ALLOWLIST.iter().map(|s| s.to_string()).collect(),
+            env_allowlist: polyhost::launch::DEFAULT_ENV_ALLOWLIST
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             env: vec![],
             cwd: None,
             concurrency: 16,
@@ -81,11 +102,22 @@ impl Guest {
 /// `POLYHOST_CONFORMANCE_ADAPTERS` (comma-separated), for working on one adapter.
 pub fn selected() -> Vec<Guest> {
     let only = std::env::var("POLYHOST_CONFORMANCE_ADAPTERS").unwrap_or_default();
-    let names: Vec<&str> = only.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+    let names: Vec<&str> = only
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
     for name in &names {
-        assert!(ADAPTERS.iter().any(|g| g.adapter == *name), "POLYHOST_CONFORMANCE_ADAPTERS names `{name}`, which is not in ADAPTERS");
+        assert!(
+            ADAPTERS.iter().any(|g| g.adapter == *name),
+            "POLYHOST_CONFORMANCE_ADAPTERS names `{name}`, which is not in ADAPTERS"
+        );
     }
-    ADAPTERS.iter().copied().filter(|g| names.is_empty() || names.contains(&g.adapter)).collect()
+    ADAPTERS
+        .iter()
+        .copied()
+        .filter(|g| names.is_empty() || names.contains(&g.adapter))
+        .collect()
 }
 
 /// Runs `scenario` for every selected adapter, each within [`SCENARIO_LIMIT`].
@@ -95,14 +127,24 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     for guest in &selected() {
-        if tokio::time::timeout(SCENARIO_LIMIT, scenario(*guest)).await.is_err() {
-            panic!("[{}] the scenario did not finish within {SCENARIO_LIMIT:?}", guest.adapter);
+        if tokio::time::timeout(SCENARIO_LIMIT, scenario(*guest))
+            .await
+            .is_err()
+        {
+            panic!(
+                "[{}] the scenario did not finish within {SCENARIO_LIMIT:?}",
+                guest.adapter
+            );
         }
     }
 }
 
 /// Awaits `fut`, failing the test with `what` if it takes longer than `limit`.
-pub async fn within<T>(limit: Duration, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+pub async fn within<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = T>,
+) -> T {
     match tokio::time::timeout(limit, fut).await {
         Ok(v) => v,
         Err(_) => panic!("{what}: no answer within {limit:?}"),
@@ -153,12 +195,20 @@ pub struct HostCallback {
 
 impl HostCallback {
     pub fn new(factor: i64) -> HostCallback {
-        HostCallback { factor, calls: AtomicUsize::new(0), _live: None }
+        HostCallback {
+            factor,
+            calls: AtomicUsize::new(0),
+            _live: None,
+        }
     }
 
     /// A callback counted in `live` while it exists.
     pub fn counted(factor: i64, live: &Arc<AtomicUsize>) -> HostCallback {
-        HostCallback { factor, calls: AtomicUsize::new(0), _live: Some(LiveGuard::new(live)) }
+        HostCallback {
+            factor,
+            calls: AtomicUsize::new(0),
+            _live: Some(LiveGuard::new(live)),
+        }
     }
 }
 
@@ -167,14 +217,21 @@ impl CallbackHandler for HostCallback {
     async fn call(&self, x: i64) -> Result<i64, HandlerError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if x < 0 {
-            return Err(HandlerError::new("HostRefused", format!("negative input {x}")));
+            return Err(HandlerError::new(
+                "HostRefused",
+                format!("negative input {x}"),
+            ));
         }
         Ok(x * self.factor + 1)
     }
 
     async fn produce(&self, count: u32, mut out: SinkWriter<Point>) -> Result<(), HandlerError> {
         for i in 0..count {
-            out.send(Point { x: f64::from(i), y: -f64::from(i) }).await?;
+            out.send(Point {
+                x: f64::from(i),
+                y: -f64::from(i),
+            })
+            .await?;
         }
         out.finish().await
     }
@@ -205,20 +262,39 @@ pub async fn start(guest: Guest) -> Started {
         .shutdown_timeouts(Duration::from_secs(2), Duration::from_secs(1))
         .start()
         .await
-        .unwrap_or_else(|e| panic!("[{}] the conformance guest did not start: {e}", guest.adapter));
+        .unwrap_or_else(|e| {
+            panic!(
+                "[{}] the conformance guest did not start: {e}",
+                guest.adapter
+            )
+        });
     let client: ConformanceClient = pool.client();
-    Started { pool, client, callback }
+    Started {
+        pool,
+        client,
+        callback,
+    }
 }
 
 impl Started {
     pub async fn stop(self) {
-        within(Duration::from_secs(10), "pool shutdown", self.pool.shutdown()).await;
+        within(
+            Duration::from_secs(10),
+            "pool shutdown",
+            self.pool.shutdown(),
+        )
+        .await;
     }
 }
 
 /// The last stderr lines of a worker, joined.
 pub fn stderr_text(tail: &Arc<Mutex<VecDeque<String>>>) -> String {
-    tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect::<Vec<_>>().join("\n")
+    tail.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Waits (at most `limit`) for the process to exit and reaps it; returns its exit
@@ -230,7 +306,8 @@ pub fn reap(pid: u32, limit: Duration) -> Option<(i32, i64)> {
         let mut status = 0;
         // SAFETY: plain syscall with valid out-pointers.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let got = unsafe { libc::wait4(pid as libc::pid_t, &mut status, libc::WNOHANG, &mut usage) };
+        let got =
+            unsafe { libc::wait4(pid as libc::pid_t, &mut status, libc::WNOHANG, &mut usage) };
         if got == pid as libc::pid_t {
             return Some((status, usage.ru_maxrss));
         }
