@@ -110,11 +110,7 @@ impl Exprs<'_> {
                     AnyConstraint::Capability => "capability",
                 }
             )),
-            Type::Interface { name, .. }
-                if name.id.0 == crate::lower::well_known::SINK_INTERFACE =>
-            {
-                Some("sink".to_string())
-            }
+            _ if ty.is_sink() => Some("sink".to_string()),
             _ => None,
         };
         specific

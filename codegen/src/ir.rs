@@ -297,6 +297,13 @@ impl Type {
     }
 }
 
+impl Type {
+    /// True for polyhost's `Sink(T)`, which every target presents as a stream.
+    pub fn is_sink(&self) -> bool {
+        matches!(self, Type::Interface { name, .. } if name.id.0 == crate::lower::well_known::SINK_INTERFACE)
+    }
+}
+
 impl Ir {
     pub fn file(&self, id: Id) -> Option<&File> {
         self.files.iter().find(|f| f.id == id)

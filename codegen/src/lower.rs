@@ -435,8 +435,9 @@ impl<'a> Lowering<'a> {
         let mut sinks = Vec::new();
         for f in st.get_fields()? {
             if let capnp::schema_capnp::field::Slot(slot) = f.which()? {
-                if let Type::Interface { name, args } = self.ty(slot.get_type()?)? {
-                    if name.id.0 == well_known::SINK_INTERFACE {
+                let ty = self.ty(slot.get_type()?)?;
+                if let (true, Type::Interface { args, .. }) = (ty.is_sink(), ty) {
+                    {
                         let item = args.into_iter().next().unwrap_or(Type::AnyPointer {
                             constraint: AnyConstraint::Any,
                         });

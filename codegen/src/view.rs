@@ -470,14 +470,7 @@ impl<'a> ViewBuilder<'a> {
                 default,
                 explicit_default,
             } => {
-                view.kind = match ty {
-                    Type::Interface { name, .. }
-                        if name.id.0 == crate::lower::well_known::SINK_INTERFACE =>
-                    {
-                        "sink"
-                    }
-                    _ => kind(ty),
-                };
+                view.kind = if ty.is_sink() { "sink" } else { kind(ty) };
                 view.offset = *offset;
                 view.is_void = matches!(ty, Type::Void);
                 view.is_pointer = ty.is_pointer();

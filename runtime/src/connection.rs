@@ -94,6 +94,14 @@ impl Shared {
         }
     }
 
+    /// Registers `object` in the table (on the I/O thread) and returns its handle;
+    /// `None` once the connection has ended.
+    fn export(self: &Arc<Self>, object: Arc<dyn Dispatch>) -> Option<Capability> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.commands.send(Command::Export { id, object }).ok()?;
+        Some(self.new_handle(id))
+    }
+
     fn new_handle(self: &Arc<Self>, id: CapId) -> Capability {
         Capability::new(Arc::new(ConnCap {
             id,
@@ -219,12 +227,9 @@ impl CapabilityHook for ConnCap {
     }
 
     fn export(&self, object: Arc<dyn Dispatch>) -> Result<Capability, CallError> {
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         self.shared
-            .commands
-            .send(Command::Export { id, object })
-            .map_err(|_| self.shared.disconnected("export"))?;
-        Ok(self.shared.new_handle(id))
+            .export(object)
+            .ok_or_else(|| self.shared.disconnected("export"))
     }
 
     fn describe(&self) -> String {
@@ -291,11 +296,12 @@ impl Connection {
         Ok((Connection { shared, done }, bootstrap))
     }
 
-    /// Exports a local object on this connection.
+    /// Exports a local object on this connection (once it has ended, a handle whose
+    /// calls fail as disconnected).
     pub fn export(&self, object: Arc<dyn Dispatch>) -> Capability {
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let _ = self.shared.commands.send(Command::Export { id, object });
-        self.shared.new_handle(id)
+        self.shared
+            .export(object)
+            .unwrap_or_else(|| crate::pipeline::broken(self.shared.disconnected("export")))
     }
 
     pub fn is_closed(&self) -> bool {

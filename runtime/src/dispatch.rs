@@ -6,8 +6,6 @@
 //! that runs the handler on the user's runtime and yields a closure that encodes the
 //! results back on the connection's thread.
 
-use std::any::Any;
-
 use futures::future::BoxFuture;
 
 use crate::capability::{StructIn, StructOut};
@@ -78,6 +76,3 @@ pub fn results<R: Struct + Send + 'static>(value: R) -> WriteResults {
 pub fn no_results() -> WriteResults {
     Box::new(|_, _| Ok(()))
 }
-
-/// Type-erased owned value, for hooks that move results between threads.
-pub type AnyResult = Box<dyn Any + Send>;

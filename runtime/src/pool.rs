@@ -376,10 +376,11 @@ impl Pool {
         let inner = &self.inner;
         inner.shutting_down.store(true, Ordering::Release);
         inner.changed.notify_waiters();
-        let drain_until = Instant::now() + inner.config.drain_timeout;
-        while Instant::now() < drain_until && inner.lock().slots.iter().any(|s| s.in_flight > 0) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        inner
+            .wait_for(inner.config.drain_timeout, |st| {
+                st.slots.iter().all(|s| s.in_flight == 0)
+            })
+            .await;
         let lives: Vec<Live> = inner
             .lock()
             .slots
@@ -417,6 +418,30 @@ struct PoolInner {
 }
 
 impl PoolInner {
+    /// Waits until `done` holds, checking whenever `changed` fires (a call finished, a
+    /// worker came up, shutdown began), or until `limit` has passed. Returns `done`.
+    async fn wait_for(&self, limit: Duration, done: impl Fn(&State) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now().checked_add(limit);
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if done(&self.lock()) {
+                return true;
+            }
+            let timed_out = match deadline {
+                Some(at) => tokio::time::timeout_at(at, notified).await.is_err(),
+                None => {
+                    notified.await;
+                    false
+                }
+            };
+            if timed_out {
+                return done(&self.lock());
+            }
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -561,13 +586,15 @@ async fn supervise(
                     let _ = tx.send(Ok(()));
                 }
                 watch(&inner, &live).await;
-                // Dead, cut off (the connection failed: garbage on the wire), or shut
-                // down. A process still running after its connection ended is killed,
-                // so a replacement never runs beside it.
+                if inner.shutting_down.load(Ordering::Acquire) {
+                    // `Pool::shutdown` stops the worker (shutdown call, then signals).
+                    return;
+                }
+                // Dead, or cut off (the connection failed: garbage on the wire). A
+                // process still running after its connection ended is killed, so a
+                // replacement never runs beside it.
                 live.conn.close();
-                if !live.wait_exit(Duration::from_millis(1000)).await
-                    && !inner.shutting_down.load(Ordering::Acquire)
-                {
+                if !live.wait_exit(Duration::from_millis(1000)).await {
                     tracing::warn!(worker = live.worker_id, pid = live.pid, reason = ?live.conn.close_reason(), "worker connection ended; killing the process");
                     launch::signal(live.pid, libc::SIGKILL);
                     live.wait_exit(Duration::from_millis(1000)).await;
@@ -590,7 +617,6 @@ async fn supervise(
                     }
                     s.last_death = Some(death.clone());
                 }
-                live.conn.close();
                 if inner.shutting_down.load(Ordering::Acquire) {
                     return;
                 }
@@ -759,11 +785,9 @@ async fn watch(inner: &Arc<PoolInner>, live: &Live) {
         }
     };
     let exited = async { while !live.wait_exit(Duration::from_secs(3600)).await {} };
-    let stopping = async {
-        while !inner.shutting_down.load(Ordering::Acquire) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
+    let stopping = inner.wait_for(Duration::MAX, |_| {
+        inner.shutting_down.load(Ordering::Acquire)
+    });
     tokio::select! {
         _ = live.conn.closed() => {}
         _ = exited => {}

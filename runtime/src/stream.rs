@@ -25,6 +25,7 @@ use crate::capability::{CallOptions, Capability, Method, OutgoingCall, SinkHandl
 use crate::codec::{CapBridge, CapabilityHandle, FromReader, IntoBuilder, Struct};
 use crate::dispatch::{no_results, Dispatch, DispatchError, Invocation};
 use crate::error::{CallError, ErrorKind, HandlerError};
+use crate::polyhost::Failure;
 
 /// `Sink(T)`'s interface id and methods.
 pub const SINK_INTERFACE_ID: u64 = 0x950d47d539ceb3b3;
@@ -149,18 +150,6 @@ impl<'a> FromPointerBuilder<'a> for RawOut<'a> {
     }
 }
 
-/// A `Failure` (type, message, traceback) read at the layout level.
-fn read_failure(failure: StructReader<'_>) -> capnp::Result<(String, String, String)> {
-    let text = |i| -> capnp::Result<String> {
-        Ok(failure
-            .get_pointer_field(i)
-            .get_text(None)?
-            .to_str()?
-            .to_string())
-    };
-    Ok((text(0)?, text(1)?, text(2)?))
-}
-
 /// The local sink behind an [`ItemStream`].
 struct LocalSink<T> {
     items: mpsc::Sender<Result<T, CallError>>,
@@ -203,19 +192,28 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
             }
             (SINK_INTERFACE_ID, END) => {
                 let failure = p.get_pointer_field(0);
+                // The generated owned `Failure` reads it.
                 let error = if failure.is_null() {
                     None
                 } else {
-                    Some(read_failure(failure.get_struct(None)?)?)
+                    Some(<Failure as Struct>::read(
+                        failure.get_struct(None)?.into(),
+                        caps,
+                    )?)
                 };
                 let method = self.method;
                 Ok(async move {
-                    if let Some((exception_type, message, traceback)) = error {
+                    if let Some(Failure {
+                        r#type,
+                        message,
+                        traceback,
+                    }) = error
+                    {
                         let _ = tx
                             .send(Err(CallError::Remote {
                                 method: method.to_string(),
                                 kind: ErrorKind::Failed,
-                                exception_type,
+                                exception_type: r#type,
                                 message,
                                 traceback,
                             }))
