@@ -34,6 +34,12 @@ pub struct AdapterDefinition {
     /// Worker command line after the interpreter; `{entry}` is the plugin entry and
     /// `{runtime_dir}` the guest runtime folder (for a worker started as a script).
     pub args: Vec<String>,
+    /// Command line after the interpreter of a template process that forks workers
+    /// (see `template.rs` for its protocol); empty when the language cannot fork a
+    /// started interpreter, and then every worker starts fresh. Same placeholders as
+    /// `args`.
+    #[serde(default)]
+    pub template: Vec<String>,
     /// Environment variable holding the module search path (`PYTHONPATH`).
     pub search_path_env: String,
     /// Folder (relative to the adapter folder) with the guest runtime package.

@@ -17,8 +17,12 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use crate::adapter::Adapter;
+use crate::error::ExitReason;
 
 /// The fd number the worker's socket has in the child.
 pub const WORKER_FD: i32 = 3;
@@ -67,7 +71,7 @@ pub struct Spawned {
     pub socket: UnixStream,
     pub pid: u32,
     /// The last lines the worker wrote to stderr.
-    pub stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    pub stderr_tail: StderrTail,
 }
 
 /// The search path: the adapter's runtime, then the module paths.
@@ -80,10 +84,35 @@ fn search_path(spec: &WorkerSpec) -> OsString {
 /// delivers the parent-death signal when the spawning thread exits.
 pub fn spawn(spec: &WorkerSpec, worker_id: u64) -> Result<Spawned, LaunchError> {
     let (host_end, worker_end) = UnixStream::pair().map_err(LaunchError::Socket)?;
+    let (child, stderr_tail) = start_process(
+        spec,
+        &spec.adapter.definition.args,
+        OwnedFd::from(worker_end),
+        worker_id,
+        &[],
+    )?;
+    Ok(Spawned {
+        pid: child.id(),
+        child,
+        socket: host_end,
+        stderr_tail,
+    })
+}
+
+/// Starts the interpreter with `args` (placeholders replaced), `fd` as its fd 3, the
+/// allowlisted environment plus `extra_env`, the parent-death signal, and its output
+/// forwarded to `tracing` under `worker_id`. Shared by workers and templates.
+pub(crate) fn start_process(
+    spec: &WorkerSpec,
+    args: &[String],
+    fd: OwnedFd,
+    worker_id: u64,
+    extra_env: &[(&str, String)],
+) -> Result<(Child, StderrTail), LaunchError> {
     let def = &spec.adapter.definition;
     let mut cmd = Command::new(&spec.interpreter);
     let runtime_dir = spec.adapter.runtime_dir();
-    cmd.args(def.args.iter().map(|a| {
+    cmd.args(args.iter().map(|a| {
         a.replace("{entry}", &spec.entry)
             .replace("{runtime_dir}", &runtime_dir.to_string_lossy())
     }));
@@ -99,13 +128,13 @@ pub fn spawn(spec: &WorkerSpec, worker_id: u64) -> Result<Spawned, LaunchError> 
     cmd.env("POLYHOST_FD", WORKER_FD.to_string());
     cmd.env("POLYHOST_WORKER_ID", worker_id.to_string());
     cmd.env("POLYHOST_CONCURRENCY", spec.concurrency.to_string());
+    cmd.envs(extra_env.iter().map(|(k, v)| (k, v)));
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let fd = OwnedFd::from(worker_end);
     let raw = fd.as_raw_fd();
     // SAFETY: only async-signal-safe calls (dup2, fcntl, prctl, getppid) between fork
     // and exec.
@@ -138,28 +167,118 @@ pub fn spawn(spec: &WorkerSpec, worker_id: u64) -> Result<Spawned, LaunchError> 
     })?;
     drop(fd);
     let pid = child.id();
-    let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+    let stderr_tail = StderrTail::default();
     if let Some(out) = child.stdout.take() {
         forward_lines(out, worker_id, pid, "stdout", None);
     }
     if let Some(err) = child.stderr.take() {
         forward_lines(err, worker_id, pid, "stderr", Some(stderr_tail.clone()));
     }
-    Ok(Spawned {
-        child,
-        socket: host_end,
-        pid,
-        stderr_tail,
-    })
+    Ok((child, stderr_tail))
+}
+
+/// The last lines a process wrote to stderr (at most [`STDERR_TAIL_LINES`]).
+pub type StderrTail = Arc<Mutex<VecDeque<String>>>;
+
+/// A worker process the pool supervises, however it was started.
+pub struct Running {
+    pub socket: UnixStream,
+    pub pid: u32,
+    pub stderr_tail: StderrTail,
+    /// Filled when the process has exited.
+    pub exit: Arc<ExitWatch>,
+}
+
+impl Spawned {
+    /// Hands the child to a reaper thread that fills its exit watch.
+    pub fn watched(self, worker_id: u64) -> std::io::Result<Running> {
+        let exit = reap_in_background(self.child, &worker_id.to_string())?;
+        Ok(Running {
+            socket: self.socket,
+            pid: self.pid,
+            stderr_tail: self.stderr_tail,
+            exit,
+        })
+    }
+}
+
+/// Waits for `child` on a thread of its own; the watch is filled when it exits.
+pub(crate) fn reap_in_background(mut child: Child, name: &str) -> std::io::Result<Arc<ExitWatch>> {
+    let exit = Arc::new(ExitWatch::default());
+    let watch = exit.clone();
+    std::thread::Builder::new()
+        .name(format!("polyhost-reap-{name}"))
+        .spawn(move || {
+            let status = child
+                .wait()
+                .map(ExitReason::from)
+                .unwrap_or(ExitReason::Unknown);
+            watch.set(status);
+        })?;
+    Ok(exit)
+}
+
+/// The stderr tail as one text, a line each.
+pub fn tail_text(tail: &StderrTail) -> String {
+    tail.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// How a process ended, once known; waiters are woken when it is set.
+#[derive(Default)]
+pub struct ExitWatch {
+    status: Mutex<Option<ExitReason>>,
+    done: Notify,
+}
+
+impl ExitWatch {
+    /// The exit, if the process has ended.
+    pub fn get(&self) -> Option<ExitReason> {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the exit (the first one recorded wins) and wakes waiters.
+    pub fn set(&self, exit: ExitReason) {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(exit);
+        self.done.notify_waiters();
+    }
+
+    /// Waits up to `t` for the exit; true when the process has ended.
+    pub async fn wait(&self, t: Duration) -> bool {
+        let deadline = tokio::time::Instant::now().checked_add(t);
+        loop {
+            let notified = self.done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.get().is_some() {
+                return true;
+            }
+            match deadline {
+                Some(at) => {
+                    if tokio::time::timeout_at(at, notified).await.is_err() {
+                        return self.get().is_some();
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
 }
 
 /// Re-emits a worker's output as `tracing` events, one per line.
-fn forward_lines(
+pub(crate) fn forward_lines(
     stream: impl std::io::Read + Send + 'static,
     worker_id: u64,
     pid: u32,
     name: &'static str,
-    tail: Option<Arc<Mutex<VecDeque<String>>>>,
+    tail: Option<StderrTail>,
 ) {
     let spawned = std::thread::Builder::new().name(format!("polyhost-w{worker_id}-{name}")).spawn(move || {
         for line in BufReader::new(stream).lines() {

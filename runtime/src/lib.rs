@@ -1,6 +1,7 @@
 //! polyhost: host plugins written in other languages inside a Rust program.
 //!
 //! - `adapter`, `launch`: how a worker of a guest language is started;
+//! - `template`: workers forked from a template process that has done the imports;
 //! - `pool`: worker pools (routing, sessions, supervision, shutdown);
 //! - `pipeline`: capabilities usable before the call that returns them has returned;
 //! - `connection`: one worker's RPC connection on its own I/O thread;
@@ -23,6 +24,7 @@ pub mod launch;
 pub mod pipeline;
 pub mod pool;
 pub mod stream;
+pub mod template;
 
 pub use adapter::Adapter;
 pub use capability::{
@@ -31,7 +33,7 @@ pub use capability::{
 pub use codec::{AnyValue, CapBridge, CapabilityHandle, NoCaps, PointerValue, Struct};
 pub use dispatch::{Dispatch, DispatchError, Invocation};
 pub use error::{CallError, ErrorKind, ExitReason, HandlerError};
-pub use pool::{Pool, PoolBuilder, PoolError, PoolStats};
+pub use pool::{Pool, PoolBuilder, PoolError, PoolStats, StartMode};
 pub use stream::{ItemStream, ListItem, SinkWriter};
 
 /// Re-exports generated code relies on, so user crates need not depend on them.

@@ -33,11 +33,14 @@ use crate::codec::CapabilityHandle;
 use crate::connection::{Connection, Limits};
 use crate::dispatch::Dispatch;
 use crate::error::{CallError, ExitReason};
-use crate::launch::{self, LaunchError, Spawned, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
+use crate::launch::{
+    self, ExitWatch, LaunchError, Running, StderrTail, WorkerSpec, DEFAULT_ENV_ALLOWLIST,
+};
 use crate::pipeline::{Deferred, DeferredCap};
 use crate::polyhost::{
     CallContext, Service, WorkerInfo, WorkerProcessClient, WorkerProcessScopedParams,
 };
+use crate::template::{Template, TemplateError};
 
 /// Why a pool did not start.
 #[derive(Debug, thiserror::Error)]
@@ -69,8 +72,27 @@ pub enum PoolError {
         interface: String,
         served: String,
     },
+    #[error(transparent)]
+    Template(#[from] TemplateError),
     #[error("cannot start the I/O thread: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// How a pool starts its worker processes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StartMode {
+    /// Fork workers from one template process that has imported the guest runtime
+    /// but not the plugin (no threads, no event loop yet, so forking is safe). Used
+    /// when the adapter defines a `template` command line; otherwise like `Fresh`.
+    #[default]
+    Template,
+    /// Like `Template`, and the template also imports the plugin module, so workers
+    /// start without importing anything. Module-level state the plugin creates at
+    /// import (threads, open files and sockets, random seeds) is shared by fork:
+    /// choose it only for plugins whose import creates none.
+    TemplateWithPlugin,
+    /// Every worker is a fresh interpreter.
+    Fresh,
 }
 
 /// Pool settings (see the setters of [`PoolBuilder`]).
@@ -94,6 +116,7 @@ struct Config {
     callbacks: Vec<Arc<dyn Dispatch>>,
     fingerprints: Vec<(String, String)>,
     interpreter: Option<PathBuf>,
+    start_mode: StartMode,
 }
 
 /// Configures a pool. Every setter has a default that suits a small plugin.
@@ -166,6 +189,13 @@ impl PoolBuilder {
         self.config.spec.module_paths.push(dir.into());
         self
     }
+    /// How workers are started (default [`StartMode::Template`]: forked from a
+    /// template process when the adapter has one, which starts many workers in a
+    /// fraction of the time fresh interpreters take).
+    pub fn start_mode(mut self, mode: StartMode) -> Self {
+        self.config.start_mode = mode;
+        self
+    }
     /// The interpreter to run (a virtualenv's python, say); default: the adapter's.
     pub fn interpreter(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.interpreter = Some(path.into());
@@ -225,6 +255,7 @@ impl PoolBuilder {
             changed: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
             spawner: Spawner::start()?,
+            template: tokio::sync::Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             next_worker: AtomicU64::new(1),
             restarts: AtomicU64::new(0),
@@ -282,6 +313,8 @@ pub struct PoolStats {
     pub tainted: usize,
     /// Process ids of the live workers.
     pub pids: Vec<u32>,
+    /// Process id of the template workers are forked from, if any.
+    pub template: Option<u32>,
 }
 
 impl Pool {
@@ -319,6 +352,7 @@ impl Pool {
                 callbacks: vec![],
                 fingerprints: vec![],
                 interpreter: None,
+                start_mode: StartMode::default(),
             },
         }
     }
@@ -357,6 +391,12 @@ impl Pool {
                 .filter(|s| s.tainted_until.is_some_and(|t| t > Instant::now()))
                 .count(),
             pids: live.iter().map(|l| l.pid).collect(),
+            template: self
+                .inner
+                .template
+                .try_lock()
+                .ok()
+                .and_then(|t| t.as_ref().filter(|t| t.is_alive()).map(|t| t.pid())),
         }
     }
 
@@ -400,6 +440,9 @@ impl Pool {
             live.conn.close();
         });
         futures::future::join_all(stops).await;
+        if let Some(template) = inner.template.lock().await.take() {
+            template.stop(step).await;
+        }
     }
 }
 
@@ -410,6 +453,8 @@ struct PoolInner {
     changed: Notify,
     runtime: tokio::runtime::Handle,
     spawner: Spawner,
+    /// The template workers are forked from, once started (see [`StartMode`]).
+    template: tokio::sync::Mutex<Option<Arc<Template>>>,
     shutting_down: AtomicBool,
     next_worker: AtomicU64,
     restarts: AtomicU64,
@@ -444,6 +489,62 @@ impl PoolInner {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts worker process `worker_id` as the start mode says.
+    async fn launch_worker(&self, worker_id: u64) -> Result<Running, PoolError> {
+        let cfg = &self.config;
+        let preload = match cfg.start_mode {
+            _ if cfg.spec.adapter.definition.template.is_empty() => None,
+            StartMode::Fresh => None,
+            StartMode::Template => Some(false),
+            StartMode::TemplateWithPlugin => Some(true),
+        };
+        let Some(preload) = preload else {
+            let spec = cfg.spec.clone();
+            let spawned = self
+                .spawner
+                .run(move || launch::spawn(&spec, worker_id))
+                .await??;
+            return Ok(spawned.watched(worker_id)?);
+        };
+        // A template that died since the last start is replaced, once per attempt.
+        for attempt in 0..2 {
+            let template = self.template(preload).await?;
+            match template.spawn(worker_id).await {
+                Err(TemplateError::Gone { .. }) if attempt == 0 => continue,
+                outcome => return Ok(outcome?),
+            }
+        }
+        unreachable!("the second attempt returns")
+    }
+
+    /// The live template, started (or restarted) on demand.
+    async fn template(&self, preload: bool) -> Result<Arc<Template>, PoolError> {
+        let mut slot = self.template.lock().await;
+        if let Some(t) = slot.as_ref().filter(|t| t.is_alive()) {
+            return Ok(t.clone());
+        }
+        let spec = self.config.spec.clone();
+        let launched = self
+            .spawner
+            .run(move || Template::launch(&spec, preload))
+            .await??;
+        let template = match launched.ready(self.config.start_timeout).await {
+            Ok(t) => Arc::new(t),
+            Err(TemplateError::NotReady { pid, exit, stderr }) => {
+                return Err(PoolError::StartFailed {
+                    worker: format!("template (pid {pid})"),
+                    entry: self.config.spec.entry.clone(),
+                    exit,
+                    stderr,
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tracing::info!(pid = template.pid(), preload, "template process ready");
+        *slot = Some(template.clone());
+        Ok(template)
     }
 }
 
@@ -488,34 +589,13 @@ struct Live {
     services: HashMap<u64, Capability>,
     info: WorkerInfo,
     exit: Arc<ExitWatch>,
-    stderr_tail: Arc<Mutex<VecDeque<String>>>,
-}
-
-/// The exit status of a worker process, once reaped.
-struct ExitWatch {
-    status: Mutex<Option<ExitReason>>,
-    done: Notify,
-}
-
-impl ExitWatch {
-    fn get(&self) -> Option<ExitReason> {
-        *self.status.lock().unwrap_or_else(|e| e.into_inner())
-    }
+    stderr_tail: StderrTail,
 }
 
 impl Live {
     /// Waits up to `t` for the process to exit; true when it has.
     async fn wait_exit(&self, t: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + t;
-        loop {
-            let notified = self.exit.done.notified();
-            if self.exit.get().is_some() {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.exit.get().is_some();
-            }
-        }
+        self.exit.wait(t).await
     }
 
     fn tail(&self) -> Vec<String> {
@@ -528,40 +608,38 @@ impl Live {
     }
 }
 
-/// Spawns worker processes from one long-lived thread: Linux sends the
-/// parent-death signal when the spawning *thread* ends, so it must outlive workers.
+/// Runs process starts (workers, templates) on one long-lived thread: Linux sends the
+/// parent-death signal when the spawning *thread* ends, so it must outlive them.
 struct Spawner {
-    requests: std::sync::mpsc::Sender<(
-        WorkerSpec,
-        u64,
-        oneshot::Sender<Result<Spawned, LaunchError>>,
-    )>,
+    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
 }
 
 impl Spawner {
     fn start() -> std::io::Result<Spawner> {
-        let (requests, rx) = std::sync::mpsc::channel::<(
-            WorkerSpec,
-            u64,
-            oneshot::Sender<Result<Spawned, LaunchError>>,
-        )>();
+        let (jobs, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
         std::thread::Builder::new()
             .name("polyhost-spawner".into())
             .spawn(move || {
-                for (spec, id, reply) in rx {
-                    let _ = reply.send(launch::spawn(&spec, id));
+                for job in rx {
+                    job();
                 }
             })?;
-        Ok(Spawner { requests })
+        Ok(Spawner { jobs })
     }
 
-    async fn spawn(&self, spec: &WorkerSpec, id: u64) -> Result<Spawned, LaunchError> {
+    /// Runs `job` on the spawner thread and returns its result.
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, LaunchError> {
         let (tx, rx) = oneshot::channel();
         let gone = || LaunchError::Socket(std::io::Error::other("the spawner thread is gone"));
-        self.requests
-            .send((spec.clone(), id, tx))
+        self.jobs
+            .send(Box::new(move || {
+                let _ = tx.send(job());
+            }))
             .map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        rx.await.map_err(|_| gone())
     }
 }
 
@@ -662,31 +740,13 @@ async fn supervise(
 async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
     let cfg = &inner.config;
     let worker_id = inner.next_worker.fetch_add(1, Ordering::Relaxed);
-    let spawned = inner.spawner.spawn(&cfg.spec, worker_id).await?;
-    let Spawned {
-        mut child,
+    let Running {
         socket,
         pid,
         stderr_tail,
-    } = spawned;
+        exit,
+    } = inner.launch_worker(worker_id).await?;
     let name = format!("worker {worker_id} (pid {pid})");
-    let exit = Arc::new(ExitWatch {
-        status: Mutex::new(None),
-        done: Notify::new(),
-    });
-    {
-        let exit = exit.clone();
-        std::thread::Builder::new()
-            .name(format!("polyhost-reap-{worker_id}"))
-            .spawn(move || {
-                let status = child
-                    .wait()
-                    .map(ExitReason::from)
-                    .unwrap_or(ExitReason::Unknown);
-                *exit.status.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
-                exit.done.notify_waiters();
-            })?;
-    }
     let (conn, bootstrap) =
         Connection::start(socket, name.clone(), cfg.limits, inner.runtime.clone())?;
     let conn = Arc::new(conn);

@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use polyhost::{Adapter, CallError, CallOptions, ExitReason, Pool, PoolBuilder, PoolError};
+use polyhost::{
+    Adapter, CallError, CallOptions, ExitReason, Pool, PoolBuilder, PoolError, StartMode,
+};
 use polyhost_tests::pool_lab::{self, LabClient};
 use polyhost_tests::{PLUGINS, PYTHON_MODULES};
 
@@ -38,6 +40,14 @@ fn alive(pid: u32) -> bool {
                 .any(|l| l.starts_with("State:") && l.contains('Z'))
         })
         .unwrap_or(false)
+}
+
+/// The parent process id of `pid`, from `/proc/<pid>/stat`.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid ...": comm may hold spaces, so split after its ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn session(key: &str) -> CallOptions {
@@ -165,6 +175,14 @@ async fn workers_die_with_a_sigkilled_host() {
         .collect();
     assert_eq!(pids.len(), 2, "{line:?}");
     assert!(pids.iter().all(|p| alive(*p)));
+    // Workers forked from a template: the template must not outlive the host either.
+    let mut pids = pids;
+    let templates: Vec<u32> = pids
+        .iter()
+        .filter_map(|p| parent_of(*p))
+        .filter(|parent| *parent != host.id())
+        .collect();
+    pids.extend(templates);
     host.kill().unwrap(); // SIGKILL: no cleanup code runs in the host
     host.wait().unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -525,4 +543,93 @@ async fn session_deadline_and_trace_context_reach_the_handler_only_when_given() 
     );
     assert_ne!(child[2], "00f067aa0ba902b7", "a new span id");
     pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workers_fork_from_one_template_unless_started_fresh() {
+    let pool = lab(4).start().await.unwrap();
+    let stats = pool.stats();
+    let template = stats.template.expect("the Python adapter has a template");
+    assert_eq!(stats.pids.len(), 4);
+    for pid in &stats.pids {
+        assert_eq!(parent_of(*pid), Some(template), "worker {pid}");
+    }
+    assert_eq!(parent_of(template), Some(std::process::id()));
+    let client: LabClient = pool.client();
+    assert_eq!(client.echo(7).await.unwrap(), 7);
+    pool.shutdown().await;
+    assert!(
+        eventually(Duration::from_secs(5), || !alive(template)).await,
+        "the template exits with the pool"
+    );
+
+    let pool = lab(2).start_mode(StartMode::Fresh).start().await.unwrap();
+    assert_eq!(pool.stats().template, None);
+    for pid in pool.stats().pids {
+        assert_eq!(parent_of(pid), Some(std::process::id()), "worker {pid}");
+    }
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_template_is_replaced_with_its_workers() {
+    let pool = lab(2).start().await.unwrap();
+    let before = pool.stats();
+    let template = before.template.unwrap();
+    polyhost::launch::signal(template, libc::SIGKILL);
+    // Its workers die with it (parent-death signal); the pool starts a new template
+    // and new workers.
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            let now = pool.stats();
+            now.workers == 2
+                && now.template.is_some_and(|t| t != template)
+                && now.pids.iter().all(|p| !before.pids.contains(p))
+        })
+        .await,
+        "{:?}",
+        pool.stats()
+    );
+    assert!(
+        before.pids.iter().all(|p| !alive(*p)),
+        "old workers are gone"
+    );
+    let lab: LabClient = pool.client();
+    assert_eq!(lab.echo(3).await.unwrap(), 3);
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_template_that_preloads_the_plugin_serves_and_reports_import_errors() {
+    let pool = lab(2)
+        .start_mode(StartMode::TemplateWithPlugin)
+        .start()
+        .await
+        .unwrap();
+    let lab: LabClient = pool.client();
+    assert_eq!(lab.echo(11).await.unwrap(), 11);
+    pool.shutdown().await;
+
+    let err = Pool::builder(Adapter::bundled("python").unwrap(), "broken_plugin:make")
+        .size(2)
+        .module_path(PLUGINS)
+        .start_mode(StartMode::TemplateWithPlugin)
+        .start()
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            PoolError::StartFailed {
+                exit: ExitReason::Code(3),
+                ..
+            }
+        ),
+        "{text}"
+    );
+    assert!(text.contains("template"), "{text}");
+    assert!(text.contains("broken_plugin.py"), "{text}");
+    assert!(text.contains("Traceback"), "{text}");
 }

@@ -42,7 +42,7 @@ from polyhost import polyhost_capnp as P
 from polyhost.context import _current
 from polyhost.rpc import Capability, Connection, RpcError, Server
 
-__all__ = ["Host", "WorkerService", "main", "serve", "load_factory", "EXIT_IMPORT"]
+__all__ = ["Host", "WorkerService", "main", "run", "serve", "load_factory", "EXIT_IMPORT"]
 
 log = logging.getLogger("polyhost.worker")
 
@@ -273,12 +273,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("usage: python3 -m polyhost.worker package.module:factory", file=sys.stderr)
         return EXIT_USAGE
     set_parent_death_signal()
-    try:
-        factory = load_factory(args[0])
-    except BaseException:
-        traceback.print_exc()
-        sys.stderr.flush()
-        return EXIT_IMPORT
+    return run(args[0])
+
+
+def run(entry: str, factory: Optional[Callable[[Host], Any]] = None) -> int:
+    """Serve ``entry`` on the socket in ``POLYHOST_FD``; ``factory`` when the plugin
+    was imported already (a worker forked from a template that preloaded it)."""
+    if factory is None:
+        try:
+            factory = load_factory(entry)
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+            return EXIT_IMPORT
     try:
         fd = int(os.environ.get("POLYHOST_FD", "3"))
         concurrency = _env_int("POLYHOST_CONCURRENCY", None)
