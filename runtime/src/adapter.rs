@@ -44,7 +44,9 @@ pub struct AdapterDefinition {
     pub search_path_env: String,
     /// Folder (relative to the adapter folder) with the guest runtime package.
     pub runtime_dir: String,
-    /// Variables every worker of this language gets.
+    /// Variables every worker of this language gets; `{cache_dir}` in a value is a
+    /// folder for the guest's caches (see `launch::cache_dir`), such as compiled
+    /// bytecode, so that workers after the first skip compiling the runtime.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Folder of the generator target (relative to the adapter folder).

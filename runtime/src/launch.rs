@@ -74,6 +74,25 @@ pub struct Spawned {
     pub stderr_tail: StderrTail,
 }
 
+/// Where guest runtimes may keep caches (Python's bytecode, say): the adapter
+/// definition's `{cache_dir}`. `$XDG_CACHE_HOME/polyhost`, else `$HOME/.cache/polyhost`,
+/// else a folder of this user's in the temporary directory.
+pub fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        });
+    match base {
+        Some(base) => base.join("polyhost"),
+        // SAFETY: getuid(2) cannot fail and has no preconditions.
+        None => std::env::temp_dir().join(format!("polyhost-{}", unsafe { libc::getuid() })),
+    }
+}
+
 /// The search path: the adapter's runtime, then the module paths.
 fn search_path(spec: &WorkerSpec) -> OsString {
     let dirs = std::iter::once(spec.adapter.runtime_dir()).chain(spec.module_paths.iter().cloned());
@@ -122,7 +141,12 @@ pub(crate) fn start_process(
             cmd.env(name, value);
         }
     }
-    cmd.envs(&def.env);
+    let cache = cache_dir();
+    cmd.envs(
+        def.env
+            .iter()
+            .map(|(k, v)| (k, v.replace("{cache_dir}", &cache.to_string_lossy()))),
+    );
     cmd.envs(spec.env.iter().cloned());
     cmd.env(&def.search_path_env, search_path(spec));
     cmd.env("POLYHOST_FD", WORKER_FD.to_string());

@@ -24,6 +24,7 @@ The template exits when the host closes the socket; its workers die with it.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -101,6 +102,10 @@ def serve(ctl: socket.socket, entry: str, factory: Optional[Callable[..., Any]])
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     signal.set_wakeup_fd(wake_w)
     template_pid = os.getpid()
+    # Objects imported so far are never collected: a worker's collections then leave
+    # their pages alone, so they stay shared with the template instead of copied.
+    gc.collect()
+    gc.freeze()
     _send(ctl, {"ready": {}})
     while True:
         ready, _, _ = select.select([ctl, wake_r], [], [])

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use polyhost::launch::{self, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
-use polyhost::{Adapter, HandlerError, Pool, PoolBuilder, SinkWriter};
+use polyhost::{Adapter, HandlerError, Pool, PoolBuilder, SinkWriter, StartMode};
 use polyhost_tests::bench::{self, BenchClient, FeederDispatch, FeederHandler, Item};
 use polyhost_tests::{NODE_MODULES, PLUGINS, PYTHON_MODULES};
 
@@ -42,6 +42,18 @@ const STREAM_RUN: Duration = Duration::from_millis(1500);
 const STREAM_RUNS: usize = 3;
 const START_SIZES: [usize; 3] = [1, 4, 16];
 const START_RUNS: usize = 3;
+/// Start modes measured, and how the table names them.
+const START_MODES: [(StartMode, &str); 3] = [
+    (StartMode::Fresh, "fresh interpreters"),
+    (
+        StartMode::Template,
+        "forked from a template (runtime imported)",
+    ),
+    (
+        StartMode::TemplateWithPlugin,
+        "forked from a template (runtime and plugin imported)",
+    ),
+];
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -197,14 +209,21 @@ async fn run() -> Result<(), BoxError> {
                 .map(|_| bare_interpreters(&interpreter, n))
                 .collect::<Result<Vec<_>, _>>()?,
         );
-        let mut runs = Vec::new();
-        for _ in 0..START_RUNS {
-            let t = Instant::now();
-            let pool = bench_pool(&python, n, None).start().await?;
-            runs.push(t.elapsed());
-            pool.shutdown().await;
+        let mut by_mode = Vec::new();
+        for (mode, _) in START_MODES {
+            let mut runs = Vec::new();
+            for _ in 0..START_RUNS {
+                let t = Instant::now();
+                let pool = bench_pool(&python, n, None)
+                    .start_mode(mode)
+                    .start()
+                    .await?;
+                runs.push(t.elapsed());
+                pool.shutdown().await;
+            }
+            by_mode.push(median(runs));
         }
-        starts.push((n, bare, median(runs)));
+        starts.push((n, bare, by_mode));
     }
     for (n, bare, _) in &starts {
         table.row(
@@ -213,12 +232,17 @@ async fn run() -> Result<(), BoxError> {
             1.0,
         );
     }
-    for (n, bare, pool) in &starts {
-        table.row(
-            &format!("pool of {n} worker{}", if *n == 1 { "" } else { "s" }),
-            ms(*pool),
-            pool.as_secs_f64() / bare.as_secs_f64(),
-        );
+    for (i, (_, how)) in START_MODES.iter().enumerate() {
+        for (n, bare, by_mode) in &starts {
+            table.row(
+                &format!(
+                    "pool of {n} worker{}, {how}",
+                    if *n == 1 { "" } else { "s" }
+                ),
+                ms(by_mode[i]),
+                by_mode[i].as_secs_f64() / bare.as_secs_f64(),
+            );
+        }
     }
     table.row(
         "  of which: resolving the interpreter (one `python3 -c`, in every start())",
@@ -487,6 +511,8 @@ fn node_bench_pool(node: &Adapter) -> PoolBuilder {
 fn profiled(python: &Adapter) -> Adapter {
     let mut adapter = python.clone();
     adapter.definition.args = vec![bench_file("profiled_worker.py"), "{entry}".into()];
+    // Every worker runs that script: none is forked from a template.
+    adapter.definition.template.clear();
     adapter
 }
 
