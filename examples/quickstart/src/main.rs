@@ -41,8 +41,12 @@ async fn start(adapter: &str, entry: &str, size: usize, log: &Arc<Log>) -> Resul
         .start()
         .await?;
     let stats = pool.stats();
+    let forked = stats
+        .template
+        .map(|t| format!(" forked from template pid {t}"))
+        .unwrap_or_default();
     println!(
-        "started {adapter} pool: {} worker(s), pids {:?}, in {} ms",
+        "started {adapter} pool: {} worker(s), pids {:?}{forked}, in {} ms",
         stats.workers,
         stats.pids,
         started.elapsed().as_millis()
@@ -69,9 +73,10 @@ async fn talk_to(greeter: &GreeterClient) -> Result<(), Error> {
     Ok(())
 }
 
-/// Shuts `pool` down; the pids of its workers that are still running (none).
+/// Shuts `pool` down; the pids of its processes (workers, template) still running (none).
 async fn shut_down(pool: Pool) -> Vec<u32> {
-    let pids = pool.stats().pids;
+    let stats = pool.stats();
+    let pids: Vec<u32> = stats.pids.into_iter().chain(stats.template).collect();
     pool.shutdown().await;
     pids.into_iter()
         .filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
