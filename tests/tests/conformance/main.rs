@@ -704,7 +704,7 @@ fn hostile_case(
     // The stderr reader thread may still be catching up.
     let mut stderr = String::new();
     for _ in 0..100 {
-        stderr = support::stderr_text(&spawned.stderr_tail);
+        stderr = polyhost::launch::tail_text(&spawned.stderr_tail);
         if !stderr.trim().is_empty() {
             break;
         }

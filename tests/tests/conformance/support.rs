@@ -287,16 +287,6 @@ impl Started {
     }
 }
 
-/// The last stderr lines of a worker, joined.
-pub fn stderr_text(tail: &Arc<Mutex<VecDeque<String>>>) -> String {
-    tail.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Waits (at most `limit`) for the process to exit and reaps it; returns its exit
 /// status and peak resident set size in KiB (`ru_maxrss`), or `None` if it is still
 /// running (then it is killed).
