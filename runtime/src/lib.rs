@@ -3,6 +3,7 @@
 //! - `adapter`, `launch`: how a worker of a guest language is started;
 //! - `template`: workers forked from a template process that has done the imports;
 //! - `pool`: worker pools (routing, sessions, supervision, shutdown);
+//! - `metrics`: per-method calls, errors and latency percentiles of a pool;
 //! - `pipeline`: capabilities usable before the call that returns them has returned;
 //! - `connection`: one worker's RPC connection on its own I/O thread;
 //! - `codec`: owned values <-> capnp messages (what generated bindings implement);
@@ -21,6 +22,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod error;
 pub mod launch;
+pub mod metrics;
 pub mod pipeline;
 pub mod pool;
 pub mod stream;
@@ -33,6 +35,7 @@ pub use capability::{
 pub use codec::{AnyValue, CapBridge, CapabilityHandle, NoCaps, PointerValue, Struct};
 pub use dispatch::{Dispatch, DispatchError, Invocation};
 pub use error::{CallError, ErrorKind, ExitReason, HandlerError};
+pub use metrics::MethodStats;
 pub use pool::{Pool, PoolBuilder, PoolError, PoolStats, StartMode};
 pub use stream::{ItemStream, ListItem, SinkWriter};
 

@@ -36,6 +36,7 @@ use crate::error::{CallError, ExitReason};
 use crate::launch::{
     self, ExitWatch, LaunchError, Running, StderrTail, WorkerSpec, DEFAULT_ENV_ALLOWLIST,
 };
+use crate::metrics::{MethodStats, Metrics};
 use crate::pipeline::{Deferred, DeferredCap};
 use crate::polyhost::{
     CallContext, Service, WorkerInfo, WorkerProcessClient, WorkerProcessScopedParams,
@@ -261,6 +262,7 @@ impl PoolBuilder {
             restarts: AtomicU64::new(0),
             calls: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            metrics: Metrics::default(),
         });
         let mut started = Vec::new();
         for slot in 0..size {
@@ -315,6 +317,8 @@ pub struct PoolStats {
     pub pids: Vec<u32>,
     /// Process id of the template workers are forked from, if any.
     pub template: Option<u32>,
+    /// Calls, errors and latency of every method called through the pool, by name.
+    pub methods: Vec<MethodStats>,
 }
 
 impl Pool {
@@ -397,6 +401,7 @@ impl Pool {
                 .try_lock()
                 .ok()
                 .and_then(|t| t.as_ref().filter(|t| t.is_alive()).map(|t| t.pid())),
+            methods: self.inner.metrics.snapshot(),
         }
     }
 
@@ -460,6 +465,7 @@ struct PoolInner {
     restarts: AtomicU64,
     calls: AtomicU64,
     errors: AtomicU64,
+    metrics: Metrics,
 }
 
 impl PoolInner {
@@ -1115,6 +1121,7 @@ impl PoolInner {
         call: OutgoingCall,
     ) -> Result<Box<dyn Any + Send>, CallError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
         let method = call.method_name;
         let deadline = call
             .options
@@ -1191,6 +1198,8 @@ impl PoolInner {
             self.errors.fetch_add(1, Ordering::Relaxed);
             span.in_scope(|| tracing::debug!(method, "call failed: {e}"));
         }
+        self.metrics
+            .record(method, started.elapsed(), result.is_ok());
         result
     }
 }

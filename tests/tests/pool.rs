@@ -625,3 +625,41 @@ async fn a_template_that_preloads_the_plugin_serves() {
     assert_eq!(lab.echo(11).await.unwrap(), 11);
     pool.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pool_stats_count_calls_errors_and_latency_per_method() {
+    let pool = lab(1).start().await.unwrap();
+    let lab: LabClient = pool.client();
+    for n in 0..20 {
+        assert_eq!(lab.echo(n).await.unwrap(), n);
+    }
+    for _ in 0..3 {
+        lab.slow(150).await.unwrap();
+    }
+    let timed_out = lab
+        .slow_with(
+            5_000,
+            CallOptions {
+                timeout: Some(Duration::from_millis(100)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(timed_out, CallError::Timeout { .. }),
+        "{timed_out:?}"
+    );
+    let methods = pool.stats().methods;
+    let names: Vec<&str> = methods.iter().map(|m| m.method.as_str()).collect();
+    assert_eq!(names, ["Lab.echo", "Lab.slow"], "{methods:?}");
+    let (echo, slow) = (&methods[0], &methods[1]);
+    assert_eq!((echo.calls, echo.errors), (20, 0), "{echo:?}");
+    assert!(echo.p50 <= echo.p99 && echo.p99 <= echo.max, "{echo:?}");
+    assert!(echo.max < Duration::from_millis(150), "{echo:?}");
+    assert_eq!((slow.calls, slow.errors), (4, 1), "{slow:?}");
+    // Three calls of >= 150 ms and one cut off at 100 ms.
+    assert!(slow.p50 >= Duration::from_millis(150), "{slow:?}");
+    assert!(slow.max < Duration::from_secs(5), "{slow:?}");
+    pool.shutdown().await;
+}
