@@ -243,14 +243,14 @@ def _setter(cls: Any, name: str) -> Callable[[Any, Any], None]:
 def _rows(cls: Any) -> Optional[_Rows]:
     """The bulk codec of ``cls`` when every field is an int or float with a zero
     default, no field is a pointer and no fields overlap (else None); cached."""
-    r = cls.__dict__.get("_polyhost_rows", False)
-    if r is not False:
-        return cast(Optional[_Rows], r)
-    layout = getattr(cls, "_polyhost_layout", None)
+    cached = cls.__dict__.get("_polyhost_rows", False)
+    if cached is not False:
+        return cast(Optional[_Rows], cached)
+    layout: Optional[Sequence[Any]] = getattr(cls, "_polyhost_layout", None)
     ok = (bool(layout) and cls._polyhost_ptr_count == 0
           and all(f is not None and not f[3] and math.copysign(1.0, f[3]) > 0
-                  for f in layout))
-    r = _Rows(cls, list(layout)) if ok else None
+                  for f in layout or ()))
+    r: Optional[_Rows] = _Rows(cls, list(layout)) if ok and layout else None
     if r is not None and r.packer.size > cls._polyhost_data_words * 8:
         r = None
     setattr(cls, "_polyhost_rows", r)

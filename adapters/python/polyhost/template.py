@@ -108,7 +108,7 @@ def serve(ctl: socket.socket, entry: str, factory: Optional[Callable[..., Any]])
     gc.freeze()
     _send(ctl, {"ready": {}})
     while True:
-        ready, _, _ = select.select([ctl, wake_r], [], [])
+        ready, _, _ = select.select([ctl.fileno(), wake_r], [], [])
         if wake_r in ready:
             try:
                 while os.read(wake_r, 512):
@@ -116,7 +116,7 @@ def serve(ctl: socket.socket, entry: str, factory: Optional[Callable[..., Any]])
             except BlockingIOError:
                 pass
             _reap(ctl)
-        if ctl not in ready:
+        if ctl.fileno() not in ready:
             continue
         msg, fds, _flags, _addr = socket.recv_fds(ctl, _MAX_REQUEST, 3)
         if not msg:
