@@ -517,7 +517,23 @@ impl PoolInner {
         // A template that died since the last start is replaced, once per attempt.
         for attempt in 0..2 {
             let template = self.template(preload).await?;
-            match template.spawn(worker_id).await {
+            let outcome =
+                match tokio::time::timeout(cfg.start_timeout, template.spawn(worker_id)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        // A template that stopped answering is of no use: replace it.
+                        tracing::warn!(
+                            pid = template.pid(),
+                            "template did not fork a worker within {:?}; killing it",
+                            cfg.start_timeout
+                        );
+                        template.kill();
+                        Err(TemplateError::Gone {
+                            pid: template.pid(),
+                        })
+                    }
+                };
+            match outcome {
                 Err(TemplateError::Gone { .. }) if attempt == 0 => continue,
                 outcome => return Ok(outcome?),
             }

@@ -241,6 +241,14 @@ impl Template {
         })
     }
 
+    /// Kills the template (and so its workers); it accepts no more requests.
+    pub fn kill(&self) {
+        lock(&self.shared).closed = true;
+        if self.exit.get().is_none() {
+            launch::signal(self.pid, libc::SIGKILL);
+        }
+    }
+
     /// Closes the control socket (the template exits on its end), then SIGKILLs the
     /// template if it has not exited within `grace`.
     pub async fn stop(&self, grace: Duration) {

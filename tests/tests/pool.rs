@@ -663,3 +663,33 @@ async fn pool_stats_count_calls_errors_and_latency_per_method() {
     assert!(slow.max < Duration::from_secs(5), "{slow:?}");
     pool.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_template_that_stops_answering_is_replaced() {
+    let pool = lab(1)
+        .start_timeout(Duration::from_secs(2))
+        .start()
+        .await
+        .unwrap();
+    let before = pool.stats();
+    let template = before.template.unwrap();
+    // Frozen: it can neither fork the replacement nor report the death.
+    polyhost::launch::signal(template, libc::SIGSTOP);
+    polyhost::launch::signal(before.pids[0], libc::SIGKILL);
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            let now = pool.stats();
+            now.workers == 1 && now.template.is_some_and(|t| t != template)
+        })
+        .await,
+        "{:?}",
+        pool.stats()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || !alive(template)).await,
+        "the frozen template was killed"
+    );
+    let lab: LabClient = pool.client();
+    assert_eq!(lab.echo(5).await.unwrap(), 5);
+    pool.shutdown().await;
+}
