@@ -85,7 +85,7 @@ pub fn capnpc_snake(name: &str) -> String {
 }
 
 pub fn escape(name: String, keywords: &[String], pattern: &str) -> String {
-    if keywords.iter().any(|k| *k == name) {
+    if keywords.contains(&name) {
         pattern.replace("{}", &name)
     } else {
         name

@@ -1,10 +1,9 @@
 //! What every scenario shares: the adapters under test, starting a guest, the host's
 //! Callback, bounded waits.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use polyhost::launch::WorkerSpec;
