@@ -35,8 +35,10 @@ import traceback
 from typing import Any, Callable, List, Optional, Sequence
 
 from polyhost import worker
-# What generated modules and workers import, so that forked workers find it loaded.
-from polyhost import gen, rpc, streams, wire  # noqa: F401
+# What generated modules and workers import, so that forked workers find it loaded
+# (concurrent.futures imports its thread pool lazily, when the worker makes one).
+import concurrent.futures.thread  # noqa: F401,E402
+from polyhost import gen, rpc, streams, wire  # noqa: F401,E402
 
 __all__ = ["main"]
 
