@@ -1,14 +1,28 @@
-//! Per-method call metrics of a pool: calls, errors and a latency histogram.
+//! Per-method call metrics of a pool: calls, errors and a latency histogram, kept for
+//! [`crate::PoolStats`] and reported to OpenTelemetry.
 //!
 //! Every call made through a pool's clients is recorded when it ends (success, error,
 //! timeout) under its schema name (`Interface.method`). Latencies go into fixed
 //! buckets, four per power of two of microseconds, so recording is a few integer
 //! operations under a short lock and a percentile is exact to within 25% (the
 //! reported value is the upper edge of its bucket, capped by the largest call seen).
+//!
+//! The same calls go to the global OpenTelemetry meter provider (a no-op unless the
+//! application installs one), as instruments of the meter `polyhost`:
+//!
+//! | instrument | kind | attributes |
+//! |---|---|---|
+//! | `polyhost.call.duration` (s) | histogram | `polyhost.pool`, `rpc.method`, `outcome` (`ok` / `error`) |
+//! | `polyhost.pool.workers`, `.busy`, `.queued` | gauges | `polyhost.pool` |
+//! | `polyhost.pool.restarts` | counter | `polyhost.pool` |
+//!
+//! `polyhost.pool` is the pool's plugin entry (`greeter_plugin:make`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use opentelemetry::KeyValue;
 
 /// Buckets per power of two.
 const SUB: u32 = 4;
@@ -86,13 +100,87 @@ impl Histogram {
 }
 
 /// The metrics of one pool.
-#[derive(Default)]
 pub(crate) struct Metrics {
     methods: Mutex<HashMap<&'static str, Histogram>>,
+    /// `polyhost.call.duration`
+    duration: opentelemetry::metrics::Histogram<f64>,
+    /// `polyhost.pool = <entry>`, shared by every measurement of the pool.
+    pool: KeyValue,
+}
+
+/// What the pool gauges read when the meter provider collects.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Gauges {
+    pub workers: u64,
+    pub busy: u64,
+    pub queued: u64,
+    pub restarts: u64,
 }
 
 impl Metrics {
+    /// Metrics of the pool running `entry`; `gauges` is read at every collection and
+    /// answers `None` once the pool is gone.
+    pub(crate) fn new(
+        entry: &str,
+        gauges: impl Fn() -> Option<Gauges> + Send + Sync + Clone + 'static,
+    ) -> Metrics {
+        let meter = opentelemetry::global::meter("polyhost");
+        let pool = KeyValue::new("polyhost.pool", Arc::<str>::from(entry));
+        let gauge = |name: &'static str, description: &'static str, read: fn(&Gauges) -> u64| {
+            let (gauges, pool) = (gauges.clone(), pool.clone());
+            meter
+                .u64_observable_gauge(name)
+                .with_description(description)
+                .with_callback(move |o| {
+                    if let Some(g) = gauges() {
+                        o.observe(read(&g), std::slice::from_ref(&pool));
+                    }
+                })
+                .build();
+        };
+        gauge("polyhost.pool.workers", "Workers alive and started", |g| {
+            g.workers
+        });
+        gauge(
+            "polyhost.pool.busy",
+            "Workers running at least one call",
+            |g| g.busy,
+        );
+        gauge("polyhost.pool.queued", "Calls waiting for a worker", |g| {
+            g.queued
+        });
+        {
+            let (gauges, pool) = (gauges.clone(), pool.clone());
+            meter
+                .u64_observable_counter("polyhost.pool.restarts")
+                .with_description("Workers restarted after they died")
+                .with_callback(move |o| {
+                    if let Some(g) = gauges() {
+                        o.observe(g.restarts, std::slice::from_ref(&pool));
+                    }
+                })
+                .build();
+        }
+        Metrics {
+            methods: Mutex::default(),
+            duration: meter
+                .f64_histogram("polyhost.call.duration")
+                .with_unit("s")
+                .with_description("Calls through the pool's clients, queueing included")
+                .build(),
+            pool,
+        }
+    }
+
     pub(crate) fn record(&self, method: &'static str, took: Duration, ok: bool) {
+        self.duration.record(
+            took.as_secs_f64(),
+            &[
+                self.pool.clone(),
+                KeyValue::new("rpc.method", method),
+                KeyValue::new("outcome", if ok { "ok" } else { "error" }),
+            ],
+        );
         let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         let mut methods = self.methods.lock().unwrap_or_else(|e| e.into_inner());
         let h = methods.entry(method).or_default();
@@ -146,7 +234,7 @@ mod tests {
 
     #[test]
     fn percentiles_follow_the_recorded_calls() {
-        let m = Metrics::default();
+        let m = Metrics::new("test:make", || None);
         for ms in 1..=100u64 {
             m.record("Calc.add", Duration::from_millis(ms), ms != 100);
         }

@@ -36,7 +36,7 @@ use crate::error::{CallError, ExitReason};
 use crate::launch::{
     self, ExitWatch, LaunchError, Running, StderrTail, WorkerSpec, DEFAULT_ENV_ALLOWLIST,
 };
-use crate::metrics::{MethodStats, Metrics};
+use crate::metrics::{Gauges, MethodStats, Metrics};
 use crate::pipeline::{Deferred, DeferredCap};
 use crate::polyhost::{
     CallContext, Service, WorkerInfo, WorkerProcessClient, WorkerProcessScopedParams,
@@ -246,7 +246,9 @@ impl PoolBuilder {
             .resolve_interpreter(self.config.interpreter.as_deref())?;
         self.config.spec.interpreter = interpreter;
         let size = self.config.size;
-        let inner = Arc::new(PoolInner {
+        let spawner = Spawner::start()?;
+        let entry = self.config.spec.entry.clone();
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<PoolInner>| PoolInner {
             config: self.config,
             state: Mutex::new(State {
                 slots: (0..size).map(|_| Slot::default()).collect(),
@@ -255,14 +257,17 @@ impl PoolBuilder {
             }),
             changed: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
-            spawner: Spawner::start()?,
+            spawner,
             template: tokio::sync::Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             next_worker: AtomicU64::new(1),
             restarts: AtomicU64::new(0),
             calls: AtomicU64::new(0),
             errors: AtomicU64::new(0),
-            metrics: Metrics::default(),
+            metrics: Metrics::new(&entry, {
+                let weak = weak.clone();
+                move || weak.upgrade().map(|inner| inner.gauges())
+            }),
         });
         let mut started = Vec::new();
         for slot in 0..size {
@@ -376,17 +381,14 @@ impl Pool {
     }
 
     pub fn stats(&self) -> PoolStats {
+        let gauges = self.inner.gauges();
         let st = self.inner.lock();
         let live: Vec<&Live> = st.slots.iter().filter_map(|s| s.live.as_ref()).collect();
         PoolStats {
-            workers: live.len(),
-            busy: st
-                .slots
-                .iter()
-                .filter(|s| s.live.is_some() && s.in_flight > 0)
-                .count(),
-            queued: st.waiting,
-            restarts: self.inner.restarts.load(Ordering::Relaxed),
+            workers: gauges.workers as usize,
+            busy: gauges.busy as usize,
+            queued: gauges.queued as usize,
+            restarts: gauges.restarts,
             calls: self.inner.calls.load(Ordering::Relaxed),
             errors: self.inner.errors.load(Ordering::Relaxed),
             tainted: st
@@ -495,6 +497,18 @@ impl PoolInner {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Workers, busy workers, queued calls and restarts, now.
+    fn gauges(&self) -> Gauges {
+        let st = self.lock();
+        let live = || st.slots.iter().filter(|s| s.live.is_some());
+        Gauges {
+            workers: live().count() as u64,
+            busy: live().filter(|s| s.in_flight > 0).count() as u64,
+            queued: st.waiting as u64,
+            restarts: self.restarts.load(Ordering::Relaxed),
+        }
     }
 
     /// Starts worker process `worker_id` as the start mode says.
