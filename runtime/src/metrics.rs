@@ -8,7 +8,8 @@
 //! reported value is the upper edge of its bucket, capped by the largest call seen).
 //!
 //! The same calls go to the global OpenTelemetry meter provider (a no-op unless the
-//! application installs one), as instruments of the meter `polyhost`:
+//! application installs one before it starts the pool: instruments are made at
+//! start), as instruments of the meter `polyhost`:
 //!
 //! | instrument | kind | attributes |
 //! |---|---|---|
