@@ -22,3 +22,19 @@ pub mod conformance {
 /// build.rs's output folder: `$OUT_DIR/<adapter>` holds each adapter's generated
 /// modules.
 pub const OUT_DIR: &str = env!("OUT_DIR");
+
+/// A pool of `size` Python workers running `tests/plugins/lab_plugin.py` (the
+/// `Lab` interface of `tests/schema/pool_lab.capnp`), with its bindings checked.
+pub fn lab_pool(size: usize) -> polyhost::PoolBuilder {
+    polyhost::Pool::builder(
+        polyhost::Adapter::bundled("python").expect("the bundled Python adapter"),
+        LAB_ENTRY,
+    )
+    .size(size)
+    .module_path(PYTHON_MODULES)
+    .module_path(PLUGINS)
+    .bindings(pool_lab::SCHEMA, pool_lab::FINGERPRINT)
+}
+
+/// The lab plugin's entry point.
+pub const LAB_ENTRY: &str = "lab_plugin:make";

@@ -8,14 +8,10 @@ use polyhost::{
     Adapter, CallError, CallOptions, ExitReason, Pool, PoolBuilder, PoolError, StartMode,
 };
 use polyhost_tests::pool_lab::{self, LabClient};
-use polyhost_tests::{PLUGINS, PYTHON_MODULES};
+use polyhost_tests::{lab_pool, PLUGINS, PYTHON_MODULES};
 
 fn lab(size: usize) -> PoolBuilder {
-    Pool::builder(Adapter::bundled("python").unwrap(), "lab_plugin:make")
-        .size(size)
-        .module_path(PYTHON_MODULES)
-        .module_path(PLUGINS)
-        .bindings(pool_lab::SCHEMA, pool_lab::FINGERPRINT)
+    lab_pool(size)
         .restart_backoff(Duration::from_millis(20), Duration::from_millis(200))
         .shutdown_timeouts(Duration::from_secs(2), Duration::from_secs(1))
 }

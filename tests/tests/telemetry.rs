@@ -6,11 +6,9 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use polyhost::{Adapter, CallError, CallOptions, Pool};
-use polyhost_tests::pool_lab::{self, LabClient};
-use polyhost_tests::{PLUGINS, PYTHON_MODULES};
-
-const ENTRY: &str = "lab_plugin:make";
+use polyhost::{CallError, CallOptions};
+use polyhost_tests::pool_lab::LabClient;
+use polyhost_tests::{lab_pool, LAB_ENTRY as ENTRY};
 
 fn has(attributes: &[&KeyValue], key: &str, value: &str) -> bool {
     attributes
@@ -41,14 +39,7 @@ async fn call_durations_and_pool_gauges_reach_the_meter_provider() {
         .build();
     opentelemetry::global::set_meter_provider(provider.clone());
 
-    let pool = Pool::builder(Adapter::bundled("python").unwrap(), ENTRY)
-        .size(2)
-        .module_path(PYTHON_MODULES)
-        .module_path(PLUGINS)
-        .bindings(pool_lab::SCHEMA, pool_lab::FINGERPRINT)
-        .start()
-        .await
-        .unwrap();
+    let pool = lab_pool(2).start().await.unwrap();
     let lab: LabClient = pool.client();
     for n in 0..10 {
         assert_eq!(lab.echo(n).await.unwrap(), n);
