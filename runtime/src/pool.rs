@@ -259,6 +259,7 @@ impl PoolBuilder {
             runtime: tokio::runtime::Handle::current(),
             spawner,
             template: tokio::sync::Mutex::new(None),
+            template_now: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             next_worker: AtomicU64::new(1),
             restarts: AtomicU64::new(0),
@@ -399,10 +400,12 @@ impl Pool {
             pids: live.iter().map(|l| l.pid).collect(),
             template: self
                 .inner
-                .template
-                .try_lock()
-                .ok()
-                .and_then(|t| t.as_ref().filter(|t| t.is_alive()).map(|t| t.pid())),
+                .template_now
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .filter(|t| t.is_alive())
+                .map(|t| t.pid()),
             methods: self.inner.metrics.snapshot(),
         }
     }
@@ -447,6 +450,11 @@ impl Pool {
             live.conn.close();
         });
         futures::future::join_all(stops).await;
+        inner
+            .template_now
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(template) = inner.template.lock().await.take() {
             template.stop(step).await;
         }
@@ -462,6 +470,8 @@ struct PoolInner {
     spawner: Spawner,
     /// The template workers are forked from, once started (see [`StartMode`]).
     template: tokio::sync::Mutex<Option<Arc<Template>>>,
+    /// The same template, readable without waiting for a start in progress (stats).
+    template_now: Mutex<Option<Arc<Template>>>,
     shutting_down: AtomicBool,
     next_worker: AtomicU64,
     restarts: AtomicU64,
@@ -580,6 +590,7 @@ impl PoolInner {
         };
         tracing::info!(pid = template.pid(), preload, "template process ready");
         *slot = Some(template.clone());
+        *self.template_now.lock().unwrap_or_else(|e| e.into_inner()) = Some(template.clone());
         Ok(template)
     }
 }
