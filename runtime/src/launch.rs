@@ -12,11 +12,12 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -76,21 +77,32 @@ pub struct Spawned {
 
 /// Where guest runtimes may keep caches (Python's bytecode, say): the adapter
 /// definition's `{cache_dir}`. `$XDG_CACHE_HOME/polyhost`, else `$HOME/.cache/polyhost`,
-/// else a folder of this user's in the temporary directory.
-pub fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".cache"))
-        });
-    match base {
-        Some(base) => base.join("polyhost"),
+/// else `polyhost-<uid>` in the temporary directory, made private (mode 0700) and used
+/// only while this user owns it and nobody else may write to it. `None` when there is
+/// no such folder: variables that name `{cache_dir}` are then left out. Worked out
+/// once per process.
+pub fn cache_dir() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let home = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".cache"))
+            });
+        if let Some(base) = home {
+            return Some(base.join("polyhost"));
+        }
         // SAFETY: getuid(2) cannot fail and has no preconditions.
-        None => std::env::temp_dir().join(format!("polyhost-{}", unsafe { libc::getuid() })),
-    }
+        let uid = unsafe { libc::getuid() };
+        let dir = std::env::temp_dir().join(format!("polyhost-{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        let meta = std::fs::symlink_metadata(&dir).ok()?;
+        (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0).then_some(dir)
+    })
+    .as_deref()
 }
 
 /// The search path: the adapter's runtime, then the module paths.
@@ -141,12 +153,15 @@ pub(crate) fn start_process(
             cmd.env(name, value);
         }
     }
-    let cache = cache_dir();
-    cmd.envs(
-        def.env
-            .iter()
-            .map(|(k, v)| (k, v.replace("{cache_dir}", &cache.to_string_lossy()))),
-    );
+    for (name, value) in &def.env {
+        match (value.contains("{cache_dir}"), cache_dir()) {
+            (false, _) => cmd.env(name, value),
+            (true, Some(dir)) => {
+                cmd.env(name, value.replace("{cache_dir}", &dir.to_string_lossy()))
+            }
+            (true, None) => continue,
+        };
+    }
     cmd.envs(spec.env.iter().cloned());
     cmd.env(&def.search_path_env, search_path(spec));
     cmd.env("POLYHOST_FD", WORKER_FD.to_string());
@@ -191,14 +206,26 @@ pub(crate) fn start_process(
     })?;
     drop(fd);
     let pid = child.id();
-    let stderr_tail = StderrTail::default();
-    if let Some(out) = child.stdout.take() {
+    let stderr_tail = forward_output(child.stdout.take(), child.stderr.take(), worker_id, pid);
+    Ok((child, stderr_tail))
+}
+
+/// Re-emits a process's stdout and stderr as `tracing` events (see `forward_lines`);
+/// returns the tail of its stderr.
+pub(crate) fn forward_output(
+    stdout: Option<impl std::io::Read + Send + 'static>,
+    stderr: Option<impl std::io::Read + Send + 'static>,
+    worker_id: u64,
+    pid: u32,
+) -> StderrTail {
+    let tail = StderrTail::default();
+    if let Some(out) = stdout {
         forward_lines(out, worker_id, pid, "stdout", None);
     }
-    if let Some(err) = child.stderr.take() {
-        forward_lines(err, worker_id, pid, "stderr", Some(stderr_tail.clone()));
+    if let Some(err) = stderr {
+        forward_lines(err, worker_id, pid, "stderr", Some(tail.clone()));
     }
-    Ok((child, stderr_tail))
+    tail
 }
 
 /// The last lines a process wrote to stderr (at most [`STDERR_TAIL_LINES`]).
@@ -242,14 +269,26 @@ pub(crate) fn reap_in_background(mut child: Child, name: &str) -> std::io::Resul
     Ok(exit)
 }
 
-/// The stderr tail as one text, a line each.
-pub fn tail_text(tail: &StderrTail) -> String {
+/// The stderr tail's lines.
+pub fn tail_lines(tail: &StderrTail) -> Vec<String> {
     tail.lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
         .cloned()
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect()
+}
+
+/// The stderr tail as one text, a line each.
+pub fn tail_text(tail: &StderrTail) -> String {
+    tail_lines(tail).join("\n")
+}
+
+/// How a process that failed to start ended, and the last lines of its stderr: waits
+/// up to 2 s for its exit, then a moment for the stderr reader to take the last lines.
+pub async fn exit_report(exit: &ExitWatch, tail: &StderrTail) -> (ExitReason, String) {
+    exit.wait(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    (exit.get().unwrap_or(ExitReason::Unknown), tail_text(tail))
 }
 
 /// How a process ended, once known; waiters are woken when it is set.

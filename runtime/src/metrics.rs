@@ -3,9 +3,10 @@
 //!
 //! Every call made through a pool's clients is recorded when it ends (success, error,
 //! timeout) under its schema name (`Interface.method`). Latencies go into fixed
-//! buckets, four per power of two of microseconds, so recording is a few integer
-//! operations under a short lock and a percentile is exact to within 25% (the
-//! reported value is the upper edge of its bucket, capped by the largest call seen).
+//! buckets, four per power of two of microseconds, so keeping them is a few integer
+//! operations under a short lock (plus one OpenTelemetry record, below) and a
+//! percentile is exact to within 25% (the reported value is the upper edge of its
+//! bucket, capped by the largest call seen).
 //!
 //! The same calls go to the global OpenTelemetry meter provider (a no-op unless the
 //! application installs one before it starts the pool: instruments are made at

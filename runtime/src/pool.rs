@@ -258,8 +258,8 @@ impl PoolBuilder {
             changed: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
             spawner,
-            template: tokio::sync::Mutex::new(None),
-            template_now: Mutex::new(None),
+            template: Mutex::new(None),
+            template_start: tokio::sync::Mutex::new(()),
             shutting_down: AtomicBool::new(false),
             next_worker: AtomicU64::new(1),
             restarts: AtomicU64::new(0),
@@ -382,8 +382,8 @@ impl Pool {
     }
 
     pub fn stats(&self) -> PoolStats {
-        let gauges = self.inner.gauges();
         let st = self.inner.lock();
+        let gauges = self.inner.gauges_of(&st);
         let live: Vec<&Live> = st.slots.iter().filter_map(|s| s.live.as_ref()).collect();
         PoolStats {
             workers: gauges.workers as usize,
@@ -398,14 +398,7 @@ impl Pool {
                 .filter(|s| s.tainted_until.is_some_and(|t| t > Instant::now()))
                 .count(),
             pids: live.iter().map(|l| l.pid).collect(),
-            template: self
-                .inner
-                .template_now
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-                .filter(|t| t.is_alive())
-                .map(|t| t.pid()),
+            template: self.inner.live_template().map(|t| t.pid()),
             methods: self.inner.metrics.snapshot(),
         }
     }
@@ -450,12 +443,12 @@ impl Pool {
             live.conn.close();
         });
         futures::future::join_all(stops).await;
-        inner
-            .template_now
+        let template = inner
+            .template
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some(template) = inner.template.lock().await.take() {
+        if let Some(template) = template {
             template.stop(step).await;
         }
     }
@@ -469,9 +462,9 @@ struct PoolInner {
     runtime: tokio::runtime::Handle,
     spawner: Spawner,
     /// The template workers are forked from, once started (see [`StartMode`]).
-    template: tokio::sync::Mutex<Option<Arc<Template>>>,
-    /// The same template, readable without waiting for a start in progress (stats).
-    template_now: Mutex<Option<Arc<Template>>>,
+    template: Mutex<Option<Arc<Template>>>,
+    /// Held while a template starts, so that concurrent worker starts share one.
+    template_start: tokio::sync::Mutex<()>,
     shutting_down: AtomicBool,
     next_worker: AtomicU64,
     restarts: AtomicU64,
@@ -511,7 +504,10 @@ impl PoolInner {
 
     /// Workers, busy workers, queued calls and restarts, now.
     fn gauges(&self) -> Gauges {
-        let st = self.lock();
+        self.gauges_of(&self.lock())
+    }
+
+    fn gauges_of(&self, st: &State) -> Gauges {
         let live = || st.slots.iter().filter(|s| s.live.is_some());
         Gauges {
             workers: live().count() as u64,
@@ -541,23 +537,7 @@ impl PoolInner {
         // A template that died since the last start is replaced, once per attempt.
         for attempt in 0..2 {
             let template = self.template(preload).await?;
-            let outcome =
-                match tokio::time::timeout(cfg.start_timeout, template.spawn(worker_id)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => {
-                        // A template that stopped answering is of no use: replace it.
-                        tracing::warn!(
-                            pid = template.pid(),
-                            "template did not fork a worker within {:?}; killing it",
-                            cfg.start_timeout
-                        );
-                        template.kill();
-                        Err(TemplateError::Gone {
-                            pid: template.pid(),
-                        })
-                    }
-                };
-            match outcome {
+            match template.spawn(worker_id, cfg.start_timeout).await {
                 Err(TemplateError::Gone { .. }) if attempt == 0 => continue,
                 outcome => return Ok(outcome?),
             }
@@ -565,11 +545,20 @@ impl PoolInner {
         unreachable!("the second attempt returns")
     }
 
+    /// The template, if it is running.
+    fn live_template(&self) -> Option<Arc<Template>> {
+        self.template
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|t| t.is_alive())
+    }
+
     /// The live template, started (or restarted) on demand.
     async fn template(&self, preload: bool) -> Result<Arc<Template>, PoolError> {
-        let mut slot = self.template.lock().await;
-        if let Some(t) = slot.as_ref().filter(|t| t.is_alive()) {
-            return Ok(t.clone());
+        let _starting = self.template_start.lock().await;
+        if let Some(t) = self.live_template() {
+            return Ok(t);
         }
         let spec = self.config.spec.clone();
         let launched = self
@@ -589,8 +578,7 @@ impl PoolInner {
             Err(e) => return Err(e.into()),
         };
         tracing::info!(pid = template.pid(), preload, "template process ready");
-        *slot = Some(template.clone());
-        *self.template_now.lock().unwrap_or_else(|e| e.into_inner()) = Some(template.clone());
+        *self.template.lock().unwrap_or_else(|e| e.into_inner()) = Some(template.clone());
         Ok(template)
     }
 }
@@ -646,12 +634,7 @@ impl Live {
     }
 
     fn tail(&self) -> Vec<String> {
-        self.stderr_tail
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect()
+        launch::tail_lines(&self.stderr_tail)
     }
 }
 
@@ -818,27 +801,17 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
         exit,
         stderr_tail,
     };
-    let failed = |live: &Live| {
-        let live = live.clone();
-        let entry = cfg.spec.entry.clone();
-        async move {
-            live.wait_exit(Duration::from_secs(2)).await;
-            // Give the stderr reader a moment to take the last lines.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            PoolError::StartFailed {
-                worker: live.name.clone(),
-                entry,
-                exit: live.exit.get().unwrap_or(ExitReason::Unknown),
-                stderr: live.tail().join("\n"),
-            }
-        }
-    };
     let results = match tokio::time::timeout(cfg.start_timeout, worker.start(callbacks)).await {
         Ok(Ok(results)) => results,
         Ok(Err(_)) | Err(_) => {
-            let e = failed(&live).await;
+            let (exit, stderr) = launch::exit_report(&live.exit, &live.stderr_tail).await;
             launch::signal(pid, libc::SIGKILL);
-            return Err(e);
+            return Err(PoolError::StartFailed {
+                worker: live.name,
+                entry: cfg.spec.entry.clone(),
+                exit,
+                stderr,
+            });
         }
     };
     let info = results.info;

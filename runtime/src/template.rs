@@ -179,8 +179,9 @@ impl Template {
         !lock(&self.shared).closed && self.exit.get().is_none()
     }
 
-    /// Forks worker `worker_id` from the template.
-    pub async fn spawn(&self, worker_id: u64) -> Result<Running, TemplateError> {
+    /// Forks worker `worker_id` from the template. A template that has not answered
+    /// within `limit` is of no use: it is killed, and the answer is `Gone`.
+    pub async fn spawn(&self, worker_id: u64, limit: Duration) -> Result<Running, TemplateError> {
         let (host_end, worker_end) = UnixStream::pair()?;
         let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(std::io::Error::from)?;
@@ -216,22 +217,27 @@ impl Template {
                 TemplateError::Io(e.into())
             });
         }
-        let (pid, exit) = rx
-            .await
-            .map_err(|_| TemplateError::Gone { pid: self.pid })?
-            .map_err(|message| TemplateError::Fork {
-                pid: self.pid,
-                worker: worker_id,
-                message,
-            })?;
-        let stderr_tail = StderrTail::default();
-        launch::forward_lines(File::from(out_r), worker_id, pid, "stdout", None);
-        launch::forward_lines(
-            File::from(err_r),
+        let reply = match tokio::time::timeout(limit, rx).await {
+            Ok(reply) => reply.map_err(|_| TemplateError::Gone { pid: self.pid })?,
+            Err(_) => {
+                tracing::warn!(
+                    pid = self.pid,
+                    "template did not fork a worker within {limit:?}; killing it"
+                );
+                self.kill();
+                return Err(TemplateError::Gone { pid: self.pid });
+            }
+        };
+        let (pid, exit) = reply.map_err(|message| TemplateError::Fork {
+            pid: self.pid,
+            worker: worker_id,
+            message,
+        })?;
+        let stderr_tail = launch::forward_output(
+            Some(File::from(out_r)),
+            Some(File::from(err_r)),
             worker_id,
             pid,
-            "stderr",
-            Some(stderr_tail.clone()),
         );
         Ok(Running {
             socket: host_end,
@@ -242,7 +248,7 @@ impl Template {
     }
 
     /// Kills the template (and so its workers); it accepts no more requests.
-    pub fn kill(&self) {
+    fn kill(&self) {
         lock(&self.shared).closed = true;
         if self.exit.get().is_none() {
             launch::signal(self.pid, libc::SIGKILL);
@@ -275,15 +281,13 @@ impl Launched {
             Ok(Ok(())) => Ok(template),
             outcome => {
                 if outcome.is_err() {
-                    launch::signal(template.pid, libc::SIGKILL);
+                    template.kill();
                 }
-                template.exit.wait(Duration::from_secs(2)).await;
-                // Give the stderr reader a moment to take the last lines.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let stderr = launch::tail_text(&template.stderr_tail);
+                let (exit, stderr) =
+                    launch::exit_report(&template.exit, &template.stderr_tail).await;
                 Err(TemplateError::NotReady {
                     pid: template.pid,
-                    exit: template.exit.get().unwrap_or(ExitReason::Unknown),
+                    exit,
                     stderr,
                 })
             }
@@ -299,7 +303,9 @@ fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
 fn read_reports(ctl: OwnedFd, template_pid: u32, exit: &ExitWatch, shared: &Mutex<Shared>) {
     let mut buf = vec![0u8; MAX_REPORT];
     loop {
-        let n = match rustix::net::recv(&ctl, &mut buf[..], RecvFlags::empty()) {
+        // TRUNC: the real length of a message longer than the buffer, not the part
+        // that fit, so an oversized report is seen as one.
+        let n = match rustix::net::recv(&ctl, &mut buf[..], RecvFlags::TRUNC) {
             Ok((_, 0)) => break,
             Ok((_, n)) if n > MAX_REPORT => {
                 tracing::error!(
