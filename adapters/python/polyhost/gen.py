@@ -246,11 +246,11 @@ def _rows(cls: Any) -> Optional[_Rows]:
     cached = cls.__dict__.get("_polyhost_rows", False)
     if cached is not False:
         return cast(Optional[_Rows], cached)
-    layout: Optional[Sequence[Any]] = getattr(cls, "_polyhost_layout", None)
+    layout: Sequence[Any] = getattr(cls, "_polyhost_layout", None) or ()
     ok = (bool(layout) and cls._polyhost_ptr_count == 0
           and all(f is not None and not f[3] and math.copysign(1.0, f[3]) > 0
-                  for f in layout or ()))
-    r: Optional[_Rows] = _Rows(cls, list(layout)) if ok and layout else None
+                  for f in layout))
+    r: Optional[_Rows] = _Rows(cls, list(layout)) if ok else None
     if r is not None and r.packer.size > cls._polyhost_data_words * 8:
         r = None
     setattr(cls, "_polyhost_rows", r)

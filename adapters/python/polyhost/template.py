@@ -44,6 +44,8 @@ __all__ = ["main"]
 
 #: largest request the host sends (a spawn request is ~30 bytes)
 _MAX_REQUEST = 4096
+#: a forked worker's status when setting it up raised (EX_SOFTWARE)
+_EXIT_INTERNAL = 70
 
 
 def _send(ctl: socket.socket, report: Any) -> None:
@@ -68,7 +70,7 @@ def _reap(ctl: socket.socket) -> None:
 def _child(entry: str, worker_id: int, fds: List[int], template_pid: int,
            close: Sequence[int], factory: Optional[Callable[..., Any]]) -> None:
     """In the forked worker: take the host's fds, then serve. Never returns."""
-    code = 70
+    code = _EXIT_INTERNAL
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -83,7 +85,7 @@ def _child(entry: str, worker_id: int, fds: List[int], template_pid: int,
         worker.set_parent_death_signal()
         if os.getppid() != template_pid:        # the template died before prctl
             os._exit(0)
-        os.environ["POLYHOST_FD"] = "3"
+        os.environ["POLYHOST_FD"] = "3"     # the template's own may name another fd
         os.environ["POLYHOST_WORKER_ID"] = str(worker_id)
         code = worker.run(entry, factory)
     except BaseException:
@@ -104,8 +106,8 @@ def serve(ctl: socket.socket, entry: str, factory: Optional[Callable[..., Any]])
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     signal.set_wakeup_fd(wake_w)
     template_pid = os.getpid()
-    # Objects imported so far are never collected: a worker's collections then leave
-    # their pages alone, so they stay shared with the template instead of copied.
+    # Objects imported so far are never collected: a worker's collections do not
+    # traverse them, so they do not write to those objects' headers.
     gc.collect()
     gc.freeze()
     _send(ctl, {"ready": {}})
@@ -152,26 +154,20 @@ def serve(ctl: socket.socket, entry: str, factory: Optional[Callable[..., Any]])
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1 or ":" not in args[0]:
-        print("usage: python3 -m polyhost.template package.module:factory", file=sys.stderr)
+    entry = worker.entry_argument(sys.argv[1:] if argv is None else argv, "polyhost.template")
+    if entry is None:
         return worker.EXIT_USAGE
     worker.set_parent_death_signal()
     factory = None
     if os.environ.get("POLYHOST_PRELOAD") == "1":
-        try:
-            factory = worker.load_factory(args[0])
-        except BaseException:
-            traceback.print_exc()
-            sys.stderr.flush()
+        factory = worker.import_or_report(entry)
+        if factory is None:
             return worker.EXIT_IMPORT
-    try:
-        ctl = socket.socket(fileno=int(os.environ.get("POLYHOST_FD", "3")))
-    except (ValueError, OSError) as e:
-        print("polyhost template: bad environment: %s" % e, file=sys.stderr)
+    ctl = worker.inherited_socket("template")
+    if ctl is None:
         return worker.EXIT_USAGE
     try:
-        return serve(ctl, args[0], factory)
+        return serve(ctl, entry, factory)
     except (BrokenPipeError, ConnectionResetError):
         return worker.EXIT_OK
 

@@ -42,7 +42,8 @@ from polyhost import polyhost_capnp as P
 from polyhost.context import _current
 from polyhost.rpc import Capability, Connection, RpcError, Server
 
-__all__ = ["Host", "WorkerService", "main", "run", "serve", "load_factory", "EXIT_IMPORT"]
+__all__ = ["Host", "WorkerService", "main", "run", "serve", "load_factory", "EXIT_IMPORT",
+           "entry_argument", "import_or_report", "inherited_socket"]
 
 log = logging.getLogger("polyhost.worker")
 
@@ -268,36 +269,62 @@ def _env_int(name: str, default: Optional[int]) -> Optional[int]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1 or ":" not in args[0]:
-        print("usage: python3 -m polyhost.worker package.module:factory", file=sys.stderr)
+    entry = entry_argument(sys.argv[1:] if argv is None else argv, "polyhost.worker")
+    if entry is None:
         return EXIT_USAGE
     set_parent_death_signal()
-    return run(args[0])
+    return run(entry)
 
 
 def run(entry: str, factory: Optional[Callable[[Host], Any]] = None) -> int:
     """Serve ``entry`` on the socket in ``POLYHOST_FD``; ``factory`` when the plugin
     was imported already (a worker forked from a template that preloaded it)."""
     if factory is None:
-        try:
-            factory = load_factory(entry)
-        except BaseException:
-            traceback.print_exc()
-            sys.stderr.flush()
+        factory = import_or_report(entry)
+        if factory is None:
             return EXIT_IMPORT
     try:
-        fd = int(os.environ.get("POLYHOST_FD", "3"))
         concurrency = _env_int("POLYHOST_CONCURRENCY", None)
         grace = float(os.environ.get("POLYHOST_SHUTDOWN_GRACE", "10"))
-        sock = socket.socket(fileno=fd)
-    except (ValueError, OSError) as e:
+    except ValueError as e:
         print("polyhost worker: bad environment: %s" % e, file=sys.stderr)
+        return EXIT_USAGE
+    sock = inherited_socket("worker")
+    if sock is None:
         return EXIT_USAGE
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")
     return asyncio.run(serve(sock, factory, concurrency=concurrency, shutdown_grace=grace))
+
+
+def entry_argument(args: Sequence[str], module: str) -> Optional[str]:
+    """The one ``package.module:factory`` argument of ``python3 -m <module>``; None
+    after printing the usage."""
+    if len(args) != 1 or ":" not in args[0]:
+        print("usage: python3 -m %s package.module:factory" % module, file=sys.stderr)
+        return None
+    return args[0]
+
+
+def import_or_report(entry: str) -> Optional[Callable[[Host], Any]]:
+    """``load_factory(entry)``; None after printing the traceback to stderr (the
+    process then exits with ``EXIT_IMPORT``)."""
+    try:
+        return load_factory(entry)
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        return None
+
+
+def inherited_socket(process: str) -> Optional[socket.socket]:
+    """The socket whose fd is in ``POLYHOST_FD`` (default 3); None after saying why."""
+    try:
+        return socket.socket(fileno=int(os.environ.get("POLYHOST_FD", "3")))
+    except (ValueError, OSError) as e:
+        print("polyhost %s: bad environment: %s" % (process, e), file=sys.stderr)
+        return None
 
 
 if __name__ == "__main__":

@@ -11,31 +11,23 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import unittest
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_ADAPTER = os.path.dirname(_HERE)
-_GENERATED = os.path.join(_HERE, "generated")
+from test_worker_process import spawn  # also puts the adapter on sys.path
 
 
 def start_template(entry="plugin_calc:factory", preload=False):
     """Start a template with its control socket on fd 3; returns (process, our end)."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([_ADAPTER, _HERE, _GENERATED])
-    env.pop("POLYHOST_FD", None)
-    if preload:
-        env["POLYHOST_PRELOAD"] = "1"
-    fd = theirs.fileno()
-    cmd = ["sh", "-c", 'exec "$0" -m polyhost.template "$1" 3<&%d %d<&-' % (fd, fd),
-           sys.executable, entry]
-    proc = subprocess.Popen(cmd, pass_fds=(fd,), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    theirs.close()
-    ours.settimeout(20)
-    return proc, ours
+    proc, ctl = spawn(entry, {"POLYHOST_PRELOAD": "1"} if preload else None,
+                      module="polyhost.template", kind=socket.SOCK_SEQPACKET)
+    ctl.settimeout(20)
+    return proc, ctl
+
+
+def close_pipes(proc):
+    proc.stdout.close()
+    proc.stderr.close()
 
 
 def report(ctl):
@@ -45,7 +37,7 @@ def report(ctl):
     return json.loads(msg)
 
 
-def spawn(ctl, worker_id, fds):
+def request_worker(ctl, worker_id, fds):
     socket.send_fds(ctl, [json.dumps({"spawn": {"id": worker_id}}).encode()], fds)
 
 
@@ -62,7 +54,7 @@ class TemplateTest(unittest.TestCase):
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self.proc.stderr.close()
+        close_pipes(self.proc)
 
     def fork_worker(self, worker_id):
         """Ask for a worker; returns (pid, our end of its socket, its stderr pipe)."""
@@ -70,7 +62,7 @@ class TemplateTest(unittest.TestCase):
         err_r, err_w = os.pipe()
         out = os.open(os.devnull, os.O_WRONLY)
         try:
-            spawn(self.ctl, worker_id, [theirs.fileno(), out, err_w])
+            request_worker(self.ctl, worker_id, [theirs.fileno(), out, err_w])
         finally:
             theirs.close()
             os.close(out)
@@ -99,7 +91,7 @@ class TemplateTest(unittest.TestCase):
     def test_a_worker_that_cannot_import_the_plugin_writes_the_traceback_to_its_stderr(self):
         self.ctl.close()
         self.proc.wait(10)
-        self.proc.stderr.close()
+        close_pipes(self.proc)
         self.proc, self.ctl = start_template("no_such_module:make")
         self.assertEqual(report(self.ctl), {"ready": {}})
         pid, _, err_r = self.fork_worker(2)
@@ -110,7 +102,7 @@ class TemplateTest(unittest.TestCase):
     def test_a_request_without_three_descriptors_fails_and_the_template_carries_on(self):
         r, w = os.pipe()
         try:
-            spawn(self.ctl, 3, [w])
+            request_worker(self.ctl, 3, [w])
         finally:
             os.close(r)
             os.close(w)
@@ -143,7 +135,7 @@ class PreloadTest(unittest.TestCase):
             self.assertEqual(ctl.recv(100), b"", "no ready report")
         finally:
             ctl.close()
-            proc.stderr.close()
+            close_pipes(proc)
 
 
 def _running(pid):

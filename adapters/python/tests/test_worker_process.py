@@ -43,17 +43,17 @@ class HostLogger(F.Logger):
         return {"count": 3}
 
 
-def spawn(spec, extra_env=None):
-    """Start a worker on fd 3 of the child (as the host does); returns (process, our
-    end of the socketpair)."""
-    ours, theirs = socket.socketpair()
+def spawn(spec, extra_env=None, module="polyhost.worker", kind=socket.SOCK_STREAM):
+    """Start ``python3 -m <module> <spec>`` with its end of a socketpair of ``kind`` on
+    fd 3 (as the host does); returns (process, our end of the socketpair)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, kind)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([_ADAPTER, _HERE, _GENERATED])
     env.pop("POLYHOST_FD", None)
     env.update(extra_env or {})
     fd = theirs.fileno()
-    cmd = ["sh", "-c", 'exec "$0" -m polyhost.worker "$1" 3<&%d %d<&-' % (fd, fd),
-           sys.executable, spec]
+    cmd = ["sh", "-c", 'exec "$0" -m "$2" "$1" 3<&%d %d<&-' % (fd, fd),
+           sys.executable, spec, module]
     proc = subprocess.Popen(cmd, pass_fds=(fd,), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     theirs.close()
