@@ -46,7 +46,8 @@ pub struct AdapterDefinition {
     pub runtime_dir: String,
     /// Variables every worker of this language gets; `{cache_dir}` in a value is a
     /// folder for the guest's caches (see `launch::cache_dir`), such as compiled
-    /// bytecode, so that workers after the first skip compiling the runtime.
+    /// bytecode, so that workers after the first skip compiling the runtime. A
+    /// variable naming it is left out when there is no such folder.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Folder of the generator target (relative to the adapter folder).
