@@ -33,6 +33,9 @@ pub enum CodegenError {
     #[error("schema error: {message}")]
     Schema { message: String },
 
+    #[error("no bundled guest target for `{language}`: polyhost ships {available}; for another language pass its template folder to `guest_target(dir, out_dir)`")]
+    UnknownGuest { language: String, available: String },
+
     #[error("target `{target}`: {message}")]
     Target { target: String, message: String },
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::error::CodegenError;
 
 /// The worker protocol and annotations, shipped with the generator.
-pub const POLYHOST_SCHEMA: &str = include_str!("../../schema/polyhost.capnp");
+pub const POLYHOST_SCHEMA: &str = polyhost_schema::POLYHOST_CAPNP;
 
 pub struct Compile<'a> {
     pub files: &'a [PathBuf],

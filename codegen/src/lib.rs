@@ -42,7 +42,7 @@ pub struct Builder {
     import_paths: Vec<PathBuf>,
     rust_out: Option<PathBuf>,
     parent_module: Vec<String>,
-    guest_targets: Vec<(PathBuf, PathBuf)>,
+    guests: Vec<Guest>,
     capnp_binary: Option<PathBuf>,
     rerun_if_changed: bool,
     polyhost_crate: String,
@@ -57,7 +57,7 @@ impl Default for Builder {
             import_paths: vec![],
             rust_out: None,
             parent_module: vec![],
-            guest_targets: vec![],
+            guests: vec![],
             capnp_binary: None,
             rerun_if_changed: std::env::var_os("CARGO_MANIFEST_DIR").is_some()
                 && std::env::var_os("OUT_DIR").is_some(),
@@ -65,6 +65,45 @@ impl Default for Builder {
         }
     }
 }
+
+/// One guest target the run renders.
+#[derive(Debug, Clone)]
+struct Guest {
+    source: GuestSource,
+    /// Where its modules are also written, for plugin authors' editors.
+    out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum GuestSource {
+    /// A language whose adapter ships with polyhost.
+    Bundled(String),
+    /// A target folder of the user's.
+    Folder(PathBuf),
+}
+
+impl Guest {
+    fn target(&self) -> Result<Target, CodegenError> {
+        match &self.source {
+            GuestSource::Bundled(language) => Target::bundled(language),
+            GuestSource::Folder(dir) => Target::load(dir),
+        }
+    }
+}
+
+/// Every file one run generates, before anything is written.
+struct Plan {
+    ir: Ir,
+    /// Rust bindings (raw capnpc modules, polyhost modules, the guest module table),
+    /// by path relative to the Rust output folder.
+    rust: Vec<(PathBuf, Vec<u8>)>,
+    /// Per guest: its language (the target's name), the folder it is also written to,
+    /// its rendered files, and the target's files on disk (for rerun-if-changed).
+    guests: Vec<(String, Option<PathBuf>, Vec<Rendered>, Vec<PathBuf>)>,
+}
+
+/// Folder, below the Rust output folder, where the embedded guest modules are kept.
+const GUEST_MODULES_DIR: &str = "polyhost_guests";
 
 /// What a run produced.
 #[derive(Debug, Clone)]
@@ -129,13 +168,40 @@ impl Builder {
         self
     }
 
-    /// Also renders a guest-language target (a folder with `manifest.json`, e.g.
-    /// `adapters/python/templates`) into `out_dir`, for the workers' modules.
-    pub fn guest_target(mut self, target_dir: impl AsRef<Path>, out_dir: impl AsRef<Path>) -> Self {
-        self.guest_targets.push((
-            target_dir.as_ref().to_path_buf(),
-            out_dir.as_ref().to_path_buf(),
-        ));
+    /// Generates the modules of a guest language whose adapter ships with polyhost
+    /// (`"python"`, `"node"`) and embeds them in the Rust bindings, where
+    /// `PoolBuilder::bindings(&schema::BINDINGS)` hands them to that language's workers.
+    /// Use it for every language your pools run; nothing is written outside `OUT_DIR`.
+    pub fn guest(self, language: &str) -> Self {
+        self.add_guest(GuestSource::Bundled(language.to_string()), None)
+    }
+
+    /// Like [`guest`](Self::guest), and also writes the modules into `out_dir` (say
+    /// `plugin/gen`), so that plugin authors' editors and type checkers see them. The
+    /// workers still get the embedded copy, so a deployed binary needs no such folder.
+    pub fn write_guest(self, language: &str, out_dir: impl AsRef<Path>) -> Self {
+        self.add_guest(
+            GuestSource::Bundled(language.to_string()),
+            Some(out_dir.as_ref().to_path_buf()),
+        )
+    }
+
+    /// Renders a guest target of your own (a folder with `manifest.json` and its
+    /// templates, for a language polyhost does not ship) into `out_dir`, and embeds
+    /// the modules under the manifest's `name` like a bundled language's.
+    pub fn guest_target(self, target_dir: impl AsRef<Path>, out_dir: impl AsRef<Path>) -> Self {
+        self.add_guest(
+            GuestSource::Folder(target_dir.as_ref().to_path_buf()),
+            Some(out_dir.as_ref().to_path_buf()),
+        )
+    }
+
+    fn add_guest(mut self, source: GuestSource, out_dir: Option<PathBuf>) -> Self {
+        match self.guests.iter_mut().find(|g| g.source == source) {
+            Some(existing) if out_dir.is_some() => existing.out_dir = out_dir,
+            Some(_) => {}
+            None => self.guests.push(Guest { source, out_dir }),
+        }
         self
     }
 
@@ -232,12 +298,91 @@ impl Builder {
         render_ir(&ir, target, &self.globals())
     }
 
-    /// Generates everything: the raw capnp Rust modules (capnpc), the polyhost Rust
-    /// bindings and every guest target. Writes only files whose bytes changed.
-    pub fn generate(&self) -> Result<Output, CodegenError> {
+    /// Every file a build would generate, by path → contents, without writing
+    /// anything: `rust/<file>` for the Rust bindings (capnpc's raw modules, the
+    /// polyhost modules, the guest module table) and `<language>/<file>` for every
+    /// guest target. Made for snapshot tests of your own bindings:
+    /// `insta::assert_snapshot!(path, contents)` for each entry.
+    pub fn generated_files(&self) -> Result<BTreeMap<String, String>, CodegenError> {
+        let plan = self.plan()?;
+        let mut files = BTreeMap::new();
+        for (path, bytes) in plan.rust {
+            let key = format!("rust/{}", slash_path(&path));
+            files.insert(key, String::from_utf8_lossy(&bytes).into_owned());
+        }
+        for (language, _, rendered, _) in plan.guests {
+            for r in rendered {
+                files.insert(format!("{language}/{}", slash_path(&r.path)), r.contents);
+            }
+        }
+        Ok(files)
+    }
+
+    /// Renders every output in memory.
+    fn plan(&self) -> Result<Plan, CodegenError> {
         let request = self.request()?;
         let ir = ir_of_request(&request)?;
         let globals = self.globals();
+        let mut rust: Vec<(PathBuf, Vec<u8>)> = self
+            .raw_rust_modules(&request)?
+            .into_iter()
+            .map(|(name, bytes)| (PathBuf::from(name), bytes))
+            .collect();
+        for r in render_ir(&ir, &Target::rust()?, &globals)? {
+            rust.push((r.path, r.contents.into_bytes()));
+        }
+        let mut guests = Vec::new();
+        for guest in &self.guests {
+            let target = guest.target()?;
+            let rendered = render_ir(&ir, &target, &globals)?;
+            let language = target.manifest.name.clone();
+            for r in &rendered {
+                let path = Path::new(GUEST_MODULES_DIR).join(&language).join(&r.path);
+                rust.push((path, r.contents.clone().into_bytes()));
+            }
+            guests.push((language, guest.out_dir.clone(), rendered, target.source_files()));
+        }
+        rust.push((
+            PathBuf::from("polyhost_guests.rs"),
+            self.guest_table(&guests).into_bytes(),
+        ));
+        Ok(Plan { ir, rust, guests })
+    }
+
+    /// `polyhost_guests.rs`: the guest modules of every target, embedded with
+    /// `include_str!` from the copies beside it.
+    fn guest_table(&self, guests: &[(String, Option<PathBuf>, Vec<Rendered>, Vec<PathBuf>)]) -> String {
+        let polyhost = &self.globals()["polyhost"];
+        let mut out = format!(
+            "// @generated by {}. Do not edit: change the schemas and rebuild.\n\
+             //\n\
+             // The guest modules generated from these schemas, embedded so that a pool hands\n\
+             // them to its workers (`PoolBuilder::bindings(&<schema>::BINDINGS)`).\n\n\
+             #[doc(hidden)]\n\
+             pub static POLYHOST_GUEST_MODULES: &[{polyhost}::GuestModules] = &[\n",
+            view::GENERATOR
+        );
+        for (language, _, rendered, _) in guests {
+            out.push_str(&format!(
+                "    {polyhost}::GuestModules {{\n        language: {language:?},\n        files: &[\n"
+            ));
+            for r in rendered {
+                let path = slash_path(&r.path);
+                out.push_str(&format!(
+                    "            ({path:?}, include_str!(\"{GUEST_MODULES_DIR}/{language}/{path}\")),\n"
+                ));
+            }
+            out.push_str("        ],\n    },\n");
+        }
+        out.push_str("];\n");
+        out
+    }
+
+    /// Generates everything: the raw capnp Rust modules (capnpc), the polyhost Rust
+    /// bindings with the guest modules embedded, and every guest target that asked
+    /// for an output folder. Writes only files whose bytes changed.
+    pub fn generate(&self) -> Result<Output, CodegenError> {
+        let plan = self.plan()?;
         let mut files = Vec::new();
         let mut written = Vec::new();
         let mut write = |path: PathBuf, bytes: &[u8]| -> Result<(), CodegenError> {
@@ -255,20 +400,17 @@ impl Builder {
                 message: "OUT_DIR is not set: call `rust_out_dir(...)` when not running from build.rs".into(),
             })?),
         };
-        for (name, bytes) in self.raw_rust_modules(&request)? {
-            write(rust_out.join(name), &bytes)?;
+        for (path, bytes) in &plan.rust {
+            write(rust_out.join(path), bytes)?;
         }
-        let rust = Target::rust()?;
-        for r in render_ir(&ir, &rust, &globals)? {
-            write(rust_out.join(&r.path), r.contents.as_bytes())?;
-        }
-        let mut target_sources = rust.source_files();
-        for (dir, out) in &self.guest_targets {
-            let target = Target::load(dir)?;
-            for r in render_ir(&ir, &target, &globals)? {
-                write(out.join(&r.path), r.contents.as_bytes())?;
+        let mut target_sources = Vec::new();
+        for (_, out_dir, rendered, sources) in &plan.guests {
+            if let Some(out) = out_dir {
+                for r in rendered {
+                    write(out.join(&r.path), r.contents.as_bytes())?;
+                }
             }
-            target_sources.extend(target.source_files());
+            target_sources.extend(sources.iter().cloned());
         }
         let mut rerun = Vec::new();
         if self.rerun_if_changed {
@@ -280,7 +422,7 @@ impl Builder {
             }
         }
         Ok(Output {
-            ir,
+            ir: plan.ir,
             files,
             written,
             rerun_if_changed: rerun,
@@ -302,7 +444,12 @@ impl Builder {
 
     /// capnpc's raw modules for the request, as (file name, bytes).
     fn raw_rust_modules(&self, request: &[u8]) -> Result<Vec<(String, Vec<u8>)>, CodegenError> {
-        let staging = self.staging_dir().join("capnpc-staging");
+        // One folder per call: builds and snapshot tests may generate concurrently.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let staging = self
+            .staging_dir()
+            .join(format!("capnpc-staging-{}-{call}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir_all(&staging).map_err(|source| CodegenError::Write {
             path: staging.clone(),
@@ -342,8 +489,15 @@ impl Builder {
             out.push((name, bytes));
         }
         out.sort();
+        let _ = std::fs::remove_dir_all(&staging);
         Ok(out)
     }
+}
+
+/// A relative path with `/` separators, as generated code and snapshot keys name it.
+fn slash_path(path: &Path) -> String {
+    let parts: Vec<String> = path.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    parts.join("/")
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -359,6 +513,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// The guest languages whose targets ship with the generator (`node`, `python`, ...),
+/// for [`Builder::guest`].
+pub fn bundled_languages() -> Vec<&'static str> {
+    polyhost_adapters::languages()
 }
 
 /// Reads a CodeGeneratorRequest (bytes as the compiler wrote them) into the IR.

@@ -116,32 +116,80 @@ fn default_escape() -> String {
 /// A loaded target: manifest plus template sources.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub dir: PathBuf,
+    /// Where the target came from, for messages: its folder, or `bundled <language>`.
+    pub origin: String,
+    /// Its folder on disk, when it was loaded from one (for `cargo:rerun-if-changed`).
+    pub dir: Option<PathBuf>,
     pub manifest: Manifest,
     pub templates: BTreeMap<String, String>,
 }
 
+/// The Rust target's files (`targets/rust/`), embedded by build.rs.
+static RUST_TARGET: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/rust_target.rs"));
+
 impl Target {
     /// The Rust target that ships with the generator.
     pub fn rust() -> Result<Target, CodegenError> {
-        Target::load(Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/targets/rust"
-        )))
+        Target::from_files("bundled rust", |name| {
+            RUST_TARGET
+                .iter()
+                .find(|(p, _)| *p == name)
+                .map(|(_, text)| text.to_string())
+                .ok_or_else(|| "not in the bundled target".to_string())
+        })
+    }
+
+    /// The target of a guest language whose adapter ships with polyhost (`python`,
+    /// `node`, ...: every folder of the `polyhost-adapters` crate).
+    pub fn bundled(language: &str) -> Result<Target, CodegenError> {
+        let adapter = polyhost_adapters::find(language).ok_or_else(|| {
+            CodegenError::UnknownGuest {
+                language: language.to_string(),
+                available: polyhost_adapters::languages().join(", "),
+            }
+        })?;
+        let origin = format!("bundled {language}");
+        let recipe: serde_json::Value = adapter
+            .file("adapter.json")
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .ok_or_else(|| CodegenError::Target {
+                target: origin.clone(),
+                message: "the adapter's adapter.json is missing or not JSON".into(),
+            })?;
+        let dir = recipe["templates"].as_str().unwrap_or("templates").to_string();
+        Target::from_files(&origin, |name| {
+            let path = format!("{dir}/{name}");
+            let bytes = adapter
+                .file(&path)
+                .ok_or_else(|| format!("`{path}` is not in the adapter"))?;
+            String::from_utf8(bytes.to_vec()).map_err(|_| format!("`{path}` is not UTF-8"))
+        })
     }
 
     /// Loads a target folder (`manifest.json` plus the templates it names).
     pub fn load(dir: &Path) -> Result<Target, CodegenError> {
+        let mut target = Target::from_files(&dir.display().to_string(), |name| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+        })?;
+        target.dir = Some(dir.to_path_buf());
+        Ok(target)
+    }
+
+    /// Loads a target from `read`, which gives a file of the target by name
+    /// (`manifest.json`, then every template the manifest names).
+    fn from_files(
+        origin: &str,
+        read: impl Fn(&str) -> Result<String, String>,
+    ) -> Result<Target, CodegenError> {
         let err = |message: String| CodegenError::Target {
-            target: dir.display().to_string(),
+            target: origin.to_string(),
             message,
         };
-        let manifest_path = dir.join("manifest.json");
-        let text = std::fs::read_to_string(&manifest_path)
-            .map_err(|e| err(format!("cannot read `{}`: {e}", manifest_path.display())))?;
+        let text = read("manifest.json").map_err(|e| err(format!("manifest.json: {e}")))?;
         let json: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| err(format!("`{}` is not JSON: {e}", manifest_path.display())))?;
-        validate(&json).map_err(|m| err(format!("`{}`: {m}", manifest_path.display())))?;
+            .map_err(|e| err(format!("`manifest.json` is not JSON: {e}")))?;
+        validate(&json).map_err(|m| err(format!("`manifest.json`: {m}")))?;
         let manifest: Manifest = serde_json::from_value(json).map_err(|e| err(e.to_string()))?;
         let mut templates = BTreeMap::new();
         let names = manifest
@@ -150,26 +198,26 @@ impl Target {
             .map(|f| f.template.clone())
             .chain(manifest.partials.iter().map(|p| format!("{p}.hbs")));
         for name in names {
-            let path = dir.join(&name);
-            let source = std::fs::read_to_string(&path).map_err(|e| {
-                err(format!(
-                    "template `{}` named in the manifest cannot be read: {e}",
-                    path.display()
-                ))
-            })?;
+            let source = read(&name)
+                .map_err(|e| err(format!("template `{name}` named in the manifest: {e}")))?;
             templates.insert(name, source);
         }
         Ok(Target {
-            dir: dir.to_path_buf(),
+            origin: origin.to_string(),
+            dir: None,
             manifest,
             templates,
         })
     }
 
-    /// Every file the target reads, for `cargo:rerun-if-changed`.
+    /// Every file the target reads from disk, for `cargo:rerun-if-changed` (none for a
+    /// bundled target: it changes only with the generator).
     pub fn source_files(&self) -> Vec<PathBuf> {
-        std::iter::once(self.dir.join("manifest.json"))
-            .chain(self.templates.keys().map(|t| self.dir.join(t)))
+        let Some(dir) = &self.dir else {
+            return vec![];
+        };
+        std::iter::once(dir.join("manifest.json"))
+            .chain(self.templates.keys().map(|t| dir.join(t)))
             .collect()
     }
 }

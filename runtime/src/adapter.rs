@@ -1,7 +1,10 @@
 //! Adapter definitions: how to start a worker of one guest language.
 //!
-//! An adapter is a folder (`adapters/<language>/`) holding the guest runtime, the
-//! generator templates and `adapter.json`, which this module reads. Nothing here knows
+//! An adapter is a folder holding the guest runtime, the generator templates and
+//! `adapter.json`, which this module reads. The adapters polyhost ships travel inside
+//! the binary (the `polyhost-adapters` crate) and are written to the cache folder on
+//! first use (`Adapter::bundled`); an adapter of your own is a folder on disk
+//! (`Adapter::load`). Nothing here knows
 //! any particular language: the interpreter, its arguments, the variable that puts
 //! the runtime and generated modules on the guest's module search path, and the
 //! environment all come from the definition.
@@ -66,6 +69,13 @@ pub struct Adapter {
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum AdapterError {
+    #[error("polyhost has no `{language}` adapter; it ships: {available}. For another language, load your adapter folder with `Adapter::load`")]
+    Unknown { language: String, available: String },
+    #[error("cannot put the {language} runtime in place: {source}")]
+    Cache {
+        language: String,
+        source: crate::cache::CacheError,
+    },
     #[error("cannot read adapter definition `{path}`: {message}")]
     Definition { path: PathBuf, message: String },
     #[error(
@@ -93,14 +103,31 @@ impl Adapter {
         Ok(Adapter { dir, definition })
     }
 
-    /// An adapter shipped in this repository's `adapters/` folder (`python`, ...).
+    /// An adapter that ships with polyhost (`python`, `node`, ...), written on first
+    /// use into the cache folder (`$POLYHOST_CACHE_DIR`, else `$XDG_CACHE_HOME/polyhost`,
+    /// else `~/.cache/polyhost`) and verified there at every call.
     pub fn bundled(language: &str) -> Result<Adapter, AdapterError> {
-        Adapter::load(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("adapters")
-                .join(language),
-        )
+        let root = crate::launch::cache_dir().ok_or_else(|| AdapterError::Cache {
+            language: language.to_string(),
+            source: crate::cache::CacheError::NoCacheDir,
+        })?;
+        Adapter::bundled_in(language, root)
+    }
+
+    /// Like [`bundled`](Self::bundled), with the runtime written under `cache_root`
+    /// (a folder only this user may write to), for hosts that keep their caches
+    /// elsewhere.
+    pub fn bundled_in(language: &str, cache_root: impl AsRef<Path>) -> Result<Adapter, AdapterError> {
+        let embedded = polyhost_adapters::find(language).ok_or_else(|| AdapterError::Unknown {
+            language: language.to_string(),
+            available: polyhost_adapters::languages().join(", "),
+        })?;
+        let placed = crate::cache::materialize(cache_root.as_ref(), "runtimes", language, embedded.files)
+            .map_err(|source| AdapterError::Cache {
+                language: language.to_string(),
+                source,
+            })?;
+        Adapter::load(placed.dir)
     }
 
     /// The guest runtime folder, put first on the module search path.
@@ -177,32 +204,31 @@ impl Adapter {
 mod tests {
     use super::*;
 
-    /// Every bundled adapter (each `adapters/*/adapter.json`) loads, names folders
-    /// that exist, and resolves its interpreter.
+    /// Every bundled adapter loads from the cache, names folders that exist, names
+    /// itself as its folder does, and resolves its interpreter.
     #[test]
     fn every_bundled_adapter_loads_and_resolves() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters");
-        let mut seen = 0;
-        for entry in std::fs::read_dir(&root).unwrap().flatten() {
-            if !entry.path().join("adapter.json").is_file() {
-                continue;
-            }
-            let adapter = Adapter::load(entry.path()).unwrap();
-            assert!(
-                adapter.runtime_dir().is_dir(),
-                "{}: runtime_dir",
-                adapter.definition.language
-            );
+        let cache = tempfile::tempdir().unwrap();
+        assert!(!polyhost_adapters::all().is_empty());
+        for bundled in polyhost_adapters::all() {
+            let adapter = Adapter::bundled_in(bundled.language, cache.path()).unwrap();
+            assert_eq!(adapter.definition.language, bundled.language);
+            assert!(adapter.dir.starts_with(cache.path()));
+            assert!(adapter.runtime_dir().is_dir(), "{}: runtime_dir", bundled.language);
             assert!(
                 adapter.templates_dir().join("manifest.json").is_file(),
                 "{}: templates",
-                adapter.definition.language
+                bundled.language
             );
             let real = adapter.resolve_interpreter(None).unwrap();
             assert!(real.is_absolute(), "{real:?}");
-            seen += 1;
         }
-        assert!(seen >= 1, "no adapter found under {}", root.display());
+    }
+
+    #[test]
+    fn an_unknown_language_names_the_ones_there_are() {
+        let err = Adapter::bundled("cobol").unwrap_err();
+        assert!(err.to_string().contains("python"), "{err}");
     }
 
     #[test]

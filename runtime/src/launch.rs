@@ -76,7 +76,9 @@ pub struct Spawned {
 }
 
 /// Where guest runtimes may keep caches (Python's bytecode, say): the adapter
-/// definition's `{cache_dir}`. `$XDG_CACHE_HOME/polyhost`, else `$HOME/.cache/polyhost`,
+/// definition's `{cache_dir}`, and where bundled runtimes and generated modules are
+/// written (see `cache`). `$POLYHOST_CACHE_DIR`, else `$XDG_CACHE_HOME/polyhost`, else
+/// `$HOME/.cache/polyhost`,
 /// else `polyhost-<uid>` in the temporary directory, made private (mode 0700) and used
 /// only while this user owns it and nobody else may write to it. `None` when there is
 /// no such folder: variables that name `{cache_dir}` are then left out. Worked out
@@ -84,6 +86,9 @@ pub struct Spawned {
 pub fn cache_dir() -> Option<&'static Path> {
     static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
     DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("POLYHOST_CACHE_DIR").filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(dir));
+        }
         let home = std::env::var_os("XDG_CACHE_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)

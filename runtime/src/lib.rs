@@ -1,6 +1,9 @@
 //! polyhost: host plugins written in other languages inside a Rust program.
 //!
 //! - `adapter`, `launch`: how a worker of a guest language is started;
+//! - `cache`: the guest runtimes and generated modules this binary carries, written to a
+//!   verified, content-addressed cache folder before workers need them;
+//! - `bindings`: what generated bindings hand a pool (fingerprint, guest modules);
 //! - `template`: workers forked from a template process that has done the imports;
 //! - `pool`: worker pools (routing, sessions, supervision, shutdown);
 //! - `metrics`: per-method calls, errors and latency percentiles of a pool;
@@ -16,6 +19,8 @@
 //!   `schema/polyhost.capnp`.
 
 pub mod adapter;
+pub mod bindings;
+pub mod cache;
 pub mod capability;
 pub mod codec;
 pub mod connection;
@@ -28,7 +33,9 @@ pub mod pool;
 pub mod stream;
 pub mod template;
 
-pub use adapter::Adapter;
+pub use adapter::{Adapter, AdapterError};
+pub use bindings::{Bindings, GuestModules};
+pub use cache::CacheError;
 pub use capability::{
     CallOptions, Capability, CapabilityHook, Method, OutgoingCall, ServiceClient, SinkHandle,
 };

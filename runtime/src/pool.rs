@@ -17,7 +17,7 @@
 //! unbound; the call after that binds it to a live worker again.
 
 use std::any::Any;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,8 @@ use futures::FutureExt;
 use tokio::sync::{oneshot, Notify};
 
 use crate::adapter::{Adapter, AdapterError};
+use crate::bindings::Bindings;
+use crate::cache::{self, CacheError};
 use crate::capability::{Capability, CapabilityHook, OutgoingCall, ServiceClient};
 use crate::codec::CapabilityHandle;
 use crate::connection::{Connection, Limits};
@@ -73,6 +75,13 @@ pub enum PoolError {
         interface: String,
         served: String,
     },
+    #[error(
+        "the bindings of `{schema}` carry no {language} modules: add `.guest(\"{language}\")` to the \
+         polyhost_codegen::Builder in build.rs and rebuild"
+    )]
+    NoGuestModules { schema: String, language: String },
+    #[error("cannot put the generated modules in place: {0}")]
+    Cache(#[from] CacheError),
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error("cannot start the I/O thread: {0}")]
@@ -115,7 +124,7 @@ struct Config {
     stop_timeout: Duration,
     limits: Limits,
     callbacks: Vec<Arc<dyn Dispatch>>,
-    fingerprints: Vec<(String, String)>,
+    bindings: Vec<Bindings>,
     interpreter: Option<PathBuf>,
     start_mode: StartMode,
 }
@@ -227,13 +236,36 @@ impl PoolBuilder {
         self.config.callbacks.push(object);
         self
     }
-    /// Requires workers to have been built from this schema fingerprint (pass the
-    /// generated `SCHEMA` and `FINGERPRINT` constants).
-    pub fn bindings(mut self, schema: &str, fingerprint: &str) -> Self {
-        self.config
-            .fingerprints
-            .push((schema.to_string(), fingerprint.to_string()));
+    /// Gives the workers a schema's generated modules and refuses workers built from
+    /// other ones: pass the generated `<schema>::BINDINGS`. The modules for the
+    /// adapter's language (embedded by `polyhost_codegen::Builder::guest`) are written
+    /// to the cache folder and put on the workers' module search path before the
+    /// folders of `module_path`. Call it once per schema the plugin uses.
+    pub fn bindings(mut self, bindings: &Bindings) -> Self {
+        self.config.bindings.push(*bindings);
         self
+    }
+
+    /// Writes the generated modules of the adapter's language, from every `bindings`,
+    /// into the cache and puts that folder first among the module paths.
+    fn place_guest_modules(&mut self) -> Result<(), PoolError> {
+        let language = self.config.spec.adapter.definition.language.clone();
+        let mut files: BTreeMap<&'static str, &'static str> = BTreeMap::new();
+        for b in &self.config.bindings {
+            let modules = b.modules_for(&language).ok_or_else(|| PoolError::NoGuestModules {
+                schema: b.schema.to_string(),
+                language: language.clone(),
+            })?;
+            files.extend(modules.files.iter().copied());
+        }
+        if files.is_empty() {
+            return Ok(());
+        }
+        let root = launch::cache_dir().ok_or(CacheError::NoCacheDir)?;
+        let files: Vec<(&str, &[u8])> = files.iter().map(|(p, c)| (*p, c.as_bytes())).collect();
+        let placed = cache::materialize(root, "modules", &language, &files)?;
+        self.config.spec.module_paths.insert(0, placed.dir);
+        Ok(())
     }
 
     /// Starts every worker concurrently and waits until all have passed the
@@ -245,6 +277,7 @@ impl PoolBuilder {
             .adapter
             .resolve_interpreter(self.config.interpreter.as_deref())?;
         self.config.spec.interpreter = interpreter;
+        self.place_guest_modules()?;
         let size = self.config.size;
         let spawner = Spawner::start()?;
         let entry = self.config.spec.entry.clone();
@@ -360,7 +393,7 @@ impl Pool {
                 stop_timeout: Duration::from_secs(2),
                 limits: Limits::default(),
                 callbacks: vec![],
-                fingerprints: vec![],
+                bindings: vec![],
                 interpreter: None,
                 start_mode: StartMode::default(),
             },
@@ -815,19 +848,24 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
         }
     };
     let info = results.info;
-    for (schema, host) in &cfg.fingerprints {
+    for Bindings {
+        schema,
+        fingerprint: host,
+        ..
+    } in &cfg.bindings
+    {
         let guest = info
             .fingerprints
             .iter()
-            .find(|f| &f.schema == schema)
+            .find(|f| f.schema == *schema)
             .map(|f| f.fingerprint.clone())
             .unwrap_or_else(|| "none".into());
         if &guest != host {
             launch::signal(pid, libc::SIGKILL);
             return Err(PoolError::StaleBindings {
                 worker: name,
-                schema: schema.clone(),
-                host: host.clone(),
+                schema: schema.to_string(),
+                host: host.to_string(),
                 guest,
             });
         }

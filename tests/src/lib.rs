@@ -31,9 +31,8 @@ pub fn lab_pool(size: usize) -> polyhost::PoolBuilder {
         LAB_ENTRY,
     )
     .size(size)
-    .module_path(PYTHON_MODULES)
     .module_path(PLUGINS)
-    .bindings(pool_lab::SCHEMA, pool_lab::FINGERPRINT)
+    .bindings(&pool_lab::BINDINGS)
 }
 
 /// The lab plugin's entry point.

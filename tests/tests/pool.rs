@@ -8,7 +8,7 @@ use polyhost::{
     Adapter, CallError, CallOptions, ExitReason, Pool, PoolBuilder, PoolError, StartMode,
 };
 use polyhost_tests::pool_lab::{self, LabClient};
-use polyhost_tests::{lab_pool, PLUGINS, PYTHON_MODULES};
+use polyhost_tests::{lab_pool, PLUGINS};
 
 fn lab(size: usize) -> PoolBuilder {
     lab_pool(size)
@@ -252,9 +252,11 @@ async fn an_exception_at_import_fails_the_start_naming_the_file() {
 async fn stale_bindings_are_refused_with_the_schema_and_how_to_regenerate() {
     let err = Pool::builder(Adapter::bundled("python").unwrap(), "lab_plugin:make")
         .size(1)
-        .module_path(PYTHON_MODULES)
         .module_path(PLUGINS)
-        .bindings(pool_lab::SCHEMA, "0123456789abcdef")
+        .bindings(&polyhost::Bindings {
+            fingerprint: "0123456789abcdef",
+            ..pool_lab::BINDINGS
+        })
         .start()
         .await
         .map(|_| ())

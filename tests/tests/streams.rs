@@ -11,7 +11,7 @@ use polyhost_tests::stream_lab::{
     self, HostCounterClient, HostCounterDispatch, HostCounterHandler, HostFeedDispatch,
     HostFeedHandler, Item, StreamLabClient,
 };
-use polyhost_tests::{PLUGINS, PYTHON_MODULES};
+use polyhost_tests::PLUGINS;
 
 /// The host side of `HostFeed`.
 #[derive(Default)]
@@ -73,9 +73,8 @@ impl HostCounterHandler for Counter {
 async fn pool(feed: Arc<Feed>) -> Pool {
     Pool::builder(Adapter::bundled("python").unwrap(), "stream_plugin:make")
         .size(1)
-        .module_path(PYTHON_MODULES)
         .module_path(PLUGINS)
-        .bindings(stream_lab::SCHEMA, stream_lab::FINGERPRINT)
+        .bindings(&stream_lab::BINDINGS)
         .callback(Arc::new(HostFeedDispatch(feed)))
         .shutdown_timeouts(Duration::from_secs(2), Duration::from_secs(1))
         .start()

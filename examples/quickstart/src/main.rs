@@ -34,9 +34,8 @@ async fn start(adapter: &str, entry: &str, size: usize, log: &Arc<Log>) -> Resul
     let started = Instant::now();
     let pool = Pool::builder(Adapter::bundled(adapter)?, entry)
         .size(size)
-        .module_path(format!("{}/{adapter}", env!("OUT_DIR"))) // generated greeter_capnp.{py,mjs}
         .module_path(concat!(env!("CARGO_MANIFEST_DIR"), "/plugin")) // the plugin code
-        .bindings(greeter::SCHEMA, greeter::FINGERPRINT)
+        .bindings(&greeter::BINDINGS) // generated greeter_capnp.{py,mjs}, fingerprint check
         .callback(Arc::new(HostLogDispatch(log.clone())))
         .start()
         .await?;

@@ -10,6 +10,14 @@ pub const SCHEMA: &str = "polyhost.capnp";
 /// Fingerprint of the schema these bindings were generated from; workers report theirs
 /// at start and the host refuses a mismatch.
 pub const FINGERPRINT: &str = "f73c68fd1751ee67";
+/// What a pool needs of these bindings (`PoolBuilder::bindings(&BINDINGS)`): the
+/// fingerprint its workers must match, and the guest modules generated for every
+/// language the build script asked for, which the pool hands to its workers.
+pub const BINDINGS: crate::Bindings = crate::Bindings {
+    schema: SCHEMA,
+    fingerprint: FINGERPRINT,
+    guests: crate::POLYHOST_GUEST_MODULES,
+};
 
 /// An error crossing the boundary as data (a stream ending in error).
 #[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]

@@ -4,6 +4,9 @@
 // `parent_module` says (the crate root by default). One raw capnpc module and one
 // polyhost module per schema file:
 //   polyhost.capnp (fingerprint f73c68fd1751ee67)
+// and the guest modules generated from them (`polyhost_guests.rs`).
+
+include!("polyhost_guests.rs");
 
 /// Raw capnp readers and builders for `polyhost.capnp` (capnpc).
 #[allow(clippy::all, dead_code, unused_imports, unused_parens, non_snake_case)]

@@ -27,7 +27,7 @@ use futures::StreamExt;
 use polyhost::launch::{self, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
 use polyhost::{Adapter, HandlerError, Pool, PoolBuilder, SinkWriter, StartMode};
 use polyhost_tests::bench::{self, BenchClient, FeederDispatch, FeederHandler, Item};
-use polyhost_tests::{NODE_MODULES, PLUGINS, PYTHON_MODULES};
+use polyhost_tests::PLUGINS;
 
 const PAYLOAD: [u8; 16] = *b"polyhost-bench16";
 const WARMUP_CALLS: usize = 500;
@@ -485,9 +485,8 @@ fn bench_pool(adapter: &Adapter, size: usize, profile: Option<&Path>) -> PoolBui
         .size(size)
         .concurrency(IN_FLIGHT)
         .queue(4 * IN_FLIGHT)
-        .module_path(PYTHON_MODULES)
         .module_path(PLUGINS)
-        .bindings(bench::SCHEMA, bench::FINGERPRINT)
+        .bindings(&bench::BINDINGS)
         .callback(Arc::new(FeederDispatch(Arc::new(Feeder))));
     if let Some(dir) = profile {
         builder = builder.env("POLYHOST_BENCH_PROFILE", dir.display().to_string());
@@ -501,9 +500,8 @@ fn node_bench_pool(node: &Adapter) -> PoolBuilder {
         .size(1)
         .concurrency(IN_FLIGHT)
         .queue(4 * IN_FLIGHT)
-        .module_path(NODE_MODULES)
         .module_path(PLUGINS)
-        .bindings(bench::SCHEMA, bench::FINGERPRINT)
+        .bindings(&bench::BINDINGS)
         .callback(Arc::new(FeederDispatch(Arc::new(Feeder))))
 }
 

@@ -249,9 +249,8 @@ pub async fn start(guest: Guest) -> Started {
     let pool = Pool::builder(guest.load_adapter(), guest.entry)
         .size(1)
         .concurrency(16)
-        .module_path(guest.modules())
         .module_path(guest.guest_dir())
-        .bindings(schema::SCHEMA, schema::FINGERPRINT)
+        .bindings(&schema::BINDINGS)
         .callback(Arc::new(CallbackDispatch(callback.clone())))
         .call_timeout(Duration::from_secs(30))
         // Supervision is the pool tests' business: a guest busy with a large value on a
