@@ -315,6 +315,28 @@ mod tests {
     }
 
     #[test]
+    fn hosts_starting_at_once_write_a_tree_once() {
+        let root = cache();
+        let barrier = std::sync::Barrier::new(4);
+        let outcomes: Vec<Outcome> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        materialize(root.path(), "runtimes", "demo", FILES).unwrap().outcome
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let written = outcomes.iter().filter(|o| **o == Outcome::Written).count();
+        assert_eq!(written, 1, "{outcomes:?}");
+        assert!(outcomes.iter().all(|o| *o != Outcome::Repaired), "{outcomes:?}");
+        let names: Vec<_> = fs::read_dir(root.path().join("runtimes")).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names.len(), 2, "the tree and the lock, nothing half-written: {names:?}");
+    }
+
+    #[test]
     fn other_contents_get_another_folder() {
         let root = cache();
         let a = materialize(root.path(), "runtimes", "demo", FILES).unwrap();
