@@ -30,10 +30,10 @@ fn rust_out_dir_receives_raw_and_polyhost_modules() {
         .rust_out_dir(&out)
         .generate()
         .unwrap();
-    for name in ["plot_capnp.rs", "plot.rs", "polyhost_bindings.rs"] {
+    for name in ["plot_capnp.rs", "plot.rs", "polyhost_bindings.rs", "polyhost_guests.rs"] {
         assert!(out.join(name).is_file(), "{name} missing");
     }
-    assert_eq!(output.written.len(), 3);
+    assert_eq!(output.written.len(), 4);
 }
 
 #[test]
@@ -137,17 +137,17 @@ fn schema_dir_takes_every_schema_in_order() {
 fn rerun_if_changed_lists_schemas_and_templates_only_when_on() {
     let dir = tempfile::tempdir().unwrap();
     let schema = schema_in(dir.path());
+    let target = write_target(dir.path(), DOC_MANIFEST);
     let on = Builder::new()
         .emit_rerun_if_changed(true)
         .schema(&schema)
         .rust_out_dir(dir.path().join("a"))
+        .guest_target(&target, dir.path().join("docs"))
         .generate()
         .unwrap();
     assert!(on.rerun_if_changed.contains(&schema));
-    assert!(on
-        .rerun_if_changed
-        .iter()
-        .any(|p| p.ends_with("targets/rust/struct.hbs")));
+    assert!(on.rerun_if_changed.contains(&target.join("manifest.json")));
+    assert!(on.rerun_if_changed.contains(&target.join("doc.md.hbs")), "{:?}", on.rerun_if_changed);
     let off = quiet()
         .schema(&schema)
         .rust_out_dir(dir.path().join("b"))
@@ -259,4 +259,69 @@ fn generic_arguments_render_as_trailing_arguments_or_one_array() {
     let doc = &rendered[0].contents;
     assert!(doc.contains("- p: Pair(, T, D) [, [T, D]]"), "{doc}");
     assert!(doc.contains("- q: Plain() []"), "{doc}");
+}
+
+#[test]
+fn a_bundled_guest_is_embedded_in_the_rust_bindings_and_written_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let rust = dir.path().join("rust");
+    let node = dir.path().join("node");
+    quiet()
+        .schema(schema_in(dir.path()))
+        .rust_out_dir(&rust)
+        .guest("python")
+        .write_guest("node", &node)
+        .generate()
+        .unwrap();
+    let table = std::fs::read_to_string(rust.join("polyhost_guests.rs")).unwrap();
+    assert!(table.contains("language: \"python\""), "{table}");
+    assert!(table.contains("include_str!(\"polyhost_guests/python/plot_capnp.py\")"), "{table}");
+    assert!(table.contains("language: \"node\""), "{table}");
+    let embedded = std::fs::read_to_string(rust.join("polyhost_guests/python/plot_capnp.py")).unwrap();
+    assert!(embedded.contains("FINGERPRINT"), "{embedded}");
+    assert!(node.join("plot_capnp.mjs").is_file(), "write_guest writes the modules");
+    assert!(node.join("plot_capnp.d.ts").is_file());
+    let rust_module = std::fs::read_to_string(rust.join("plot.rs")).unwrap();
+    assert!(rust_module.contains("pub const BINDINGS: ::polyhost::Bindings"), "{rust_module}");
+}
+
+#[test]
+fn generated_files_lists_every_output_by_target_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = quiet()
+        .schema(schema_in(dir.path()))
+        .guest("python")
+        .guest("node")
+        .generated_files()
+        .unwrap();
+    for key in [
+        "rust/plot.rs",
+        "rust/plot_capnp.rs",
+        "rust/polyhost_bindings.rs",
+        "rust/polyhost_guests.rs",
+        "python/plot_capnp.py",
+        "node/plot_capnp.mjs",
+        "node/plot_capnp.d.ts",
+    ] {
+        assert!(files.contains_key(key), "{key} missing from {:?}", files.keys());
+    }
+    assert_eq!(
+        files["rust/polyhost_guests/python/plot_capnp.py"],
+        files["python/plot_capnp.py"]
+    );
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(entries.len(), 1, "only the schema: {entries:?}");
+}
+
+#[test]
+fn an_unknown_guest_language_names_the_bundled_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = quiet()
+        .schema(schema_in(dir.path()))
+        .guest("cobol")
+        .generated_files()
+        .unwrap_err();
+    assert!(matches!(err, CodegenError::UnknownGuest { .. }), "{err}");
+    assert!(err.to_string().contains("python"), "{err}");
+    assert!(err.to_string().contains("guest_target"), "{err}");
 }
