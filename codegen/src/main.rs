@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! polyhost-codegen [-I DIR]... [--src-prefix DIR] [--ir]
-//!                  [--rust-out DIR] [--target DIR --out DIR]... SCHEMA...
+//!                  [--rust-out DIR [--polyhost-crate PATH]] [--target DIR --out DIR]... SCHEMA...
 //! ```
 //! `--ir` prints the IR as JSON. A schema error prints the compiler's
 //! `file:line:col: error` lines and exits with status 1.
@@ -91,6 +91,6 @@ fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("error: {problem}");
     }
-    eprintln!("usage: polyhost-codegen [-I DIR]... [--src-prefix DIR] [--ir] [--rust-out DIR] [--target DIR --out DIR]... SCHEMA...");
+    eprintln!("usage: polyhost-codegen [-I DIR]... [--src-prefix DIR] [--ir] [--rust-out DIR [--polyhost-crate PATH]] [--target DIR --out DIR]... SCHEMA...");
     std::process::exit(2)
 }

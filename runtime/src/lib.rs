@@ -15,8 +15,8 @@
 //! - `dispatch`: serving local objects (host handlers) to workers;
 //! - `stream`: `Sink(T)` streams as Rust `Stream`s and writers;
 //! - `error`: what callers and handlers see when something fails;
-//! - `polyhost_capnp` / `protocol`: the worker protocol, generated from
-//!   `schema/polyhost.capnp`.
+//! - `polyhost_capnp` (raw) and `polyhost` (owned types, clients): the worker protocol,
+//!   generated from `schema/polyhost.capnp`.
 
 pub mod adapter;
 pub mod bindings;
