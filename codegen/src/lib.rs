@@ -102,6 +102,39 @@ struct Plan {
     guests: Vec<(String, Option<PathBuf>, Vec<Rendered>, Vec<PathBuf>)>,
 }
 
+impl Plan {
+    /// Every generated file once: (key as `Builder::generated_files` names it, path
+    /// below the Rust output folder, contents). Guest modules are listed under their
+    /// language, at their embedded copy.
+    fn listing(&self) -> Vec<(String, PathBuf, &[u8])> {
+        let mut out = Vec::new();
+        for (path, bytes) in &self.rust {
+            if !path.starts_with(GUEST_MODULES_DIR) {
+                out.push((format!("rust/{}", slash_path(path)), path.clone(), &bytes[..]));
+            }
+        }
+        for (language, _, rendered, _) in &self.guests {
+            for r in rendered {
+                let copy = Path::new(GUEST_MODULES_DIR).join(language).join(&r.path);
+                out.push((format!("{language}/{}", slash_path(&r.path)), copy, r.contents.as_bytes()));
+            }
+        }
+        out
+    }
+
+    /// `polyhost_generated.txt`: the listing as `key<TAB>path` lines, which
+    /// `polyhost::generated_files(env!("OUT_DIR"))` reads back for snapshot tests.
+    fn listing_file(&self) -> String {
+        self.listing()
+            .into_iter()
+            .map(|(key, path, _)| format!("{key}\t{}\n", slash_path(&path)))
+            .collect()
+    }
+}
+
+/// The file, in the Rust output folder, that lists every generated file.
+pub const LISTING_FILE: &str = "polyhost_generated.txt";
+
 /// Folder, below the Rust output folder, where the embedded guest modules are kept.
 const GUEST_MODULES_DIR: &str = "polyhost_guests";
 
@@ -304,18 +337,12 @@ impl Builder {
     /// guest target. Made for snapshot tests of your own bindings:
     /// `insta::assert_snapshot!(path, contents)` for each entry.
     pub fn generated_files(&self) -> Result<BTreeMap<String, String>, CodegenError> {
-        let plan = self.plan()?;
-        let mut files = BTreeMap::new();
-        for (path, bytes) in plan.rust {
-            let key = format!("rust/{}", slash_path(&path));
-            files.insert(key, String::from_utf8_lossy(&bytes).into_owned());
-        }
-        for (language, _, rendered, _) in plan.guests {
-            for r in rendered {
-                files.insert(format!("{language}/{}", slash_path(&r.path)), r.contents);
-            }
-        }
-        Ok(files)
+        Ok(self
+            .plan()?
+            .listing()
+            .into_iter()
+            .map(|(key, _, contents)| (key, String::from_utf8_lossy(contents).into_owned()))
+            .collect())
     }
 
     /// Renders every output in memory.
@@ -403,6 +430,7 @@ impl Builder {
         for (path, bytes) in &plan.rust {
             write(rust_out.join(path), bytes)?;
         }
+        write(rust_out.join(LISTING_FILE), plan.listing_file().as_bytes())?;
         let mut target_sources = Vec::new();
         for (_, out_dir, rendered, sources) in &plan.guests {
             if let Some(out) = out_dir {

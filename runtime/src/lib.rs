@@ -34,7 +34,7 @@ pub mod stream;
 pub mod template;
 
 pub use adapter::{Adapter, AdapterError};
-pub use bindings::{Bindings, GuestModules};
+pub use bindings::{generated_files, Bindings, GeneratedFilesError, GuestModules};
 pub use cache::CacheError;
 pub use capability::{
     CallOptions, Capability, CapabilityHook, Method, OutgoingCall, ServiceClient, SinkHandle,
