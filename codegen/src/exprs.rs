@@ -17,7 +17,8 @@
 //!   first; `{param}` names a generic parameter and `{param_index}` is its position in
 //!   its declaration's parameter list; `{constraint}` an AnyPointer's constraint;
 //! - fields: `{field}`, `{field_raw}` (cased, unescaped), `{capnpc}` (capnpc's getter
-//!   stem), `{offset}`, `{default}` (the default as a literal), `{index}`;
+//!   stem), `{schema_field}` (the name in the schema), `{offset}`, `{default}` (the
+//!   default as a literal), `{index}`;
 //! - run-wide values from the builder (`{root}` for the Rust target).
 //!
 //! A placeholder the generator does not know is an error naming the pattern, so a typo

@@ -84,6 +84,9 @@ pub struct StructView {
     pub fields: Vec<FieldView>,
     /// Fields outside the unnamed union.
     pub plain_fields: Vec<FieldView>,
+    /// Some field outside the unnamed union holds data (one not of type Void): a
+    /// struct whose plain fields are all Void writes nothing for them.
+    pub writes_plain_fields: bool,
     pub union: Option<UnionView>,
 }
 
@@ -480,6 +483,7 @@ impl<'a> ViewBuilder<'a> {
                     ("field", name),
                     ("field_raw", plain),
                     ("capnpc", capnpc),
+                    ("schema_field", f.name.clone()),
                     ("offset", offset.to_string()),
                     ("default", view.default.clone()),
                     ("index", index.to_string()),
@@ -524,6 +528,9 @@ impl<'a> ViewBuilder<'a> {
             is_method_struct: s.is_method_struct,
             generic_params: s.generic_params.clone(),
             scope_generic_params: s.scope_generic_params.clone(),
+            writes_plain_fields: fields
+                .iter()
+                .any(|f| f.discriminant.is_none() && !f.is_void),
             plain_fields: fields
                 .iter()
                 .filter(|f| f.discriminant.is_none())

@@ -100,6 +100,17 @@ pub fn to_canonical<T: Struct>(value: &T) -> capnp::Result<Vec<u8>> {
     Ok(capnp::Word::words_to_bytes(&words).to_vec())
 }
 
+/// Selects the union member `field` (its name in the schema) of the struct `b` with a
+/// null pointer: an absent struct. capnpc's builders only select a struct member by
+/// allocating it, which would turn `None` into a present default on the wire.
+pub fn select_null_member<'a, B>(b: B, field: &str) -> capnp::Result<()>
+where
+    B: Into<capnp::dynamic_value::Builder<'a>>,
+{
+    let mut s: capnp::dynamic_struct::Builder<'a> = b.into().downcast();
+    s.clear_named(field)
+}
+
 /// A value that can stand for a generic parameter (`Pair(Key, Value)`): Text, Data or
 /// a struct. Capnp generics take pointer types only.
 pub trait PointerValue: Sized {

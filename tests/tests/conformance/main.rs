@@ -572,7 +572,7 @@ async fn params_nested_beyond_the_limit_fail_the_call_only() {
     for_each_adapter(|guest| async move {
         let g = start(guest).await;
         let deep = Everything {
-            tree: corpus::deep_tree(200),
+            tree: corpus::some(corpus::deep_tree(200)),
             ..Everything::default()
         };
         let err = within(CALL, "echo", g.client.echo(deep))
@@ -584,7 +584,7 @@ async fn params_nested_beyond_the_limit_fail_the_call_only() {
             guest.adapter
         );
         let fine = Everything {
-            tree: corpus::deep_tree(20),
+            tree: corpus::some(corpus::deep_tree(20)),
             ..Everything::default()
         };
         let back = within(CALL, "echo", g.client.echo(fine.clone()))
