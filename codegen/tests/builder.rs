@@ -119,6 +119,37 @@ fn import_path_resolves_absolute_imports() {
 }
 
 #[test]
+fn imports_across_sibling_folders_resolve_by_default() {
+    // schemas in sibling folders: `capnp compile main/app.capnp` resolves `..` from the
+    // folder above both; the default source prefix (the schema's folder) did not.
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["common", "main"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("common/types.capnp"),
+        "@0xa1b2c3d4e5f6071b;\nstruct Pos { lat @0 :Float64; }\n",
+    )
+    .unwrap();
+    let app = dir.path().join("main/app.capnp");
+    std::fs::write(&app, "@0xb1b2c3d4e5f6071c;\nusing T = import \"../common/types.capnp\";\nstruct Trip { from @0 :T.Pos; }\n").unwrap();
+    let ir = quiet().schema(&app).ir().unwrap();
+    assert_eq!(ir.files[0].path, "app.capnp");
+    let imports: Vec<_> = ir.files[0].imports.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(imports, ["../common/types.capnp"]);
+    // the Rust target names its module by the schema's name
+    let rendered = quiet().schema(&app).render(&Target::rust().unwrap()).unwrap();
+    assert!(rendered.iter().any(|r| r.path == Path::new("app.rs")), "{:?}",
+        rendered.iter().map(|r| &r.path).collect::<Vec<_>>());
+    // with an explicit prefix above both, names are relative to it
+    let ir = quiet().schema(&app).src_prefix(dir.path()).ir().unwrap();
+    assert_eq!(ir.files[0].path, "main/app.capnp");
+    // an import of a file that is not there is still the compiler's error
+    std::fs::write(&app, "@0xb1b2c3d4e5f6071c;\nusing T = import \"../nowhere/types.capnp\";\n").unwrap();
+    assert!(matches!(quiet().schema(&app).ir(), Err(CodegenError::Compile { .. })));
+}
+
+#[test]
 fn schema_dir_takes_every_schema_in_order() {
     let dir = tempfile::tempdir().unwrap();
     schema_in(dir.path());
