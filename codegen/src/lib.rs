@@ -21,6 +21,7 @@ pub mod frontend;
 pub mod ir;
 pub mod lower;
 pub mod naming;
+pub mod refusals;
 pub mod render;
 pub mod target;
 pub mod view;
@@ -255,6 +256,7 @@ impl Builder {
                 message: "OUT_DIR is not set: call `rust_out_dir(...)` when not running from build.rs".into(),
             })?),
         };
+        refusals::check_rust(&ir)?;
         for (name, bytes) in self.raw_rust_modules(&request)? {
             write(rust_out.join(name), &bytes)?;
         }

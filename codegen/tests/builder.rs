@@ -150,6 +150,30 @@ fn imports_across_sibling_folders_resolve_by_default() {
 }
 
 #[test]
+fn rust_refusals_name_the_schema_struct_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("refused.capnp");
+    std::fs::write(
+        &path,
+        "@0xd1e2f3a4b5c6d7ea;\nstruct Outer { struct Bag { ok @0 :Int32; items @1 :List(Capability); } }\n",
+    )
+    .unwrap();
+    let err = quiet()
+        .schema(&path)
+        .rust_out_dir(dir.path().join("gen"))
+        .generate()
+        .unwrap_err();
+    assert!(
+        matches!(&err, CodegenError::RustUnsupported { schema, place, .. } if schema == "refused.capnp" && place == "Outer.Bag.items"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "refused.capnp: Outer.Bag.items: List(Capability) is unsupported by the Rust target (capnpc cannot generate it)"
+    );
+}
+
+#[test]
 fn schema_dir_takes_every_schema_in_order() {
     let dir = tempfile::tempdir().unwrap();
     schema_in(dir.path());
