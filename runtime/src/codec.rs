@@ -6,6 +6,12 @@
 //! whose impls recurse over element types at compile time, so a `List(List(Point))`
 //! field needs nothing special in the templates. Capabilities inside values cross
 //! through a [`CapBridge`], which the RPC layer provides; plain values use [`NoCaps`].
+//!
+//! Zero-sized list elements (`List(Void)`, lists of structs sent with no data and no
+//! pointers) take no bytes on the wire, and capnp's traversal limit charges them one
+//! word each, so a tiny message could claim 8 Mi of them and make owned decoding build
+//! 8 Mi values. Every decode therefore has a budget of [`ZERO_SIZED_ELEMENTS`] of them
+//! ([`decoding`]); a list that overdraws it fails the decode.
 
 use capnp::traits::{Owned, OwnedStruct};
 use capnp::{data, data_list, enum_list, list_list, primitive_list, struct_list, text, text_list};
@@ -62,6 +68,49 @@ pub trait Struct: Sized {
     ) -> capnp::Result<()>;
 }
 
+/// Zero-sized list elements one decode may build (see the module doc); the guests
+/// apply the same number per message.
+pub const ZERO_SIZED_ELEMENTS: u64 = 64 * 1024;
+
+thread_local! {
+    /// What the current [`decoding`] scope has left; `None` outside one.
+    static ZERO_SIZED_LEFT: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs one decode of a whole value (a message's root, a call's params or results)
+/// with a fresh budget of [`ZERO_SIZED_ELEMENTS`]. Outside such a scope each list
+/// gets that budget on its own.
+pub fn decoding<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<u64>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0;
+            ZERO_SIZED_LEFT.with(|c| c.set(previous));
+        }
+    }
+    let _restore = Restore(ZERO_SIZED_LEFT.with(|c| c.replace(Some(ZERO_SIZED_ELEMENTS))));
+    f()
+}
+
+/// Charges `count` zero-sized elements to the current decode.
+fn charge_zero_sized(count: u32) -> capnp::Result<()> {
+    ZERO_SIZED_LEFT.with(|c| {
+        let scoped = c.get();
+        let left = scoped.unwrap_or(ZERO_SIZED_ELEMENTS);
+        let count = u64::from(count);
+        if count > left {
+            return Err(capnp::Error::failed(format!(
+                "zero-sized list element limit exceeded: a list of {count} zero-sized elements \
+                 with {left} of {ZERO_SIZED_ELEMENTS} left for this value"
+            )));
+        }
+        if scoped.is_some() {
+            c.set(Some(left - count));
+        }
+        Ok(())
+    })
+}
+
 /// Encodes `value` as the root of a new message (no capabilities).
 pub fn to_message<T: Struct>(
     value: &T,
@@ -75,7 +124,7 @@ pub fn to_message<T: Struct>(
 pub fn from_message<T: Struct, S: capnp::message::ReaderSegments>(
     message: &capnp::message::Reader<S>,
 ) -> capnp::Result<T> {
-    T::read(message.get_root::<StructIn<T::Raw>>()?.0, &NoCaps)
+    decoding(|| T::read(message.get_root::<StructIn<T::Raw>>()?.0, &NoCaps))
 }
 
 /// Encodes `value` in the standard stream framing.
@@ -204,6 +253,9 @@ impl<T: capnp::private::layout::PrimitiveElement + Copy> FromReader<primitive_li
     for Vec<T>
 {
     fn from_reader(r: primitive_list::Reader<'_, T>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        if std::mem::size_of::<T>() == 0 {
+            charge_zero_sized(r.len())?; // List(Void)
+        }
         Ok(r.iter().collect())
     }
 }
@@ -264,6 +316,13 @@ impl IntoBuilder<data_list::Builder<'_>> for Vec<Vec<u8>> {
 
 impl<'a, O: OwnedStruct, T: Struct<Raw = O>> FromReader<struct_list::Reader<'a, O>> for Vec<T> {
     fn from_reader(r: struct_list::Reader<'a, O>, caps: &dyn CapBridge) -> capnp::Result<Self> {
+        use capnp::traits::IntoInternalStructReader;
+        // Elements all have the list's size: the first one says whether it is zero.
+        if let Some(first) = r.reborrow().try_get(0) {
+            if first.into_internal_struct_reader().total_size()?.word_count == 0 {
+                charge_zero_sized(r.len())?;
+            }
+        }
         r.iter().map(|e| T::read(e, caps)).collect()
     }
 }

@@ -275,3 +275,35 @@ fn all_void_and_empty_structs_roundtrip() {
     roundtrip(&Silent { a: (), quiet: SilentQuiet { b: () }, hush: SilentHush { which: SilentHushWhich::D } });
     roundtrip(&Nothing {});
 }
+
+/// One framed message of `words`.
+fn framed(words: &[u64]) -> Vec<u8> {
+    let mut out = 0u32.to_le_bytes().to_vec();
+    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
+    out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
+    out
+}
+
+/// A `WorkerInfo` (1 data word, 4 pointers) whose `fingerprints` (pointer 3) is a
+/// list of `count` zero-sized structs: 7 words on the wire.
+fn zero_sized_fingerprints(count: u64) -> Vec<u8> {
+    let root = 1u64 << 32 | 4u64 << 48; // struct pointer, offset 0: 1 data word, 4 pointers
+    let list = 1 | 7u64 << 32; // list pointer, offset 0, inline composite, 0 words
+    let tag = count << 2; // struct-shaped tag: `count` elements of 0 data words, 0 pointers
+    framed(&[root, 0, 0, 0, 0, list, tag])
+}
+
+/// The traversal limit charges a zero-sized list element one word, so a 56-byte
+/// message could make owned decoding build millions of values (about 400 MB for
+/// `WorkerInfo.fingerprints`); a decode may build 64 Ki of them.
+#[test]
+fn zero_sized_list_elements_have_a_budget_per_decode() {
+    use polyhost::polyhost::WorkerInfo;
+    let started = std::time::Instant::now();
+    let err = from_bytes::<WorkerInfo>(&zero_sized_fingerprints(4 << 20)).unwrap_err();
+    assert!(err.to_string().contains("zero-sized list element limit"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let info = from_bytes::<WorkerInfo>(&zero_sized_fingerprints(1000)).unwrap();
+    assert_eq!(info.fingerprints.len(), 1000);
+    assert_eq!(polyhost::codec::ZERO_SIZED_ELEMENTS, 64 * 1024);
+}

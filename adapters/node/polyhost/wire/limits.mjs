@@ -2,7 +2,10 @@
 //
 // The defaults match the reference implementation (capnp's ReaderOptions): a traversal
 // limit of 8 Mi words, a nesting limit of 64, at most 512 segments, and a frame of at
-// most 64 MiB of segment data.
+// most 64 MiB of segment data. One limit is polyhost's own: at most 64 Ki zero-sized
+// list elements per message (List(Void) elements and elements of lists of zero-sized
+// structs). They take no bytes on the wire, so the traversal limit alone let a 32-byte
+// frame claim 8 Mi of them, each decoded into a value.
 
 /** Budget used when the traversal limit is disabled (`traversalWords: null`). */
 export const UNLIMITED_TRAVERSAL = Number.MAX_SAFE_INTEGER;
@@ -22,22 +25,30 @@ function check(name, value) {
  * - `nesting`: how deep struct/list pointers may nest.
  * - `maxSegments`: most segments a message may have.
  * - `maxMessageBytes`: most bytes of segment data one frame may declare.
+ * - `zeroSizedElements`: most zero-sized list elements a MessageReader may read in total
+ *   (beyond the traversal words they also count); `null` disables the limit.
  */
 export class Limits {
   constructor({
     traversalWords = 8 * 1024 * 1024, nesting = 64, maxSegments = 512,
-    maxMessageBytes = 64 * 1024 * 1024,
+    maxMessageBytes = 64 * 1024 * 1024, zeroSizedElements = 64 * 1024,
   } = {}) {
     this.traversalWords = traversalWords === null ? null : check("traversalWords", traversalWords);
     this.nesting = check("nesting", nesting);
     this.maxSegments = check("maxSegments", maxSegments);
     this.maxMessageBytes = check("maxMessageBytes", maxMessageBytes);
+    this.zeroSizedElements = zeroSizedElements === null ? null : check("zeroSizedElements", zeroSizedElements);
     Object.freeze(this);
   }
 
   /** The initial traversal budget in words (a huge number when unlimited). */
   traversalBudget() {
     return this.traversalWords === null ? UNLIMITED_TRAVERSAL : this.traversalWords;
+  }
+
+  /** The initial zero-sized element budget (a huge number when unlimited). */
+  zeroSizedBudget() {
+    return this.zeroSizedElements === null ? UNLIMITED_TRAVERSAL : this.zeroSizedElements;
   }
 }
 
