@@ -7,11 +7,12 @@
 //! field needs nothing special in the templates. Capabilities inside values cross
 //! through a [`CapBridge`], which the RPC layer provides; plain values use [`NoCaps`].
 //!
-//! Zero-sized list elements (`List(Void)`, lists of structs sent with no data and no
-//! pointers) take no bytes on the wire, and capnp's traversal limit charges them one
-//! word each, so a tiny message could claim 8 Mi of them and make owned decoding build
-//! 8 Mi values. Every decode therefore has a budget of [`ZERO_SIZED_ELEMENTS`] of them
-//! ([`decoding`]); a list that overdraws it fails the decode.
+//! Elements of a list of zero-sized structs (sent with no data and no pointers) take
+//! no bytes on the wire, and capnp's traversal limit charges them one word each, so a
+//! tiny message could claim 8 Mi of them and make owned decoding build 8 Mi values.
+//! Every decode therefore has a budget of [`ZERO_SIZED_STRUCTS`] of them
+//! ([`decoding`]); a list that overdraws it fails the decode. (`List(Void)` decodes
+//! to a `Vec<()>`, which holds no memory.)
 
 use capnp::traits::{Owned, OwnedStruct};
 use capnp::{data, data_list, enum_list, list_list, primitive_list, struct_list, text, text_list};
@@ -68,9 +69,9 @@ pub trait Struct: Sized {
     ) -> capnp::Result<()>;
 }
 
-/// Zero-sized list elements one decode may build (see the module doc); the guests
+/// Zero-sized struct elements one decode may build (see the module doc); the guests
 /// apply the same number per message.
-pub const ZERO_SIZED_ELEMENTS: u64 = 64 * 1024;
+pub const ZERO_SIZED_STRUCTS: u64 = 64 * 1024;
 
 thread_local! {
     /// What the current [`decoding`] scope has left; `None` outside one.
@@ -78,7 +79,7 @@ thread_local! {
 }
 
 /// Runs one decode of a whole value (a message's root, a call's params or results)
-/// with a fresh budget of [`ZERO_SIZED_ELEMENTS`]. Outside such a scope each list
+/// with a fresh budget of [`ZERO_SIZED_STRUCTS`]. Outside such a scope each list
 /// gets that budget on its own.
 pub fn decoding<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(Option<u64>);
@@ -88,20 +89,20 @@ pub fn decoding<R>(f: impl FnOnce() -> R) -> R {
             ZERO_SIZED_LEFT.with(|c| c.set(previous));
         }
     }
-    let _restore = Restore(ZERO_SIZED_LEFT.with(|c| c.replace(Some(ZERO_SIZED_ELEMENTS))));
+    let _restore = Restore(ZERO_SIZED_LEFT.with(|c| c.replace(Some(ZERO_SIZED_STRUCTS))));
     f()
 }
 
-/// Charges `count` zero-sized elements to the current decode.
+/// Charges `count` zero-sized struct elements to the current decode.
 fn charge_zero_sized(count: u32) -> capnp::Result<()> {
     ZERO_SIZED_LEFT.with(|c| {
         let scoped = c.get();
-        let left = scoped.unwrap_or(ZERO_SIZED_ELEMENTS);
+        let left = scoped.unwrap_or(ZERO_SIZED_STRUCTS);
         let count = u64::from(count);
         if count > left {
             return Err(capnp::Error::failed(format!(
-                "zero-sized list element limit exceeded: a list of {count} zero-sized elements \
-                 with {left} of {ZERO_SIZED_ELEMENTS} left for this value"
+                "zero-sized struct element limit exceeded: a list of {count} zero-sized elements \
+                 with {left} of {ZERO_SIZED_STRUCTS} left for this value"
             )));
         }
         if scoped.is_some() {
@@ -253,9 +254,6 @@ impl<T: capnp::private::layout::PrimitiveElement + Copy> FromReader<primitive_li
     for Vec<T>
 {
     fn from_reader(r: primitive_list::Reader<'_, T>, _: &dyn CapBridge) -> capnp::Result<Self> {
-        if std::mem::size_of::<T>() == 0 {
-            charge_zero_sized(r.len())?; // List(Void)
-        }
         Ok(r.iter().collect())
     }
 }

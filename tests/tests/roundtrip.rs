@@ -301,9 +301,9 @@ fn zero_sized_list_elements_have_a_budget_per_decode() {
     use polyhost::polyhost::WorkerInfo;
     let started = std::time::Instant::now();
     let err = from_bytes::<WorkerInfo>(&zero_sized_fingerprints(4 << 20)).unwrap_err();
-    assert!(err.to_string().contains("zero-sized list element limit"), "{err}");
+    assert!(err.to_string().contains("zero-sized struct element limit"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
     let info = from_bytes::<WorkerInfo>(&zero_sized_fingerprints(1000)).unwrap();
     assert_eq!(info.fingerprints.len(), 1000);
-    assert_eq!(polyhost::codec::ZERO_SIZED_ELEMENTS, 64 * 1024);
+    assert_eq!(polyhost::codec::ZERO_SIZED_STRUCTS, 64 * 1024);
 }

@@ -122,26 +122,31 @@ describe("limits", () => {
     throwsQuickly(wire.TraversalLimitExceeded, () => wire.canonicalize(r));
   });
 
-  test("zero-sized elements have a budget per message", () => {
-    // Within the traversal limit, a 4 Mi-element List(Void) or list of zero-sized
-    // structs (a frame of a few words) was accepted, and decoding built a value per
-    // element (580 MiB for 8 Mi).
+  test("zero-sized structs have a budget per message", () => {
+    // Within the traversal limit, a list of 4 Mi zero-sized structs (a frame of a few
+    // words) was accepted, and decoding built a value per element (580 MiB for 8 Mi).
     const n = 4 * 1024 * 1024;
-    let r = rootWith([listPtr(0, wire.VOID, n)]);
-    const err = throwsQuickly(wire.TraversalLimitExceeded, () => r.getList(0, wire.VOID));
-    assert.match(String(err?.message ?? err), /zero-sized list element limit/);
-    r = rootWith([listPtr(0, wire.INLINE_COMPOSITE, 0)], { extra: [tag(n, 0, 0)] });
-    throwsQuickly(wire.TraversalLimitExceeded, () => r.getList(0, wire.INLINE_COMPOSITE));
+    // a root with one list of `count` zero-sized structs per pointer (the tags right
+    // after the pointers)
+    const zeroSized = (...counts) => rootWith(
+      counts.map(() => listPtr(counts.length - 1, wire.INLINE_COMPOSITE, 0)),
+      { extra: counts.map((c) => tag(c, 0, 0)) });
+    let r = zeroSized(n);
+    const err = throwsQuickly(wire.TraversalLimitExceeded, () => r.getList(0, wire.INLINE_COMPOSITE));
+    assert.match(err.message, /zero-sized struct element limit/);
     // the budget (64 Ki) is per message: two lists of 40 Ki overdraw it
     const k = 40 * 1024;
-    r = rootWith([listPtr(0, wire.VOID, k), listPtr(0, wire.VOID, k)]);
-    assert.equal(r.getList(0, wire.VOID).length, k);
-    throwsQuickly(wire.TraversalLimitExceeded, () => r.getList(1, wire.VOID));
-    assert.equal(wire.DEFAULT_LIMITS.zeroSizedElements, 64 * 1024);
+    r = zeroSized(k, k);
+    assert.equal(r.getList(0, wire.INLINE_COMPOSITE).length, k);
+    throwsQuickly(wire.TraversalLimitExceeded, () => r.getList(1, wire.INLINE_COMPOSITE));
+    assert.equal(wire.DEFAULT_LIMITS.zeroSizedStructs, 64 * 1024);
+    // a Void list is bounded by the traversal limit alone (one reference each)
+    assert.equal(rootWith([listPtr(0, wire.VOID, 100000)]).getList(0, wire.VOID).length, 100000);
     // it is a limit like the others
-    const m = msg([seg(structPtr(0, 0, 1), listPtr(0, wire.VOID, n))], new wire.Limits({ zeroSizedElements: null }));
-    assert.equal(m.root().getList(0, wire.VOID).length, n);
-    assert.throws(() => new wire.Limits({ zeroSizedElements: -1 }), RangeError);
+    const m = msg([seg(structPtr(0, 0, 1), listPtr(0, wire.INLINE_COMPOSITE, 0), tag(n, 0, 0))],
+      new wire.Limits({ zeroSizedStructs: null }));
+    assert.equal(m.root().getList(0, wire.INLINE_COMPOSITE).length, n);
+    assert.throws(() => new wire.Limits({ zeroSizedStructs: -1 }), RangeError);
   });
 
   test("a copy of pointer lists that share targets", () => {

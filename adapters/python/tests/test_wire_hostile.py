@@ -153,29 +153,38 @@ class LimitTest(QuickMixin, unittest.TestCase):
                                  wire.INLINE_COMPOSITE)
         self.assertRaisesQuickly(wire.TraversalLimitExceeded, wire.canonicalize, r)
 
-    def test_zero_sized_elements_have_a_budget_per_message(self):
-        # Within the traversal limit, a 4 Mi-element List(Void) or list of zero-sized
-        # structs (a frame of a few words) was accepted, and decoding built an object
-        # per element (+578 MiB, 10 s for 8 Mi).
+    def test_zero_sized_structs_have_a_budget_per_message(self):
+        # Within the traversal limit, a list of 4 Mi zero-sized structs (a frame of a
+        # few words) was accepted, and decoding built an object per element (+578 MiB,
+        # 10 s for 8 Mi).
         n = 4 * 1024 * 1024
-        r = root_with(list_ptr(0, wire.VOID, n))
-        err = self.assertRaisesQuickly(wire.TraversalLimitExceeded, r.get_list, 0, wire.VOID)
-        self.assertIn("zero-sized list element limit", str(err))
-        r = root_with(list_ptr(0, wire.INLINE_COMPOSITE, 0), extra=[tag(n, 0, 0)])
-        self.assertRaisesQuickly(wire.TraversalLimitExceeded, r.get_list, 0,
-                                 wire.INLINE_COMPOSITE)
+
+        def zero_sized(*counts):
+            # a root with one list of `count` zero-sized structs per pointer (the tags
+            # right after the pointers)
+            k = len(counts)
+            return root_with(*[list_ptr(k - 1, wire.INLINE_COMPOSITE, 0) for _ in counts],
+                             extra=[tag(c, 0, 0) for c in counts])
+        r = zero_sized(n)
+        err = self.assertRaisesQuickly(wire.TraversalLimitExceeded, r.get_list, 0,
+                                       wire.INLINE_COMPOSITE)
+        self.assertIn("zero-sized struct element limit", str(err))
         # the budget (64 Ki) is per message: two lists of 40 Ki overdraw it
         k = 40 * 1024
-        r = root_with(list_ptr(0, wire.VOID, k), list_ptr(0, wire.VOID, k))
-        self.assertEqual(r.get_list(0, wire.VOID).len(), k)
-        self.assertRaisesQuickly(wire.TraversalLimitExceeded, r.get_list, 1, wire.VOID)
-        self.assertEqual(wire.DEFAULT_LIMITS.zero_sized_elements, 64 * 1024)
+        r = zero_sized(k, k)
+        self.assertEqual(r.get_list(0, wire.INLINE_COMPOSITE).len(), k)
+        self.assertRaisesQuickly(wire.TraversalLimitExceeded, r.get_list, 1,
+                                 wire.INLINE_COMPOSITE)
+        self.assertEqual(wire.DEFAULT_LIMITS.zero_sized_structs, 64 * 1024)
+        # a Void list is bounded by the traversal limit alone (one reference each)
+        self.assertEqual(root_with(list_ptr(0, wire.VOID, 100000)).get_list(0, wire.VOID)
+                         .len(), 100000)
         # it is a limit like the others
-        m = msg(seg(struct_ptr(0, 0, 1), list_ptr(0, wire.VOID, n)),
-                limits=wire.Limits(zero_sized_elements=None))
-        self.assertEqual(m.root().get_list(0, wire.VOID).len(), n)
+        m = msg(seg(struct_ptr(0, 0, 1), list_ptr(0, wire.INLINE_COMPOSITE, 0), tag(n, 0, 0)),
+                limits=wire.Limits(zero_sized_structs=None))
+        self.assertEqual(m.root().get_list(0, wire.INLINE_COMPOSITE).len(), n)
         with self.assertRaises(ValueError):
-            wire.Limits(zero_sized_elements=-1)
+            wire.Limits(zero_sized_structs=-1)
 
     def test_nesting_limit_on_cycle(self):
         # The root struct's only pointer points back at the struct itself.

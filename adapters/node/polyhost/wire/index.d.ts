@@ -35,12 +35,12 @@ export declare class ValueOutOfRange extends WireError {}
 export declare class WrongType extends WireError {}
 
 export declare class Limits {
-  constructor(options?: { traversalWords?: number | null; nesting?: number; maxSegments?: number; maxMessageBytes?: number; zeroSizedElements?: number | null });
+  constructor(options?: { traversalWords?: number | null; nesting?: number; maxSegments?: number; maxMessageBytes?: number; zeroSizedStructs?: number | null });
   readonly traversalWords: number | null;
   readonly nesting: number;
   readonly maxSegments: number;
   readonly maxMessageBytes: number;
-  readonly zeroSizedElements: number | null;
+  readonly zeroSizedStructs: number | null;
   traversalBudget(): number;
   zeroSizedBudget(): number;
 }

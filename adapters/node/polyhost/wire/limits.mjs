@@ -2,10 +2,11 @@
 //
 // The defaults match the reference implementation (capnp's ReaderOptions): a traversal
 // limit of 8 Mi words, a nesting limit of 64, at most 512 segments, and a frame of at
-// most 64 MiB of segment data. One limit is polyhost's own: at most 64 Ki zero-sized
-// list elements per message (List(Void) elements and elements of lists of zero-sized
-// structs). They take no bytes on the wire, so the traversal limit alone let a 32-byte
-// frame claim 8 Mi of them, each decoded into a value.
+// most 64 MiB of segment data. One limit is polyhost's own: at most 64 Ki elements of
+// lists of zero-sized structs per message. They take no bytes on the wire, so the
+// traversal limit alone let a 32-byte frame claim 8 Mi of them, each decoded into an
+// object. (A List(Void) element decodes to one reference, 8 bytes, as much as the
+// traversal word it costs.)
 
 /** Budget used when the traversal limit is disabled (`traversalWords: null`). */
 export const UNLIMITED_TRAVERSAL = Number.MAX_SAFE_INTEGER;
@@ -25,19 +26,19 @@ function check(name, value) {
  * - `nesting`: how deep struct/list pointers may nest.
  * - `maxSegments`: most segments a message may have.
  * - `maxMessageBytes`: most bytes of segment data one frame may declare.
- * - `zeroSizedElements`: most zero-sized list elements a MessageReader may read in total
+ * - `zeroSizedStructs`: most zero-sized struct list elements a MessageReader may read in total
  *   (beyond the traversal words they also count); `null` disables the limit.
  */
 export class Limits {
   constructor({
     traversalWords = 8 * 1024 * 1024, nesting = 64, maxSegments = 512,
-    maxMessageBytes = 64 * 1024 * 1024, zeroSizedElements = 64 * 1024,
+    maxMessageBytes = 64 * 1024 * 1024, zeroSizedStructs = 64 * 1024,
   } = {}) {
     this.traversalWords = traversalWords === null ? null : check("traversalWords", traversalWords);
     this.nesting = check("nesting", nesting);
     this.maxSegments = check("maxSegments", maxSegments);
     this.maxMessageBytes = check("maxMessageBytes", maxMessageBytes);
-    this.zeroSizedElements = zeroSizedElements === null ? null : check("zeroSizedElements", zeroSizedElements);
+    this.zeroSizedStructs = zeroSizedStructs === null ? null : check("zeroSizedStructs", zeroSizedStructs);
     Object.freeze(this);
   }
 
@@ -46,9 +47,9 @@ export class Limits {
     return this.traversalWords === null ? UNLIMITED_TRAVERSAL : this.traversalWords;
   }
 
-  /** The initial zero-sized element budget (a huge number when unlimited). */
+  /** The initial zero-sized struct budget (a huge number when unlimited). */
   zeroSizedBudget() {
-    return this.zeroSizedElements === null ? UNLIMITED_TRAVERSAL : this.zeroSizedElements;
+    return this.zeroSizedStructs === null ? UNLIMITED_TRAVERSAL : this.zeroSizedStructs;
   }
 }
 

@@ -126,12 +126,14 @@ export function charge(msg, words) {
   msg._budget = b;
 }
 
-// Zero-sized elements take no bytes on the wire but one value each when decoded.
+// Zero-sized struct elements take no bytes on the wire but one object each when
+// decoded (a Void element is one reference, which the traversal word it costs already
+// accounts for).
 function chargeZeroSized(msg, count) {
   const b = msg._zeroBudget - count;
   if (b < 0) {
     throw new TraversalLimitExceeded(
-      `zero-sized list element limit exceeded: a list of ${count} zero-sized elements with ${msg._zeroBudget} of ${msg.limits.zeroSizedElements} left for this message (Limits.zeroSizedElements)`);
+      `zero-sized struct element limit exceeded: a list of ${count} zero-sized elements with ${msg._zeroBudget} of ${msg.limits.zeroSizedStructs} left for this message (Limits.zeroSizedStructs)`);
   }
   msg._zeroBudget = b;
 }
@@ -279,10 +281,7 @@ function listResolved(msg, segi, seg, t, lo, hi, nest, expected) {
   const b = msg._budget - words;
   if (b < 0) charge(msg, words);
   msg._budget = b;
-  if (es === VOID) {
-    charge(msg, count);
-    chargeZeroSized(msg, count);
-  }
+  if (es === VOID) charge(msg, count);
   if (expected !== null && expected !== undefined && expected !== es) {
     if (es === BIT) {
       throw new IncompatibleListElement(`found a bit list where a ${elementSizeName(expected)} list was expected`);

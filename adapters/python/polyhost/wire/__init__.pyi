@@ -20,11 +20,11 @@ class Limits:
     nesting: int
     max_segments: int
     max_message_bytes: int
-    zero_sized_elements: Optional[int]
+    zero_sized_structs: Optional[int]
 
     def __init__(self, traversal_words: Optional[int] = ..., nesting: int = ...,
                  max_segments: int = ..., max_message_bytes: int = ...,
-                 zero_sized_elements: Optional[int] = ...) -> None: ...
+                 zero_sized_structs: Optional[int] = ...) -> None: ...
 
 
 DEFAULT_LIMITS: Limits

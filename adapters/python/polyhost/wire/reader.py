@@ -127,13 +127,15 @@ def _charge(msg, words):
 
 
 def _charge_zero_sized(msg, count):
-    # Zero-sized elements take no bytes on the wire but one object each when decoded.
+    # Zero-sized struct elements take no bytes on the wire but one object each when
+    # decoded (a Void element is one reference, which the traversal word it costs
+    # already accounts for).
     b = msg._zero_budget - count
     if b < 0:
         raise TraversalLimitExceeded(
-            "zero-sized list element limit exceeded: a list of %d zero-sized elements with "
-            "%d of %s left for this message (Limits.zero_sized_elements)"
-            % (count, msg._zero_budget, msg.limits.zero_sized_elements))
+            "zero-sized struct element limit exceeded: a list of %d zero-sized elements with "
+            "%d of %s left for this message (Limits.zero_sized_structs)"
+            % (count, msg._zero_budget, msg.limits.zero_sized_structs))
     msg._zero_budget = b
 
 
@@ -297,7 +299,6 @@ def _list_resolved(msg, segi, seg, t, lo, hi, nest, expected):
     msg._budget = b
     if es == VOID:
         _charge(msg, count)
-        _charge_zero_sized(msg, count)
     if expected is not None and expected != es:
         if es == BIT:
             raise IncompatibleListElement("found a bit list where a %s list was expected"
