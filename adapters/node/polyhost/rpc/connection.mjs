@@ -324,6 +324,7 @@ export class Connection {
     try {
       this._send(new Echo(root));
     } catch (e) {
+      if (e instanceof wire.WireError) throw e; // cannot be copied: malformed, the connection aborts
       report(this, `could not echo an unimplemented message (discriminant ${root.getUint16(0, 0)}): ${e.message}`);
     }
   }
