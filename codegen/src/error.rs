@@ -61,7 +61,7 @@ pub enum CodegenError {
 
     /// A construct capnpc cannot generate (see `refusals.rs`). `place` is
     /// `Struct.field` (nested scopes joined by `.`), or a constant's name.
-    #[error("{schema}: {place}: {what} is unsupported by the Rust target (capnpc cannot generate it)")]
+    #[error("{schema}: {place}: {what} is unsupported by the Rust target")]
     RustUnsupported {
         schema: String,
         place: String,

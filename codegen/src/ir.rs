@@ -31,6 +31,10 @@ impl<'de> Deserialize<'de> for Id {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Ir {
     pub files: Vec<File>,
+    /// Enumerant names (by value) of enums declared in imported files that the
+    /// requested files use, so a constant or default of such an enum can be written.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub imported_enums: std::collections::BTreeMap<Id, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -336,11 +336,13 @@ impl Builder {
                 path: entry.clone(),
                 source,
             })?;
+            // capnpc writes `sub/x_capnp.rs` for a schema named `sub/x.capnp`, but
+            // names its module `x_capnp` wherever it is, as the bindings include it.
             let name = entry
-                .strip_prefix(&staging)
-                .expect("walk stays inside")
-                .display()
-                .to_string();
+                .file_name()
+                .expect("walk yields files")
+                .to_string_lossy()
+                .into_owned();
             out.push((name, bytes));
         }
         out.sort();

@@ -61,6 +61,18 @@ fn text(s: capnp::Result<capnp::text::Reader<'_>>) -> Result<String, CodegenErro
     Ok(s?.to_str()?.to_string())
 }
 
+/// Ids of the enums `ty` names (list elements and type arguments included).
+fn enums_in(ty: &Type, out: &mut Vec<u64>) {
+    match ty {
+        Type::Enum { name } => out.push(name.id.0),
+        Type::List { element } => enums_in(element, out),
+        Type::Struct { args, .. } | Type::Interface { args, .. } => {
+            args.iter().for_each(|a| enums_in(a, out))
+        }
+        _ => {}
+    }
+}
+
 fn stem_of(path: &str) -> String {
     let file = path.rsplit('/').next().unwrap_or(path);
     file.strip_suffix(".capnp")
@@ -187,7 +199,36 @@ impl<'a> Lowering<'a> {
             files.push(self.file(requested)?);
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(Ir { files })
+        let mut imported_enums = std::collections::BTreeMap::new();
+        let declared: std::collections::HashSet<u64> =
+            files.iter().flat_map(|f| &f.enums).map(|e| e.name.id.0).collect();
+        let mut used = Vec::new();
+        for f in &files {
+            for s in &f.structs {
+                for field in &s.fields {
+                    if let crate::ir::FieldKind::Slot { ty, .. } = &field.kind {
+                        enums_in(ty, &mut used);
+                    }
+                }
+            }
+            for c in &f.constants {
+                enums_in(&c.ty, &mut used);
+            }
+        }
+        for id in used {
+            if declared.contains(&id) {
+                continue;
+            }
+            let Some(node::Enum(e)) = self.nodes.get(&id).map(|n| n.which()).transpose()? else {
+                continue;
+            };
+            let mut names = Vec::new();
+            for en in e.get_enumerants()? {
+                names.push(text(en.get_name())?);
+            }
+            imported_enums.insert(Id(id), names);
+        }
+        Ok(Ir { files, imported_enums })
     }
 
     fn file(

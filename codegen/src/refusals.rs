@@ -6,20 +6,47 @@
 //! compiler itself refuses `List(AnyPointer)`, `List(AnyStruct)` and `List(T)`) or a
 //! generic parameter, at any depth (`List(List(Capability))`),
 //! and constants of interface or `AnyPointer` type; its own message names neither the
-//! file nor the field.
+//! file nor the field. The Rust templates do not yet generate generic methods
+//! (`get @0 [T] () -> (value :T)`), generic structs used without their parameters,
+//! or constants of list or Void type; rustc would fail on the output with errors
+//! about the generated code.
 
 use crate::error::CodegenError;
 use crate::ir::{AnyConstraint, FieldKind, Ir, Type};
 
 /// The first construct of `ir` the Rust target refuses, as an error naming it.
 pub fn check_rust(ir: &Ir) -> Result<(), CodegenError> {
+    let generic = |r: &crate::ir::TypeRef| {
+        ir.files
+            .iter()
+            .flat_map(|f| &f.structs)
+            .find(|s| s.name.id == r.id)
+            .is_some_and(|s| !s.generic_params.is_empty())
+    };
     for file in &ir.files {
+        for i in &file.interfaces {
+            for m in &i.methods {
+                if generic(&m.params) || generic(&m.results) {
+                    return Err(CodegenError::RustUnsupported {
+                        schema: file.path.clone(),
+                        place: format!("{}.{}", i.name.scope.join("."), m.name),
+                        what: "a generic method".into(),
+                    });
+                }
+            }
+        }
         for s in &file.structs {
             for f in &s.fields {
                 let FieldKind::Slot { ty, .. } = &f.kind else {
                     continue;
                 };
-                if let Some(what) = list_of_pointers(ty) {
+                let unbound = match ty {
+                    Type::Struct { name, args } if args.is_empty() && generic(name) => {
+                        Some(format!("{} without its generic parameters", name.scope.join(".")))
+                    }
+                    _ => None,
+                };
+                if let Some(what) = unbound.or_else(|| list_of_pointers(ty)) {
                     return Err(CodegenError::RustUnsupported {
                         schema: file.path.clone(),
                         place: format!("{}.{}", s.name.scope.join("."), f.name),
@@ -31,6 +58,8 @@ pub fn check_rust(ir: &Ir) -> Result<(), CodegenError> {
         for c in &file.constants {
             let what = match &c.ty {
                 Type::Interface { .. } => Some("a constant of interface type"),
+                Type::List { .. } => Some("a constant of list type"),
+                Type::Void => Some("a constant of type Void"),
                 Type::AnyPointer { .. } | Type::Param { .. } => {
                     Some("a constant of AnyPointer type")
                 }

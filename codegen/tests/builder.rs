@@ -169,8 +169,50 @@ fn rust_refusals_name_the_schema_struct_and_field() {
     );
     assert_eq!(
         err.to_string(),
-        "refused.capnp: Outer.Bag.items: List(Capability) is unsupported by the Rust target (capnpc cannot generate it)"
+        "refused.capnp: Outer.Bag.items: List(Capability) is unsupported by the Rust target"
     );
+}
+
+#[test]
+fn rust_refusals_of_what_the_templates_do_not_generate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gaps.capnp");
+    for (body, place, what) in [
+        ("interface I { get @0 [T] (v :T) -> (v :T); }", "I.get", "a generic method"),
+        ("struct G(T) { v @0 :T; }\nstruct S { g @0 :G; }", "S.g", "G without its generic parameters"),
+        ("const primes :List(UInt16) = [2, 3];", "primes", "a constant of list type"),
+        ("const nothing :Void = void;", "nothing", "a constant of type Void"),
+    ] {
+        std::fs::write(&path, format!("@0xd1e2f3a4b5c6d7eb;\n{body}\n")).unwrap();
+        let err = quiet()
+            .schema(&path)
+            .rust_out_dir(dir.path().join("gen"))
+            .generate()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("gaps.capnp: {place}: {what} is unsupported by the Rust target")
+        );
+    }
+}
+
+#[test]
+fn imported_enum_constants_and_reserved_type_names_render() {
+    // a constant of an enum declared in an imported file needs its enumerant names;
+    // a struct named like a prelude type (`Box`) must not shadow it in Rust
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("units.capnp"), "@0xa1b2c3d4e5f6071d;\nenum Unit { meter @0; second @1; }\n").unwrap();
+    let main = dir.path().join("main.capnp");
+    std::fs::write(&main, "@0xb1b2c3d4e5f6071e;\nusing U = import \"units.capnp\";\nconst unit :U.Unit = second;\nstruct Box { v @0 :Int32; }\nstruct S { b @0 :Box; }\n").unwrap();
+    for target in [Target::rust().unwrap(), Target::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters/python/templates")).unwrap()] {
+        let rendered = quiet().schema(&main).render(&target).unwrap();
+        let text: String = rendered.iter().map(|r| r.contents.as_str()).collect();
+        assert!(text.contains("Unit::Second") || text.contains("Unit.SECOND"), "{text}");
+    }
+    let rust = quiet().schema(&main).render(&Target::rust().unwrap()).unwrap();
+    let text: String = rust.iter().map(|r| r.contents.as_str()).collect();
+    assert!(text.contains("pub struct Box_ {"), "{text}");
+    assert!(text.contains("Option<::std::boxed::Box<Box_>>"), "{text}");
 }
 
 #[test]
