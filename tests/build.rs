@@ -23,6 +23,32 @@ fn main() {
             .parent_module("conformance")
     };
     conformance().build();
+
+    // The schema-coverage corpus (tests/coverage/schema/{main,common}): Rust into
+    // $OUT_DIR/coverage (the `polyhost_tests::coverage` module), every adapter's target
+    // into $OUT_DIR/coverage-<name>; a target that cannot render it leaves
+    // RENDER_ERROR there, which tests/tests/coverage.rs reports.
+    let coverage = || {
+        polyhost_codegen::Builder::new()
+            .schema("coverage/schema/main/coverage.capnp")
+            .schema("coverage/schema/common/units.capnp")
+            .src_prefix("coverage/schema")
+            .rust_out_dir(format!("{out}/coverage"))
+            .parent_module("coverage")
+    };
+    coverage().build();
+    for (name, templates) in adapter_targets(Path::new("../adapters")) {
+        let dir = format!("{out}/coverage-{name}");
+        let _ = std::fs::create_dir_all(&dir);
+        match coverage().guest_target(&templates, &dir).generate() {
+            Ok(_) => {
+                let _ = std::fs::remove_file(format!("{dir}/RENDER_ERROR"));
+            }
+            Err(e) => {
+                let _ = std::fs::write(format!("{dir}/RENDER_ERROR"), e.to_string());
+            }
+        }
+    }
     // One run per adapter: an adapter whose target cannot render the schema (one still
     // being written, say) fails its own conformance run, not this crate's build.
     for (name, templates) in adapter_targets(Path::new("../adapters")) {
