@@ -847,6 +847,27 @@ class AbortTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(inner.get_uint16(0, 0), 99)
         self.assertFalse(self.conn.closed)
 
+    async def test_unknown_message_with_a_capability_is_not_echoed(self):
+        # A capability pointer in a kind this side does not know has no table to be
+        # copied from: the echo is dropped with a warning, the connection carries on
+        # (the Bootstrap sent after it is answered, and nothing else is).
+        mb = wire.MessageBuilder(cap_table=[object()])
+        root = mb.init_root(1, 1)
+        root.set_uint16(0, 99, 0)
+        root.set_capability(0, mb.cap_table[0])
+        with self.assertLogs("polyhost.rpc", "WARNING") as logs:
+            await asyncio.get_running_loop().sock_sendall(self.raw, mb.to_bytes())
+            await self.send(M.Message(bootstrap=M.Bootstrap(question_id=0)))
+            loop = asyncio.get_running_loop()
+            dec = wire.FrameDecoder()
+            got = []
+            while not any(m.which == "return_" for m in got):
+                data = await asyncio.wait_for(loop.sock_recv(self.raw, 65536), 5)
+                got.extend(M.Message._polyhost_read(m.root()) for m in dec.feed(data))
+        self.assertIn("could not echo", "\n".join(logs.output))
+        self.assertEqual([m.which for m in got], ["return_"])
+        self.assertFalse(self.conn.closed)
+
     async def test_frame_over_size_limit(self):
         await self.conn.close()
         self.raw.close()

@@ -324,7 +324,9 @@ export class Connection {
     try {
       this._send(new Echo(root));
     } catch (e) {
-      if (e instanceof wire.WireError) throw e; // cannot be copied: malformed, the connection aborts
+      // Capability pointers of a kind we do not know have no table to copy from; any
+      // other wire error makes the message malformed, and the connection aborts.
+      if (e instanceof wire.WireError && !(e instanceof wire.InvalidCapability)) throw e;
       report(this, `could not echo an unimplemented message (discriminant ${root.getUint16(0, 0)}): ${e.message}`);
     }
   }

@@ -363,6 +363,10 @@ class Connection:
         # (a kind this side cannot decode included), so it is copied as raw words.
         try:
             self._send(_Echo(root))
+        except wire.InvalidCapability as e:
+            # capability pointers of a kind we do not know have no table to copy from
+            log.warning("%s: could not echo an unimplemented message (discriminant %d): "
+                        "%s", self.name, root.get_uint16(0, 0), e)
         except wire.WireError:
             raise   # a message that cannot be copied is malformed: the connection aborts
         except Exception as e:
