@@ -8,8 +8,8 @@
 //! and constants of interface or `AnyPointer` type; its own message names neither the
 //! file nor the field. The Rust templates do not yet generate generic methods
 //! (`get @0 [T] () -> (value :T)`), generic structs used without their parameters,
-//! or constants of list or Void type; rustc would fail on the output with errors
-//! about the generated code.
+//! or constants of list type; rustc would fail on the output with errors about the
+//! generated code.
 
 use crate::error::CodegenError;
 use crate::ir::{AnyConstraint, FieldKind, Ir, Type};
@@ -59,7 +59,6 @@ pub fn check_rust(ir: &Ir) -> Result<(), CodegenError> {
             let what = match &c.ty {
                 Type::Interface { .. } => Some("a constant of interface type"),
                 Type::List { .. } => Some("a constant of list type"),
-                Type::Void => Some("a constant of type Void"),
                 Type::AnyPointer { .. } | Type::Param { .. } => {
                     Some("a constant of AnyPointer type")
                 }

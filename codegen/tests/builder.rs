@@ -181,7 +181,6 @@ fn rust_refusals_of_what_the_templates_do_not_generate() {
         ("interface I { get @0 [T] (v :T) -> (v :T); }", "I.get", "a generic method"),
         ("struct G(T) { v @0 :T; }\nstruct S { g @0 :G; }", "S.g", "G without its generic parameters"),
         ("const primes :List(UInt16) = [2, 3];", "primes", "a constant of list type"),
-        ("const nothing :Void = void;", "nothing", "a constant of type Void"),
     ] {
         std::fs::write(&path, format!("@0xd1e2f3a4b5c6d7eb;\n{body}\n")).unwrap();
         let err = quiet()

@@ -214,6 +214,7 @@ fn constants_of_the_corpus() {
     assert_eq!(FLAVOR, Flavor::Chocolate);
     assert_eq!(UNIT, Unit::Meter);
     assert_eq!(BIG, u64::MAX);
+    assert_eq!(NOTHING, ());
     assert_eq!(OUTER_LIMIT, 512);
     assert_eq!(QUANTITY(), quantity(6.62607015e-34, Unit::Kilogram));
     let sample = SAMPLE();
