@@ -8,8 +8,8 @@
 //! and constants of interface or `AnyPointer` type; its own message names neither the
 //! file nor the field. The Rust templates do not yet generate generic methods
 //! (`get @0 [T] () -> (value :T)`), generic structs used without their parameters,
-//! or constants of list type; rustc would fail on the output with errors about the
-//! generated code.
+//! or constants of lists of enums; rustc would fail on the output with errors about
+//! the generated code.
 
 use crate::error::CodegenError;
 use crate::ir::{AnyConstraint, FieldKind, Ir, Type};
@@ -58,7 +58,9 @@ pub fn check_rust(ir: &Ir) -> Result<(), CodegenError> {
         for c in &file.constants {
             let what = match &c.ty {
                 Type::Interface { .. } => Some("a constant of interface type"),
-                Type::List { .. } => Some("a constant of list type"),
+                Type::List { element } if holds_enums(element) => {
+                    Some("a constant of a list of enums")
+                }
                 Type::AnyPointer { .. } | Type::Param { .. } => {
                     Some("a constant of AnyPointer type")
                 }
@@ -93,5 +95,14 @@ fn list_of_pointers(ty: &Type) -> Option<String> {
         )),
         Type::Param { name, .. } => Some(format!("List({name}), a list of a generic parameter,")),
         inner => list_of_pointers(inner).map(|w| format!("List({w})")),
+    }
+}
+
+/// Whether `ty` is an enum or a list (of lists...) of enums.
+fn holds_enums(ty: &Type) -> bool {
+    match ty {
+        Type::Enum { .. } => true,
+        Type::List { element } => holds_enums(element),
+        _ => false,
     }
 }

@@ -507,6 +507,31 @@ pub fn default_value<T: Struct>() -> T {
     from_message(&message).expect("a null root decodes to the schema's defaults")
 }
 
+/// Decodes a list constant that the generator embedded as a canonical message in hex;
+/// `O` is capnp's type of the list (`primitive_list::Owned<u16>`, ...).
+pub fn list_from_canonical_hex<O, T>(hex: &str) -> capnp::Result<T>
+where
+    O: Owned,
+    T: for<'a> FromReader<O::Reader<'a>>,
+{
+    let words = aligned(&hex_bytes(hex)?);
+    let segments: &[&[u8]] = &[capnp::Word::words_to_bytes(&words)];
+    let message = capnp::message::Reader::new(
+        capnp::message::SegmentArray::new(segments),
+        Default::default(),
+    );
+    decoding(|| T::from_reader(message.get_root::<O::Reader<'_>>()?, &NoCaps))
+}
+
+fn hex_bytes(hex: &str) -> capnp::Result<Vec<u8>> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| capnp::Error::failed(e.to_string()))
+        })
+        .collect()
+}
+
 /// Decodes a constant that the generator embedded as a canonical message in hex.
 pub fn from_canonical_hex<T: Struct>(hex: &str) -> capnp::Result<T> {
     let bytes: Vec<u8> = (0..hex.len())

@@ -215,6 +215,14 @@ fn constants_of_the_corpus() {
     assert_eq!(UNIT, Unit::Meter);
     assert_eq!(BIG, u64::MAX);
     assert_eq!(NOTHING, ());
+    assert_eq!(BOOLS(), vec![true, false, true]);
+    assert_eq!(PRIMES(), vec![2, 3, 5, 7]);
+    assert_eq!(WORDS(), vec!["x".to_string(), "y".to_string()]);
+    assert_eq!(BLOBS(), vec![vec![1u8], vec![2, 3]]);
+    assert_eq!(FOREST().iter().map(|t| t.label.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(FOREST()[1].left.as_deref().map(|t| t.label.as_str()), Some("c"));
+    assert_eq!(GRID(), vec![vec![1.0, 2.0], vec![]]);
+    assert_eq!(VOIDS(), vec![(), ()]);
     assert_eq!(OUTER_LIMIT, 512);
     assert_eq!(QUANTITY(), quantity(6.62607015e-34, Unit::Kilogram));
     let sample = SAMPLE();
