@@ -494,24 +494,53 @@ impl<'a> Lowering<'a> {
     }
 
     fn brand_args(&self, id: u64, b: brand::Reader<'_>) -> Result<Vec<Type>, CodegenError> {
+        let params: Vec<String> = match self.nodes.get(&id) {
+            Some(n) => n
+                .get_parameters()?
+                .iter()
+                .map(|p| text(p.get_name()))
+                .collect::<Result<_, _>>()?,
+            None => vec![],
+        };
         for scope in b.get_scopes()? {
             if scope.get_scope_id() != id {
                 continue;
             }
-            if let brand::scope::Bind(bindings) = scope.which()? {
-                let mut args = Vec::new();
-                for binding in bindings? {
-                    args.push(match binding.which()? {
-                        brand::binding::Unbound(()) => Type::AnyPointer {
-                            constraint: AnyConstraint::Any,
-                        },
-                        brand::binding::Type(t) => self.ty(t?)?,
-                    });
+            match scope.which()? {
+                brand::scope::Bind(bindings) => {
+                    let mut args = Vec::new();
+                    for binding in bindings? {
+                        args.push(match binding.which()? {
+                            brand::binding::Unbound(()) => Type::AnyPointer {
+                                constraint: AnyConstraint::Any,
+                            },
+                            brand::binding::Type(t) => self.ty(t?)?,
+                        });
+                    }
+                    return Ok(args);
                 }
-                return Ok(args);
+                // inside the generic declaration itself: its own parameters
+                brand::scope::Inherit(()) => {
+                    return Ok(params
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, name)| Type::Param {
+                            scope: Id(id),
+                            index: index as u16,
+                            name,
+                        })
+                        .collect())
+                }
             }
         }
-        Ok(vec![])
+        // A generic used without parameters (`Box` for `Box(T)`): every parameter is
+        // AnyPointer, as capnp reads it.
+        Ok(params
+            .iter()
+            .map(|_| Type::AnyPointer {
+                constraint: AnyConstraint::Any,
+            })
+            .collect())
     }
 
     fn ty(&self, t: type_::Reader<'_>) -> Result<Type, CodegenError> {

@@ -7,8 +7,7 @@
 //! generic parameter, at any depth (`List(List(Capability))`),
 //! and constants of interface or `AnyPointer` type; its own message names neither the
 //! file nor the field. The Rust templates do not yet generate generic methods
-//! (`get @0 [T] () -> (value :T)`), generic structs used without their parameters,
-//! or constants of lists of enums; rustc would fail on the output with errors about
+//! (`get @0 [T] () -> (value :T)`) or constants of lists of enums; rustc would fail on the output with errors about
 //! the generated code.
 
 use crate::error::CodegenError;
@@ -40,13 +39,7 @@ pub fn check_rust(ir: &Ir) -> Result<(), CodegenError> {
                 let FieldKind::Slot { ty, .. } = &f.kind else {
                     continue;
                 };
-                let unbound = match ty {
-                    Type::Struct { name, args } if args.is_empty() && generic(name) => {
-                        Some(format!("{} without its generic parameters", name.scope.join(".")))
-                    }
-                    _ => None,
-                };
-                if let Some(what) = unbound.or_else(|| list_of_pointers(ty)) {
+                if let Some(what) = list_of_pointers(ty) {
                     return Err(CodegenError::RustUnsupported {
                         schema: file.path.clone(),
                         place: format!("{}.{}", s.name.scope.join("."), f.name),

@@ -204,6 +204,20 @@ impl PointerValue for Vec<u8> {
     }
 }
 
+/// `AnyPointer` as a generic argument (a generic used without parameters).
+impl PointerValue for AnyValue {
+    type Raw = capnp::any_pointer::Owned;
+    fn init_len(&self) -> u32 {
+        0
+    }
+    fn read_value(r: capnp::any_pointer::Reader<'_>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        AnyValue::read(r)
+    }
+    fn write_value(&self, b: capnp::any_pointer::Builder<'_>, _: &dyn CapBridge) -> capnp::Result<()> {
+        self.write(b)
+    }
+}
+
 impl<T: Struct> PointerValue for T
 where
     T::Raw: Owned,

@@ -99,6 +99,10 @@ fn everything(variant: usize) -> Everything {
             tree: some(Box_ { item: tree, label: "tree".into() }),
             pair: some(Pair { first: "first".into(), second: quantity(9.0, Unit::Kilogram) }),
             nested: some(Box_ { item: Box_ { item: "inner".into(), label: "in".into() }, label: "out".into() }),
+            unbound: some(Box_ {
+                item: polyhost::AnyValue { canonical: to_canonical(&leaf("any")).unwrap() },
+                label: "unbound".into(),
+            }),
         }),
         outer: some(Outer {
             middle: some(OuterMiddle {
