@@ -81,6 +81,11 @@ pub struct Struct {
     /// Set for the implicit `method$Params` / `method$Results` structs.
     pub is_method_struct: bool,
     pub generic_params: Vec<String>,
+    /// A generic method's own parameters (`get @0 [T] ...`), on its params and
+    /// results structs: capnpc's raw struct is generic over them, the owned one holds
+    /// AnyPointer in their place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub implicit_params: Vec<String>,
     /// Generic parameters of enclosing declarations (a method struct of `Sink(T)`
     /// is generic over `T`).
     pub scope_generic_params: Vec<String>,

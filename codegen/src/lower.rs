@@ -363,7 +363,10 @@ impl<'a> Lowering<'a> {
             pointer_count: st.get_pointer_count(),
             is_group: st.get_is_group(),
             is_method_struct,
-            generic_params: self.params_of(n)?,
+            // a generic method's parameters are AnyPointer in its params and results
+            // (see `ty`): they are not generic structs
+            generic_params: if is_method_struct { vec![] } else { self.params_of(n)? },
+            implicit_params: if is_method_struct { self.params_of(n)? } else { vec![] },
             scope_generic_params: self.scope_params(id)?,
             union: (st.get_discriminant_count() > 0).then(|| Union {
                 discriminant_offset: st.get_discriminant_offset(),
@@ -585,6 +588,17 @@ impl<'a> Lowering<'a> {
                         }
                     },
                 },
+                // A generic method's own parameter (`get @0 [T] () -> (v :T)`): the
+                // caller picks T per call, so bindings take any pointer.
+                type_::any_pointer::Parameter(p)
+                    if self.nodes.get(&p.get_scope_id()).is_some_and(|n| {
+                        n.get_scope_id() == 0 && matches!(n.which(), Ok(node::Struct(_)))
+                    }) =>
+                {
+                    Type::AnyPointer {
+                        constraint: AnyConstraint::Any,
+                    }
+                }
                 type_::any_pointer::Parameter(p) => {
                     let scope = p.get_scope_id();
                     let index = p.get_parameter_index();

@@ -4,36 +4,17 @@
 //! capnpc (the raw Rust readers and builders the owned types wrap) refuses lists whose
 //! elements are any kind of AnyPointer (`List(Capability)`, `List(AnyList)`; the schema
 //! compiler itself refuses `List(AnyPointer)`, `List(AnyStruct)` and `List(T)`) or a
-//! generic parameter, at any depth (`List(List(Capability))`),
-//! and constants of interface or `AnyPointer` type; its own message names neither the
-//! file nor the field. The Rust templates do not yet generate generic methods
-//! (`get @0 [T] () -> (value :T)`) or constants of lists of enums; rustc would fail on the output with errors about
-//! the generated code.
+//! generic parameter, at any depth (`List(List(Capability))`), and constants of
+//! interface or `AnyPointer` type; its own message names neither the file nor the
+//! field. The Rust templates do not yet generate constants of lists of enums; rustc
+//! would fail on the output with errors about the generated code.
 
 use crate::error::CodegenError;
 use crate::ir::{AnyConstraint, FieldKind, Ir, Type};
 
 /// The first construct of `ir` the Rust target refuses, as an error naming it.
 pub fn check_rust(ir: &Ir) -> Result<(), CodegenError> {
-    let generic = |r: &crate::ir::TypeRef| {
-        ir.files
-            .iter()
-            .flat_map(|f| &f.structs)
-            .find(|s| s.name.id == r.id)
-            .is_some_and(|s| !s.generic_params.is_empty())
-    };
     for file in &ir.files {
-        for i in &file.interfaces {
-            for m in &i.methods {
-                if generic(&m.params) || generic(&m.results) {
-                    return Err(CodegenError::RustUnsupported {
-                        schema: file.path.clone(),
-                        place: format!("{}.{}", i.name.scope.join("."), m.name),
-                        what: "a generic method".into(),
-                    });
-                }
-            }
-        }
         for s in &file.structs {
             for f in &s.fields {
                 let FieldKind::Slot { ty, .. } = &f.kind else {

@@ -79,6 +79,8 @@ pub struct StructView {
     pub is_group: bool,
     pub is_method_struct: bool,
     pub generic_params: Vec<String>,
+    /// A generic method's own parameters (params and results structs only).
+    pub implicit_params: Vec<String>,
     pub scope_generic_params: Vec<String>,
     /// Every field in code order.
     pub fields: Vec<FieldView>,
@@ -528,6 +530,7 @@ impl<'a> ViewBuilder<'a> {
             is_group: s.is_group,
             is_method_struct: s.is_method_struct,
             generic_params: s.generic_params.clone(),
+            implicit_params: s.implicit_params.clone(),
             scope_generic_params: s.scope_generic_params.clone(),
             writes_plain_fields: fields
                 .iter()

@@ -204,6 +204,31 @@ impl PointerValue for Vec<u8> {
     }
 }
 
+/// What capnpc's getter of an AnyPointer field returns: the reader, or a `Result` of it
+/// for a field whose type is a generic method's parameter (`echo @0 [T] (v :T)`).
+pub trait AnyPointerField<'a> {
+    fn into_reader(self) -> capnp::Result<capnp::any_pointer::Reader<'a>>;
+}
+
+impl<'a> AnyPointerField<'a> for capnp::any_pointer::Reader<'a> {
+    fn into_reader(self) -> capnp::Result<capnp::any_pointer::Reader<'a>> {
+        Ok(self)
+    }
+}
+
+impl<'a> AnyPointerField<'a> for capnp::Result<capnp::any_pointer::Reader<'a>> {
+    fn into_reader(self) -> capnp::Result<capnp::any_pointer::Reader<'a>> {
+        self
+    }
+}
+
+impl AnyValue {
+    /// Reads an AnyPointer field, whichever form its getter returns.
+    pub fn read_field<'a>(r: impl AnyPointerField<'a>) -> capnp::Result<Self> {
+        Self::read(r.into_reader()?)
+    }
+}
+
 /// `AnyPointer` as a generic argument (a generic used without parameters).
 impl PointerValue for AnyValue {
     type Raw = capnp::any_pointer::Owned;

@@ -239,3 +239,14 @@ fn constants_of_the_corpus() {
     assert_eq!(d.quantity, some(quantity(9.81, Unit::Meter)));
     assert_eq!(d.quantities, vec![quantity(1.0, Unit::Second), quantity(2.0, Unit::Kilogram)]);
 }
+
+/// A generic method's parameters are AnyPointer in its params and results (the caller
+/// picks the type per call): `echo @3 [T] (value :T) -> (value :T)`.
+#[test]
+fn generic_methods_take_any_pointer() {
+    let any = polyhost::AnyValue { canonical: to_canonical(&leaf("t")).unwrap() };
+    let params = RegistryEchoParams { value: any.clone() };
+    assert_eq!(from_bytes::<RegistryEchoParams>(&to_bytes(&params).unwrap()).unwrap(), params);
+    let results = RegistryWrapResults { r#box: Box_ { item: any, label: "wrapped".into() } };
+    assert_eq!(from_bytes::<RegistryWrapResults>(&to_bytes(&results).unwrap()).unwrap(), results);
+}
