@@ -6,8 +6,7 @@
 //! compiler itself refuses `List(AnyPointer)`, `List(AnyStruct)` and `List(T)`) or a
 //! generic parameter, at any depth (`List(List(Capability))`), and constants of
 //! interface or `AnyPointer` type; its own message names neither the file nor the
-//! field. The Rust templates do not yet generate constants of lists of enums; rustc
-//! would fail on the output with errors about the generated code.
+//! field.
 
 use crate::error::CodegenError;
 use crate::ir::{AnyConstraint, FieldKind, Ir, Type};
@@ -32,9 +31,6 @@ pub fn check_rust(ir: &Ir) -> Result<(), CodegenError> {
         for c in &file.constants {
             let what = match &c.ty {
                 Type::Interface { .. } => Some("a constant of interface type"),
-                Type::List { element } if holds_enums(element) => {
-                    Some("a constant of a list of enums")
-                }
                 Type::AnyPointer { .. } | Type::Param { .. } => {
                     Some("a constant of AnyPointer type")
                 }
@@ -72,11 +68,3 @@ fn list_of_pointers(ty: &Type) -> Option<String> {
     }
 }
 
-/// Whether `ty` is an enum or a list (of lists...) of enums.
-fn holds_enums(ty: &Type) -> bool {
-    match ty {
-        Type::Enum { .. } => true,
-        Type::List { element } => holds_enums(element),
-        _ => false,
-    }
-}

@@ -174,11 +174,12 @@ fn rust_refusals_name_the_schema_struct_and_field() {
 }
 
 #[test]
-fn rust_refusals_of_what_the_templates_do_not_generate() {
+fn rust_refusals_name_lists_of_pointers_at_any_depth() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gaps.capnp");
     for (body, place, what) in [
-        ("enum E { a @0; }\nconst es :List(E) = [a];", "es", "a constant of a list of enums"),
+        ("struct S { a @0 :List(AnyList); }", "S.a", "List(AnyList)"),
+        ("struct S { g :group { c @0 :List(List(Capability)); } }", "S.g.c", "List(List(Capability))"),
     ] {
         std::fs::write(&path, format!("@0xd1e2f3a4b5c6d7eb;\n{body}\n")).unwrap();
         let err = quiet()

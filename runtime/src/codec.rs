@@ -204,6 +204,11 @@ impl PointerValue for Vec<u8> {
     }
 }
 
+/// A generated enum's capnpc counterpart (for lists of it: `enum_list::Owned<Raw>`).
+pub trait OwnedEnum {
+    type Raw;
+}
+
 /// What capnpc's getter of an AnyPointer field returns: the reader, or a `Result` of it
 /// for a field whose type is a generic method's parameter (`echo @0 [T] (v :T)`).
 pub trait AnyPointerField<'a> {

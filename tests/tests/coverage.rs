@@ -227,6 +227,8 @@ fn constants_of_the_corpus() {
     assert_eq!(FOREST()[1].left.as_deref().map(|t| t.label.as_str()), Some("c"));
     assert_eq!(GRID(), vec![vec![1.0, 2.0], vec![]]);
     assert_eq!(VOIDS(), vec![(), ()]);
+    assert_eq!(FLAVORS(), vec![Flavor::Chocolate, Flavor::Vanilla]);
+    assert_eq!(UNITS(), vec![Unit::Second]);
     assert_eq!(OUTER_LIMIT, 512);
     assert_eq!(QUANTITY(), quantity(6.62607015e-34, Unit::Kilogram));
     let sample = SAMPLE();
