@@ -809,6 +809,22 @@ describe("aborts", () => {
     assert.equal(conn.closed, false);
   });
 
+  test("an unknown message holding a capability is not echoed; the connection carries on", async () => {
+    // A capability pointer in a kind this side does not know has no table to be copied
+    // from: the echo is dropped with a report, and the Bootstrap sent after it is the
+    // only thing answered.
+    const mb = new wire.MessageBuilder({ capTable: [{}] });
+    const root = mb.initRoot(1, 1);
+    root.setUint16(0, 99, 0);
+    root.setCapability(0, mb.capTable[0]);
+    raw.write(mb.toBytes());
+    send(new M.Message({ bootstrap: new M.Bootstrap({ questionId: 0 }) }));
+    assert.ok(await eventually(() => inbox.some((m) => m.which === "return")));
+    assert.deepEqual(inbox.map((m) => m.which), ["return"]);
+    assert.ok(logged.includes("could not echo"), logged);
+    assert.equal(conn.closed, false);
+  });
+
   test("EOF closes the connection", async () => {
     raw.end();
     await conn.closed$;
