@@ -312,7 +312,10 @@ impl Exprs<'_> {
                 // `{decode}`: the manifest's `decode_const` expression for the type (how
                 // a constant of it is decoded), for targets that need one per kind
                 if out.contains("{decode}") {
-                    out = out.replace("{decode}", &self.render("decode_const", ty, &BTreeMap::new())?);
+                    out = out.replace(
+                        "{decode}",
+                        &self.render("decode_const", ty, &BTreeMap::new())?,
+                    );
                 }
                 let mut out = out.replace("{type}", &type_expr).replace("{hex}", hex);
                 for (key, value) in self.globals {

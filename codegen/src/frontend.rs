@@ -69,8 +69,12 @@ pub fn compile(c: &Compile<'_>) -> Result<Vec<u8>, CodegenError> {
                 files: files.clone(),
                 detail: e.to_string(),
             })?;
-            rename(&request, c.src_prefix.map(|p| absolute(p)).as_deref())
-                .map_err(|e| CodegenError::Compile { files, detail: e.to_string() })
+            rename(&request, c.src_prefix.map(&absolute).as_deref()).map_err(|e| {
+                CodegenError::Compile {
+                    files,
+                    detail: e.to_string(),
+                }
+            })
         }
         Some(binary) => {
             // Run from `/` with absolute paths, like the embedded compiler.
@@ -100,8 +104,12 @@ pub fn compile(c: &Compile<'_>) -> Result<Vec<u8>, CodegenError> {
                     detail: format!("`{}` exited with {}", binary.display(), out.status),
                 });
             }
-            rename(&out.stdout, c.src_prefix.map(|p| absolute(p)).as_deref())
-                .map_err(|e| CodegenError::Compile { files, detail: e.to_string() })
+            rename(&out.stdout, c.src_prefix.map(&absolute).as_deref()).map_err(|e| {
+                CodegenError::Compile {
+                    files,
+                    detail: e.to_string(),
+                }
+            })
         }
     }
 }
@@ -174,7 +182,11 @@ fn relative(from: &Path, to: &Path) -> String {
     let to: Vec<_> = to.components().collect();
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
     let mut parts = vec!["..".to_string(); from.len() - common];
-    parts.extend(to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
     parts.join("/")
 }
 

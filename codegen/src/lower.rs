@@ -200,8 +200,11 @@ impl<'a> Lowering<'a> {
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let mut imported_enums = std::collections::BTreeMap::new();
-        let declared: std::collections::HashSet<u64> =
-            files.iter().flat_map(|f| &f.enums).map(|e| e.name.id.0).collect();
+        let declared: std::collections::HashSet<u64> = files
+            .iter()
+            .flat_map(|f| &f.enums)
+            .map(|e| e.name.id.0)
+            .collect();
         let mut used = Vec::new();
         for f in &files {
             for s in &f.structs {
@@ -228,7 +231,10 @@ impl<'a> Lowering<'a> {
             }
             imported_enums.insert(Id(id), names);
         }
-        Ok(Ir { files, imported_enums })
+        Ok(Ir {
+            files,
+            imported_enums,
+        })
     }
 
     fn file(
@@ -365,8 +371,16 @@ impl<'a> Lowering<'a> {
             is_method_struct,
             // a generic method's parameters are AnyPointer in its params and results
             // (see `ty`): they are not generic structs
-            generic_params: if is_method_struct { vec![] } else { self.params_of(n)? },
-            implicit_params: if is_method_struct { self.params_of(n)? } else { vec![] },
+            generic_params: if is_method_struct {
+                vec![]
+            } else {
+                self.params_of(n)?
+            },
+            implicit_params: if is_method_struct {
+                self.params_of(n)?
+            } else {
+                vec![]
+            },
             scope_generic_params: self.scope_params(id)?,
             union: (st.get_discriminant_count() > 0).then(|| Union {
                 discriminant_offset: st.get_discriminant_offset(),

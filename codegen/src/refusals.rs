@@ -67,4 +67,3 @@ fn list_of_pointers(ty: &Type) -> Option<String> {
         inner => list_of_pointers(inner).map(|w| format!("List({w})")),
     }
 }
-

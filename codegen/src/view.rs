@@ -290,7 +290,11 @@ impl<'a> ViewBuilder<'a> {
                     e.enumerants.iter().map(|v| v.name.clone()).collect(),
                 )
             })
-            .chain(ir.imported_enums.iter().map(|(id, names)| (id.0, names.clone())))
+            .chain(
+                ir.imported_enums
+                    .iter()
+                    .map(|(id, names)| (id.0, names.clone())),
+            )
             .collect();
         ViewBuilder {
             manifest,

@@ -135,18 +135,35 @@ fn imports_across_sibling_folders_resolve_by_default() {
     std::fs::write(&app, "@0xb1b2c3d4e5f6071c;\nusing T = import \"../common/types.capnp\";\nstruct Trip { from @0 :T.Pos; }\n").unwrap();
     let ir = quiet().schema(&app).ir().unwrap();
     assert_eq!(ir.files[0].path, "app.capnp");
-    let imports: Vec<_> = ir.files[0].imports.iter().map(|i| i.path.as_str()).collect();
+    let imports: Vec<_> = ir.files[0]
+        .imports
+        .iter()
+        .map(|i| i.path.as_str())
+        .collect();
     assert_eq!(imports, ["../common/types.capnp"]);
     // the Rust target names its module by the schema's name
-    let rendered = quiet().schema(&app).render(&Target::rust().unwrap()).unwrap();
-    assert!(rendered.iter().any(|r| r.path == Path::new("app.rs")), "{:?}",
-        rendered.iter().map(|r| &r.path).collect::<Vec<_>>());
+    let rendered = quiet()
+        .schema(&app)
+        .render(&Target::rust().unwrap())
+        .unwrap();
+    assert!(
+        rendered.iter().any(|r| r.path == Path::new("app.rs")),
+        "{:?}",
+        rendered.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
     // with an explicit prefix above both, names are relative to it
     let ir = quiet().schema(&app).src_prefix(dir.path()).ir().unwrap();
     assert_eq!(ir.files[0].path, "main/app.capnp");
     // an import of a file that is not there is still the compiler's error
-    std::fs::write(&app, "@0xb1b2c3d4e5f6071c;\nusing T = import \"../nowhere/types.capnp\";\n").unwrap();
-    assert!(matches!(quiet().schema(&app).ir(), Err(CodegenError::Compile { .. })));
+    std::fs::write(
+        &app,
+        "@0xb1b2c3d4e5f6071c;\nusing T = import \"../nowhere/types.capnp\";\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        quiet().schema(&app).ir(),
+        Err(CodegenError::Compile { .. })
+    ));
 }
 
 #[test]
@@ -179,7 +196,11 @@ fn rust_refusals_name_lists_of_pointers_at_any_depth() {
     let path = dir.path().join("gaps.capnp");
     for (body, place, what) in [
         ("struct S { a @0 :List(AnyList); }", "S.a", "List(AnyList)"),
-        ("struct S { g :group { c @0 :List(List(Capability)); } }", "S.g.c", "List(List(Capability))"),
+        (
+            "struct S { g :group { c @0 :List(List(Capability)); } }",
+            "S.g.c",
+            "List(List(Capability))",
+        ),
     ] {
         std::fs::write(&path, format!("@0xd1e2f3a4b5c6d7eb;\n{body}\n")).unwrap();
         let err = quiet()
@@ -199,15 +220,29 @@ fn imported_enum_constants_and_reserved_type_names_render() {
     // a constant of an enum declared in an imported file needs its enumerant names;
     // a struct named like a prelude type (`Box`) must not shadow it in Rust
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("units.capnp"), "@0xa1b2c3d4e5f6071d;\nenum Unit { meter @0; second @1; }\n").unwrap();
+    std::fs::write(
+        dir.path().join("units.capnp"),
+        "@0xa1b2c3d4e5f6071d;\nenum Unit { meter @0; second @1; }\n",
+    )
+    .unwrap();
     let main = dir.path().join("main.capnp");
     std::fs::write(&main, "@0xb1b2c3d4e5f6071e;\nusing U = import \"units.capnp\";\nconst unit :U.Unit = second;\nstruct Box { v @0 :Int32; }\nstruct S { b @0 :Box; }\n").unwrap();
-    for target in [Target::rust().unwrap(), Target::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters/python/templates")).unwrap()] {
+    for target in [
+        Target::rust().unwrap(),
+        Target::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters/python/templates"))
+            .unwrap(),
+    ] {
         let rendered = quiet().schema(&main).render(&target).unwrap();
         let text: String = rendered.iter().map(|r| r.contents.as_str()).collect();
-        assert!(text.contains("Unit::Second") || text.contains("Unit.SECOND"), "{text}");
+        assert!(
+            text.contains("Unit::Second") || text.contains("Unit.SECOND"),
+            "{text}"
+        );
     }
-    let rust = quiet().schema(&main).render(&Target::rust().unwrap()).unwrap();
+    let rust = quiet()
+        .schema(&main)
+        .render(&Target::rust().unwrap())
+        .unwrap();
     let text: String = rust.iter().map(|r| r.contents.as_str()).collect();
     assert!(text.contains("pub struct Box_ {"), "{text}");
     assert!(text.contains("Option<::std::boxed::Box<Box_>>"), "{text}");

@@ -112,7 +112,8 @@ impl OutgoingCall {
     /// The results are decoded as the owned struct `R`.
     pub fn expecting<R: Struct + Send + 'static>(mut self) -> Self {
         self.read_results = Arc::new(|r, caps| {
-            let results = crate::codec::decoding(|| R::read(r.get_as::<StructIn<R::Raw>>()?.0, caps))?;
+            let results =
+                crate::codec::decoding(|| R::read(r.get_as::<StructIn<R::Raw>>()?.0, caps))?;
             Ok(Box::new(results) as Box<dyn Any + Send>)
         });
         self

@@ -243,7 +243,11 @@ impl PointerValue for AnyValue {
     fn read_value(r: capnp::any_pointer::Reader<'_>, _: &dyn CapBridge) -> capnp::Result<Self> {
         AnyValue::read(r)
     }
-    fn write_value(&self, b: capnp::any_pointer::Builder<'_>, _: &dyn CapBridge) -> capnp::Result<()> {
+    fn write_value(
+        &self,
+        b: capnp::any_pointer::Builder<'_>,
+        _: &dyn CapBridge,
+    ) -> capnp::Result<()> {
         self.write(b)
     }
 }

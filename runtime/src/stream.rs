@@ -175,7 +175,10 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
         match (interface_id, method_id) {
             (SINK_INTERFACE_ID, PUSH) => {
                 let batch = crate::codec::decoding(|| {
-                    T::read_batch(capnp::any_pointer::Reader::new(p.get_pointer_field(0)), caps)
+                    T::read_batch(
+                        capnp::any_pointer::Reader::new(p.get_pointer_field(0)),
+                        caps,
+                    )
                 })?;
                 Ok(async move {
                     for item in batch {

@@ -17,7 +17,12 @@ fn some<T>(value: T) -> Option<Box<T>> {
 }
 
 fn leaf(label: &str) -> Tree {
-    Tree { label: label.into(), left: None, right: None, children: vec![] }
+    Tree {
+        label: label.into(),
+        left: None,
+        right: None,
+        children: vec![],
+    }
 }
 
 fn quantity(value: f64, unit: Unit) -> Quantity {
@@ -30,15 +35,31 @@ fn everything(variant: usize) -> Everything {
     let tree = Tree {
         label: "root".into(),
         left: some(leaf("l")),
-        right: some(Tree { label: "r".into(), left: some(leaf("rl")), right: None, children: vec![leaf("c")] }),
-        children: vec![leaf("a"), Tree { label: "b".into(), left: some(leaf("bl")), right: None, children: vec![] }],
+        right: some(Tree {
+            label: "r".into(),
+            left: some(leaf("rl")),
+            right: None,
+            children: vec![leaf("c")],
+        }),
+        children: vec![
+            leaf("a"),
+            Tree {
+                label: "b".into(),
+                left: some(leaf("bl")),
+                right: None,
+                children: vec![],
+            },
+        ],
     };
     let which = match variant % 5 {
         0 => UnionsWhich::None,
         1 => UnionsWhich::Number(-7),
         2 => UnionsWhich::Word("wörd".into()),
         3 => UnionsWhich::Tree(if variant > 5 { None } else { some(leaf("u")) }),
-        _ => UnionsWhich::Pair(UnionsPair { first: 3, second: "second".into() }),
+        _ => UnionsWhich::Pair(UnionsPair {
+            first: 3,
+            second: "second".into(),
+        }),
     };
     let choice = match variant % 4 {
         0 => UnionsHolderChoiceWhich::Nothing,
@@ -65,7 +86,11 @@ fn everything(variant: usize) -> Everything {
             flavor: Flavor::Chocolate,
             quantity: some(quantity(1.5, Unit::Meter)),
         }),
-        defaults: some(Defaults { weighed: 0, ints: vec![], ..Defaults::default() }),
+        defaults: some(Defaults {
+            weighed: 0,
+            ints: vec![],
+            ..Defaults::default()
+        }),
         lists: some(Lists {
             voids: vec![(); 3],
             bools: vec![true, false, true, true, false, false, true, true, true],
@@ -87,20 +112,53 @@ fn everything(variant: usize) -> Everything {
             deep: vec![vec![vec!["a".into()], vec![]], vec![]],
         }),
         tree: some(tree.clone()),
-        even: some(Even { value: 0, next: some(Odd { value: 1, next: some(Even { value: 2, next: None }) }) }),
-        all_void: some(AllVoid { a: (), b: (), g: AllVoidG { c: () } }),
+        even: some(Even {
+            value: 0,
+            next: some(Odd {
+                value: 1,
+                next: some(Even {
+                    value: 2,
+                    next: None,
+                }),
+            }),
+        }),
+        all_void: some(AllVoid {
+            a: (),
+            b: (),
+            g: AllVoidG { c: () },
+        }),
         empty: some(Empty {}),
         unions: some(Unions {
-            holder: UnionsHolder { tag: "tag".into(), choice: UnionsHolderChoice { which: choice } },
+            holder: UnionsHolder {
+                tag: "tag".into(),
+                choice: UnionsHolderChoice { which: choice },
+            },
             which,
         }),
         generics: some(Generics {
-            text: some(Box_ { item: "item".into(), label: "text".into() }),
-            tree: some(Box_ { item: tree, label: "tree".into() }),
-            pair: some(Pair { first: "first".into(), second: quantity(9.0, Unit::Kilogram) }),
-            nested: some(Box_ { item: Box_ { item: "inner".into(), label: "in".into() }, label: "out".into() }),
+            text: some(Box_ {
+                item: "item".into(),
+                label: "text".into(),
+            }),
+            tree: some(Box_ {
+                item: tree,
+                label: "tree".into(),
+            }),
+            pair: some(Pair {
+                first: "first".into(),
+                second: quantity(9.0, Unit::Kilogram),
+            }),
+            nested: some(Box_ {
+                item: Box_ {
+                    item: "inner".into(),
+                    label: "in".into(),
+                },
+                label: "out".into(),
+            }),
             unbound: some(Box_ {
-                item: polyhost::AnyValue { canonical: to_canonical(&leaf("any")).unwrap() },
+                item: polyhost::AnyValue {
+                    canonical: to_canonical(&leaf("any")).unwrap(),
+                },
                 label: "unbound".into(),
             }),
         }),
@@ -110,12 +168,19 @@ fn everything(variant: usize) -> Everything {
                 level: OuterMiddleLevel::High,
             }),
         }),
-        holder: some(Holder { counter: None, counters: vec![], named: None }),
+        holder: some(Holder {
+            counter: None,
+            counters: vec![],
+            named: None,
+        }),
     }
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repository").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repository")
+        .to_path_buf()
 }
 
 /// A guest: an adapter folder with its interpreter and its coverage script.
@@ -131,7 +196,10 @@ struct Guest {
 /// have a script in tests/coverage/guests/<name>/.
 fn guests() -> Vec<Guest> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(repo().join("adapters")).unwrap().flatten() {
+    for entry in std::fs::read_dir(repo().join("adapters"))
+        .unwrap()
+        .flatten()
+    {
         let Ok(text) = std::fs::read_to_string(entry.path().join("adapter.json")) else {
             continue;
         };
@@ -143,13 +211,21 @@ fn guests() -> Vec<Guest> {
         }
         let scripts = repo().join("tests/coverage/guests").join(&name);
         let script = std::fs::read_dir(&scripts)
-            .unwrap_or_else(|e| panic!("{}: {e} (every adapter needs a coverage script)", scripts.display()))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (every adapter needs a coverage script)",
+                    scripts.display()
+                )
+            })
             .flatten()
             .map(|e| e.path())
             .find(|p| p.file_stem().is_some_and(|s| s == "coverage_roundtrip"))
             .unwrap_or_else(|| panic!("no coverage_roundtrip script in {}", scripts.display()));
         out.push(Guest {
-            interpreter: recipe["interpreter"].as_str().expect("adapter.json names its interpreter").into(),
+            interpreter: recipe["interpreter"]
+                .as_str()
+                .expect("adapter.json names its interpreter")
+                .into(),
             script,
             adapter: entry.path(),
             modules,
@@ -185,7 +261,9 @@ fn through(guest: &Guest, bytes: &[u8]) -> Vec<u8> {
 }
 
 fn canonical(framed: &[u8]) -> Vec<u8> {
-    let message = capnp::serialize::read_message_from_flat_slice(&mut &framed[..], Default::default()).unwrap();
+    let message =
+        capnp::serialize::read_message_from_flat_slice(&mut &framed[..], Default::default())
+            .unwrap();
     capnp::Word::words_to_bytes(&message.canonicalize().unwrap()).to_vec()
 }
 
@@ -199,12 +277,27 @@ fn every_target_generates_the_corpus_and_values_round_trip_between_every_pair() 
         // every guest first, then each one's output through every other guest
         for first in &guests {
             let once = through(first, &bytes);
-            assert_eq!(canonical(&once), expected, "[{}] variant {variant}", first.name);
+            assert_eq!(
+                canonical(&once),
+                expected,
+                "[{}] variant {variant}",
+                first.name
+            );
             for second in guests.iter().filter(|g| g.name != first.name) {
                 let twice = through(second, &once);
-                assert_eq!(canonical(&twice), expected, "[{} -> {}] variant {variant}", first.name, second.name);
+                assert_eq!(
+                    canonical(&twice),
+                    expected,
+                    "[{} -> {}] variant {variant}",
+                    first.name,
+                    second.name
+                );
                 let back: Everything = from_bytes(&twice).unwrap();
-                assert_eq!(back, value, "[{} -> {}] variant {variant}", first.name, second.name);
+                assert_eq!(
+                    back, value,
+                    "[{} -> {}] variant {variant}",
+                    first.name, second.name
+                );
             }
         }
     }
@@ -223,8 +316,17 @@ fn constants_of_the_corpus() {
     assert_eq!(PRIMES(), vec![2, 3, 5, 7]);
     assert_eq!(WORDS(), vec!["x".to_string(), "y".to_string()]);
     assert_eq!(BLOBS(), vec![vec![1u8], vec![2, 3]]);
-    assert_eq!(FOREST().iter().map(|t| t.label.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-    assert_eq!(FOREST()[1].left.as_deref().map(|t| t.label.as_str()), Some("c"));
+    assert_eq!(
+        FOREST()
+            .iter()
+            .map(|t| t.label.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(
+        FOREST()[1].left.as_deref().map(|t| t.label.as_str()),
+        Some("c")
+    );
     assert_eq!(GRID(), vec![vec![1.0, 2.0], vec![]]);
     assert_eq!(VOIDS(), vec![(), ()]);
     assert_eq!(FLAVORS(), vec![Flavor::Chocolate, Flavor::Vanilla]);
@@ -237,18 +339,42 @@ fn constants_of_the_corpus() {
     assert_eq!(sample.children[0].label, "c");
     // defaults, a struct default from another file included
     let d = Defaults::default();
-    assert_eq!((d.i64, d.u64, d.text.as_str(), d.flavor), (-9_000_000_000_000_000_000, 18_000_000_000_000_000_000, "défaut", Flavor::StrawberryRipple));
+    assert_eq!(
+        (d.i64, d.u64, d.text.as_str(), d.flavor),
+        (
+            -9_000_000_000_000_000_000,
+            18_000_000_000_000_000_000,
+            "défaut",
+            Flavor::StrawberryRipple
+        )
+    );
     assert_eq!(d.quantity, some(quantity(9.81, Unit::Meter)));
-    assert_eq!(d.quantities, vec![quantity(1.0, Unit::Second), quantity(2.0, Unit::Kilogram)]);
+    assert_eq!(
+        d.quantities,
+        vec![quantity(1.0, Unit::Second), quantity(2.0, Unit::Kilogram)]
+    );
 }
 
 /// A generic method's parameters are AnyPointer in its params and results (the caller
 /// picks the type per call): `echo @3 [T] (value :T) -> (value :T)`.
 #[test]
 fn generic_methods_take_any_pointer() {
-    let any = polyhost::AnyValue { canonical: to_canonical(&leaf("t")).unwrap() };
+    let any = polyhost::AnyValue {
+        canonical: to_canonical(&leaf("t")).unwrap(),
+    };
     let params = RegistryEchoParams { value: any.clone() };
-    assert_eq!(from_bytes::<RegistryEchoParams>(&to_bytes(&params).unwrap()).unwrap(), params);
-    let results = RegistryWrapResults { r#box: Box_ { item: any, label: "wrapped".into() } };
-    assert_eq!(from_bytes::<RegistryWrapResults>(&to_bytes(&results).unwrap()).unwrap(), results);
+    assert_eq!(
+        from_bytes::<RegistryEchoParams>(&to_bytes(&params).unwrap()).unwrap(),
+        params
+    );
+    let results = RegistryWrapResults {
+        r#box: Box_ {
+            item: any,
+            label: "wrapped".into(),
+        },
+    };
+    assert_eq!(
+        from_bytes::<RegistryWrapResults>(&to_bytes(&results).unwrap()).unwrap(),
+        results
+    );
 }

@@ -243,7 +243,11 @@ fn json_schemas_describe_the_owned_types() {
 }
 
 fn chain(value: i32, next: Option<Chain>) -> Chain {
-    Chain { value, next: next.map(Box::new), branches: vec![] }
+    Chain {
+        value,
+        next: next.map(Box::new),
+        branches: vec![],
+    }
 }
 
 /// Recursive and mutually recursive structs: the owned types used to have infinite
@@ -259,20 +263,42 @@ fn recursive_structs_hold_absent_fields_as_none() {
     let back = roundtrip(&deep);
     assert_eq!(back.next.unwrap().next.unwrap().next, None);
     // present but empty is not absent
-    assert_eq!(roundtrip(&chain(0, Some(chain(0, None)))).next, Some(Box::new(chain(0, None))));
+    assert_eq!(
+        roundtrip(&chain(0, Some(chain(0, None)))).next,
+        Some(Box::new(chain(0, None)))
+    );
     let ping = Ping {
-        pong: Some(Box::new(Pong { ping: PongPing { back: Some(Box::new(Ping::default())) } })),
-        which: PingWhich::Again(Some(Box::new(Ping { pong: None, which: PingWhich::Again(None) }))),
+        pong: Some(Box::new(Pong {
+            ping: PongPing {
+                back: Some(Box::new(Ping::default())),
+            },
+        })),
+        which: PingWhich::Again(Some(Box::new(Ping {
+            pong: None,
+            which: PingWhich::Again(None),
+        }))),
     };
     roundtrip(&ping);
-    assert_eq!(Ping::default(), Ping { pong: None, which: PingWhich::Stop });
+    assert_eq!(
+        Ping::default(),
+        Ping {
+            pong: None,
+            which: PingWhich::Stop
+        }
+    );
     assert_eq!(CHAINED(), chain(1, Some(chain(2, Some(chain(3, None))))));
 }
 
 /// Structs and groups whose fields are all Void, and an empty struct.
 #[test]
 fn all_void_and_empty_structs_roundtrip() {
-    roundtrip(&Silent { a: (), quiet: SilentQuiet { b: () }, hush: SilentHush { which: SilentHushWhich::D } });
+    roundtrip(&Silent {
+        a: (),
+        quiet: SilentQuiet { b: () },
+        hush: SilentHush {
+            which: SilentHushWhich::D,
+        },
+    });
     roundtrip(&Nothing {});
 }
 
@@ -301,7 +327,10 @@ fn zero_sized_list_elements_have_a_budget_per_decode() {
     use polyhost::polyhost::WorkerInfo;
     let started = std::time::Instant::now();
     let err = from_bytes::<WorkerInfo>(&zero_sized_fingerprints(4 << 20)).unwrap_err();
-    assert!(err.to_string().contains("zero-sized struct element limit"), "{err}");
+    assert!(
+        err.to_string().contains("zero-sized struct element limit"),
+        "{err}"
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
     let info = from_bytes::<WorkerInfo>(&zero_sized_fingerprints(1000)).unwrap();
     assert_eq!(info.fingerprints.len(), 1000);

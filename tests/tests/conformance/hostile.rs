@@ -218,7 +218,6 @@ pub fn amplification_cases() -> Vec<Case> {
     ]
 }
 
-
 /// A Call to import 0 whose params' capTable is a list of `count` zero-sized structs:
 /// built with one CapDescriptor (1 data word, 1 pointer), then its list pointer and
 /// tag rewritten.
