@@ -11,8 +11,9 @@
 //! no bytes on the wire, and capnp's traversal limit charges them one word each, so a
 //! tiny message could claim 8 Mi of them and make owned decoding build 8 Mi values.
 //! Every decode therefore has a budget of [`ZERO_SIZED_STRUCTS`] of them
-//! ([`decoding`]); a list that overdraws it fails the decode. (`List(Void)` decodes
-//! to a `Vec<()>`, which holds no memory.)
+//! ([`decoding`]); a list that overdraws it fails the decode. A `List(Void)` element
+//! counts 1/16 (it is a reference in the guests; a `Vec<()>` holds no memory here, but
+//! the limits agree across languages).
 
 use capnp::traits::{Owned, OwnedStruct};
 use capnp::{data, data_list, enum_list, list_list, primitive_list, struct_list, text, text_list};
@@ -302,6 +303,11 @@ impl<T: capnp::private::layout::PrimitiveElement + Copy> FromReader<primitive_li
     for Vec<T>
 {
     fn from_reader(r: primitive_list::Reader<'_, T>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        if std::mem::size_of::<T>() == 0 {
+            // List(Void): free here, a reference each in the guests, which count 1/16
+            // of a zero-sized struct; so does this side, to accept what they accept
+            charge_zero_sized(r.len().div_ceil(16))?;
+        }
         Ok(r.iter().collect())
     }
 }

@@ -336,3 +336,30 @@ fn zero_sized_list_elements_have_a_budget_per_decode() {
     assert_eq!(info.fingerprints.len(), 1000);
     assert_eq!(polyhost::codec::ZERO_SIZED_STRUCTS, 64 * 1024);
 }
+
+/// A `List(Void)` element counts 1/16 of a zero-sized struct (the guests decode it to a
+/// reference), so a value holds at most 1 Mi of them, in Rust as in the guests.
+#[test]
+fn void_list_elements_count_a_sixteenth() {
+    use polyhost_tests::conformance::conformance::Everything;
+    let most = Everything {
+        voids: vec![(); 1 << 20],
+        ..Everything::default()
+    };
+    assert_eq!(
+        from_bytes::<Everything>(&to_bytes(&most).unwrap())
+            .unwrap()
+            .voids
+            .len(),
+        1 << 20
+    );
+    let over = Everything {
+        voids: vec![(); (1 << 20) + 1],
+        ..Everything::default()
+    };
+    let err = from_bytes::<Everything>(&to_bytes(&over).unwrap()).unwrap_err();
+    assert!(
+        err.to_string().contains("zero-sized struct element limit"),
+        "{err}"
+    );
+}

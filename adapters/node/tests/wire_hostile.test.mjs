@@ -140,8 +140,10 @@ describe("limits", () => {
     assert.equal(r.getList(0, wire.INLINE_COMPOSITE).length, k);
     throwsQuickly(wire.TraversalLimitExceeded, () => r.getList(1, wire.INLINE_COMPOSITE));
     assert.equal(wire.DEFAULT_LIMITS.zeroSizedStructs, 64 * 1024);
-    // a Void list is bounded by the traversal limit alone (one reference each)
-    assert.equal(rootWith([listPtr(0, wire.VOID, 100000)]).getList(0, wire.VOID).length, 100000);
+    // a Void element (one reference) counts 1/16: 1 Mi fit, 8 Mi (64 MiB) do not
+    assert.equal(rootWith([listPtr(0, wire.VOID, 2 ** 20)]).getList(0, wire.VOID).length, 2 ** 20);
+    r = rootWith([listPtr(0, wire.VOID, 2 ** 20 + 1)]);
+    throwsQuickly(wire.TraversalLimitExceeded, () => r.getList(0, wire.VOID));
     // it is a limit like the others
     const m = msg([seg(structPtr(0, 0, 1), listPtr(0, wire.INLINE_COMPOSITE, 0), tag(n, 0, 0))],
       new wire.Limits({ zeroSizedStructs: null }));

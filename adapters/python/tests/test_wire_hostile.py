@@ -176,9 +176,11 @@ class LimitTest(QuickMixin, unittest.TestCase):
         self.assertRaisesQuickly(wire.TraversalLimitExceeded, r.get_list, 1,
                                  wire.INLINE_COMPOSITE)
         self.assertEqual(wire.DEFAULT_LIMITS.zero_sized_structs, 64 * 1024)
-        # a Void list is bounded by the traversal limit alone (one reference each)
-        self.assertEqual(root_with(list_ptr(0, wire.VOID, 100000)).get_list(0, wire.VOID)
-                         .len(), 100000)
+        # a Void element (one reference) counts 1/16: 1 Mi fit, 8 Mi (64 MiB) do not
+        self.assertEqual(root_with(list_ptr(0, wire.VOID, 1 << 20)).get_list(0, wire.VOID)
+                         .len(), 1 << 20)
+        r = root_with(list_ptr(0, wire.VOID, (1 << 20) + 1))
+        self.assertRaisesQuickly(wire.TraversalLimitExceeded, r.get_list, 0, wire.VOID)
         # it is a limit like the others
         m = msg(seg(struct_ptr(0, 0, 1), list_ptr(0, wire.INLINE_COMPOSITE, 0), tag(n, 0, 0)),
                 limits=wire.Limits(zero_sized_structs=None))

@@ -5,8 +5,8 @@
 // most 64 MiB of segment data. One limit is polyhost's own: at most 64 Ki elements of
 // lists of zero-sized structs per message. They take no bytes on the wire, so the
 // traversal limit alone let a 32-byte frame claim 8 Mi of them, each decoded into an
-// object. (A List(Void) element decodes to one reference, 8 bytes, as much as the
-// traversal word it costs.)
+// object. A List(Void) element decodes to one reference (8 bytes) and counts 1/16, so
+// a message holds at most 1 Mi of them.
 
 /** Budget used when the traversal limit is disabled (`traversalWords: null`). */
 export const UNLIMITED_TRAVERSAL = Number.MAX_SAFE_INTEGER;

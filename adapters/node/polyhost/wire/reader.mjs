@@ -127,8 +127,7 @@ export function charge(msg, words) {
 }
 
 // Zero-sized struct elements take no bytes on the wire but one object each when
-// decoded (a Void element is one reference, which the traversal word it costs already
-// accounts for).
+// decoded; a Void element is one reference, and counts 1/16.
 function chargeZeroSized(msg, count) {
   const b = msg._zeroBudget - count;
   if (b < 0) {
@@ -281,7 +280,10 @@ function listResolved(msg, segi, seg, t, lo, hi, nest, expected) {
   const b = msg._budget - words;
   if (b < 0) charge(msg, words);
   msg._budget = b;
-  if (es === VOID) charge(msg, count);
+  if (es === VOID) {
+    charge(msg, count);
+    chargeZeroSized(msg, Math.ceil(count / 16)); // a reference each: 1/16 of an object
+  }
   if (expected !== null && expected !== undefined && expected !== es) {
     if (es === BIT) {
       throw new IncompatibleListElement(`found a bit list where a ${elementSizeName(expected)} list was expected`);

@@ -4,9 +4,9 @@ The defaults match the reference implementation (capnp's ``ReaderOptions``): a t
 limit of 8 Mi words, a nesting limit of 64, at most 512 segments, and a frame of at most
 64 MiB of segment data. One limit is polyhost's own: at most 64 Ki elements of lists
 of zero-sized structs per message. They take no bytes on the wire, so the traversal
-limit alone let a 32-byte frame claim 8 Mi of them, each decoded into an object.
-(A ``List(Void)`` element decodes to one reference, 8 bytes, as much as the traversal
-word it costs.)
+limit alone let a 32-byte frame claim 8 Mi of them, each decoded into an object. A
+``List(Void)`` element decodes to one reference (8 bytes) and counts 1/16, so a message
+holds at most 1 Mi of them.
 """
 
 __all__ = ["Limits", "DEFAULT_LIMITS", "UNLIMITED_TRAVERSAL"]

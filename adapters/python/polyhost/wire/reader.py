@@ -128,8 +128,7 @@ def _charge(msg, words):
 
 def _charge_zero_sized(msg, count):
     # Zero-sized struct elements take no bytes on the wire but one object each when
-    # decoded (a Void element is one reference, which the traversal word it costs
-    # already accounts for).
+    # decoded; a Void element is one reference, and counts 1/16.
     b = msg._zero_budget - count
     if b < 0:
         raise TraversalLimitExceeded(
@@ -299,6 +298,7 @@ def _list_resolved(msg, segi, seg, t, lo, hi, nest, expected):
     msg._budget = b
     if es == VOID:
         _charge(msg, count)
+        _charge_zero_sized(msg, (count + 15) >> 4)   # a reference each: 1/16 of an object
     if expected is not None and expected != es:
         if es == BIT:
             raise IncompatibleListElement("found a bit list where a %s list was expected"
