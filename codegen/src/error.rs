@@ -61,4 +61,13 @@ pub enum CodegenError {
 
     #[error("capnpc could not generate the raw Rust module: {0}")]
     Capnpc(String),
+
+    /// A construct capnpc cannot generate (see `refusals.rs`). `place` is
+    /// `Struct.field` (nested scopes joined by `.`), or a constant's name.
+    #[error("{schema}: {place}: {what} is unsupported by the Rust target")]
+    RustUnsupported {
+        schema: String,
+        place: String,
+        what: String,
+    },
 }

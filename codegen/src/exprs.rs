@@ -17,8 +17,10 @@
 //!   first; `{param}` names a generic parameter and `{param_index}` is its position in
 //!   its declaration's parameter list; `{constraint}` an AnyPointer's constraint;
 //! - fields: `{field}`, `{field_raw}` (cased, unescaped), `{capnpc}` (capnpc's getter
-//!   stem), `{offset}`, `{default}` (the default as a literal), `{index}`;
-//! - run-wide values from the builder (`{root}` for the Rust target).
+//!   stem), `{schema_field}` (the name in the schema), `{offset}`, `{default}` (the
+//!   default as a literal), `{index}`;
+//! - run-wide values from the builder (`{root}` for the Rust target);
+//! - in the `pointer` literal, `{decode}` is the type's `decode_const` expression.
 //!
 //! A placeholder the generator does not know is an error naming the pattern, so a typo
 //! in a manifest fails the build instead of producing broken code.
@@ -306,9 +308,16 @@ impl Exprs<'_> {
             }
             Value::Pointer(hex) => {
                 let type_expr = self.render("type", ty, &BTreeMap::new())?;
-                let mut out = lit("pointer")?
-                    .replace("{type}", &type_expr)
-                    .replace("{hex}", hex);
+                let mut out = lit("pointer")?;
+                // `{decode}`: the manifest's `decode_const` expression for the type (how
+                // a constant of it is decoded), for targets that need one per kind
+                if out.contains("{decode}") {
+                    out = out.replace(
+                        "{decode}",
+                        &self.render("decode_const", ty, &BTreeMap::new())?,
+                    );
+                }
+                let mut out = out.replace("{type}", &type_expr).replace("{hex}", hex);
                 for (key, value) in self.globals {
                     out = out.replace(&format!("{{{key}}}"), value);
                 }

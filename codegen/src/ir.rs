@@ -31,6 +31,10 @@ impl<'de> Deserialize<'de> for Id {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Ir {
     pub files: Vec<File>,
+    /// Enumerant names (by value) of enums declared in imported files that the
+    /// requested files use, so a constant or default of such an enum can be written.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub imported_enums: std::collections::BTreeMap<Id, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -77,6 +81,11 @@ pub struct Struct {
     /// Set for the implicit `method$Params` / `method$Results` structs.
     pub is_method_struct: bool,
     pub generic_params: Vec<String>,
+    /// A generic method's own parameters (`get @0 [T] ...`), on its params and
+    /// results structs: capnpc's raw struct is generic over them, the owned one holds
+    /// AnyPointer in their place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub implicit_params: Vec<String>,
     /// Generic parameters of enclosing declarations (a method struct of `Sink(T)`
     /// is generic over `T`).
     pub scope_generic_params: Vec<String>,

@@ -21,6 +21,7 @@ pub mod frontend;
 pub mod ir;
 pub mod lower;
 pub mod naming;
+pub mod refusals;
 pub mod render;
 pub mod target;
 pub mod view;
@@ -350,6 +351,7 @@ impl Builder {
         let request = self.request()?;
         let ir = ir_of_request(&request)?;
         let globals = self.globals();
+        refusals::check_rust(&ir)?;
         let mut rust: Vec<(PathBuf, Vec<u8>)> = self
             .raw_rust_modules(&request)?
             .into_iter()
@@ -509,11 +511,13 @@ impl Builder {
                 path: entry.clone(),
                 source,
             })?;
+            // capnpc writes `sub/x_capnp.rs` for a schema named `sub/x.capnp`, but
+            // names its module `x_capnp` wherever it is, as the bindings include it.
             let name = entry
-                .strip_prefix(&staging)
-                .expect("walk stays inside")
-                .display()
-                .to_string();
+                .file_name()
+                .expect("walk yields files")
+                .to_string_lossy()
+                .into_owned();
             out.push((name, bytes));
         }
         out.sort();

@@ -61,6 +61,18 @@ fn text(s: capnp::Result<capnp::text::Reader<'_>>) -> Result<String, CodegenErro
     Ok(s?.to_str()?.to_string())
 }
 
+/// Ids of the enums `ty` names (list elements and type arguments included).
+fn enums_in(ty: &Type, out: &mut Vec<u64>) {
+    match ty {
+        Type::Enum { name } => out.push(name.id.0),
+        Type::List { element } => enums_in(element, out),
+        Type::Struct { args, .. } | Type::Interface { args, .. } => {
+            args.iter().for_each(|a| enums_in(a, out))
+        }
+        _ => {}
+    }
+}
+
 fn stem_of(path: &str) -> String {
     let file = path.rsplit('/').next().unwrap_or(path);
     file.strip_suffix(".capnp")
@@ -187,7 +199,42 @@ impl<'a> Lowering<'a> {
             files.push(self.file(requested)?);
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(Ir { files })
+        let mut imported_enums = std::collections::BTreeMap::new();
+        let declared: std::collections::HashSet<u64> = files
+            .iter()
+            .flat_map(|f| &f.enums)
+            .map(|e| e.name.id.0)
+            .collect();
+        let mut used = Vec::new();
+        for f in &files {
+            for s in &f.structs {
+                for field in &s.fields {
+                    if let crate::ir::FieldKind::Slot { ty, .. } = &field.kind {
+                        enums_in(ty, &mut used);
+                    }
+                }
+            }
+            for c in &f.constants {
+                enums_in(&c.ty, &mut used);
+            }
+        }
+        for id in used {
+            if declared.contains(&id) {
+                continue;
+            }
+            let Some(node::Enum(e)) = self.nodes.get(&id).map(|n| n.which()).transpose()? else {
+                continue;
+            };
+            let mut names = Vec::new();
+            for en in e.get_enumerants()? {
+                names.push(text(en.get_name())?);
+            }
+            imported_enums.insert(Id(id), names);
+        }
+        Ok(Ir {
+            files,
+            imported_enums,
+        })
     }
 
     fn file(
@@ -322,7 +369,18 @@ impl<'a> Lowering<'a> {
             pointer_count: st.get_pointer_count(),
             is_group: st.get_is_group(),
             is_method_struct,
-            generic_params: self.params_of(n)?,
+            // a generic method's parameters are AnyPointer in its params and results
+            // (see `ty`): they are not generic structs
+            generic_params: if is_method_struct {
+                vec![]
+            } else {
+                self.params_of(n)?
+            },
+            implicit_params: if is_method_struct {
+                self.params_of(n)?
+            } else {
+                vec![]
+            },
             scope_generic_params: self.scope_params(id)?,
             union: (st.get_discriminant_count() > 0).then(|| Union {
                 discriminant_offset: st.get_discriminant_offset(),
@@ -453,24 +511,53 @@ impl<'a> Lowering<'a> {
     }
 
     fn brand_args(&self, id: u64, b: brand::Reader<'_>) -> Result<Vec<Type>, CodegenError> {
+        let params: Vec<String> = match self.nodes.get(&id) {
+            Some(n) => n
+                .get_parameters()?
+                .iter()
+                .map(|p| text(p.get_name()))
+                .collect::<Result<_, _>>()?,
+            None => vec![],
+        };
         for scope in b.get_scopes()? {
             if scope.get_scope_id() != id {
                 continue;
             }
-            if let brand::scope::Bind(bindings) = scope.which()? {
-                let mut args = Vec::new();
-                for binding in bindings? {
-                    args.push(match binding.which()? {
-                        brand::binding::Unbound(()) => Type::AnyPointer {
-                            constraint: AnyConstraint::Any,
-                        },
-                        brand::binding::Type(t) => self.ty(t?)?,
-                    });
+            match scope.which()? {
+                brand::scope::Bind(bindings) => {
+                    let mut args = Vec::new();
+                    for binding in bindings? {
+                        args.push(match binding.which()? {
+                            brand::binding::Unbound(()) => Type::AnyPointer {
+                                constraint: AnyConstraint::Any,
+                            },
+                            brand::binding::Type(t) => self.ty(t?)?,
+                        });
+                    }
+                    return Ok(args);
                 }
-                return Ok(args);
+                // inside the generic declaration itself: its own parameters
+                brand::scope::Inherit(()) => {
+                    return Ok(params
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, name)| Type::Param {
+                            scope: Id(id),
+                            index: index as u16,
+                            name,
+                        })
+                        .collect())
+                }
             }
         }
-        Ok(vec![])
+        // A generic used without parameters (`Box` for `Box(T)`): every parameter is
+        // AnyPointer, as capnp reads it.
+        Ok(params
+            .iter()
+            .map(|_| Type::AnyPointer {
+                constraint: AnyConstraint::Any,
+            })
+            .collect())
     }
 
     fn ty(&self, t: type_::Reader<'_>) -> Result<Type, CodegenError> {
@@ -515,6 +602,17 @@ impl<'a> Lowering<'a> {
                         }
                     },
                 },
+                // A generic method's own parameter (`get @0 [T] () -> (v :T)`): the
+                // caller picks T per call, so bindings take any pointer.
+                type_::any_pointer::Parameter(p)
+                    if self.nodes.get(&p.get_scope_id()).is_some_and(|n| {
+                        n.get_scope_id() == 0 && matches!(n.which(), Ok(node::Struct(_)))
+                    }) =>
+                {
+                    Type::AnyPointer {
+                        constraint: AnyConstraint::Any,
+                    }
+                }
                 type_::any_pointer::Parameter(p) => {
                     let scope = p.get_scope_id();
                     let index = p.get_parameter_index();

@@ -117,6 +117,12 @@ impl Naming {
             .map(|s| convert(s, self.types))
             .collect::<Vec<_>>()
             .join(&self.nested_separator);
+        // A raw identifier (`r#Box`) is the same identifier as `Box`: it escapes a
+        // keyword but would still shadow a prelude type the generated code uses, so a
+        // reserved type name takes a trailing `_` instead.
+        if self.reserved_types.contains(&joined) && self.escape.starts_with("r#") {
+            return format!("{joined}_");
+        }
         let reserved: Vec<String> = self
             .keywords
             .iter()

@@ -79,11 +79,16 @@ pub struct StructView {
     pub is_group: bool,
     pub is_method_struct: bool,
     pub generic_params: Vec<String>,
+    /// A generic method's own parameters (params and results structs only).
+    pub implicit_params: Vec<String>,
     pub scope_generic_params: Vec<String>,
     /// Every field in code order.
     pub fields: Vec<FieldView>,
     /// Fields outside the unnamed union.
     pub plain_fields: Vec<FieldView>,
+    /// Some field outside the unnamed union holds data (one not of type Void): a
+    /// struct whose plain fields are all Void writes nothing for them.
+    pub writes_plain_fields: bool,
     pub union: Option<UnionView>,
 }
 
@@ -285,6 +290,11 @@ impl<'a> ViewBuilder<'a> {
                     e.enumerants.iter().map(|v| v.name.clone()).collect(),
                 )
             })
+            .chain(
+                ir.imported_enums
+                    .iter()
+                    .map(|(id, names)| (id.0, names.clone())),
+            )
             .collect();
         ViewBuilder {
             manifest,
@@ -480,6 +490,7 @@ impl<'a> ViewBuilder<'a> {
                     ("field", name),
                     ("field_raw", plain),
                     ("capnpc", capnpc),
+                    ("schema_field", f.name.clone()),
                     ("offset", offset.to_string()),
                     ("default", view.default.clone()),
                     ("index", index.to_string()),
@@ -523,7 +534,11 @@ impl<'a> ViewBuilder<'a> {
             is_group: s.is_group,
             is_method_struct: s.is_method_struct,
             generic_params: s.generic_params.clone(),
+            implicit_params: s.implicit_params.clone(),
             scope_generic_params: s.scope_generic_params.clone(),
+            writes_plain_fields: fields
+                .iter()
+                .any(|f| f.discriminant.is_none() && !f.is_void),
             plain_fields: fields
                 .iter()
                 .filter(|f| f.discriminant.is_none())

@@ -119,6 +119,136 @@ fn import_path_resolves_absolute_imports() {
 }
 
 #[test]
+fn imports_across_sibling_folders_resolve_by_default() {
+    // schemas in sibling folders: `capnp compile main/app.capnp` resolves `..` from the
+    // folder above both; the default source prefix (the schema's folder) did not.
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["common", "main"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("common/types.capnp"),
+        "@0xa1b2c3d4e5f6071b;\nstruct Pos { lat @0 :Float64; }\n",
+    )
+    .unwrap();
+    let app = dir.path().join("main/app.capnp");
+    std::fs::write(&app, "@0xb1b2c3d4e5f6071c;\nusing T = import \"../common/types.capnp\";\nstruct Trip { from @0 :T.Pos; }\n").unwrap();
+    let ir = quiet().schema(&app).ir().unwrap();
+    assert_eq!(ir.files[0].path, "app.capnp");
+    let imports: Vec<_> = ir.files[0]
+        .imports
+        .iter()
+        .map(|i| i.path.as_str())
+        .collect();
+    assert_eq!(imports, ["../common/types.capnp"]);
+    // the Rust target names its module by the schema's name
+    let rendered = quiet()
+        .schema(&app)
+        .render(&Target::rust().unwrap())
+        .unwrap();
+    assert!(
+        rendered.iter().any(|r| r.path == Path::new("app.rs")),
+        "{:?}",
+        rendered.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    // with an explicit prefix above both, names are relative to it
+    let ir = quiet().schema(&app).src_prefix(dir.path()).ir().unwrap();
+    assert_eq!(ir.files[0].path, "main/app.capnp");
+    // an import of a file that is not there is still the compiler's error
+    std::fs::write(
+        &app,
+        "@0xb1b2c3d4e5f6071c;\nusing T = import \"../nowhere/types.capnp\";\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        quiet().schema(&app).ir(),
+        Err(CodegenError::Compile { .. })
+    ));
+}
+
+#[test]
+fn rust_refusals_name_the_schema_struct_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("refused.capnp");
+    std::fs::write(
+        &path,
+        "@0xd1e2f3a4b5c6d7ea;\nstruct Outer { struct Bag { ok @0 :Int32; items @1 :List(Capability); } }\n",
+    )
+    .unwrap();
+    let err = quiet()
+        .schema(&path)
+        .rust_out_dir(dir.path().join("gen"))
+        .generate()
+        .unwrap_err();
+    assert!(
+        matches!(&err, CodegenError::RustUnsupported { schema, place, .. } if schema == "refused.capnp" && place == "Outer.Bag.items"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "refused.capnp: Outer.Bag.items: List(Capability) is unsupported by the Rust target"
+    );
+}
+
+#[test]
+fn rust_refusals_name_lists_of_pointers_at_any_depth() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gaps.capnp");
+    for (body, place, what) in [
+        ("struct S { a @0 :List(AnyList); }", "S.a", "List(AnyList)"),
+        (
+            "struct S { g :group { c @0 :List(List(Capability)); } }",
+            "S.g.c",
+            "List(List(Capability))",
+        ),
+    ] {
+        std::fs::write(&path, format!("@0xd1e2f3a4b5c6d7eb;\n{body}\n")).unwrap();
+        let err = quiet()
+            .schema(&path)
+            .rust_out_dir(dir.path().join("gen"))
+            .generate()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("gaps.capnp: {place}: {what} is unsupported by the Rust target")
+        );
+    }
+}
+
+#[test]
+fn imported_enum_constants_and_reserved_type_names_render() {
+    // a constant of an enum declared in an imported file needs its enumerant names;
+    // a struct named like a prelude type (`Box`) must not shadow it in Rust
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("units.capnp"),
+        "@0xa1b2c3d4e5f6071d;\nenum Unit { meter @0; second @1; }\n",
+    )
+    .unwrap();
+    let main = dir.path().join("main.capnp");
+    std::fs::write(&main, "@0xb1b2c3d4e5f6071e;\nusing U = import \"units.capnp\";\nconst unit :U.Unit = second;\nstruct Box { v @0 :Int32; }\nstruct S { b @0 :Box; }\n").unwrap();
+    for target in [
+        Target::rust().unwrap(),
+        Target::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters/python/templates"))
+            .unwrap(),
+    ] {
+        let rendered = quiet().schema(&main).render(&target).unwrap();
+        let text: String = rendered.iter().map(|r| r.contents.as_str()).collect();
+        assert!(
+            text.contains("Unit::Second") || text.contains("Unit.SECOND"),
+            "{text}"
+        );
+    }
+    let rust = quiet()
+        .schema(&main)
+        .render(&Target::rust().unwrap())
+        .unwrap();
+    let text: String = rust.iter().map(|r| r.contents.as_str()).collect();
+    assert!(text.contains("pub struct Box_ {"), "{text}");
+    assert!(text.contains("Option<::std::boxed::Box<Box_>>"), "{text}");
+}
+
+#[test]
 fn schema_dir_takes_every_schema_in_order() {
     let dir = tempfile::tempdir().unwrap();
     schema_in(dir.path());

@@ -112,7 +112,9 @@ impl OutgoingCall {
     /// The results are decoded as the owned struct `R`.
     pub fn expecting<R: Struct + Send + 'static>(mut self) -> Self {
         self.read_results = Arc::new(|r, caps| {
-            Ok(Box::new(R::read(r.get_as::<StructIn<R::Raw>>()?.0, caps)?) as Box<dyn Any + Send>)
+            let results =
+                crate::codec::decoding(|| R::read(r.get_as::<StructIn<R::Raw>>()?.0, caps))?;
+            Ok(Box::new(results) as Box<dyn Any + Send>)
         });
         self
     }

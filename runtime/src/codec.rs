@@ -6,6 +6,14 @@
 //! whose impls recurse over element types at compile time, so a `List(List(Point))`
 //! field needs nothing special in the templates. Capabilities inside values cross
 //! through a [`CapBridge`], which the RPC layer provides; plain values use [`NoCaps`].
+//!
+//! Elements of a list of zero-sized structs (sent with no data and no pointers) take
+//! no bytes on the wire, and capnp's traversal limit charges them one word each, so a
+//! tiny message could claim 8 Mi of them and make owned decoding build 8 Mi values.
+//! Every decode therefore has a budget of [`ZERO_SIZED_STRUCTS`] of them
+//! ([`decoding`]); a list that overdraws it fails the decode. A `List(Void)` element
+//! counts 1/16 (it is a reference in the guests; a `Vec<()>` holds no memory here, but
+//! the limits agree across languages).
 
 use capnp::traits::{Owned, OwnedStruct};
 use capnp::{data, data_list, enum_list, list_list, primitive_list, struct_list, text, text_list};
@@ -62,6 +70,49 @@ pub trait Struct: Sized {
     ) -> capnp::Result<()>;
 }
 
+/// Zero-sized struct elements one decode may build (see the module doc); the guests
+/// apply the same number per message.
+pub const ZERO_SIZED_STRUCTS: u64 = 64 * 1024;
+
+thread_local! {
+    /// What the current [`decoding`] scope has left; `None` outside one.
+    static ZERO_SIZED_LEFT: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs one decode of a whole value (a message's root, a call's params or results)
+/// with a fresh budget of [`ZERO_SIZED_STRUCTS`]. Outside such a scope each list
+/// gets that budget on its own.
+pub fn decoding<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<u64>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0;
+            ZERO_SIZED_LEFT.with(|c| c.set(previous));
+        }
+    }
+    let _restore = Restore(ZERO_SIZED_LEFT.with(|c| c.replace(Some(ZERO_SIZED_STRUCTS))));
+    f()
+}
+
+/// Charges `count` zero-sized struct elements to the current decode.
+fn charge_zero_sized(count: u32) -> capnp::Result<()> {
+    ZERO_SIZED_LEFT.with(|c| {
+        let scoped = c.get();
+        let left = scoped.unwrap_or(ZERO_SIZED_STRUCTS);
+        let count = u64::from(count);
+        if count > left {
+            return Err(capnp::Error::failed(format!(
+                "zero-sized struct element limit exceeded: a list of {count} zero-sized elements \
+                 with {left} of {ZERO_SIZED_STRUCTS} left for this value"
+            )));
+        }
+        if scoped.is_some() {
+            c.set(Some(left - count));
+        }
+        Ok(())
+    })
+}
+
 /// Encodes `value` as the root of a new message (no capabilities).
 pub fn to_message<T: Struct>(
     value: &T,
@@ -75,7 +126,7 @@ pub fn to_message<T: Struct>(
 pub fn from_message<T: Struct, S: capnp::message::ReaderSegments>(
     message: &capnp::message::Reader<S>,
 ) -> capnp::Result<T> {
-    T::read(message.get_root::<StructIn<T::Raw>>()?.0, &NoCaps)
+    decoding(|| T::read(message.get_root::<StructIn<T::Raw>>()?.0, &NoCaps))
 }
 
 /// Encodes `value` in the standard stream framing.
@@ -98,6 +149,17 @@ pub fn to_canonical<T: Struct>(value: &T) -> capnp::Result<Vec<u8>> {
     let reader = message.into_reader();
     let words = reader.canonicalize()?;
     Ok(capnp::Word::words_to_bytes(&words).to_vec())
+}
+
+/// Selects the union member `field` (its name in the schema) of the struct `b` with a
+/// null pointer: an absent struct. capnpc's builders only select a struct member by
+/// allocating it, which would turn `None` into a present default on the wire.
+pub fn select_null_member<'a, B>(b: B, field: &str) -> capnp::Result<()>
+where
+    B: Into<capnp::dynamic_value::Builder<'a>>,
+{
+    let mut s: capnp::dynamic_struct::Builder<'a> = b.into().downcast();
+    s.clear_named(field)
 }
 
 /// A value that can stand for a generic parameter (`Pair(Key, Value)`): Text, Data or
@@ -140,6 +202,54 @@ impl PointerValue for Vec<u8> {
     fn write_value(&self, b: data::Builder<'_>, _: &dyn CapBridge) -> capnp::Result<()> {
         b.copy_from_slice(self);
         Ok(())
+    }
+}
+
+/// A generated enum's capnpc counterpart (for lists of it: `enum_list::Owned<Raw>`).
+pub trait OwnedEnum {
+    type Raw;
+}
+
+/// What capnpc's getter of an AnyPointer field returns: the reader, or a `Result` of it
+/// for a field whose type is a generic method's parameter (`echo @0 [T] (v :T)`).
+pub trait AnyPointerField<'a> {
+    fn into_reader(self) -> capnp::Result<capnp::any_pointer::Reader<'a>>;
+}
+
+impl<'a> AnyPointerField<'a> for capnp::any_pointer::Reader<'a> {
+    fn into_reader(self) -> capnp::Result<capnp::any_pointer::Reader<'a>> {
+        Ok(self)
+    }
+}
+
+impl<'a> AnyPointerField<'a> for capnp::Result<capnp::any_pointer::Reader<'a>> {
+    fn into_reader(self) -> capnp::Result<capnp::any_pointer::Reader<'a>> {
+        self
+    }
+}
+
+impl AnyValue {
+    /// Reads an AnyPointer field, whichever form its getter returns.
+    pub fn read_field<'a>(r: impl AnyPointerField<'a>) -> capnp::Result<Self> {
+        Self::read(r.into_reader()?)
+    }
+}
+
+/// `AnyPointer` as a generic argument (a generic used without parameters).
+impl PointerValue for AnyValue {
+    type Raw = capnp::any_pointer::Owned;
+    fn init_len(&self) -> u32 {
+        0
+    }
+    fn read_value(r: capnp::any_pointer::Reader<'_>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        AnyValue::read(r)
+    }
+    fn write_value(
+        &self,
+        b: capnp::any_pointer::Builder<'_>,
+        _: &dyn CapBridge,
+    ) -> capnp::Result<()> {
+        self.write(b)
     }
 }
 
@@ -193,6 +303,11 @@ impl<T: capnp::private::layout::PrimitiveElement + Copy> FromReader<primitive_li
     for Vec<T>
 {
     fn from_reader(r: primitive_list::Reader<'_, T>, _: &dyn CapBridge) -> capnp::Result<Self> {
+        if std::mem::size_of::<T>() == 0 {
+            // List(Void): free here, a reference each in the guests, which count 1/16
+            // of a zero-sized struct; so does this side, to accept what they accept
+            charge_zero_sized(r.len().div_ceil(16))?;
+        }
         Ok(r.iter().collect())
     }
 }
@@ -253,6 +368,13 @@ impl IntoBuilder<data_list::Builder<'_>> for Vec<Vec<u8>> {
 
 impl<'a, O: OwnedStruct, T: Struct<Raw = O>> FromReader<struct_list::Reader<'a, O>> for Vec<T> {
     fn from_reader(r: struct_list::Reader<'a, O>, caps: &dyn CapBridge) -> capnp::Result<Self> {
+        use capnp::traits::IntoInternalStructReader;
+        // Elements all have the list's size: the first one says whether it is zero.
+        if let Some(first) = r.reborrow().try_get(0) {
+            if first.into_internal_struct_reader().total_size()?.word_count == 0 {
+                charge_zero_sized(r.len())?;
+            }
+        }
         r.iter().map(|e| T::read(e, caps)).collect()
     }
 }
@@ -437,6 +559,31 @@ pub fn default_value<T: Struct>() -> T {
         Default::default(),
     );
     from_message(&message).expect("a null root decodes to the schema's defaults")
+}
+
+/// Decodes a list constant that the generator embedded as a canonical message in hex;
+/// `O` is capnp's type of the list (`primitive_list::Owned<u16>`, ...).
+pub fn list_from_canonical_hex<O, T>(hex: &str) -> capnp::Result<T>
+where
+    O: Owned,
+    T: for<'a> FromReader<O::Reader<'a>>,
+{
+    let words = aligned(&hex_bytes(hex)?);
+    let segments: &[&[u8]] = &[capnp::Word::words_to_bytes(&words)];
+    let message = capnp::message::Reader::new(
+        capnp::message::SegmentArray::new(segments),
+        Default::default(),
+    );
+    decoding(|| T::from_reader(message.get_root::<O::Reader<'_>>()?, &NoCaps))
+}
+
+fn hex_bytes(hex: &str) -> capnp::Result<Vec<u8>> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| capnp::Error::failed(e.to_string()))
+        })
+        .collect()
 }
 
 /// Decodes a constant that the generator embedded as a canonical message in hex.

@@ -64,7 +64,7 @@ pub fn read_params<P: Struct>(
     params: capnp::any_pointer::Reader<'_>,
     caps: &dyn CapBridge,
 ) -> capnp::Result<P> {
-    P::read(params.get_as::<StructIn<P::Raw>>()?.0, caps)
+    crate::codec::decoding(|| P::read(params.get_as::<StructIn<P::Raw>>()?.0, caps))
 }
 
 /// Encodes owned results when the connection asks for them.

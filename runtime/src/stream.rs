@@ -174,10 +174,12 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
         let mut tx = self.items.clone();
         match (interface_id, method_id) {
             (SINK_INTERFACE_ID, PUSH) => {
-                let batch = T::read_batch(
-                    capnp::any_pointer::Reader::new(p.get_pointer_field(0)),
-                    caps,
-                )?;
+                let batch = crate::codec::decoding(|| {
+                    T::read_batch(
+                        capnp::any_pointer::Reader::new(p.get_pointer_field(0)),
+                        caps,
+                    )
+                })?;
                 Ok(async move {
                     for item in batch {
                         // A dropped stream is not an error for the producer's push; the

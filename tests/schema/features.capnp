@@ -141,3 +141,41 @@ struct Holder {
   counters @1 :List(Counter);
   any @2 :AnyPointer;
 }
+
+struct Chain {
+  # Recursive: a null `next` is an absent value (None / null / Option::None).
+  value @0 :Int32;
+  next @1 :Chain;
+  branches @2 :List(Chain);
+}
+
+struct Ping {
+  # Mutually recursive with Pong, through a union and a group.
+  pong @0 :Pong;
+  union {
+    stop @1 :Void;
+    again @2 :Ping;
+  }
+}
+
+struct Pong {
+  ping :group {
+    back @0 :Ping;
+  }
+}
+
+const chained :Chain = (value = 1, next = (value = 2, next = (value = 3)));
+
+struct Silent {
+  # Every field is Void, in the struct and in its groups.
+  a @0 :Void;
+  quiet :group {
+    b @1 :Void;
+  }
+  hush :union {
+    c @2 :Void;
+    d @3 :Void;
+  }
+}
+
+struct Nothing {}

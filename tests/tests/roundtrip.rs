@@ -60,13 +60,13 @@ prop_compose! {
 fn shape() -> impl Strategy<Value = Shape> {
     let which = prop_oneof![
         any::<f64>().prop_map(ShapeWhich::Circle),
-        point().prop_map(ShapeWhich::Rectangle),
+        prop::option::of(point()).prop_map(|p| ShapeWhich::Rectangle(p.map(Box::new))),
         prop::collection::vec(point(), 0..4).prop_map(ShapeWhich::Polygon),
         Just(ShapeWhich::Empty),
     ];
     let anchor = prop_oneof![
         Just(ShapeAnchorWhich::Center),
-        point().prop_map(ShapeAnchorWhich::Corner),
+        prop::option::of(point()).prop_map(|p| ShapeAnchorWhich::Corner(p.map(Box::new))),
     ];
     let kind = prop_oneof![Just(ShapeLabelKind::Plain), Just(ShapeLabelKind::Bold)];
     (
@@ -78,15 +78,17 @@ fn shape() -> impl Strategy<Value = Shape> {
         point(),
         ".*",
         kind,
+        any::<bool>(),
     )
         .prop_map(
-            |(name, which, color, width, anchor, origin, text, kind)| Shape {
+            |(name, which, color, width, anchor, origin, text, kind, labelled)| Shape {
                 name,
                 which,
                 style: ShapeStyle { color, width },
                 anchor: ShapeAnchor { which: anchor },
-                origin,
-                label: ShapeLabel { text, kind },
+                // a field with a default reads as it when null: always present
+                origin: Some(Box::new(origin)),
+                label: labelled.then(|| Box::new(ShapeLabel { text, kind })),
             },
         )
 }
@@ -103,7 +105,10 @@ proptest! {
 
     #[test]
     fn generic_structs_roundtrip(key in ".*", value in point(), a in point(), b in point()) {
-        roundtrip(&Tagged { entry: Pair { key, value }, points: Pair { key: a, value: b } });
+        roundtrip(&Tagged {
+            entry: Some(Box::new(Pair { key, value })),
+            points: Some(Box::new(Pair { key: a, value: b })),
+        });
     }
 }
 
@@ -127,7 +132,8 @@ fn defaults_are_the_schemas() {
         "discriminant 0 is the first member"
     );
     assert_eq!(shape.style.width, 1.0);
-    assert_eq!(shape.origin, Point { x: 0.5, y: 0.5 });
+    assert_eq!(shape.origin, Some(Box::new(Point { x: 0.5, y: 0.5 })));
+    assert_eq!(shape.label, None, "a null struct field is absent");
     assert_eq!(shape.anchor.which, ShapeAnchorWhich::Center);
 }
 
@@ -234,4 +240,126 @@ fn json_schemas_describe_the_owned_types() {
     }
     let json = serde_json::to_string(&Point { x: 1.0, y: 2.0 }).unwrap();
     assert_eq!(json, r#"{"x":1.0,"y":2.0}"#);
+}
+
+fn chain(value: i32, next: Option<Chain>) -> Chain {
+    Chain {
+        value,
+        next: next.map(Box::new),
+        branches: vec![],
+    }
+}
+
+/// Recursive and mutually recursive structs: the owned types used to have infinite
+/// size (E0072); a null struct field is `None`, present is `Some`, both round-trip.
+#[test]
+fn recursive_structs_hold_absent_fields_as_none() {
+    assert_eq!(Chain::default().next, None);
+    let deep = Chain {
+        value: 1,
+        next: Some(Box::new(chain(2, Some(chain(3, None))))),
+        branches: vec![chain(4, Some(chain(5, None))), chain(6, None)],
+    };
+    let back = roundtrip(&deep);
+    assert_eq!(back.next.unwrap().next.unwrap().next, None);
+    // present but empty is not absent
+    assert_eq!(
+        roundtrip(&chain(0, Some(chain(0, None)))).next,
+        Some(Box::new(chain(0, None)))
+    );
+    let ping = Ping {
+        pong: Some(Box::new(Pong {
+            ping: PongPing {
+                back: Some(Box::new(Ping::default())),
+            },
+        })),
+        which: PingWhich::Again(Some(Box::new(Ping {
+            pong: None,
+            which: PingWhich::Again(None),
+        }))),
+    };
+    roundtrip(&ping);
+    assert_eq!(
+        Ping::default(),
+        Ping {
+            pong: None,
+            which: PingWhich::Stop
+        }
+    );
+    assert_eq!(CHAINED(), chain(1, Some(chain(2, Some(chain(3, None))))));
+}
+
+/// Structs and groups whose fields are all Void, and an empty struct.
+#[test]
+fn all_void_and_empty_structs_roundtrip() {
+    roundtrip(&Silent {
+        a: (),
+        quiet: SilentQuiet { b: () },
+        hush: SilentHush {
+            which: SilentHushWhich::D,
+        },
+    });
+    roundtrip(&Nothing {});
+}
+
+/// One framed message of `words`.
+fn framed(words: &[u64]) -> Vec<u8> {
+    let mut out = 0u32.to_le_bytes().to_vec();
+    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
+    out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
+    out
+}
+
+/// A `WorkerInfo` (1 data word, 4 pointers) whose `fingerprints` (pointer 3) is a
+/// list of `count` zero-sized structs: 7 words on the wire.
+fn zero_sized_fingerprints(count: u64) -> Vec<u8> {
+    let root = 1u64 << 32 | 4u64 << 48; // struct pointer, offset 0: 1 data word, 4 pointers
+    let list = 1 | 7u64 << 32; // list pointer, offset 0, inline composite, 0 words
+    let tag = count << 2; // struct-shaped tag: `count` elements of 0 data words, 0 pointers
+    framed(&[root, 0, 0, 0, 0, list, tag])
+}
+
+/// The traversal limit charges a zero-sized list element one word, so a 56-byte
+/// message could make owned decoding build millions of values (about 400 MB for
+/// `WorkerInfo.fingerprints`); a decode may build 64 Ki of them.
+#[test]
+fn zero_sized_list_elements_have_a_budget_per_decode() {
+    use polyhost::polyhost::WorkerInfo;
+    let started = std::time::Instant::now();
+    let err = from_bytes::<WorkerInfo>(&zero_sized_fingerprints(4 << 20)).unwrap_err();
+    assert!(
+        err.to_string().contains("zero-sized struct element limit"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let info = from_bytes::<WorkerInfo>(&zero_sized_fingerprints(1000)).unwrap();
+    assert_eq!(info.fingerprints.len(), 1000);
+    assert_eq!(polyhost::codec::ZERO_SIZED_STRUCTS, 64 * 1024);
+}
+
+/// A `List(Void)` element counts 1/16 of a zero-sized struct (the guests decode it to a
+/// reference), so a value holds at most 1 Mi of them, in Rust as in the guests.
+#[test]
+fn void_list_elements_count_a_sixteenth() {
+    use polyhost_tests::conformance::conformance::Everything;
+    let most = Everything {
+        voids: vec![(); 1 << 20],
+        ..Everything::default()
+    };
+    assert_eq!(
+        from_bytes::<Everything>(&to_bytes(&most).unwrap())
+            .unwrap()
+            .voids
+            .len(),
+        1 << 20
+    );
+    let over = Everything {
+        voids: vec![(); (1 << 20) + 1],
+        ..Everything::default()
+    };
+    let err = from_bytes::<Everything>(&to_bytes(&over).unwrap()).unwrap_err();
+    assert!(
+        err.to_string().contains("zero-sized struct element limit"),
+        "{err}"
+    );
 }

@@ -48,7 +48,7 @@ export class Sink_EndParams {
 
   static $read(r, a) {
     const s = new Sink_EndParams($gen.READING);
-    s.error = Failure.$read(r.getStruct(0));
+    s.error = (r.hasPointer(0) ? Failure.$read(r.getStruct(0)) : null);
     return s;
   }
 
@@ -149,7 +149,7 @@ export class WorkerProcess_StartResults {
 
   static $read(r, a) {
     const s = new WorkerProcess_StartResults($gen.READING);
-    s.info = WorkerInfo.$read(r.getStruct(0));
+    s.info = (r.hasPointer(0) ? WorkerInfo.$read(r.getStruct(0)) : null);
     s.services = Service.$readList(r.getList(1, $wire.INLINE_COMPOSITE));
     return s;
   }
@@ -174,7 +174,7 @@ export class WorkerProcess_ScopedParams {
 
   static $read(r, a) {
     const s = new WorkerProcess_ScopedParams($gen.READING);
-    s.context = CallContext.$read(r.getStruct(0));
+    s.context = (r.hasPointer(0) ? CallContext.$read(r.getStruct(0)) : null);
     s.interfaceId = r.getUint64(0, 0n);
     return s;
   }

@@ -113,39 +113,39 @@ export class Message {
     switch (d) {
       case 0:
         s.which = "unimplemented";
-        s.unimplemented = Message.$read(r.getStruct(0));
+        s.unimplemented = (r.hasPointer(0) ? Message.$read(r.getStruct(0)) : null);
         break;
       case 1:
         s.which = "abort";
-        s.abort = Exception.$read(r.getStruct(0));
+        s.abort = (r.hasPointer(0) ? Exception.$read(r.getStruct(0)) : null);
         break;
       case 8:
         s.which = "bootstrap";
-        s.bootstrap = Bootstrap.$read(r.getStruct(0));
+        s.bootstrap = (r.hasPointer(0) ? Bootstrap.$read(r.getStruct(0)) : null);
         break;
       case 2:
         s.which = "call";
-        s.call = Call.$read(r.getStruct(0));
+        s.call = (r.hasPointer(0) ? Call.$read(r.getStruct(0)) : null);
         break;
       case 3:
         s.which = "return";
-        s.return = Return.$read(r.getStruct(0));
+        s.return = (r.hasPointer(0) ? Return.$read(r.getStruct(0)) : null);
         break;
       case 4:
         s.which = "finish";
-        s.finish = Finish.$read(r.getStruct(0));
+        s.finish = (r.hasPointer(0) ? Finish.$read(r.getStruct(0)) : null);
         break;
       case 5:
         s.which = "resolve";
-        s.resolve = Resolve.$read(r.getStruct(0));
+        s.resolve = (r.hasPointer(0) ? Resolve.$read(r.getStruct(0)) : null);
         break;
       case 6:
         s.which = "release";
-        s.release = Release.$read(r.getStruct(0));
+        s.release = (r.hasPointer(0) ? Release.$read(r.getStruct(0)) : null);
         break;
       case 13:
         s.which = "disembargo";
-        s.disembargo = Disembargo.$read(r.getStruct(0));
+        s.disembargo = (r.hasPointer(0) ? Disembargo.$read(r.getStruct(0)) : null);
         break;
       case 7:
         s.which = "obsoleteSave";
@@ -157,15 +157,15 @@ export class Message {
         break;
       case 10:
         s.which = "provide";
-        s.provide = Provide.$read(r.getStruct(0));
+        s.provide = (r.hasPointer(0) ? Provide.$read(r.getStruct(0)) : null);
         break;
       case 11:
         s.which = "accept";
-        s.accept = Accept.$read(r.getStruct(0));
+        s.accept = (r.hasPointer(0) ? Accept.$read(r.getStruct(0)) : null);
         break;
       case 12:
         s.which = "join";
-        s.join = Join.$read(r.getStruct(0));
+        s.join = (r.hasPointer(0) ? Join.$read(r.getStruct(0)) : null);
         break;
       default:
         break;
@@ -332,13 +332,13 @@ export class Call {
   static $read(r, a) {
     const s = new Call($gen.READING);
     s.questionId = r.getUint32(0, 0);
-    s.target = MessageTarget.$read(r.getStruct(0));
+    s.target = (r.hasPointer(0) ? MessageTarget.$read(r.getStruct(0)) : null);
     s.interfaceId = r.getUint64(1, 0n);
     s.methodId = r.getUint16(2, 0);
     s.allowThirdPartyTailCall = r.getBool(128, false);
     s.noPromisePipelining = r.getBool(129, false);
     s.onlyPromisePipeline = r.getBool(130, false);
-    s.params = Payload.$read(r.getStruct(1));
+    s.params = (r.hasPointer(1) ? Payload.$read(r.getStruct(1)) : null);
     s.sendResultsTo = Call_SendResultsTo.$read(r, a);
     return s;
   }
@@ -474,11 +474,11 @@ export class Return {
     switch (d) {
       case 0:
         s.which = "results";
-        s.results = Payload.$read(r.getStruct(0));
+        s.results = (r.hasPointer(0) ? Payload.$read(r.getStruct(0)) : null);
         break;
       case 1:
         s.which = "exception";
-        s.exception = Exception.$read(r.getStruct(0));
+        s.exception = (r.hasPointer(0) ? Exception.$read(r.getStruct(0)) : null);
         break;
       case 2:
         s.which = "canceled";
@@ -642,11 +642,11 @@ export class Resolve {
     switch (d) {
       case 0:
         s.which = "cap";
-        s.cap = CapDescriptor.$read(r.getStruct(0));
+        s.cap = (r.hasPointer(0) ? CapDescriptor.$read(r.getStruct(0)) : null);
         break;
       case 1:
         s.which = "exception";
-        s.exception = Exception.$read(r.getStruct(0));
+        s.exception = (r.hasPointer(0) ? Exception.$read(r.getStruct(0)) : null);
         break;
       default:
         break;
@@ -800,7 +800,7 @@ export class Disembargo {
 
   static $read(r, a) {
     const s = new Disembargo($gen.READING);
-    s.target = MessageTarget.$read(r.getStruct(0));
+    s.target = (r.hasPointer(0) ? MessageTarget.$read(r.getStruct(0)) : null);
     s.context = Disembargo_Context.$read(r, a);
     return s;
   }
@@ -918,7 +918,7 @@ export class Provide {
   static $read(r, a) {
     const s = new Provide($gen.READING);
     s.questionId = r.getUint32(0, 0);
-    s.target = MessageTarget.$read(r.getStruct(0));
+    s.target = (r.hasPointer(0) ? MessageTarget.$read(r.getStruct(0)) : null);
     s.recipient = r.getPointer(1);
     return s;
   }
@@ -1033,7 +1033,7 @@ export class Join {
   static $read(r, a) {
     const s = new Join($gen.READING);
     s.questionId = r.getUint32(0, 0);
-    s.target = MessageTarget.$read(r.getStruct(0));
+    s.target = (r.hasPointer(0) ? MessageTarget.$read(r.getStruct(0)) : null);
     s.keyPart = r.getPointer(1);
     return s;
   }
@@ -1087,7 +1087,7 @@ export class MessageTarget {
         break;
       case 1:
         s.which = "promisedAnswer";
-        s.promisedAnswer = PromisedAnswer.$read(r.getStruct(0));
+        s.promisedAnswer = (r.hasPointer(0) ? PromisedAnswer.$read(r.getStruct(0)) : null);
         break;
       default:
         break;
@@ -1222,11 +1222,11 @@ export class CapDescriptor {
         break;
       case 4:
         s.which = "receiverAnswer";
-        s.receiverAnswer = PromisedAnswer.$read(r.getStruct(0));
+        s.receiverAnswer = (r.hasPointer(0) ? PromisedAnswer.$read(r.getStruct(0)) : null);
         break;
       case 5:
         s.which = "thirdPartyHosted";
-        s.thirdPartyHosted = ThirdPartyCapDescriptor.$read(r.getStruct(0));
+        s.thirdPartyHosted = (r.hasPointer(0) ? ThirdPartyCapDescriptor.$read(r.getStruct(0)) : null);
         break;
       default:
         break;

@@ -696,6 +696,7 @@ describe("aborts", () => {
   let conn;
   let decoder;
   let inbox;
+  let rawInbox;
   let ended;
   let stderrWrite;
   let logged;
@@ -705,7 +706,13 @@ describe("aborts", () => {
     raw = a;
     decoder = new wire.FrameDecoder();
     inbox = [];
-    raw.on("data", (d) => inbox.push(...decoder.feed(d).map((m) => M.Message.$read(m.root()))));
+    rawInbox = [];
+    raw.on("data", (d) => {
+      for (const m of decoder.feed(d)) {
+        rawInbox.push(m.root());
+        inbox.push(M.Message.$read(m.root()));
+      }
+    });
     ended = once(raw, "end");
     conn = new rpc.Connection(b, { bootstrap: new Root(), name: "victim" });
     logged = "";
@@ -773,6 +780,48 @@ describe("aborts", () => {
     assert.ok(await eventually(() => inbox.length > 0));
     assert.equal(inbox[0].which, "unimplemented");
     assert.equal(inbox[0].unimplemented.which, "provide");
+    assert.equal(conn.closed, false);
+  });
+
+  test("a null root is a protocol error", async () => {
+    // A null root reads as `unimplemented` holding nothing. Reading it recursed without
+    // end (Message holds a Message): "internal error: RangeError: Maximum call stack".
+    raw.write(Buffer.from("00000000010000000000000000000000", "hex"));
+    await expectAbort("protocol error: an Unimplemented message that holds no message");
+    assert.ok(!logged.includes("call stack"), logged);
+    assert.deepEqual(M.Message.$read(new wire.MessageReader([new Uint8Array(8)]).root()), new M.Message());
+  });
+
+  test("an unknown message is echoed as received", async () => {
+    // A kind newer than this schema (discriminant 99), with a struct in pointer 0: the
+    // echo held an empty message instead of the message received.
+    const mb = new wire.MessageBuilder();
+    const root = mb.initRoot(1, 1);
+    root.setUint16(0, 99, 0);
+    root.initStruct(0, 1, 0).setUint64(0, 0x1234n, 0n);
+    const sent = mb.toBytes();
+    raw.write(sent);
+    assert.ok(await eventually(() => rawInbox.length > 0));
+    assert.equal(rawInbox[0].getUint16(0, 0), 0); // unimplemented
+    const inner = rawInbox[0].getStruct(0);
+    assert.equal(inner.getUint16(0, 0), 99);
+    assert.deepEqual(wire.canonicalize(inner), wire.canonicalize(wire.readMessage(sent).root()));
+    assert.equal(conn.closed, false);
+  });
+
+  test("an unknown message holding a capability is not echoed; the connection carries on", async () => {
+    // A capability pointer in a kind this side does not know has no table to be copied
+    // from: the echo is dropped with a report, and the Bootstrap sent after it is the
+    // only thing answered.
+    const mb = new wire.MessageBuilder({ capTable: [{}] });
+    const root = mb.initRoot(1, 1);
+    root.setUint16(0, 99, 0);
+    root.setCapability(0, mb.capTable[0]);
+    raw.write(mb.toBytes());
+    send(new M.Message({ bootstrap: new M.Bootstrap({ questionId: 0 }) }));
+    assert.ok(await eventually(() => inbox.some((m) => m.which === "return")));
+    assert.deepEqual(inbox.map((m) => m.which), ["return"]);
+    assert.ok(logged.includes("could not echo"), logged);
     assert.equal(conn.closed, false);
   });
 

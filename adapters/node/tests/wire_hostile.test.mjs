@@ -122,6 +122,54 @@ describe("limits", () => {
     throwsQuickly(wire.TraversalLimitExceeded, () => wire.canonicalize(r));
   });
 
+  test("zero-sized structs have a budget per message", () => {
+    // Within the traversal limit, a list of 4 Mi zero-sized structs (a frame of a few
+    // words) was accepted, and decoding built a value per element (580 MiB for 8 Mi).
+    const n = 4 * 1024 * 1024;
+    // a root with one list of `count` zero-sized structs per pointer (the tags right
+    // after the pointers)
+    const zeroSized = (...counts) => rootWith(
+      counts.map(() => listPtr(counts.length - 1, wire.INLINE_COMPOSITE, 0)),
+      { extra: counts.map((c) => tag(c, 0, 0)) });
+    let r = zeroSized(n);
+    const err = throwsQuickly(wire.TraversalLimitExceeded, () => r.getList(0, wire.INLINE_COMPOSITE));
+    assert.match(err.message, /zero-sized struct element limit/);
+    // the budget (64 Ki) is per message: two lists of 40 Ki overdraw it
+    const k = 40 * 1024;
+    r = zeroSized(k, k);
+    assert.equal(r.getList(0, wire.INLINE_COMPOSITE).length, k);
+    throwsQuickly(wire.TraversalLimitExceeded, () => r.getList(1, wire.INLINE_COMPOSITE));
+    assert.equal(wire.DEFAULT_LIMITS.zeroSizedStructs, 64 * 1024);
+    // a Void element (one reference) counts 1/16: 1 Mi fit, 8 Mi (64 MiB) do not
+    assert.equal(rootWith([listPtr(0, wire.VOID, 2 ** 20)]).getList(0, wire.VOID).length, 2 ** 20);
+    r = rootWith([listPtr(0, wire.VOID, 2 ** 20 + 1)]);
+    throwsQuickly(wire.TraversalLimitExceeded, () => r.getList(0, wire.VOID));
+    // it is a limit like the others
+    const m = msg([seg(structPtr(0, 0, 1), listPtr(0, wire.INLINE_COMPOSITE, 0), tag(n, 0, 0))],
+      new wire.Limits({ zeroSizedStructs: null }));
+    assert.equal(m.root().getList(0, wire.INLINE_COMPOSITE).length, n);
+    assert.throws(() => new wire.Limits({ zeroSizedStructs: -1 }), RangeError);
+  });
+
+  test("a copy of pointer lists that share targets", () => {
+    // 60 lists of two pointers, both at the next list: a copy (an AnyPointer echoed,
+    // canonicalize) followed 2 ** 60 paths until the traversal limit stopped it, for
+    // tens of seconds. A copy now follows at most as many pointers as the message has
+    // words (+64).
+    const words = [listPtr(0, wire.POINTER, 2)];
+    for (let level = 0; level < 60; level++) {
+      words.push(...(level === 59 ? [u64(0), u64(0)] : [listPtr(1, wire.POINTER, 2), listPtr(0, wire.POINTER, 2)]));
+    }
+    const m = msg([seg(...words)]);
+    const err = throwsQuickly(wire.TraversalLimitExceeded,
+      () => new wire.MessageBuilder().initRoot(0, 1).copyPointer(0, m.rootPointer()));
+    assert.match(err.message, /share targets or form a cycle/);
+    throwsQuickly(wire.TraversalLimitExceeded, () => wire.canonicalize(m.rootPointer()));
+    // the budget is per copy: a legal value copies any number of times
+    const ok = msg([seg(structPtr(0, 0, 1), listPtr(0, wire.POINTER, 2), structPtr(1, 1, 0), structPtr(1, 1, 0), u64(1), u64(2))]);
+    for (let i = 0; i < 3; i++) new wire.MessageBuilder().initRoot(0, 1).copyPointer(0, ok.rootPointer());
+  });
+
   test("the nesting limit stops a cycle", () => {
     const m = msg([seg(structPtr(0, 0, 1), structPtr(-1, 0, 1))], new wire.Limits({ nesting: 10 }));
     let s = m.root();

@@ -67,7 +67,7 @@ class Sink_EndParams:
     @classmethod
     def _polyhost_read(cls, r: _polyhost_wire.StructReader, *_a: _polyhost_gen.Codec) -> Sink_EndParams:
         self = cls.__new__(cls)
-        self.error = Failure._polyhost_read(r.get_struct(0))
+        self.error = (Failure._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         return self
 
     def _polyhost_write(self, b: _polyhost_wire.StructBuilder, *_a: _polyhost_gen.Codec) -> None:
@@ -215,7 +215,7 @@ class WorkerProcess_StartResults:
     @classmethod
     def _polyhost_read(cls, r: _polyhost_wire.StructReader, *_a: _polyhost_gen.Codec) -> WorkerProcess_StartResults:
         self = cls.__new__(cls)
-        self.info = WorkerInfo._polyhost_read(r.get_struct(0))
+        self.info = (WorkerInfo._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         self.services = Service._polyhost_read_list(r.get_list(1, _polyhost_wire.INLINE_COMPOSITE))
         return self
 
@@ -246,7 +246,7 @@ class WorkerProcess_ScopedParams:
     @classmethod
     def _polyhost_read(cls, r: _polyhost_wire.StructReader, *_a: _polyhost_gen.Codec) -> WorkerProcess_ScopedParams:
         self = cls.__new__(cls)
-        self.context = CallContext._polyhost_read(r.get_struct(0))
+        self.context = (CallContext._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         self.interface_id = r.get_uint64(0, 0)
         return self
 

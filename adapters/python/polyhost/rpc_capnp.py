@@ -213,31 +213,31 @@ class Message:
         _d = r.get_uint16(0, 0)
         if _d == 0:
             self.which = "unimplemented"
-            self.unimplemented = Message._polyhost_read(r.get_struct(0))
+            self.unimplemented = (Message._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 1:
             self.which = "abort"
-            self.abort = Exception_._polyhost_read(r.get_struct(0))
+            self.abort = (Exception_._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 8:
             self.which = "bootstrap"
-            self.bootstrap = Bootstrap._polyhost_read(r.get_struct(0))
+            self.bootstrap = (Bootstrap._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 2:
             self.which = "call"
-            self.call = Call._polyhost_read(r.get_struct(0))
+            self.call = (Call._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 3:
             self.which = "return_"
-            self.return_ = Return._polyhost_read(r.get_struct(0))
+            self.return_ = (Return._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 4:
             self.which = "finish"
-            self.finish = Finish._polyhost_read(r.get_struct(0))
+            self.finish = (Finish._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 5:
             self.which = "resolve"
-            self.resolve = Resolve._polyhost_read(r.get_struct(0))
+            self.resolve = (Resolve._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 6:
             self.which = "release"
-            self.release = Release._polyhost_read(r.get_struct(0))
+            self.release = (Release._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 13:
             self.which = "disembargo"
-            self.disembargo = Disembargo._polyhost_read(r.get_struct(0))
+            self.disembargo = (Disembargo._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 7:
             self.which = "obsolete_save"
             self.obsolete_save = r.get_pointer(0)
@@ -246,13 +246,13 @@ class Message:
             self.obsolete_delete = r.get_pointer(0)
         elif _d == 10:
             self.which = "provide"
-            self.provide = Provide._polyhost_read(r.get_struct(0))
+            self.provide = (Provide._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 11:
             self.which = "accept"
-            self.accept = Accept._polyhost_read(r.get_struct(0))
+            self.accept = (Accept._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 12:
             self.which = "join"
-            self.join = Join._polyhost_read(r.get_struct(0))
+            self.join = (Join._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         else:
             self.which = None
         return self
@@ -555,13 +555,13 @@ class Call:
     def _polyhost_read(cls, r: _polyhost_wire.StructReader, *_a: _polyhost_gen.Codec) -> Call:
         self = cls.__new__(cls)
         self.question_id = r.get_uint32(0, 0)
-        self.target = MessageTarget._polyhost_read(r.get_struct(0))
+        self.target = (MessageTarget._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         self.interface_id = r.get_uint64(1, 0)
         self.method_id = r.get_uint16(2, 0)
         self.allow_third_party_tail_call = r.get_bool(128, False)
         self.no_promise_pipelining = r.get_bool(129, False)
         self.only_promise_pipeline = r.get_bool(130, False)
-        self.params = Payload._polyhost_read(r.get_struct(1))
+        self.params = (Payload._polyhost_read(r.get_struct(1)) if r.has_pointer(1) else None)
         self.send_results_to = Call_SendResultsTo._polyhost_read(r, *_a)
         return self
 
@@ -831,10 +831,10 @@ class Return:
         _d = r.get_uint16(3, 0)
         if _d == 0:
             self.which = "results"
-            self.results = Payload._polyhost_read(r.get_struct(0))
+            self.results = (Payload._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 1:
             self.which = "exception"
-            self.exception = Exception_._polyhost_read(r.get_struct(0))
+            self.exception = (Exception_._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 2:
             self.which = "canceled"
         elif _d == 3:
@@ -1075,10 +1075,10 @@ class Resolve:
         _d = r.get_uint16(2, 0)
         if _d == 0:
             self.which = "cap"
-            self.cap = CapDescriptor._polyhost_read(r.get_struct(0))
+            self.cap = (CapDescriptor._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 1:
             self.which = "exception"
-            self.exception = Exception_._polyhost_read(r.get_struct(0))
+            self.exception = (Exception_._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         else:
             self.which = None
         return self
@@ -1265,7 +1265,7 @@ class Disembargo:
     @classmethod
     def _polyhost_read(cls, r: _polyhost_wire.StructReader, *_a: _polyhost_gen.Codec) -> Disembargo:
         self = cls.__new__(cls)
-        self.target = MessageTarget._polyhost_read(r.get_struct(0))
+        self.target = (MessageTarget._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         self.context = Disembargo_Context._polyhost_read(r, *_a)
         return self
 
@@ -1446,7 +1446,7 @@ class Provide:
     def _polyhost_read(cls, r: _polyhost_wire.StructReader, *_a: _polyhost_gen.Codec) -> Provide:
         self = cls.__new__(cls)
         self.question_id = r.get_uint32(0, 0)
-        self.target = MessageTarget._polyhost_read(r.get_struct(0))
+        self.target = (MessageTarget._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         self.recipient = r.get_pointer(1)
         return self
 
@@ -1673,7 +1673,7 @@ class Join:
     def _polyhost_read(cls, r: _polyhost_wire.StructReader, *_a: _polyhost_gen.Codec) -> Join:
         self = cls.__new__(cls)
         self.question_id = r.get_uint32(0, 0)
-        self.target = MessageTarget._polyhost_read(r.get_struct(0))
+        self.target = (MessageTarget._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         self.key_part = r.get_pointer(1)
         return self
 
@@ -1765,7 +1765,7 @@ class MessageTarget:
             self.imported_cap = r.get_uint32(0, 0)
         elif _d == 1:
             self.which = "promised_answer"
-            self.promised_answer = PromisedAnswer._polyhost_read(r.get_struct(0))
+            self.promised_answer = (PromisedAnswer._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         else:
             self.which = None
         return self
@@ -2021,10 +2021,10 @@ class CapDescriptor:
             self.receiver_hosted = r.get_uint32(1, 0)
         elif _d == 4:
             self.which = "receiver_answer"
-            self.receiver_answer = PromisedAnswer._polyhost_read(r.get_struct(0))
+            self.receiver_answer = (PromisedAnswer._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         elif _d == 5:
             self.which = "third_party_hosted"
-            self.third_party_hosted = ThirdPartyCapDescriptor._polyhost_read(r.get_struct(0))
+            self.third_party_hosted = (ThirdPartyCapDescriptor._polyhost_read(r.get_struct(0)) if r.has_pointer(0) else None)
         else:
             self.which = None
         return self

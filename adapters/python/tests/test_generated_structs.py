@@ -72,6 +72,14 @@ def samples():
         F.Tagged: F.Tagged(entry=F.Pair(key="k", value=pt),
                            points=F.Pair(key=F.Point(x=1.0, y=2.0), value=F.Point(x=3.0, y=4.0))),
         F.Holder: F.Holder(counter=counter, counters=[counter, None], any=pt),
+        F.Chain: F.Chain(value=1, next=F.Chain(value=2, branches=[]),
+                         branches=[F.Chain(value=3, next=F.Chain(value=4, branches=[]),
+                                           branches=[]), F.Chain(branches=[])]),
+        F.Ping: F.Ping(pong=F.Pong(ping=F.Pong_Ping(back=F.Ping(which="stop"))),
+                       again=F.Ping(again=F.Ping())),
+        F.Pong: F.Pong(ping=F.Pong_Ping(back=F.Ping(again=F.Ping(pong=F.Pong())))),
+        F.Silent: F.Silent(hush=F.Silent_Hush(which="d")),
+        F.Nothing: F.Nothing(),
         F.Counter_IncrementParams: F.Counter_IncrementParams(by=-5),
         F.Counter_IncrementResults: F.Counter_IncrementResults(value=6),
         F.Counter_ReadParams: F.Counter_ReadParams(),
@@ -110,7 +118,7 @@ def struct_classes(module):
 
 class RoundTripTest(unittest.TestCase):
     def test_every_struct_is_covered(self):
-        groups = {F.Shape_Style, F.Shape_Anchor}
+        groups = {F.Shape_Style, F.Shape_Anchor, F.Pong_Ping, F.Silent_Quiet, F.Silent_Hush}
         self.assertEqual(set(struct_classes(F)) - groups, set(samples()))
 
     def test_every_struct_round_trips(self):
@@ -183,12 +191,41 @@ class RoundTripTest(unittest.TestCase):
         self.assertEqual(decode(F.Lists, bytes(8)).ints, [])
         self.assertEqual(F.Shape().origin, F.Point(x=0.5, y=0.5))
         self.assertEqual(decode(F.Shape, bytes(8)).origin, F.Point(x=0.5, y=0.5))
-        self.assertEqual(decode(F.Shape, bytes(8)).label, F.Shape_Label())
+        self.assertIsNone(decode(F.Shape, bytes(8)).label)    # a null struct is absent
         self.assertEqual(F.Shape().style, F.Shape_Style(width=1.0))
         # a default is a fresh object each time
         a, b = F.Lists(), F.Lists()
         a.defaulted.append(4)
         self.assertEqual(b.defaulted, [1, 2, 3])
+
+    def test_null_struct_fields_are_none(self):
+        # Recursive structs: a reader that built a default for a null field recursed
+        # without end (RecursionError).
+        self.assertIsNone(decode(F.Chain, bytes(8)).next)
+        ping = decode(F.Ping, bytes(16))
+        self.assertEqual((ping.pong, ping.which, ping.again), (None, "stop", None))
+        self.assertIsNone(decode(F.Pong, bytes(8)).ping.back)
+        back, data, again = roundtrip(F.Ping(which="again"))
+        self.assertEqual((back.which, back.again), ("again", None))
+        self.assertEqual(again, data)
+        back, _, _ = roundtrip(F.Chain(value=5, next=F.Chain(value=6)))
+        self.assertEqual((back.next.value, back.next.next), (6, None))
+        # present but empty is not absent (a null list reads as empty)
+        self.assertEqual(roundtrip(F.Chain(next=F.Chain()))[0].next, F.Chain(branches=[]))
+
+    def test_constant_of_a_recursive_type(self):
+        self.assertEqual(F.CHAINED, F.Chain(value=1, branches=[], next=F.Chain(
+            value=2, branches=[], next=F.Chain(value=3, branches=[]))))
+        self.assertIsNone(F.CHAINED.next.next.next)
+
+    def test_all_void_structs(self):
+        # a struct (or group) whose fields are all Void rendered a method with no body
+        for obj in (F.Silent(), F.Silent(hush=F.Silent_Hush(which="d")), F.Nothing()):
+            with self.subTest(obj):
+                back, data, again = roundtrip(obj)
+                self.assertEqual(back, obj)
+                self.assertEqual(again, data)
+        self.assertEqual(roundtrip(F.Silent(hush=F.Silent_Hush(which="d")))[0].hush.which, "d")
 
     def test_empty_text_and_data_distinct_from_defaults(self):
         back, _, _ = roundtrip(F.Primitives(named="", bytes_=b""))

@@ -814,6 +814,60 @@ class AbortTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(msgs[0].unimplemented.which, "provide")
         self.assertFalse(self.conn.closed)
 
+    async def test_null_root_is_a_protocol_error(self):
+        # A null root reads as `unimplemented` holding nothing. Reading it recursed
+        # without end (Message holds a Message) and the connection died with
+        # "internal error: RecursionError".
+        frame = b"\x00\x00\x00\x00\x01\x00\x00\x00" + bytes(8)
+        with self.assertLogs("polyhost.rpc", "ERROR") as logs:
+            await asyncio.get_running_loop().sock_sendall(self.raw, frame)
+            await self.expect_abort("protocol error: an Unimplemented message that holds no "
+                                    "message")
+        self.assertNotIn("RecursionError", "\n".join(logs.output))
+        self.assertTrue(M.Message() == M.Message._polyhost_read(
+            wire.MessageReader([bytes(8)]).root()))
+
+    async def test_unknown_message_is_echoed_as_received(self):
+        # A kind newer than this schema (discriminant 99), with a struct in pointer 0:
+        # the echo held an empty message instead of the message received.
+        mb = wire.MessageBuilder()
+        root = mb.init_root(1, 1)
+        root.set_uint16(0, 99, 0)
+        root.init_struct(0, 1, 0).set_uint64(0, 0x1234, 0)
+        sent = mb.to_bytes()
+        await asyncio.get_running_loop().sock_sendall(self.raw, sent)
+        loop = asyncio.get_running_loop()
+        dec = wire.FrameDecoder()
+        data = await asyncio.wait_for(loop.sock_recv(self.raw, 65536), 5)
+        echoed = [m.root() for m in dec.feed(data)]
+        self.assertEqual(echoed[0].get_uint16(0, 0), 0)            # unimplemented
+        inner = echoed[0].get_struct(0)
+        self.assertEqual(wire.canonicalize(inner),
+                         wire.canonicalize(wire.read_message(sent).root()))
+        self.assertEqual(inner.get_uint16(0, 0), 99)
+        self.assertFalse(self.conn.closed)
+
+    async def test_unknown_message_with_a_capability_is_not_echoed(self):
+        # A capability pointer in a kind this side does not know has no table to be
+        # copied from: the echo is dropped with a warning, the connection carries on
+        # (the Bootstrap sent after it is answered, and nothing else is).
+        mb = wire.MessageBuilder(cap_table=[object()])
+        root = mb.init_root(1, 1)
+        root.set_uint16(0, 99, 0)
+        root.set_capability(0, mb.cap_table[0])
+        with self.assertLogs("polyhost.rpc", "WARNING") as logs:
+            await asyncio.get_running_loop().sock_sendall(self.raw, mb.to_bytes())
+            await self.send(M.Message(bootstrap=M.Bootstrap(question_id=0)))
+            loop = asyncio.get_running_loop()
+            dec = wire.FrameDecoder()
+            got = []
+            while not any(m.which == "return_" for m in got):
+                data = await asyncio.wait_for(loop.sock_recv(self.raw, 65536), 5)
+                got.extend(M.Message._polyhost_read(m.root()) for m in dec.feed(data))
+        self.assertIn("could not echo", "\n".join(logs.output))
+        self.assertEqual([m.which for m in got], ["return_"])
+        self.assertFalse(self.conn.closed)
+
     async def test_frame_over_size_limit(self):
         await self.conn.close()
         self.raw.close()

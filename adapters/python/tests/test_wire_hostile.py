@@ -13,6 +13,20 @@ def root_with(*words, **kw):
     return msg(seg(struct_ptr(0, 0, len(words)), *words, *extra), **kw).root()
 
 
+def shared_target_lists(depth):
+    """Words of a message whose root is a list of two pointers, both at the next such
+    list, ``depth`` lists deep (the last one holds two nulls)."""
+    words = [list_ptr(0, wire.POINTER, 2)]
+    for level in range(depth):
+        at = 1 + 2 * level          # this list's two words
+        if level == depth - 1:
+            words += [u64(0), u64(0)]
+        else:
+            words += [list_ptr(at + 2 - (at + 1), wire.POINTER, 2),
+                      list_ptr(at + 2 - (at + 2), wire.POINTER, 2)]
+    return words
+
+
 class BoundsTest(QuickMixin, unittest.TestCase):
     def test_struct_pointer_out_of_bounds(self):
         m = msg(seg(struct_ptr(0, 2, 0), u64(1)))  # needs 2 words, has 1
@@ -139,6 +153,41 @@ class LimitTest(QuickMixin, unittest.TestCase):
                                  wire.INLINE_COMPOSITE)
         self.assertRaisesQuickly(wire.TraversalLimitExceeded, wire.canonicalize, r)
 
+    def test_zero_sized_structs_have_a_budget_per_message(self):
+        # Within the traversal limit, a list of 4 Mi zero-sized structs (a frame of a
+        # few words) was accepted, and decoding built an object per element (+578 MiB,
+        # 10 s for 8 Mi).
+        n = 4 * 1024 * 1024
+
+        def zero_sized(*counts):
+            # a root with one list of `count` zero-sized structs per pointer (the tags
+            # right after the pointers)
+            k = len(counts)
+            return root_with(*[list_ptr(k - 1, wire.INLINE_COMPOSITE, 0) for _ in counts],
+                             extra=[tag(c, 0, 0) for c in counts])
+        r = zero_sized(n)
+        err = self.assertRaisesQuickly(wire.TraversalLimitExceeded, r.get_list, 0,
+                                       wire.INLINE_COMPOSITE)
+        self.assertIn("zero-sized struct element limit", str(err))
+        # the budget (64 Ki) is per message: two lists of 40 Ki overdraw it
+        k = 40 * 1024
+        r = zero_sized(k, k)
+        self.assertEqual(r.get_list(0, wire.INLINE_COMPOSITE).len(), k)
+        self.assertRaisesQuickly(wire.TraversalLimitExceeded, r.get_list, 1,
+                                 wire.INLINE_COMPOSITE)
+        self.assertEqual(wire.DEFAULT_LIMITS.zero_sized_structs, 64 * 1024)
+        # a Void element (one reference) counts 1/16: 1 Mi fit, 8 Mi (64 MiB) do not
+        self.assertEqual(root_with(list_ptr(0, wire.VOID, 1 << 20)).get_list(0, wire.VOID)
+                         .len(), 1 << 20)
+        r = root_with(list_ptr(0, wire.VOID, (1 << 20) + 1))
+        self.assertRaisesQuickly(wire.TraversalLimitExceeded, r.get_list, 0, wire.VOID)
+        # it is a limit like the others
+        m = msg(seg(struct_ptr(0, 0, 1), list_ptr(0, wire.INLINE_COMPOSITE, 0), tag(n, 0, 0)),
+                limits=wire.Limits(zero_sized_structs=None))
+        self.assertEqual(m.root().get_list(0, wire.INLINE_COMPOSITE).len(), n)
+        with self.assertRaises(ValueError):
+            wire.Limits(zero_sized_structs=-1)
+
     def test_nesting_limit_on_cycle(self):
         # The root struct's only pointer points back at the struct itself.
         m = msg(seg(struct_ptr(0, 0, 1), struct_ptr(-1, 0, 1)), limits=wire.Limits(nesting=10))
@@ -169,6 +218,24 @@ class LimitTest(QuickMixin, unittest.TestCase):
                 x = x.get_list(0, wire.POINTER)
         self.assertRaisesQuickly(wire.NestingLimitExceeded, descend)
         self.assertRaisesQuickly(wire.NestingLimitExceeded, wire.canonicalize, m.root_pointer())
+
+    def test_copy_of_pointer_lists_that_share_targets(self):
+        # 60 lists of two pointers, both at the next list: a copy (an AnyPointer echoed,
+        # canonicalize) followed 2 ** 60 paths until the traversal limit stopped it,
+        # after 53 s. A copy now follows at most as many pointers as the message has
+        # words (+64).
+        m = msg(seg(*shared_target_lists(60)))
+        dst = wire.MessageBuilder()
+        err = self.assertRaisesQuickly(wire.TraversalLimitExceeded,
+                                       dst.init_root(0, 1).copy_pointer, 0, m.root_pointer())
+        self.assertIn("share targets or form a cycle", str(err))
+        self.assertRaisesQuickly(wire.TraversalLimitExceeded, wire.canonicalize,
+                                 m.root_pointer())
+        # the budget is per copy: a legal value copies any number of times
+        ok = msg(seg(struct_ptr(0, 0, 1), list_ptr(0, wire.POINTER, 2), struct_ptr(1, 1, 0),
+                     struct_ptr(1, 1, 0), u64(1), u64(2)))
+        for _ in range(3):
+            wire.MessageBuilder().init_root(0, 1).copy_pointer(0, ok.root_pointer())
 
     def test_deep_but_legal_nesting(self):
         mb = wire.MessageBuilder()

@@ -571,7 +571,7 @@ impl<H: WorkerProcessHandler> crate::Dispatch for WorkerProcessDispatch<H> {
             (0xe064d6165d0567b2, 0) => {
                 let p: WorkerProcessStartParams = crate::dispatch::read_params(params, caps)?;
                 let handler = self.0.clone();
-                Ok(Box::pin(async move {
+                Ok(::std::boxed::Box::pin(async move {
                     let value = handler.start(p.callbacks, ).await?;
                     Ok(crate::dispatch::results(value))
                 }))
@@ -579,7 +579,7 @@ impl<H: WorkerProcessHandler> crate::Dispatch for WorkerProcessDispatch<H> {
             (0xe064d6165d0567b2, 1) => {
                 let p: WorkerProcessScopedParams = crate::dispatch::read_params(params, caps)?;
                 let handler = self.0.clone();
-                Ok(Box::pin(async move {
+                Ok(::std::boxed::Box::pin(async move {
                     let value = handler.scoped(p.context, p.interface_id, ).await?;
                     Ok(crate::dispatch::results(WorkerProcessScopedResults { service: value }))
                 }))
@@ -587,7 +587,7 @@ impl<H: WorkerProcessHandler> crate::Dispatch for WorkerProcessDispatch<H> {
             (0xe064d6165d0567b2, 2) => {
                 let p: WorkerProcessPingParams = crate::dispatch::read_params(params, caps)?;
                 let handler = self.0.clone();
-                Ok(Box::pin(async move {
+                Ok(::std::boxed::Box::pin(async move {
                     let value = handler.ping(p.nonce, ).await?;
                     Ok(crate::dispatch::results(WorkerProcessPingResults { nonce: value }))
                 }))
@@ -595,7 +595,7 @@ impl<H: WorkerProcessHandler> crate::Dispatch for WorkerProcessDispatch<H> {
             (0xe064d6165d0567b2, 3) => {
                 let p: WorkerProcessShutdownParams = crate::dispatch::read_params(params, caps)?;
                 let handler = self.0.clone();
-                Ok(Box::pin(async move {
+                Ok(::std::boxed::Box::pin(async move {
                     let value = handler.shutdown().await?;
                     let () = value;
                     Ok(crate::dispatch::results(WorkerProcessShutdownResults {}))

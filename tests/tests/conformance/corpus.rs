@@ -43,6 +43,11 @@ pub fn describe(v: &Everything) -> String {
     }
 }
 
+/// A present struct field.
+pub fn some<T>(value: T) -> Option<Box<T>> {
+    Some(Box::new(value))
+}
+
 fn tree(depth: u32, fanout: u32) -> Tree {
     Tree {
         label: format!("level {depth}"),
@@ -90,7 +95,7 @@ fn zeros() -> Everything {
         text: String::new(),
         data: vec![],
         mood: Mood::Calm,
-        point: Point { x: 0.0, y: 0.0 },
+        point: some(Point { x: 0.0, y: 0.0 }),
         bool_default: false,
         i8_default: 0,
         i16_default: 0,
@@ -108,7 +113,7 @@ fn zeros() -> Everything {
         text_default: String::new(),
         data_default: vec![],
         mood_default: Mood::Calm,
-        point_default: Point { x: 0.0, y: 0.0 },
+        point_default: some(Point { x: 0.0, y: 0.0 }),
         list_default: vec![],
         voids: vec![],
         bools: vec![],
@@ -138,10 +143,10 @@ fn zeros() -> Everything {
             version: 0,
             tags: vec![],
         },
-        tree: Tree {
+        tree: some(Tree {
             label: String::new(),
             children: vec![],
-        },
+        }),
         which: EverythingWhich::Idle,
     }
 }
@@ -163,10 +168,10 @@ fn extremes() -> Everything {
         text: UNICODE.into(),
         data: (0..=255u8).collect(),
         mood: Mood::Furious,
-        point: Point {
+        point: some(Point {
             x: f64::INFINITY,
             y: f64::NEG_INFINITY,
-        },
+        }),
         bool_default: true,
         i8_default: i8::MAX,
         i16_default: i16::MAX,
@@ -184,10 +189,10 @@ fn extremes() -> Everything {
         text_default: "not the default".into(),
         data_default: vec![0; 9],
         mood_default: Mood::Calm,
-        point_default: Point {
+        point_default: some(Point {
             x: f64::MIN_POSITIVE,
             y: -f64::MAX,
-        },
+        }),
         list_default: vec![i16::MIN, 0, i16::MAX],
         voids: vec![(); 7],
         bools: (0..77).map(|i| i % 3 == 0).collect(),
@@ -245,7 +250,7 @@ fn extremes() -> Everything {
                 which: VariantWhich::Word("wörd".into()),
             },
             Variant {
-                which: VariantWhich::Spot(Point { x: 3.0, y: 4.0 }),
+                which: VariantWhich::Spot(some(Point { x: 3.0, y: 4.0 })),
             },
             Variant {
                 which: VariantWhich::Word(String::new()),
@@ -274,7 +279,7 @@ fn extremes() -> Everything {
             version: u32::MAX,
             tags: vec!["t1".into(), UNICODE.into()],
         },
-        tree: tree(3, 3),
+        tree: some(tree(3, 3)),
         which: EverythingWhich::Note(UNICODE.into()),
         ..zeros()
     }
@@ -322,10 +327,10 @@ fn long_lists() -> Everything {
                     0 => VariantWhich::Nothing,
                     1 => VariantWhich::Number(i),
                     2 => VariantWhich::Word(format!("w{i}")),
-                    _ => VariantWhich::Spot(Point {
+                    _ => VariantWhich::Spot(some(Point {
                         x: i as f64,
                         y: 0.5,
-                    }),
+                    })),
                 },
             })
             .collect(),
@@ -350,7 +355,7 @@ fn long_lists() -> Everything {
         shape: EverythingShape {
             which: EverythingShapeWhich::Label("a label".into()),
         },
-        tree: tree(5, 4),
+        tree: some(tree(5, 4)),
         which: EverythingWhich::Count(-42),
         ..Everything::default()
     }
@@ -367,10 +372,10 @@ pub fn corpus() -> Vec<(&'static str, Everything)> {
     let shapes = [
         EverythingShapeWhich::None,
         EverythingShapeWhich::Circle(-0.0),
-        EverythingShapeWhich::Rect(Point {
+        EverythingShapeWhich::Rect(some(Point {
             x: f64::NAN,
             y: f64::INFINITY,
-        }),
+        })),
         EverythingShapeWhich::Poly(vec![]),
         EverythingShapeWhich::Label(String::new()),
     ];
@@ -404,7 +409,7 @@ pub fn corpus() -> Vec<(&'static str, Everything)> {
     out.push((
         "a tree of depth 25",
         Everything {
-            tree: deep_tree(25),
+            tree: some(deep_tree(25)),
             ..Everything::default()
         },
     ));
@@ -424,7 +429,7 @@ fn variant() -> impl Strategy<Value = Variant> {
         Just(VariantWhich::Nothing),
         any::<i64>().prop_map(VariantWhich::Number),
         "\\PC{0,12}".prop_map(VariantWhich::Word),
-        point().prop_map(VariantWhich::Spot),
+        point().prop_map(|p| VariantWhich::Spot(some(p))),
     ]
     .prop_map(|which| Variant { which })
 }
@@ -438,7 +443,7 @@ prop_compose! {
         (bool, i8, i16, i32, i64, u8, u16, u32, u64) in (any::<bool>(), any::<i8>(), any::<i16>(), any::<i32>(), any::<i64>(), any::<u8>(), any::<u16>(), any::<u32>(), any::<u64>()),
         (f32, f64, text, data, mood, point) in (any::<f32>(), any::<f64>(), "\\PC{0,40}", small_vec(any::<u8>()), mood(), point()),
     ) -> Everything {
-        Everything { bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, text, data, mood, point, ..Everything::default() }
+        Everything { bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, text, data, mood, point: some(point), ..Everything::default() }
     }
 }
 
@@ -452,7 +457,7 @@ prop_compose! {
         Everything {
             bool_default, i8_default, i16_default, i32_default, i64_default, u8_default, u16_default, u32_default, u64_default,
             f32_default, f64_default, nan_default, inf_default, neg_inf_default, text_default, data_default, mood_default,
-            point_default, list_default, ..base
+            point_default: some(point_default), list_default, ..base
         }
     }
 }
@@ -473,7 +478,7 @@ fn everything() -> impl Strategy<Value = Everything> {
     let shape = prop_oneof![
         Just(EverythingShapeWhich::None),
         any::<f64>().prop_map(EverythingShapeWhich::Circle),
-        point().prop_map(EverythingShapeWhich::Rect),
+        prop::option::of(point()).prop_map(|p| EverythingShapeWhich::Rect(p.map(Box::new))),
         small_vec(point()).prop_map(EverythingShapeWhich::Poly),
         "\\PC{0,10}".prop_map(EverythingShapeWhich::Label),
     ];
@@ -497,7 +502,7 @@ fn everything() -> impl Strategy<Value = Everything> {
             shape: EverythingShape { which: shape },
             which,
             meta,
-            tree,
+            tree: some(tree),
             ..base
         }
     })

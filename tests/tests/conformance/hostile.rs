@@ -164,3 +164,88 @@ pub fn fatal_cases() -> Vec<Case> {
         },
     ]
 }
+
+/// A list pointer: `offset` words after the pointer, element size `size` (7 =
+/// inline composite, with `count` then the word count), `count` elements.
+fn list_ptr(offset: i32, size: u64, count: u64) -> u64 {
+    let lo = (((offset as u32) << 2) | 1) as u64;
+    lo | ((size | (count << 3)) << 32)
+}
+
+/// Inputs that cost next to nothing to send and amplified memory or time in a guest.
+/// Each must close the connection (or answer an error) with memory growth under
+/// 64 MiB over a worker given a garbage frame.
+pub fn amplification_cases() -> Vec<Case> {
+    // A message of a kind the guest does not know (discriminant 99) holding `content`
+    // in its pointer: the guest echoes it in an Unimplemented, which copies it.
+    let unknown_kind = |content: &[u64]| {
+        let mut ws = vec![struct_ptr(0, 1, 1), 99, list_ptr(0, 6, 2)];
+        ws.extend_from_slice(content);
+        framed(&words(&ws))
+    };
+    vec![
+        Case {
+            name: "an RPC message with a null root",
+            bytes: framed(&words(&[0])),
+            then_eof: false,
+        },
+        Case {
+            name: "a self-referencing pointer list (both elements point at the list)",
+            // the list is at word 3; its elements at words 3 and 4 point back at it
+            bytes: unknown_kind(&[list_ptr(-1, 6, 2), list_ptr(-2, 6, 2)]),
+            then_eof: false,
+        },
+        Case {
+            name: "pointer lists sharing targets (60 lists of two pointers to the next)",
+            bytes: unknown_kind(
+                &(0..60)
+                    .flat_map(|level| {
+                        if level == 59 {
+                            [0, 0]
+                        } else {
+                            [list_ptr(1, 6, 2), list_ptr(0, 6, 2)]
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            then_eof: false,
+        },
+        Case {
+            name: "zero-sized list amplification (a Call whose capTable claims 4 Mi empty structs)",
+            bytes: zero_sized_cap_table(4 << 20),
+            then_eof: false,
+        },
+    ]
+}
+
+/// A Call to import 0 whose params' capTable is a list of `count` zero-sized structs:
+/// built with one CapDescriptor (1 data word, 1 pointer), then its list pointer and
+/// tag rewritten.
+fn zero_sized_cap_table(count: u64) -> Vec<u8> {
+    let bytes = message(|m| {
+        let mut c = m.init_call();
+        c.set_question_id(0);
+        c.reborrow().init_target().set_imported_cap(0);
+        c.init_params().init_cap_table(1);
+    });
+    let mut patched = 0;
+    let out = bytes
+        .chunks(8)
+        .map(|w| u64::from_le_bytes(w.try_into().expect("whole words")))
+        .map(|w| {
+            let (lo, hi) = (w & 0xffff_ffff, w >> 32);
+            if lo == 1 << 2 && hi == (1 | 1 << 16) {
+                patched += 1;
+                count << 2 // the tag: `count` elements of 0 data words, 0 pointers
+            } else if lo & 3 == 1 && hi == (7 | 2 << 3) {
+                patched += 1;
+                lo | 7 << 32 // the list pointer: 0 words of elements
+            } else {
+                w
+            }
+        })
+        .flat_map(u64::to_le_bytes)
+        .collect();
+    assert_eq!(patched, 2, "the capTable's list pointer and tag were found");
+    out
+}

@@ -572,7 +572,7 @@ async fn params_nested_beyond_the_limit_fail_the_call_only() {
     for_each_adapter(|guest| async move {
         let g = start(guest).await;
         let deep = Everything {
-            tree: corpus::deep_tree(200),
+            tree: corpus::some(corpus::deep_tree(200)),
             ..Everything::default()
         };
         let err = within(CALL, "echo", g.client.echo(deep))
@@ -584,7 +584,7 @@ async fn params_nested_beyond_the_limit_fail_the_call_only() {
             guest.adapter
         );
         let fine = Everything {
-            tree: corpus::deep_tree(20),
+            tree: corpus::some(corpus::deep_tree(20)),
             ..Everything::default()
         };
         let back = within(CALL, "echo", g.client.echo(fine.clone()))
@@ -639,8 +639,9 @@ async fn hostile_input_closes_the_connection() {
         for (name, result) in results {
             match result {
                 Ok((rss, said)) if rss < MAX_RSS_KIB => eprintln!(
-                    "[{}] {name}: closed, peak RSS {rss} KiB, stderr: {said}",
-                    guest.adapter
+                    "[{}] {name}: closed, peak RSS {rss} KiB, stderr: {}",
+                    guest.adapter,
+                    said.lines().last().unwrap_or_default()
                 ),
                 Ok((rss, _)) => failures.push(format!("{name}: peak RSS {rss} KiB")),
                 Err(e) => failures.push(format!("{name}: {e}")),
@@ -656,8 +657,63 @@ async fn hostile_input_closes_the_connection() {
     .await;
 }
 
-/// One hostile case against a fresh worker: Ok((peak RSS in KiB, the last stderr line))
-/// when the worker closed the connection, said why on stderr and exited.
+/// Inputs that amplify: a null-root message, self-referencing pointer lists, a list of
+/// millions of zero-sized structs. Each closes the connection, and the worker's peak
+/// RSS exceeds that of a worker given a garbage frame by less than 64 MiB.
+#[tokio::test(flavor = "multi_thread")]
+async fn amplifying_input_closes_the_connection_within_64_mib() {
+    const MAX_GROWTH_KIB: i64 = 64 * 1024;
+    for_each_adapter(|guest| async move {
+        let spec = guest.spec();
+        let results = tokio::task::spawn_blocking(move || {
+            let baseline = &hostile::fatal_cases()[0]; // a garbage frame
+            let base = hostile_case(&spec, 200, baseline).map(|(rss, _)| rss);
+            let cases = hostile::amplification_cases();
+            let results: Vec<_> = cases
+                .iter()
+                .enumerate()
+                .map(|(i, case)| (case.name, hostile_case(&spec, 201 + i as u64, case)))
+                .collect();
+            (base, results)
+        });
+        let (base, results) = within(Duration::from_secs(60), "the amplifying cases", results)
+            .await
+            .unwrap();
+        let base = base.expect("a garbage frame closes the connection");
+        let mut failures = Vec::new();
+        for (name, result) in results {
+            match result {
+                Ok((rss, said)) => {
+                    let growth = rss - base;
+                    eprintln!(
+                        "[{}] {name}: closed, peak RSS {rss} KiB ({growth:+} KiB over a garbage frame's {base} KiB), stderr: {}",
+                        guest.adapter,
+                        said.lines().last().unwrap_or_default()
+                    );
+                    if growth >= MAX_GROWTH_KIB {
+                        failures.push(format!("{name}: peak RSS {rss} KiB, {growth} KiB over {base} KiB"));
+                    }
+                    for symptom in ["RecursionError", "call stack", "internal error"] {
+                        if said.contains(symptom) {
+                            failures.push(format!("{name}: stderr says {symptom:?}:\n{said}"));
+                        }
+                    }
+                }
+                Err(e) => failures.push(format!("{name}: {e}")),
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "[{}] amplifying input not handled:\n  {}",
+            guest.adapter,
+            failures.join("\n  ")
+        );
+    })
+    .await;
+}
+
+/// One hostile case against a fresh worker: Ok((peak RSS in KiB, the end of its
+/// stderr)) when the worker closed the connection, said why on stderr and exited.
 fn hostile_case(
     spec: &polyhost::launch::WorkerSpec,
     id: u64,
@@ -713,8 +769,5 @@ fn hostile_case(
     if stderr.trim().is_empty() {
         return Err("the worker closed the connection without saying why on stderr".into());
     }
-    Ok((
-        peak.max(maxrss),
-        stderr.lines().last().unwrap_or_default().to_string(),
-    ))
+    Ok((peak.max(maxrss), stderr))
 }

@@ -289,7 +289,8 @@ export class Connection {
   // -- dispatch ---------------------------------------------------------------------------
 
   _handle(mr) {
-    const msg = Message.$read(mr.root());
+    const root = mr.root();
+    const msg = Message.$read(root);
     const w = msg.which;
     this._count(RECV[w] ?? `recv.${w}`);
     switch (w) {
@@ -298,7 +299,7 @@ export class Connection {
       case "finish": this._onFinish(msg.finish); break;
       case "resolve": this._onResolve(msg.resolve); break;
       case "release": this._releaseExport(msg.release.id, msg.release.referenceCount); break;
-      case "disembargo": this._onDisembargo(msg.disembargo, msg); break;
+      case "disembargo": this._onDisembargo(msg.disembargo, root); break;
       case "bootstrap": this._onBootstrap(msg.bootstrap); break;
       case "abort": {
         const a = fromCapnpException(msg.abort);
@@ -306,16 +307,27 @@ export class Connection {
         this._disconnect(new DisconnectedError(`connection aborted by the peer: ${a.reason}`, a.trace));
         break;
       }
-      case "unimplemented": this._onUnimplemented(msg.unimplemented); break;
-      default: this._sendUnimplemented(msg);
+      case "unimplemented":
+        // A null root reads as an empty `unimplemented`: nothing to act on.
+        if (msg.unimplemented === null) {
+          throw new ProtocolError("an Unimplemented message that holds no message (a null root, or a null unimplemented field)");
+        }
+        this._onUnimplemented(msg.unimplemented);
+        break;
+      default: this._sendUnimplemented(root);
     }
   }
 
-  _sendUnimplemented(msg) {
+  // rpc.capnp: Unimplemented echoes the message received, exactly as received (a kind
+  // this side cannot decode included), so it is copied as raw words.
+  _sendUnimplemented(root) {
     try {
-      this._send(new Message({ unimplemented: msg }));
+      this._send(new Echo(root));
     } catch (e) {
-      report(this, `could not echo an unimplemented ${msg.which} message: ${e.message}`);
+      // Capability pointers of a kind we do not know have no table to copy from; any
+      // other wire error makes the message malformed, and the connection aborts.
+      if (e instanceof wire.WireError && !(e instanceof wire.InvalidCapability)) throw e;
+      report(this, `could not echo an unimplemented message (discriminant ${root.getUint16(0, 0)}): ${e.message}`);
     }
   }
 
@@ -337,7 +349,7 @@ export class Connection {
     const qid = c.questionId;
     if (this._answers.has(qid)) throw new ProtocolError(`Call reuses question id ${qid} still in use`);
     if (c.sendResultsTo.which !== "caller") {
-      this._sendUnimplemented(msg);
+      this._sendUnimplemented(mr.root());
       return;
     }
     const target = this._targetHook(c.target);
@@ -460,7 +472,7 @@ export class Connection {
         break;
       default:
         q._complete(null, new RpcError(`unsupported Return kind ${r.which}`, ExceptionType.UNIMPLEMENTED));
-        this._sendUnimplemented(msg);
+        this._sendUnimplemented(mr.root());
     }
     if (!q.finishSent && !r.noFinishNeeded && !this.closed) {
       q.finishSent = true;
@@ -666,7 +678,7 @@ export class Connection {
     }));
   }
 
-  _onDisembargo(d, msg) {
+  _onDisembargo(d, root) {
     const ctx = d.context;
     if (ctx.which === "senderLoopback") {
       const target = this._targetHook(d.target);
@@ -688,7 +700,7 @@ export class Connection {
       if (cb === undefined) throw new ProtocolError(`Disembargo receiverLoopback with unknown embargo id ${ctx.receiverLoopback}`);
       cb(null);
     } else {
-      this._sendUnimplemented(msg);
+      this._sendUnimplemented(root);
     }
   }
 }
@@ -700,4 +712,20 @@ function ops(transform) {
     else if (op.which !== "noop") throw new ProtocolError("unknown PromisedAnswer.Op");
   }
   return out;
+}
+
+/** An Unimplemented message whose content is a received message's root, copied word
+ *  for word (so a kind this side does not know is echoed as it arrived). */
+class Echo {
+  constructor(root) {
+    this.root = root;
+    this.which = "unimplemented";
+  }
+
+  $write(b) {
+    // Message's union discriminant is its first 16 bits; `unimplemented` is 0 and its
+    // Message is pointer 0.
+    b.setUint16(0, 0, 0);
+    b.copyPointer(0, this.root);
+  }
 }

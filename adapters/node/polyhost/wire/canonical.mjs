@@ -34,11 +34,15 @@ export function canonicalize(value) {
   for (;;) {
     const mb = new MessageBuilder({ firstSegmentWords: words });
     const budget = value._msg ? value._msg._budget : 0;
+    const zero = value._msg ? value._msg._zeroBudget : 0;
     copyInto(mb, 0, mb._views[0], 0, value, true);
     if (mb._used.length === 1) return mb.segments()[0].slice();
     // The value outgrew the first segment (shared subtrees are copied once per
     // reference): again, with room for everything the first attempt wrote.
-    if (value._msg) value._msg._budget = budget;
+    if (value._msg) {
+      value._msg._budget = budget;
+      value._msg._zeroBudget = zero;
+    }
     words = mb.sizeInWords();
   }
 }

@@ -7,7 +7,7 @@
 // their elements), bit-list padding cleared, capabilities refused.
 
 import {
-  CanonicalizationError, InvalidCapability, NestingLimitExceeded, WrongType,
+  CanonicalizationError, InvalidCapability, NestingLimitExceeded, TraversalLimitExceeded, WrongType,
 } from "./errors.mjs";
 import { initList, initStruct, initStructList, installCopy, setCapability } from "./builder.mjs";
 import { INLINE_COMPOSITE, POINTER, VOID } from "./layout.mjs";
@@ -30,7 +30,12 @@ function copy(mb, segi, seg, ref, src, canonical) {
     if (t === null) {
       seg.setUint32(ref, 0, true);
       seg.setUint32(ref + 4, 0, true);
-    } else if (t instanceof Capability) {
+      return;
+    }
+    if (--src._msg._walk < 0) {
+      throw new TraversalLimitExceeded("copying follows more pointers than the message has words: its pointers share targets or form a cycle");
+    }
+    if (t instanceof Capability) {
       if (canonical) throw new CanonicalizationError("cannot create a canonical message with a capability");
       const table = src._msg.capTable;
       const n = table === null || table === undefined ? 0 : table.length;
@@ -140,6 +145,19 @@ function copyList(mb, segi, seg, ref, lr, canonical) {
 /** Deep-copies `src` into the pointer slot `seg[ref]` of `mb`; runaway recursion
  *  becomes NestingLimitExceeded. */
 export function copyInto(mb, segi, seg, ref, src, canonical = false) {
+  // A copy may follow at most as many pointers as the source message has words (plus
+  // 64): a message whose pointers do not share targets never needs more, and pointers
+  // that share targets (lists whose elements all point at the next list) would
+  // otherwise make the copy cost exponential in the nesting limit, within the
+  // traversal limit.
+  const m = src === null || src === undefined ? null : src._msg ?? null;
+  let saved;
+  if (m !== null) {
+    saved = m._walk;
+    let words = 64;
+    for (const s of m._segs) words += s.byteLength / 8;
+    m._walk = words;
+  }
   try {
     copy(mb, segi, seg, ref, src, canonical);
   } catch (e) {
@@ -147,6 +165,8 @@ export function copyInto(mb, segi, seg, ref, src, canonical = false) {
       throw new NestingLimitExceeded("value nests too deeply to copy (JS stack exhausted)");
     }
     throw e;
+  } finally {
+    if (m !== null) m._walk = saved;
   }
 }
 

@@ -35,12 +35,14 @@ export declare class ValueOutOfRange extends WireError {}
 export declare class WrongType extends WireError {}
 
 export declare class Limits {
-  constructor(options?: { traversalWords?: number | null; nesting?: number; maxSegments?: number; maxMessageBytes?: number });
+  constructor(options?: { traversalWords?: number | null; nesting?: number; maxSegments?: number; maxMessageBytes?: number; zeroSizedStructs?: number | null });
   readonly traversalWords: number | null;
   readonly nesting: number;
   readonly maxSegments: number;
   readonly maxMessageBytes: number;
+  readonly zeroSizedStructs: number | null;
   traversalBudget(): number;
+  zeroSizedBudget(): number;
 }
 export declare const DEFAULT_LIMITS: Limits;
 export declare const EMPTY_BYTES: Uint8Array;

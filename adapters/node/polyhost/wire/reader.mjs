@@ -63,6 +63,8 @@ export class MessageReader {
     this.limits = limits;
     this.capTable = capTable;
     this._budget = limits.traversalBudget();
+    this._zeroBudget = limits.zeroSizedBudget();
+    this._walk = 0; // pointers a deep copy may still follow (copy.mjs)
   }
 
   /** Internal: segments already checked DataViews (the frame decoder). */
@@ -72,6 +74,8 @@ export class MessageReader {
     m.limits = limits;
     m.capTable = capTable;
     m._budget = limits.traversalBudget();
+    m._zeroBudget = limits.zeroSizedBudget();
+    m._walk = 0;
     return m;
   }
 
@@ -120,6 +124,17 @@ export function charge(msg, words) {
       `traversal limit exceeded: reading ${words} more word(s) with ${msg._budget} of ${msg.limits.traversalWords} left`);
   }
   msg._budget = b;
+}
+
+// Zero-sized struct elements take no bytes on the wire but one object each when
+// decoded; a Void element is one reference, and counts 1/16.
+function chargeZeroSized(msg, count) {
+  const b = msg._zeroBudget - count;
+  if (b < 0) {
+    throw new TraversalLimitExceeded(
+      `zero-sized struct element limit exceeded: a list of ${count} zero-sized elements with ${msg._zeroBudget} of ${msg.limits.zeroSizedStructs} left for this message (Limits.zeroSizedStructs)`);
+  }
+  msg._zeroBudget = b;
 }
 
 function segment(msg, segi) {
@@ -240,7 +255,10 @@ function listResolved(msg, segi, seg, t, lo, hi, nest, expected) {
       throw new MalformedPointer(
         `composite list elements overrun its word count: ${count} elements of ${per} words in ${wc} words`);
     }
-    if (per === 0) charge(msg, count); // zero-sized elements cost nothing on the wire
+    if (per === 0) { // zero-sized elements cost nothing on the wire
+      charge(msg, count);
+      chargeZeroSized(msg, count);
+    }
     if (expected !== null && expected !== undefined && expected !== VOID && expected !== INLINE_COMPOSITE) {
       if (expected === BIT) throw new IncompatibleListElement("found a struct list where a bit list was expected");
       if (expected === POINTER) {
@@ -262,7 +280,10 @@ function listResolved(msg, segi, seg, t, lo, hi, nest, expected) {
   const b = msg._budget - words;
   if (b < 0) charge(msg, words);
   msg._budget = b;
-  if (es === VOID) charge(msg, count);
+  if (es === VOID) {
+    charge(msg, count);
+    chargeZeroSized(msg, Math.ceil(count / 16)); // a reference each: 1/16 of an object
+  }
   if (expected !== null && expected !== undefined && expected !== es) {
     if (es === BIT) {
       throw new IncompatibleListElement(`found a bit list where a ${elementSizeName(expected)} list was expected`);

@@ -80,17 +80,18 @@ def encode_results(answer_id, payload):
 def handle_call(conn, mr, root):
     """Handle a Call message the fast way; False when it must take the generic path."""
     budget = mr._budget             # restored when falling back (see module doc)
+    zero = mr._zero_budget
     c = root.get_struct(0)
     if c.get_uint16(3, 0) != 0:     # sendResultsTo is not `caller`
-        mr._budget = budget
+        mr._budget, mr._zero_budget = budget, zero
         return False
     t = c.get_struct(0)
     if t.get_uint16(2, 0) != 0:     # the target is a promisedAnswer
-        mr._budget = budget
+        mr._budget, mr._zero_budget = budget, zero
         return False
     params = c.get_struct(1)
     if len(params.get_list(1, _INLINE_COMPOSITE)):      # capabilities in the params
-        mr._budget = budget
+        mr._budget, mr._zero_budget = budget, zero
         return False
     conn.stats["recv.call"] += 1
     qid = c.get_uint32(0, 0)
@@ -104,13 +105,14 @@ def handle_call(conn, mr, root):
 def handle_return(conn, mr, root):
     """Handle a Return message the fast way; False when it must take the generic path."""
     budget = mr._budget
+    zero = mr._zero_budget
     r = root.get_struct(0)
     if r.get_uint16(3, 0) != 0:     # not `results`
-        mr._budget = budget
+        mr._budget, mr._zero_budget = budget, zero
         return False
     payload = r.get_struct(0)
     if len(payload.get_list(1, _INLINE_COMPOSITE)):     # capabilities in the results
-        mr._budget = budget
+        mr._budget, mr._zero_budget = budget, zero
         return False
     conn.stats["recv.return_"] += 1
     q = conn._returned_question(r.get_uint32(0, 0), r.get_bool(32, True))

@@ -341,7 +341,7 @@ class Connection:
         elif w == "release":
             self._release_export(msg.release.id, msg.release.reference_count)
         elif w == "disembargo":
-            self._on_disembargo(msg.disembargo, msg)
+            self._on_disembargo(msg.disembargo, root)
         elif w == "bootstrap":
             self._on_bootstrap(msg.bootstrap)
         elif w == "abort":
@@ -350,16 +350,28 @@ class Connection:
             self._disconnect(DisconnectedError("connection aborted by the peer: %s"
                                                % a.reason, a.trace))
         elif w == "unimplemented":
+            if msg.unimplemented is None:
+                # A null root reads as an empty `unimplemented`: nothing to act on.
+                raise ProtocolError("an Unimplemented message that holds no message "
+                                    "(a null root, or a null unimplemented field)")
             self._on_unimplemented(msg.unimplemented)
         else:
-            self._send_unimplemented(msg)
+            self._send_unimplemented(root)
 
-    def _send_unimplemented(self, msg):
+    def _send_unimplemented(self, root):
+        # rpc.capnp: Unimplemented echoes the message received, exactly as received
+        # (a kind this side cannot decode included), so it is copied as raw words.
         try:
-            self._send(Message(unimplemented=msg))
+            self._send(_Echo(root))
+        except wire.InvalidCapability as e:
+            # capability pointers of a kind we do not know have no table to copy from
+            log.warning("%s: could not echo an unimplemented message (discriminant %d): "
+                        "%s", self.name, root.get_uint16(0, 0), e)
+        except wire.WireError:
+            raise   # a message that cannot be copied is malformed: the connection aborts
         except Exception as e:
-            log.warning("%s: could not echo an unimplemented %s message: %s",
-                        self.name, msg.which, e)
+            log.warning("%s: could not echo an unimplemented message (discriminant %d): "
+                        "%s", self.name, root.get_uint16(0, 0), e)
 
     # -- calls we answer ------------------------------------------------------------------
 
@@ -382,7 +394,7 @@ class Connection:
         if qid in self._answers:
             raise ProtocolError("Call reuses question id %d still in use" % qid)
         if c.send_results_to.which != "caller":
-            self._send_unimplemented(msg)
+            self._send_unimplemented(mr.root())
             return
         self._answer_call(qid, self._target_hook(c.target), c.interface_id, c.method_id,
                           c.params.content, c.params.cap_table, mr)
@@ -515,7 +527,7 @@ class Connection:
         else:
             q._complete(error=RpcError("unsupported Return kind %r" % (w,),
                                        ExceptionType.UNIMPLEMENTED))
-            self._send_unimplemented(msg)
+            self._send_unimplemented(mr.root())
         self._after_return(q, r.no_finish_needed)
 
     def _after_return(self, q, no_finish_needed):
@@ -721,7 +733,7 @@ class Connection:
         self._send(Message(disembargo=Disembargo(
             target=old.write_target(), context=Disembargo_Context(sender_loopback=eid))))
 
-    def _on_disembargo(self, d, msg):
+    def _on_disembargo(self, d, root):
         ctx = d.context
         w = ctx.which
         if w == "sender_loopback":
@@ -743,7 +755,24 @@ class Connection:
                                     % ctx.receiver_loopback)
             cb(None)
         else:
-            self._send_unimplemented(msg)
+            self._send_unimplemented(root)
+
+
+class _Echo:
+    """An Unimplemented message whose content is a received message's root, copied
+    word for word (so a kind this side does not know is echoed as it arrived)."""
+
+    __slots__ = ("root",)
+    which = "unimplemented"
+
+    def __init__(self, root):
+        self.root = root
+
+    def _polyhost_write(self, b):
+        # Message's union discriminant is its first 16 bits; `unimplemented` is 0
+        # and its Message is pointer 0.
+        b.set_uint16(0, 0, 0)
+        b.copy_pointer(0, self.root)
 
 
 def _current_task():

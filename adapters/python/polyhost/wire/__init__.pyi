@@ -20,9 +20,11 @@ class Limits:
     nesting: int
     max_segments: int
     max_message_bytes: int
+    zero_sized_structs: Optional[int]
 
-    def __init__(self, traversal_words: int = ..., nesting: int = ..., max_segments: int = ...,
-                 max_message_bytes: int = ...) -> None: ...
+    def __init__(self, traversal_words: Optional[int] = ..., nesting: int = ...,
+                 max_segments: int = ..., max_message_bytes: int = ...,
+                 zero_sized_structs: Optional[int] = ...) -> None: ...
 
 
 DEFAULT_LIMITS: Limits

@@ -16,7 +16,7 @@ from itertools import starmap as _starmap
 
 from .errors import (
     CanonicalizationError, IncompatibleListElement, IndexOutOfRange, InvalidCapability,
-    NestingLimitExceeded, ValueOutOfRange, WrongType,
+    NestingLimitExceeded, TraversalLimitExceeded, ValueOutOfRange, WrongType,
 )
 from .layout import (
     BIT, DATA_BITS, F32, F64, I8, I16, I32, I64, INLINE_COMPOSITE, MAX_LIST_COUNT,
@@ -261,7 +261,14 @@ def _copy(mb, segi, seg, ref, src, canonical):
         t = src.target()
         if t is None:
             _pack_word(seg, ref, 0, 0)
-        elif isinstance(t, Capability):
+            return
+        m = src._msg
+        m._walk -= 1
+        if m._walk < 0:
+            raise TraversalLimitExceeded(
+                "copying follows more pointers than the message has words: its pointers "
+                "share targets or form a cycle")
+        if isinstance(t, Capability):
             if canonical:
                 raise CanonicalizationError("cannot create a canonical message with a "
                                             "capability")
@@ -377,12 +384,24 @@ def _copy_list(mb, segi, seg, ref, lr, canonical):
 
 def copy_into(mb, segi, seg, ref, src, canonical=False):
     """Deep-copy ``src`` into the pointer slot ``seg[ref]`` of ``mb`` (internal entry
-    point shared with canonicalize); converts runaway recursion to NestingLimitExceeded."""
+    point shared with canonicalize); converts runaway recursion to NestingLimitExceeded.
+
+    A copy may follow at most as many pointers as the source message has words (plus
+    64): a message whose pointers do not share targets never needs more, and pointers
+    that share targets (a list whose elements all point back at it) would otherwise
+    make the copy cost exponential in the nesting limit, within the traversal limit."""
+    m = getattr(src, "_msg", None)
+    if m is not None:
+        saved = m._walk
+        m._walk = (sum(len(s) for s in m._segs) >> 3) + 64
     try:
         _copy(mb, segi, seg, ref, src, canonical)
     except RecursionError:
         raise NestingLimitExceeded("value nests too deeply to copy (Python recursion limit "
                                    "reached)") from None
+    finally:
+        if m is not None:
+            m._walk = saved
 
 
 # ---------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ class MessageReader:
     traversal budget, consumed by every read.
     """
 
-    __slots__ = ("_segs", "cap_table", "limits", "_budget")
+    __slots__ = ("_segs", "cap_table", "limits", "_budget", "_zero_budget", "_walk")
 
     def __init__(self, segments, limits=None, cap_table=None):
         if limits is None:
@@ -64,6 +64,8 @@ class MessageReader:
         self.limits = limits
         self.cap_table = cap_table
         self._budget = limits.traversal_budget()
+        self._zero_budget = limits.zero_sized_budget()
+        self._walk = 0      # pointers a deep copy may still follow (polyhost.wire.builder)
 
     @property
     def traversal_words_left(self):
@@ -122,6 +124,18 @@ def _charge(msg, words):
             "traversal limit exceeded: reading %d more word(s) with %d of %s left"
             % (words, msg._budget, msg.limits.traversal_words))
     msg._budget = b
+
+
+def _charge_zero_sized(msg, count):
+    # Zero-sized struct elements take no bytes on the wire but one object each when
+    # decoded; a Void element is one reference, and counts 1/16.
+    b = msg._zero_budget - count
+    if b < 0:
+        raise TraversalLimitExceeded(
+            "zero-sized struct element limit exceeded: a list of %d zero-sized elements with "
+            "%d of %s left for this message (Limits.zero_sized_structs)"
+            % (count, msg._zero_budget, msg.limits.zero_sized_structs))
+    msg._zero_budget = b
 
 
 def _segment(msg, segi):
@@ -257,6 +271,7 @@ def _list_resolved(msg, segi, seg, t, lo, hi, nest, expected):
         if per == 0:
             # Zero-sized elements cost nothing on the wire; count them anyway.
             _charge(msg, count)
+            _charge_zero_sized(msg, count)
         if expected is not None and expected != VOID and expected != INLINE_COMPOSITE:
             if expected == BIT:
                 raise IncompatibleListElement("found a struct list where a bit list was "
@@ -283,6 +298,7 @@ def _list_resolved(msg, segi, seg, t, lo, hi, nest, expected):
     msg._budget = b
     if es == VOID:
         _charge(msg, count)
+        _charge_zero_sized(msg, (count + 15) >> 4)   # a reference each: 1/16 of an object
     if expected is not None and expected != es:
         if es == BIT:
             raise IncompatibleListElement("found a bit list where a %s list was expected"
