@@ -137,6 +137,9 @@ impl CapabilityHook for ConnCap {
         call: OutgoingCall,
     ) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
         let method = call.method_name;
+        // The caller's deadline, else the method's: calls on capabilities a worker
+        // returned (or that were pipelined) have no pool around them to enforce it.
+        let deadline = call.options.timeout.or(call.default_timeout);
         let (reply, rx) = oneshot::channel();
         if self.shared.closed.load(Ordering::Acquire)
             || self
@@ -154,8 +157,22 @@ impl CapabilityHook for ConnCap {
         }
         let shared = self.shared.clone();
         async move {
-            rx.await
-                .unwrap_or_else(|_| Err(shared.disconnected(method)))
+            let answer = async {
+                rx.await
+                    .unwrap_or_else(|_| Err(shared.disconnected(method)))
+            };
+            match deadline {
+                None => answer.await,
+                // Dropping the receiver on timeout cancels the call in the worker.
+                Some(after) => tokio::time::timeout(after, answer)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(CallError::Timeout {
+                            method: method.into(),
+                            after,
+                        })
+                    }),
+            }
         }
         .boxed()
     }

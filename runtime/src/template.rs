@@ -338,6 +338,25 @@ fn read_reports(ctl: OwnedFd, template_pid: u32, exit: &ExitWatch, shared: &Mute
                     let _ = tx.send(());
                 }
             }
+            Report::Spawned { id, pid }
+                if !launch::valid_pid(pid)
+                    || pid == template_pid
+                    || sh.children.contains_key(&pid) =>
+            {
+                // Signalling it later could hit a process group, every process, or
+                // another worker: the template (or a plugin it imported) is not to be
+                // trusted any more.
+                tracing::error!(
+                    pid = template_pid,
+                    "template reported worker {id} as pid {pid}, which is not a new child of it; stopping it"
+                );
+                if let Some(tx) = sh.pending.remove(&id) {
+                    let _ = tx.send(Err(format!(
+                        "it reported pid {pid}, which is not a new child of the template"
+                    )));
+                }
+                break;
+            }
             Report::Spawned { id, pid } => {
                 let watch = Arc::new(ExitWatch::default());
                 sh.children.insert(pid, watch.clone());
