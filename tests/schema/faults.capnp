@@ -1,0 +1,32 @@
+@0xd3a6f1e2b4c59807;
+# A worker that misbehaves on request, in Python (tests/plugins/fault_plugin.py) and
+# Node (tests/plugins/fault_plugin.mjs), for the fault-injection tests
+# (tests/tests/faults.rs, tests/tests/output.rs).
+
+using Polyhost = import "/polyhost.capnp";
+
+interface Faults $Polyhost.worker {
+  pid @0 () -> (pid :UInt32, pgid :UInt32);
+  # The worker's process id and process group.
+  sleep @1 (ms :UInt32) -> (pid :UInt32);
+  # Waits without blocking the worker's event loop.
+  block @2 (ms :UInt32) -> ();
+  # Blocks the worker's event loop (CPU-bound or blocking code in an async handler).
+  write @3 (stream :Text, data :Data) -> ();
+  # Writes `data` as it is to the worker's "stdout" or "stderr".
+  shell @4 (command :Text) -> (status :Int32, output :Text);
+  # Runs `/bin/sh -c command` as a child that inherits the worker's file descriptors
+  # (like os.system or a fork would); answers its exit status and stdout.
+  exit @5 (code :Int32) -> ();
+  # Ends the worker process at once with `code`.
+  nest @6 (depth :UInt32) -> (nest :Nest);
+  # A capability, for calls on returned and pipelined capabilities.
+}
+
+interface Nest {
+  child @0 () -> (nest :Nest);
+  # A capability one level deeper.
+  depth @1 () -> (depth :UInt32);
+  sleep @2 (ms :UInt32) -> ();
+  # Waits without blocking the event loop.
+}

@@ -1,0 +1,315 @@
+//! Faults a production pool meets, injected on purpose into Python and Node workers
+//! (`tests/plugins/fault_plugin.{py,mjs}`): busy and blocked workers under health
+//! checks, workers' children, process groups, huge deadlines. Every scenario is one
+//! test per adapter; each asserts that every call returns or fails with a typed error
+//! and that the pool carries on.
+
+use std::time::Duration;
+
+use polyhost::{CallError, CallOptions, PoolBuilder, StartMode};
+use polyhost_tests::fault_pool;
+use polyhost_tests::faults::{FaultsClient, NestClient};
+
+/// One `#[tokio::test]` per adapter for a scenario `async fn name(adapter: &str)`.
+macro_rules! for_adapters {
+    ($($scenario:ident),* $(,)?) => {
+        mod python {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario("python").await
+                }
+            )*
+        }
+        mod node {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario("node").await
+                }
+            )*
+        }
+    };
+}
+
+for_adapters!(
+    busy_workers_answer_health_pings,
+    a_handler_that_blocks_the_event_loop_is_explained,
+    children_of_a_worker_do_not_inherit_its_socket,
+    workers_run_in_a_process_group_of_their_own,
+    a_deadline_too_far_to_name_does_not_panic_the_host,
+    a_call_pipelined_outside_an_async_runtime_goes_out,
+    a_call_for_an_interface_no_worker_serves_fails_at_once,
+    calls_on_returned_and_pipelined_capabilities_keep_their_deadline,
+);
+
+fn pool(adapter: &str, size: usize) -> PoolBuilder {
+    fault_pool(adapter, size)
+        .restart_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .shutdown_timeouts(Duration::from_secs(2), Duration::from_secs(1))
+}
+
+/// Awaits `fut`, failing the test with `what` if it takes longer than `limit`.
+async fn within<T>(limit: Duration, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: not done within {limit:?}"),
+    }
+}
+
+/// Every concurrency slot is taken by calls that run for many ping timeouts: the
+/// worker's health pings do not queue behind them, so the worker is not killed.
+async fn busy_workers_answer_health_pings(adapter: &str) {
+    let pool = pool(adapter, 1)
+        .concurrency(2)
+        .health_check(Duration::from_millis(100), Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let faults: FaultsClient = pool.client();
+    let pid = faults.pid().await.unwrap().pid;
+    let (a, b) = within(
+        Duration::from_secs(20),
+        "two long calls",
+        futures::future::join(faults.sleep(2_000), faults.sleep(2_000)),
+    )
+    .await;
+    assert_eq!(a.unwrap(), pid, "[{adapter}] the first long call ran to its end");
+    assert_eq!(b.unwrap(), pid, "[{adapter}] the second long call ran to its end");
+    assert_eq!(pool.stats().restarts, 0, "[{adapter}] {:?}", pool.stats());
+    assert_eq!(pool.stats().pids, vec![pid]);
+    pool.shutdown().await;
+}
+
+/// A handler blocks its worker's event loop (CPU-bound or blocking code in an async
+/// handler) for longer than the ping timeout. The worker cannot answer the ping, so the
+/// host kills it; the call fails with a crash report that says so, and the worker's own
+/// message (in the stderr tail) says what blocked the loop and what to write instead.
+async fn a_handler_that_blocks_the_event_loop_is_explained(adapter: &str) {
+    let pool = pool(adapter, 1)
+        .health_check(Duration::from_millis(100), Duration::from_millis(400))
+        .start()
+        .await
+        .unwrap();
+    let faults: FaultsClient = pool.client();
+    let pid = faults.pid().await.unwrap().pid;
+    let err = within(Duration::from_secs(20), "the blocking call", faults.block(10_000))
+        .await
+        .unwrap_err();
+    let CallError::WorkerCrashed {
+        exit,
+        killed_because,
+        stderr_tail,
+        worker,
+        ..
+    } = &err
+    else {
+        panic!("[{adapter}] expected WorkerCrashed, got {err:?}");
+    };
+    assert!(worker.contains(&format!("pid {pid}")), "[{adapter}] {err}");
+    assert_eq!(*exit, polyhost::ExitReason::Signal(libc::SIGKILL), "[{adapter}] {err}");
+    assert!(
+        killed_because.as_deref().is_some_and(|w| w.contains("health ping")),
+        "[{adapter}] {err}"
+    );
+    let tail = stderr_tail.join("\n");
+    assert!(tail.contains("the event loop has been blocked"), "[{adapter}] {err}");
+    let advice = match adapter {
+        "python" => "asyncio.to_thread",
+        _ => "worker_threads",
+    };
+    assert!(tail.contains(advice), "[{adapter}] {err}");
+    if adapter == "python" {
+        // The stack names the handler that blocks.
+        assert!(tail.contains("in block"), "[{adapter}] {err}");
+    }
+    // The pool carries on with a new worker.
+    let new_pid = within(Duration::from_secs(20), "a call after the kill", faults.pid())
+        .await
+        .unwrap()
+        .pid;
+    assert_ne!(new_pid, pid);
+    pool.shutdown().await;
+}
+
+/// A child the plugin starts the way `os.system` or fork and exec do (inheriting every
+/// fd not marked close-on-exec) does not get the worker's RPC socket (fd 3).
+async fn children_of_a_worker_do_not_inherit_its_socket(adapter: &str) {
+    let pool = pool(adapter, 1).start().await.unwrap();
+    let faults: FaultsClient = pool.client();
+    let probe = r#"if [ -e /proc/$$/fd/3 ]; then echo open; else echo closed; fi"#;
+    let done = faults.shell(probe.into()).await.unwrap();
+    assert_eq!(done.status, 0, "[{adapter}]");
+    assert_eq!(done.output.trim(), "closed", "[{adapter}] the child's fd 3");
+    pool.shutdown().await;
+}
+
+/// The host's process group (a terminal's Ctrl-C goes to it) holds no worker.
+async fn workers_run_in_a_process_group_of_their_own(adapter: &str) {
+    let pool = pool(adapter, 2).start().await.unwrap();
+    let faults: FaultsClient = pool.client();
+    // SAFETY: getpgrp(2) cannot fail.
+    let host_group = unsafe { libc::getpgrp() } as u32;
+    let seen = faults.pid().await.unwrap();
+    assert_ne!(seen.pgid, host_group, "[{adapter}] as the worker sees it");
+    let pids = pool.stats().pids;
+    assert_eq!(pids.len(), 2, "[{adapter}]");
+    for pid in pids {
+        let group = process_group(pid).expect("a live worker");
+        assert_ne!(group, host_group, "[{adapter}] worker {pid}");
+    }
+    pool.shutdown().await;
+}
+
+/// The process group of `pid`, from `/proc/<pid>/stat`.
+fn process_group(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after its ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// A `platform.py` in the host's working directory would shadow the standard module
+/// in every worker (and the template) if that directory were on the module path.
+async fn a_module_in_the_working_directory_is_not_imported(mode: StartMode) {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cwd.path().join("platform.py"),
+        "raise ImportError('platform.py from the working directory was imported')\n",
+    )
+    .unwrap();
+    let pool = pool("python", 1)
+        .cwd(cwd.path())
+        .start_mode(mode)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+    let faults: FaultsClient = pool.client();
+    faults.pid().await.unwrap();
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_module_in_the_working_directory_is_not_imported_by_forked_workers() {
+    a_module_in_the_working_directory_is_not_imported(StartMode::Template).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_module_in_the_working_directory_is_not_imported_by_fresh_workers() {
+    a_module_in_the_working_directory_is_not_imported(StartMode::Fresh).await
+}
+
+/// A template (or plugin code imported into one) that reports a pid that names no
+/// single new process: 0 (the host's process group), 1 (init), 2^31 and u32::MAX (a
+/// process group, or every process as a pid_t). The host refuses the report, stops
+/// that template and never signals the pid; the start fails with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_pids_from_a_template_are_refused() {
+    let script = std::path::Path::new(polyhost_tests::PLUGINS).join("forging_template.py");
+    for forged in [0u64, 1, 1 << 31, u64::from(u32::MAX)] {
+        let mut adapter = polyhost::Adapter::bundled("python").unwrap();
+        adapter.definition.template = vec![script.display().to_string(), "{entry}".into()];
+        let started = polyhost::Pool::builder(adapter, "fault_plugin:make")
+            .size(1)
+            .env("FORGED_PID", forged.to_string())
+            .start_timeout(Duration::from_secs(10))
+            .start()
+            .await;
+        let err = match started {
+            Ok(_) => panic!("a pool started with a worker of forged pid {forged}"),
+            Err(e) => e,
+        };
+        assert!(
+            matches!(
+                &err,
+                polyhost::PoolError::Template(polyhost::template::TemplateError::Fork { .. })
+            ),
+            "pid {forged}: {err:?}"
+        );
+        assert!(err.to_string().contains(&format!("pid {forged}")), "{err}");
+    }
+}
+
+/// `Duration::MAX` as a call's timeout (with a session, so the deadline is also sent to
+/// the worker) and as the pool's: no overflow panic in the host, and the call returns.
+async fn a_deadline_too_far_to_name_does_not_panic_the_host(adapter: &str) {
+    let pool = pool(adapter, 1)
+        .call_timeout(Duration::MAX)
+        .start()
+        .await
+        .unwrap();
+    let faults: FaultsClient = pool.client();
+    let forever = CallOptions {
+        timeout: Some(Duration::MAX),
+        session: Some("s".into()),
+        ..Default::default()
+    };
+    let pid = faults.sleep_with(1, forever).await.unwrap();
+    assert_eq!(faults.sleep(1).await.unwrap(), pid, "[{adapter}]");
+    pool.shutdown().await;
+}
+
+/// A pipelined call made on a pipelined capability from a thread with no async
+/// runtime (a plain `std::thread`) does not panic, and goes out.
+async fn a_call_pipelined_outside_an_async_runtime_goes_out(adapter: &str) {
+    let pool = pool(adapter, 1).start().await.unwrap();
+    let faults: FaultsClient = pool.client();
+    let nest = faults.nest_pipelined(1);
+    // `nest` is itself pipelined (not resolved yet, most likely): the call on it waits
+    // for it without a task.
+    let deeper = std::thread::spawn(move || nest.child_pipelined())
+        .join()
+        .expect("no panic outside the runtime");
+    assert_eq!(deeper.depth().await.unwrap(), 2, "[{adapter}]");
+    pool.shutdown().await;
+}
+
+/// A client of an interface the plugin does not serve fails at once with a typed error
+/// naming what the workers do serve, instead of waiting in the queue forever.
+async fn a_call_for_an_interface_no_worker_serves_fails_at_once(adapter: &str) {
+    let pool = pool(adapter, 1).start().await.unwrap();
+    let wrong: NestClient = pool.client();
+    let err = within(Duration::from_secs(10), "a call no worker serves", wrong.depth())
+        .await
+        .unwrap_err();
+    match &err {
+        CallError::MissingService { served, .. } => {
+            assert!(served.contains("Faults"), "[{adapter}] {err}")
+        }
+        other => panic!("[{adapter}] expected MissingService, got {other:?}"),
+    }
+    let faults: FaultsClient = pool.client();
+    faults.sleep(1).await.unwrap();
+    assert_eq!(pool.stats().queued, 0);
+    pool.shutdown().await;
+}
+
+/// A capability a worker returned, and one still pipelined, apply the caller's
+/// timeout to their calls (and cancel the call in the worker at the deadline).
+async fn calls_on_returned_and_pipelined_capabilities_keep_their_deadline(adapter: &str) {
+    let pool = pool(adapter, 1).start().await.unwrap();
+    let faults: FaultsClient = pool.client();
+    let short = || CallOptions {
+        timeout: Some(Duration::from_millis(200)),
+        ..Default::default()
+    };
+    let returned = faults.nest(0).await.unwrap().expect("a Nest");
+    let pipelined = faults.nest_pipelined(0);
+    for (what, nest) in [("returned", returned), ("pipelined", pipelined)] {
+        let started = std::time::Instant::now();
+        let err = within(
+            Duration::from_secs(20),
+            what,
+            nest.sleep_with(10_000, short()),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, CallError::Timeout { after, .. } if after == Duration::from_millis(200)),
+            "[{adapter}] {what}: {err:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "[{adapter}] {what}");
+        assert_eq!(nest.depth().await.unwrap(), 0, "[{adapter}] {what}: still usable");
+    }
+    pool.shutdown().await;
+}
