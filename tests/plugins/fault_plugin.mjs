@@ -26,6 +26,29 @@ class Nest extends api.Nest {
 }
 
 class Faults extends api.Faults {
+  constructor(host) {
+    super();
+    this.gate = host.has(api.HostGateClient) ? host.client(api.HostGateClient) : null;
+  }
+
+  async flood({ calls, settled }) {
+    let ok = 0;
+    let overloaded = 0;
+    let other = "";
+    let ended = 0;
+    let wake = null;
+    const count = (outcome) => {
+      if (outcome === null) ok++;
+      else if (outcome?.type === "overloaded") overloaded++;
+      else if (!other) other = String(outcome?.stack ?? outcome);
+      ended++;
+      if (wake !== null && ended >= settled) wake();
+    };
+    for (let i = 0; i < calls; i++) this.gate.hold().then(() => count(null), count);
+    if (ended < settled) await new Promise((resolve) => { wake = resolve; });
+    return { ok, overloaded, other };
+  }
+
   pid() {
     // Node has no getpgrp(): read it from /proc (field 5 of stat, after the command).
     const stat = spawnSync("/bin/cat", [`/proc/${process.pid}/stat`]).stdout.toString();
@@ -71,6 +94,6 @@ class Faults extends api.Faults {
   }
 }
 
-export function make() {
-  return new Faults();
+export function make(host) {
+  return new Faults(host);
 }

@@ -6,6 +6,7 @@ import subprocess
 import time
 
 import faults_capnp as api
+from polyhost.rpc import ExceptionType, RpcError
 
 
 class Nest(api.Nest):
@@ -23,6 +24,28 @@ class Nest(api.Nest):
 
 
 class Faults(api.Faults):
+    def __init__(self, host):
+        self.gate = host.client(api.HostGateClient) if host.has(api.HostGateClient) else None
+
+    async def flood(self, params):
+        calls = [asyncio.ensure_future(self.gate.hold()) for _ in range(params.calls)]
+        ended = []
+        pending = set(calls)
+        while len(ended) < params.settled and pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            ended.extend(done)
+        ok = overloaded = 0
+        other = ""
+        for c in ended:
+            e = c.exception()
+            if e is None:
+                ok += 1
+            elif isinstance(e, RpcError) and e.type == ExceptionType.OVERLOADED:
+                overloaded += 1
+            elif not other:
+                other = repr(e)
+        return api.Faults_FloodResults(ok=ok, overloaded=overloaded, other=other)
+
     async def pid(self, params):
         return api.Faults_PidResults(pid=os.getpid(), pgid=os.getpgrp())
 
@@ -54,4 +77,4 @@ class Faults(api.Faults):
 
 
 def make(host):
-    return Faults()
+    return Faults(host)

@@ -21,6 +21,15 @@ interface Faults $Polyhost.worker {
   # Ends the worker process at once with `code`.
   nest @6 (depth :UInt32) -> (nest :Nest);
   # A capability, for calls on returned and pipelined capabilities.
+  flood @7 (calls :UInt32, settled :UInt32) -> (ok :UInt32, overloaded :UInt32, other :Text);
+  # Makes `calls` HostGate.hold callbacks at once; answers once `settled` of them have
+  # ended, counting how (`other`: the first error that was not `overloaded`). The rest
+  # keep running.
+}
+
+interface HostGate $Polyhost.host {
+  hold @0 () -> ();
+  # Returns when the host opens its gate.
 }
 
 interface Nest {

@@ -8,7 +8,13 @@ use std::time::Duration;
 
 use polyhost::{CallError, CallOptions, PoolBuilder, StartMode};
 use polyhost_tests::fault_pool;
-use polyhost_tests::faults::{FaultsClient, NestClient};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use polyhost::connection::MAX_CALLBACKS_IN_FLIGHT;
+use polyhost::HandlerError;
+use polyhost_tests::faults::{FaultsClient, HostGateDispatch, HostGateHandler, NestClient};
+use tokio::sync::{watch, Notify};
 
 /// One `#[tokio::test]` per adapter for a scenario `async fn name(adapter: &str)`.
 macro_rules! for_adapters {
@@ -41,6 +47,7 @@ for_adapters!(
     a_call_pipelined_outside_an_async_runtime_goes_out,
     a_call_for_an_interface_no_worker_serves_fails_at_once,
     calls_on_returned_and_pipelined_capabilities_keep_their_deadline,
+    a_callback_flood_is_bounded_per_worker,
 );
 
 fn pool(adapter: &str, size: usize) -> PoolBuilder {
@@ -311,5 +318,89 @@ async fn calls_on_returned_and_pipelined_capabilities_keep_their_deadline(adapte
         assert!(started.elapsed() < Duration::from_secs(5), "[{adapter}] {what}");
         assert_eq!(nest.depth().await.unwrap(), 0, "[{adapter}] {what}: still usable");
     }
+    pool.shutdown().await;
+}
+
+/// The host side of `HostGate`: `hold` waits until the gate opens; counts the handlers
+/// running and the most at once.
+struct Gate {
+    running: AtomicUsize,
+    peak: AtomicUsize,
+    ended: Notify,
+    open: watch::Sender<bool>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            running: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            ended: Notify::new(),
+            open: watch::channel(false).0,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl HostGateHandler for Gate {
+    async fn hold(&self) -> Result<(), HandlerError> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        let mut open = self.open.subscribe();
+        let _ = open.wait_for(|o| *o).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        self.ended.notify_waiters();
+        Ok(())
+    }
+}
+
+/// A worker starts 1000 callbacks at once into a host handler that does not return
+/// until told: the host runs MAX_CALLBACKS_IN_FLIGHT of them, the rest fail at once as
+/// `overloaded` in the worker; once the gate opens the held ones return, and later
+/// callbacks find room again.
+async fn a_callback_flood_is_bounded_per_worker(adapter: &str) {
+    const FLOOD: u32 = 1000;
+    let rejected = FLOOD - MAX_CALLBACKS_IN_FLIGHT as u32;
+    let gate = Arc::new(Gate::default());
+    let pool = pool(adapter, 1)
+        .callback(Arc::new(HostGateDispatch(gate.clone())))
+        .start()
+        .await
+        .unwrap();
+    let faults: FaultsClient = pool.client();
+    // Answers once the rejected ones have come back; the held ones keep running.
+    let early = within(
+        Duration::from_secs(30),
+        "the callbacks beyond the bound fail",
+        faults.flood(FLOOD, rejected),
+    )
+    .await
+    .unwrap();
+    assert_eq!(early.other, "", "[{adapter}]");
+    assert_eq!((early.ok, early.overloaded), (0, rejected), "[{adapter}]");
+    assert_eq!(
+        gate.running.load(Ordering::SeqCst),
+        MAX_CALLBACKS_IN_FLIGHT,
+        "[{adapter}] host handlers running"
+    );
+    gate.open.send_replace(true);
+    // The bound is on calls in flight: once the held ones return there is room again.
+    within(Duration::from_secs(30), "the held callbacks return", async {
+        loop {
+            let ended = gate.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if gate.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            ended.await;
+        }
+    })
+    .await;
+    let again = within(Duration::from_secs(30), "a second flood", faults.flood(10, 10))
+        .await
+        .unwrap();
+    assert_eq!((again.ok, again.overloaded), (10, 0), "[{adapter}] {again:?}");
+    assert_eq!(gate.peak.load(Ordering::SeqCst), MAX_CALLBACKS_IN_FLIGHT, "[{adapter}]");
     pool.shutdown().await;
 }
