@@ -49,6 +49,20 @@ class Faults extends api.Faults {
     return { ok, overloaded, other };
   }
 
+  async hostPanic() {
+    try {
+      await this.gate.panic();
+    } catch (e) {
+      return { message: String(e.message ?? e) };
+    }
+    return { message: "" };
+  }
+
+  ignoreTerm({ ms }) {
+    process.on("SIGTERM", () => {});
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); // blocks the loop
+  }
+
   pid() {
     // Node has no getpgrp(): read it from /proc (field 5 of stat, after the command).
     const stat = spawnSync("/bin/cat", [`/proc/${process.pid}/stat`]).stdout.toString();

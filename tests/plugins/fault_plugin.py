@@ -2,6 +2,9 @@
 
 import asyncio
 import os
+import signal
+import socket
+import struct
 import subprocess
 import time
 
@@ -45,6 +48,28 @@ class Faults(api.Faults):
             elif not other:
                 other = repr(e)
         return api.Faults_FloodResults(ok=ok, overloaded=overloaded, other=other)
+
+    async def host_panic(self, params):
+        try:
+            await self.gate.panic()
+        except RpcError as e:
+            return api.Faults_HostPanicResults(message=str(e))
+        return api.Faults_HostPanicResults(message="")
+
+    async def ignore_term(self, params):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(params.ms / 1000)  # deliberately blocks the event loop
+
+    async def socket(self, params):
+        sock = socket.socket(fileno=os.dup(int(os.environ.get("POLYHOST_FD", "3"))))
+        if params.action == "half-close":
+            sock.shutdown(socket.SHUT_WR)
+        elif params.action == "oversize":
+            # One segment of 2^31 - 1 words, and no more bytes.
+            sock.sendall(struct.pack("<II", 0, 0x7FFFFFFF))
+        else:
+            raise ValueError("unknown action %r" % params.action)
+        await asyncio.sleep(60)  # stays alive: the host must deal with it
 
     async def pid(self, params):
         return api.Faults_PidResults(pid=os.getpid(), pgid=os.getpgrp())

@@ -25,11 +25,20 @@ interface Faults $Polyhost.worker {
   # Makes `calls` HostGate.hold callbacks at once; answers once `settled` of them have
   # ended, counting how (`other`: the first error that was not `overloaded`). The rest
   # keep running.
+  hostPanic @8 () -> (message :Text);
+  # Calls HostGate.panic and answers the error it got.
+  ignoreTerm @9 (ms :UInt32) -> ();
+  # Ignores SIGTERM from now on, then blocks its event loop for `ms`.
+  socket @10 (action :Text) -> ();
+  # Misuses the RPC socket: "half-close" shuts down its sending side (the process
+  # stays alive); "oversize" sends a frame header announcing a 16 GiB segment.
 }
 
 interface HostGate $Polyhost.host {
   hold @0 () -> ();
   # Returns when the host opens its gate.
+  panic @1 () -> ();
+  # The host handler panics.
 }
 
 interface Nest {

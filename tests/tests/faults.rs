@@ -48,6 +48,11 @@ for_adapters!(
     a_call_for_an_interface_no_worker_serves_fails_at_once,
     calls_on_returned_and_pipelined_capabilities_keep_their_deadline,
     a_callback_flood_is_bounded_per_worker,
+    a_host_handler_that_panics_fails_only_its_call,
+    a_call_on_a_capability_whose_worker_died_fails_typed,
+    a_stopped_worker_is_killed_and_replaced,
+    shutdown_escalates_to_sigterm_then_sigkill,
+    concurrent_calls_go_to_the_least_loaded_worker,
 );
 
 fn pool(adapter: &str, size: usize) -> PoolBuilder {
@@ -352,6 +357,10 @@ impl HostGateHandler for Gate {
         self.ended.notify_waiters();
         Ok(())
     }
+
+    async fn panic(&self) -> Result<(), HandlerError> {
+        panic!("this host handler panics on purpose")
+    }
 }
 
 /// A worker starts 1000 callbacks at once into a host handler that does not return
@@ -402,5 +411,230 @@ async fn a_callback_flood_is_bounded_per_worker(adapter: &str) {
         .unwrap();
     assert_eq!((again.ok, again.overloaded), (10, 0), "[{adapter}] {again:?}");
     assert_eq!(gate.peak.load(Ordering::SeqCst), MAX_CALLBACKS_IN_FLIGHT, "[{adapter}]");
+    pool.shutdown().await;
+}
+
+/// A host handler panics: the worker's callback fails with an error that says so, the
+/// host and the pool carry on.
+async fn a_host_handler_that_panics_fails_only_its_call(adapter: &str) {
+    let pool = pool(adapter, 1)
+        .callback(Arc::new(HostGateDispatch(Arc::new(Gate::default()))))
+        .start()
+        .await
+        .unwrap();
+    let faults: FaultsClient = pool.client();
+    let pid = faults.pid().await.unwrap().pid;
+    let message = faults.host_panic().await.unwrap();
+    assert!(message.contains("HandlerPanic"), "[{adapter}] {message}");
+    assert_eq!(faults.pid().await.unwrap().pid, pid, "[{adapter}] same worker");
+    assert_eq!(pool.stats().restarts, 0);
+    pool.shutdown().await;
+}
+
+/// A capability a worker returned outlives its worker: calls on it fail with a typed
+/// error at once, and the pool replaces the worker.
+async fn a_call_on_a_capability_whose_worker_died_fails_typed(adapter: &str) {
+    let pool = pool(adapter, 1).start().await.unwrap();
+    let faults: FaultsClient = pool.client();
+    let pid = faults.pid().await.unwrap().pid;
+    let nest = faults.nest(0).await.unwrap().expect("a Nest");
+    assert!(matches!(
+        faults.exit(9).await,
+        Err(CallError::WorkerCrashed { .. })
+    ));
+    let err = within(Duration::from_secs(10), "a call on the orphaned capability", nest.depth())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CallError::Disconnected { .. }),
+        "[{adapter}] {err:?}"
+    );
+    let new_pid = within(Duration::from_secs(20), "a call after the death", faults.pid())
+        .await
+        .unwrap()
+        .pid;
+    assert_ne!(new_pid, pid);
+    pool.shutdown().await;
+}
+
+/// SIGSTOP freezes a worker mid-call: it answers no ping, so the host kills it (SIGKILL
+/// reaches a stopped process); the call fails with the reason and the pool carries on.
+async fn a_stopped_worker_is_killed_and_replaced(adapter: &str) {
+    let pool = pool(adapter, 1)
+        .health_check(Duration::from_millis(100), Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let faults: FaultsClient = pool.client();
+    let pid = faults.pid().await.unwrap().pid;
+    let call = tokio::spawn({
+        let faults = faults.clone();
+        async move { faults.sleep(10_000).await }
+    });
+    within(Duration::from_secs(10), "the call starts", async {
+        while pool.stats().busy == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    polyhost::launch::signal(pid, libc::SIGSTOP);
+    let err = within(Duration::from_secs(20), "the frozen call", call)
+        .await
+        .unwrap()
+        .unwrap_err();
+    match &err {
+        CallError::WorkerCrashed {
+            exit,
+            killed_because,
+            ..
+        } => {
+            assert_eq!(*exit, polyhost::ExitReason::Signal(libc::SIGKILL), "[{adapter}]");
+            assert!(
+                killed_because.as_deref().is_some_and(|w| w.contains("health ping")),
+                "[{adapter}] {err}"
+            );
+        }
+        other => panic!("[{adapter}] expected WorkerCrashed, got {other:?}"),
+    }
+    let new_pid = within(Duration::from_secs(20), "a call after the kill", faults.pid())
+        .await
+        .unwrap()
+        .pid;
+    assert_ne!(new_pid, pid);
+    pool.shutdown().await;
+}
+
+/// A worker that ignores the shutdown call (its loop is blocked) and SIGTERM: the
+/// pool's shutdown waits for the drain, then each step, then SIGKILLs it, and returns.
+async fn shutdown_escalates_to_sigterm_then_sigkill(adapter: &str) {
+    let step = Duration::from_millis(300);
+    let pool = fault_pool(adapter, 1)
+        .shutdown_timeouts(step, step)
+        .health_check(Duration::from_secs(60), Duration::from_secs(30))
+        .start()
+        .await
+        .unwrap();
+    let faults: FaultsClient = pool.client();
+    let pid = faults.pid().await.unwrap().pid;
+    let stubborn = tokio::spawn({
+        let faults = faults.clone();
+        async move { faults.ignore_term(60_000).await }
+    });
+    within(Duration::from_secs(10), "the stubborn call starts", async {
+        while pool.stats().busy == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    // Its SIGTERM disposition is set before the loop blocks.
+    within(Duration::from_secs(10), "SIGTERM ignored", async {
+        while !sigterm_ignored(pid) {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let started = std::time::Instant::now();
+    within(Duration::from_secs(10), "the shutdown", pool.shutdown()).await;
+    let took = started.elapsed();
+    // drain + shutdown call + SIGTERM, each waited for in full, then SIGKILL.
+    assert!(took >= step * 3, "[{adapter}] shut down in {took:?}");
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || zombie(pid));
+    let err = stubborn.await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }),
+        "[{adapter}] {err:?}"
+    );
+}
+
+/// Whether `pid` ignores or catches SIGTERM (SigIgn / SigCgt in /proc/<pid>/status).
+fn sigterm_ignored(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .filter_map(|l| l.strip_prefix("SigIgn:").or_else(|| l.strip_prefix("SigCgt:")))
+        .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .any(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
+}
+
+fn zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|s| s.lines().any(|l| l.starts_with("State:") && l.contains('Z')))
+        .unwrap_or(true)
+}
+
+/// Two calls at once on a pool of two workers go to different workers (each worker
+/// could take both: concurrency 4), and the workers started in parallel.
+async fn concurrent_calls_go_to_the_least_loaded_worker(adapter: &str) {
+    let pool = pool(adapter, 2).concurrency(4).start().await.unwrap();
+    assert_eq!(pool.stats().workers, 2);
+    let faults: FaultsClient = pool.client();
+    let (a, b) = futures::future::join(faults.sleep(300), faults.sleep(300)).await;
+    assert_ne!(a.unwrap(), b.unwrap(), "[{adapter}] both calls went to one worker");
+    pool.shutdown().await;
+}
+
+/// A worker that shuts down the sending side of its RPC socket but stays alive: the
+/// host sees the connection end and closes its side; the worker exits (or is killed,
+/// saying why, if it does not), its call fails typed and the pool replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_that_half_closes_its_socket_is_replaced() {
+    let pool = pool("python", 1).start().await.unwrap();
+    let faults: FaultsClient = pool.client();
+    let pid = faults.pid().await.unwrap().pid;
+    let err = within(
+        Duration::from_secs(20),
+        "the half-closing call",
+        faults.socket("half-close".into()),
+    )
+    .await
+    .unwrap_err();
+    match &err {
+        CallError::WorkerCrashed {
+            exit,
+            killed_because,
+            ..
+        } => assert!(
+            *exit == polyhost::ExitReason::Code(0)
+                || killed_because
+                    .as_deref()
+                    .is_some_and(|w| w.contains("connection ended")),
+            "{err}"
+        ),
+        other => panic!("expected WorkerCrashed, got {other:?}"),
+    }
+    let new_pid = within(Duration::from_secs(20), "a call after", faults.pid())
+        .await
+        .unwrap()
+        .pid;
+    assert_ne!(new_pid, pid);
+    pool.shutdown().await;
+}
+
+/// A worker announces a frame far over the host's message limit: the host cuts it off
+/// without allocating for it, the call fails typed and the pool replaces the worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_frame_over_the_size_limit_cuts_the_worker_off() {
+    let pool = pool("python", 1).start().await.unwrap();
+    let faults: FaultsClient = pool.client();
+    let pid = faults.pid().await.unwrap().pid;
+    let err = within(
+        Duration::from_secs(20),
+        "the oversize frame",
+        faults.socket("oversize".into()),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }
+        ),
+        "{err:?}"
+    );
+    let new_pid = within(Duration::from_secs(20), "a call after", faults.pid())
+        .await
+        .unwrap()
+        .pid;
+    assert_ne!(new_pid, pid);
     pool.shutdown().await;
 }
