@@ -63,6 +63,10 @@ class Faults extends api.Faults {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); // blocks the loop
   }
 
+  async sleepTimed({ ms }) {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
   pid() {
     // Node has no getpgrp(): read it from /proc (field 5 of stat, after the command).
     const stat = spawnSync("/bin/cat", [`/proc/${process.pid}/stat`]).stdout.toString();

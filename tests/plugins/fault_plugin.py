@@ -71,6 +71,9 @@ class Faults(api.Faults):
             raise ValueError("unknown action %r" % params.action)
         await asyncio.sleep(60)  # stays alive: the host must deal with it
 
+    async def sleep_timed(self, params):
+        await asyncio.sleep(params.ms / 1000)
+
     async def pid(self, params):
         return api.Faults_PidResults(pid=os.getpid(), pgid=os.getpgrp())
 

@@ -32,6 +32,8 @@ interface Faults $Polyhost.worker {
   socket @10 (action :Text) -> ();
   # Misuses the RPC socket: "half-close" shuts down its sending side (the process
   # stays alive); "oversize" sends a frame header announcing a 16 GiB segment.
+  sleepTimed @11 (ms :UInt32) -> () $Polyhost.timeoutMs(400);
+  # Like sleep, with a deadline of its own in the schema.
 }
 
 interface HostGate $Polyhost.host {

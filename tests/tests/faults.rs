@@ -53,6 +53,7 @@ for_adapters!(
     a_stopped_worker_is_killed_and_replaced,
     shutdown_escalates_to_sigterm_then_sigkill,
     concurrent_calls_go_to_the_least_loaded_worker,
+    a_deadline_is_the_callers_else_the_methods_else_the_pools,
 );
 
 fn pool(adapter: &str, size: usize) -> PoolBuilder {
@@ -636,5 +637,32 @@ async fn a_frame_over_the_size_limit_cuts_the_worker_off() {
         .unwrap()
         .pid;
     assert_ne!(new_pid, pid);
+    pool.shutdown().await;
+}
+
+/// The deadline order: the caller's `CallOptions::timeout`, else the method's
+/// `$timeoutMs` (400 ms on `sleepTimed`), else the pool's `call_timeout` (200 ms).
+async fn a_deadline_is_the_callers_else_the_methods_else_the_pools(adapter: &str) {
+    let pool = pool(adapter, 1)
+        .call_timeout(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let faults: FaultsClient = pool.client();
+    let after = |r: Result<(), CallError>| match r {
+        Err(CallError::Timeout { after, .. }) => after,
+        other => panic!("[{adapter}] expected a timeout, got {other:?}"),
+    };
+    let pools = after(faults.sleep(10_000).await.map(|_| ()));
+    assert_eq!(pools, Duration::from_millis(200), "[{adapter}] the pool's");
+    let methods = after(faults.sleep_timed(10_000).await);
+    assert_eq!(methods, Duration::from_millis(400), "[{adapter}] the method's");
+    let callers = CallOptions {
+        timeout: Some(Duration::from_millis(100)),
+        ..Default::default()
+    };
+    let caller = after(faults.sleep_timed_with(10_000, callers).await);
+    assert_eq!(caller, Duration::from_millis(100), "[{adapter}] the caller's");
+    faults.sleep(1).await.unwrap();
     pool.shutdown().await;
 }

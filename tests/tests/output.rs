@@ -37,12 +37,15 @@ macro_rules! for_adapters {
 for_adapters!(
     bytes_that_are_not_utf8_do_not_stop_forwarding,
     ten_megabytes_without_newline_arrive_in_bounded_pieces,
+    output_arrives_as_events_tagged_with_the_worker,
 );
 
 /// One `polyhost::worker` event: the worker's pid, its stream, the text (the first
 /// 200 characters) and its length in bytes.
 #[derive(Debug, Clone)]
 struct Line {
+    worker: u64,
+    level: tracing::Level,
     pid: u64,
     stream: String,
     text: String,
@@ -71,6 +74,7 @@ struct Collector(Arc<Collected>);
 
 #[derive(Default)]
 struct Fields {
+    worker: u64,
     pid: u64,
     stream: String,
     message: String,
@@ -78,8 +82,10 @@ struct Fields {
 
 impl Visit for Fields {
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if field.name() == "pid" {
-            self.pid = value;
+        match field.name() {
+            "pid" => self.pid = value,
+            "worker" => self.worker = value,
+            _ => {}
         }
     }
     fn record_str(&mut self, field: &Field, value: &str) {
@@ -107,6 +113,8 @@ impl tracing::Subscriber for Collector {
         let mut f = Fields::default();
         event.record(&mut f);
         let line = Line {
+            worker: f.worker,
+            level: *event.metadata().level(),
             pid: f.pid,
             stream: f.stream,
             len: f.message.len(),
@@ -230,6 +238,33 @@ async fn ten_megabytes_without_newline_arrive_in_bounded_pieces(adapter: &str) {
         !stderr_tail.is_empty() && stderr_tail.iter().all(|l| l.len() <= MAX_LINE),
         "[{adapter}] tail line lengths: {:?}",
         stderr_tail.iter().map(String::len).collect::<Vec<_>>()
+    );
+    pool.shutdown().await;
+}
+
+/// A worker's stdout lines are INFO events and its stderr lines WARN events of target
+/// `polyhost::worker`, tagged with the worker id, its pid and the stream; the same
+/// worker's lines carry the same id, and its crash report names it.
+async fn output_arrives_as_events_tagged_with_the_worker(adapter: &str) {
+    let pool = pool(adapter).start().await.unwrap();
+    let faults: FaultsClient = pool.client();
+    let pid = faults.pid().await.unwrap().pid;
+    faults.write("stdout".into(), b"to stdout\n".to_vec()).await.unwrap();
+    faults.write("stderr".into(), b"to stderr\n".to_vec()).await.unwrap();
+    let lines = wait_for("both lines", |l| {
+        of(l, pid, "stdout").iter().any(|l| l.text == "to stdout")
+            && of(l, pid, "stderr").iter().any(|l| l.text == "to stderr")
+    })
+    .await;
+    let out = of(&lines, pid, "stdout").into_iter().find(|l| l.text == "to stdout").unwrap();
+    let err = of(&lines, pid, "stderr").into_iter().find(|l| l.text == "to stderr").unwrap();
+    assert_eq!(out.level, tracing::Level::INFO, "[{adapter}]");
+    assert_eq!(err.level, tracing::Level::WARN, "[{adapter}]");
+    assert!(out.worker > 0 && out.worker == err.worker, "[{adapter}] {out:?} {err:?}");
+    let crash = faults.exit(5).await.unwrap_err();
+    assert!(
+        crash.to_string().contains(&format!("worker {} (pid {pid})", out.worker)),
+        "[{adapter}] {crash}"
     );
     pool.shutdown().await;
 }
