@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import faults_capnp as api
-from polyhost.rpc import ExceptionType, RpcError
+from polyhost.rpc import ExceptionType, RpcError, current_connection
 
 
 class Nest(api.Nest):
@@ -61,6 +61,10 @@ class Faults(api.Faults):
         time.sleep(params.ms / 1000)  # deliberately blocks the event loop
 
     async def socket(self, params):
+        if params.action == "deaf":
+            # Stop reading the RPC socket (the host's writes back up); answer this call.
+            current_connection()._writer._proto.transport.pause_reading()
+            return
         sock = socket.socket(fileno=os.dup(int(os.environ.get("POLYHOST_FD", "3"))))
         if params.action == "half-close":
             sock.shutdown(socket.SHUT_WR)

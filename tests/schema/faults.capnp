@@ -31,7 +31,8 @@ interface Faults $Polyhost.worker {
   # Ignores SIGTERM from now on, then blocks its event loop for `ms`.
   socket @10 (action :Text) -> ();
   # Misuses the RPC socket: "half-close" shuts down its sending side (the process
-  # stays alive); "oversize" sends a frame header announcing a 16 GiB segment.
+  # stays alive); "oversize" sends a frame header announcing a 16 GiB segment;
+  # "deaf" stops reading it and answers (Python only).
   sleepTimed @11 (ms :UInt32) -> () $Polyhost.timeoutMs(400);
   # Like sleep, with a deadline of its own in the schema.
 }

@@ -666,3 +666,41 @@ async fn a_deadline_is_the_callers_else_the_methods_else_the_pools(adapter: &str
     faults.sleep(1).await.unwrap();
     pool.shutdown().await;
 }
+
+/// A worker that stops reading its socket: the host's writes back up behind it. Its
+/// pings go unanswered, so it is killed; every call sent to it fails typed and the
+/// pool carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_that_never_reads_its_socket_is_killed_and_its_calls_fail() {
+    let pool = pool("python", 1)
+        .health_check(Duration::from_millis(100), Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let faults: FaultsClient = pool.client();
+    let pid = faults.pid().await.unwrap().pid;
+    faults.socket("deaf".into()).await.unwrap();
+    // 8 MB of calls: far more than the socket buffers hold.
+    let calls = (0..8).map(|_| faults.write("stdout".into(), vec![b'.'; 1 << 20]));
+    let outcomes = within(
+        Duration::from_secs(30),
+        "calls to a worker that reads nothing",
+        futures::future::join_all(calls),
+    )
+    .await;
+    for outcome in outcomes {
+        match outcome {
+            Err(CallError::WorkerCrashed { killed_because, .. }) => assert!(
+                killed_because.as_deref().is_some_and(|w| w.contains("health ping")),
+                "{killed_because:?}"
+            ),
+            other => panic!("expected WorkerCrashed, got {other:?}"),
+        }
+    }
+    let new_pid = within(Duration::from_secs(20), "a call after", faults.pid())
+        .await
+        .unwrap()
+        .pid;
+    assert_ne!(new_pid, pid);
+    pool.shutdown().await;
+}
