@@ -9,6 +9,8 @@ import subprocess
 import time
 
 import faults_capnp as api
+from polyhost import polyhost_capnp as P
+from polyhost import streams
 from polyhost.rpc import ExceptionType, RpcError, current_connection
 
 
@@ -26,9 +28,38 @@ class Nest(api.Nest):
         await asyncio.sleep(params.ms / 1000)
 
 
+async def _wait(promise):
+    try:
+        await promise
+    except Exception as e:  # noqa: BLE001 - counted by the caller
+        return e
+    return None
+
+
 class Faults(api.Faults):
     def __init__(self, host):
         self.gate = host.client(api.HostGateClient) if host.has(api.HostGateClient) else None
+        self.refused = asyncio.Event()
+
+    async def spray(self, params, out):
+        # Raw calls on the sink, not stream calls: nothing waits for the window.
+        sink, codec = out._sink, out._codec
+        calls = [sink.call(P.Sink._polyhost_interface_id, 0,
+                           P.Sink_PushParams(batch=streams._Batch(codec, [str(i)])))
+                 for i in range(params.pushes)]
+        ok = refused = 0
+        for c in asyncio.as_completed([asyncio.ensure_future(_wait(c)) for c in calls]):
+            e = await c
+            if e is None:
+                ok += 1
+            elif isinstance(e, RpcError) and e.type == ExceptionType.OVERLOADED:
+                refused += 1
+                self.refused.set()
+        return api.Faults_SprayResults(ok=ok, refused=refused)
+
+    async def spray_refused(self, params):
+        await self.refused.wait()
+        return api.Faults_SprayRefusedResults(refused=1)
 
     async def flood(self, params):
         calls = [asyncio.ensure_future(self.gate.hold()) for _ in range(params.calls)]

@@ -35,6 +35,11 @@ interface Faults $Polyhost.worker {
   # "deaf" stops reading it and answers (Python only).
   sleepTimed @11 (ms :UInt32) -> () $Polyhost.timeoutMs(400);
   # Like sleep, with a deadline of its own in the schema.
+  spray @12 (pushes :UInt32, out :Polyhost.Sink(Text)) -> (ok :UInt32, refused :UInt32);
+  # Sends `pushes` pushes of one item ("0", "1", ...) into `out` all at once, ignoring
+  # the stream's window (Python only); answers how they ended.
+  sprayRefused @13 () -> (refused :UInt32);
+  # Answers once a push of the running spray was refused as overloaded.
 }
 
 interface HostGate $Polyhost.host {

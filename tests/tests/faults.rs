@@ -704,3 +704,47 @@ async fn a_worker_that_never_reads_its_socket_is_killed_and_its_calls_fail() {
     assert_ne!(new_pid, pid);
     pool.shutdown().await;
 }
+
+/// A worker pushes 3000 items into a stream as plain calls, ignoring the stream's
+/// window, while the host reads nothing: the host holds the stream's buffer and at most
+/// MAX_CALLBACKS_IN_FLIGHT pushes, refuses the rest as `overloaded`, and the consumer
+/// gets the items in order without a gap, then an error saying the stream broke.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stream_pushes_that_ignore_the_window_are_bounded() {
+    use futures::StreamExt;
+    const PUSHES: usize = 3000;
+    let pool = pool("python", 1).concurrency(4).start().await.unwrap();
+    let faults: FaultsClient = pool.client();
+    let mut items = faults.spray(PUSHES as u32);
+    let first = within(Duration::from_secs(20), "the first item", items.next())
+        .await
+        .expect("an item")
+        .unwrap();
+    assert_eq!(first, "0");
+    // Reading nothing more until the worker has seen a push refused.
+    within(Duration::from_secs(30), "a refused push", faults.spray_refused())
+        .await
+        .unwrap();
+    let mut received = vec![first];
+    let mut broken = None;
+    while let Some(item) = within(Duration::from_secs(30), "the rest", items.next()).await {
+        match item {
+            Ok(text) => {
+                assert!(broken.is_none(), "an item after the stream broke: {text}");
+                received.push(text);
+            }
+            Err(e) => {
+                broken.get_or_insert(e);
+            }
+        }
+    }
+    let expected: Vec<String> = (0..received.len()).map(|i| i.to_string()).collect();
+    assert_eq!(received, expected, "in order, no gap");
+    assert!(received.len() < PUSHES, "{} items", received.len());
+    match broken {
+        Some(CallError::Remote { exception_type, .. }) => assert_eq!(exception_type, "StreamBroken"),
+        other => panic!("expected the stream to end with StreamBroken, got {other:?}"),
+    }
+    faults.sleep(1).await.unwrap();
+    pool.shutdown().await;
+}
