@@ -10,7 +10,7 @@ import time
 
 import faults_capnp as api
 from polyhost import polyhost_capnp as P
-from polyhost import streams
+from polyhost import rpc_capnp, streams, wire
 from polyhost.rpc import ExceptionType, RpcError, current_connection
 
 
@@ -99,6 +99,13 @@ class Faults(api.Faults):
         sock = socket.socket(fileno=os.dup(int(os.environ.get("POLYHOST_FD", "3"))))
         if params.action == "half-close":
             sock.shutdown(socket.SHUT_WR)
+        elif params.action == "bad-return":
+            # A well-framed Return for a question the host never asked.
+            mb = wire.MessageBuilder()
+            rpc_capnp.Message(return_=rpc_capnp.Return(answer_id=0x7FFFFFF0, which="canceled"))._polyhost_write(
+                mb.init_root(rpc_capnp.Message._polyhost_data_words,
+                             rpc_capnp.Message._polyhost_ptr_count))
+            sock.sendall(wire.framing.frame(mb.segments()))
         elif params.action == "oversize":
             # One segment of 2^31 - 1 words, and no more bytes.
             sock.sendall(struct.pack("<II", 0, 0x7FFFFFFF))

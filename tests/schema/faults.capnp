@@ -32,6 +32,7 @@ interface Faults $Polyhost.worker {
   socket @10 (action :Text) -> ();
   # Misuses the RPC socket: "half-close" shuts down its sending side (the process
   # stays alive); "oversize" sends a frame header announcing a 16 GiB segment;
+  # "bad-return" sends a well-framed Return for a question the host never asked;
   # "deaf" stops reading it and answers (Python only).
   sleepTimed @11 (ms :UInt32) -> () $Polyhost.timeoutMs(400);
   # Like sleep, with a deadline of its own in the schema.

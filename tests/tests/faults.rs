@@ -748,3 +748,57 @@ async fn stream_pushes_that_ignore_the_window_are_bounded() {
     faults.sleep(1).await.unwrap();
     pool.shutdown().await;
 }
+
+/// A worker sends a well-framed but malformed Return (for a question the host never
+/// asked): the host drops the connection as a protocol error, the calls on it fail
+/// typed, and the pool replaces the worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_malformed_return_cuts_the_worker_off() {
+    let pool = pool("python", 1).concurrency(4).start().await.unwrap();
+    let faults: FaultsClient = pool.client();
+    let pid = faults.pid().await.unwrap().pid;
+    let bystander = tokio::spawn({
+        let faults = faults.clone();
+        async move { faults.sleep(10_000).await }
+    });
+    // Sent once its slot is taken (no await in between); a later call on the same
+    // connection answering means the worker has received it.
+    within(Duration::from_secs(10), "the call beside it starts", async {
+        while pool.stats().busy == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    faults.pid().await.unwrap();
+    let err = within(
+        Duration::from_secs(20),
+        "the malformed Return",
+        faults.socket("bad-return".into()),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }
+        ),
+        "{err:?}"
+    );
+    let other = within(Duration::from_secs(20), "the call beside it", bystander)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(
+            other,
+            CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }
+        ),
+        "{other:?}"
+    );
+    let new_pid = within(Duration::from_secs(20), "a call after", faults.pid())
+        .await
+        .unwrap()
+        .pid;
+    assert_ne!(new_pid, pid);
+    pool.shutdown().await;
+}
