@@ -54,6 +54,7 @@ for_adapters!(
     shutdown_escalates_to_sigterm_then_sigkill,
     concurrent_calls_go_to_the_least_loaded_worker,
     a_deadline_is_the_callers_else_the_methods_else_the_pools,
+    an_idle_session_is_forgotten_after_its_ttl,
 );
 
 fn pool(adapter: &str, size: usize) -> PoolBuilder {
@@ -799,6 +800,42 @@ async fn a_malformed_return_cuts_the_worker_off() {
         .await
         .unwrap()
         .pid;
+    assert_ne!(new_pid, pid);
+    pool.shutdown().await;
+}
+
+/// A session idle for longer than the TTL is forgotten: when its worker dies, its next
+/// call starts afresh instead of failing with `SessionLost`, which a session used
+/// within the TTL still gets.
+async fn an_idle_session_is_forgotten_after_its_ttl(adapter: &str) {
+    let ttl = Duration::from_secs(2);
+    let pool = pool(adapter, 1).session_ttl(ttl).start().await.unwrap();
+    let faults: FaultsClient = pool.client();
+    let session = |key: &str| CallOptions {
+        session: Some(key.into()),
+        ..Default::default()
+    };
+    let pid = faults.pid_with(session("idle")).await.unwrap().pid;
+    // The TTL passing is the scenario itself.
+    tokio::time::sleep(ttl + Duration::from_millis(500)).await;
+    assert_eq!(faults.pid_with(session("fresh")).await.unwrap().pid, pid);
+    assert!(matches!(
+        faults.exit(1).await,
+        Err(CallError::WorkerCrashed { .. })
+    ));
+    let lost = faults.pid_with(session("fresh")).await.unwrap_err();
+    assert!(
+        matches!(lost, CallError::SessionLost { .. }),
+        "[{adapter}] {lost:?}"
+    );
+    let new_pid = within(
+        Duration::from_secs(20),
+        "the idle session's call",
+        faults.pid_with(session("idle")),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("[{adapter}] the idle session was not forgotten: {e}"))
+    .pid;
     assert_ne!(new_pid, pid);
     pool.shutdown().await;
 }
