@@ -26,7 +26,11 @@ pub enum CallError {
         reason: String,
     },
     /// The worker running the call died.
-    #[error("{method}: {worker} died ({exit}{}){}", killed_suffix(killed_because), stderr_suffix(stderr_tail))]
+    #[error(
+        "{method}: {worker} died ({exit}{}){}",
+        killed_suffix(killed_because),
+        stderr_suffix(stderr_tail)
+    )]
     WorkerCrashed {
         method: String,
         worker: String,

@@ -314,7 +314,11 @@ impl ExitWatch {
 /// the user may signal.
 pub fn signal(pid: u32, signal: i32) -> bool {
     if !valid_pid(pid) {
-        tracing::error!(pid, signal, "refusing to signal a pid that names no single process");
+        tracing::error!(
+            pid,
+            signal,
+            "refusing to signal a pid that names no single process"
+        );
         return false;
     }
     // SAFETY: kill(2) has no memory-safety preconditions.

@@ -18,8 +18,8 @@ use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::launch::ExitWatch;
 use crate::error::ExitReason;
+use crate::launch::ExitWatch;
 
 /// Lines of stderr kept per worker for crash reports.
 pub const STDERR_TAIL_LINES: usize = 20;
@@ -122,7 +122,10 @@ fn spawn_reader(
             }
         });
     if let Err(e) = spawned {
-        tracing::error!(worker = worker_id, "cannot start the {name} reader thread: {e}");
+        tracing::error!(
+            worker = worker_id,
+            "cannot start the {name} reader thread: {e}"
+        );
         if let Some(tail) = ended {
             tail.ended.set(ExitReason::Unknown);
         }
@@ -199,7 +202,11 @@ fn incomplete_suffix(bytes: &[u8]) -> usize {
             0xF0..=0xF4 => 4,
             _ => return 0,
         };
-        return if bytes.len() - i < len { bytes.len() - i } else { 0 };
+        return if bytes.len() - i < len {
+            bytes.len() - i
+        } else {
+            0
+        };
     }
     0
 }

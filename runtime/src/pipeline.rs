@@ -66,7 +66,13 @@ impl Deferred {
     async fn get(&self) -> Result<Capability, CallError> {
         loop {
             let notified = self.ready.notified();
-            if let Some(v) = self.state.lock().unwrap_or_else(|e| e.into_inner()).value.clone() {
+            if let Some(v) = self
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .value
+                .clone()
+            {
                 return v;
             }
             notified.await;

@@ -738,12 +738,17 @@ async fn supervise(
                 live.conn.close();
                 if !live.wait_exit(Duration::from_millis(1000)).await {
                     tracing::warn!(worker = live.worker_id, pid = live.pid, reason = ?live.conn.close_reason(), "worker connection ended; killing the process");
-                    live.kill(libc::SIGKILL, Some("its connection ended but the process did not".into()));
+                    live.kill(
+                        libc::SIGKILL,
+                        Some("its connection ended but the process did not".into()),
+                    );
                     live.wait_exit(Duration::from_millis(1000)).await;
                 }
                 let exit = live.exit.get().unwrap_or(ExitReason::Unknown);
                 // The last lines the worker wrote before it died, read to the end.
-                live.stderr_tail.wait_ended(Duration::from_millis(500)).await;
+                live.stderr_tail
+                    .wait_ended(Duration::from_millis(500))
+                    .await;
                 let death = Death {
                     worker: live.worker_id,
                     name: live.name.clone(),

@@ -88,8 +88,16 @@ async fn busy_workers_answer_health_pings(adapter: &str) {
         futures::future::join(faults.sleep(2_000), faults.sleep(2_000)),
     )
     .await;
-    assert_eq!(a.unwrap(), pid, "[{adapter}] the first long call ran to its end");
-    assert_eq!(b.unwrap(), pid, "[{adapter}] the second long call ran to its end");
+    assert_eq!(
+        a.unwrap(),
+        pid,
+        "[{adapter}] the first long call ran to its end"
+    );
+    assert_eq!(
+        b.unwrap(),
+        pid,
+        "[{adapter}] the second long call ran to its end"
+    );
     assert_eq!(pool.stats().restarts, 0, "[{adapter}] {:?}", pool.stats());
     assert_eq!(pool.stats().pids, vec![pid]);
     pool.shutdown().await;
@@ -107,9 +115,13 @@ async fn a_handler_that_blocks_the_event_loop_is_explained(adapter: &str) {
         .unwrap();
     let faults: FaultsClient = pool.client();
     let pid = faults.pid().await.unwrap().pid;
-    let err = within(Duration::from_secs(20), "the blocking call", faults.block(10_000))
-        .await
-        .unwrap_err();
+    let err = within(
+        Duration::from_secs(20),
+        "the blocking call",
+        faults.block(10_000),
+    )
+    .await
+    .unwrap_err();
     let CallError::WorkerCrashed {
         exit,
         killed_because,
@@ -121,13 +133,22 @@ async fn a_handler_that_blocks_the_event_loop_is_explained(adapter: &str) {
         panic!("[{adapter}] expected WorkerCrashed, got {err:?}");
     };
     assert!(worker.contains(&format!("pid {pid}")), "[{adapter}] {err}");
-    assert_eq!(*exit, polyhost::ExitReason::Signal(libc::SIGKILL), "[{adapter}] {err}");
+    assert_eq!(
+        *exit,
+        polyhost::ExitReason::Signal(libc::SIGKILL),
+        "[{adapter}] {err}"
+    );
     assert!(
-        killed_because.as_deref().is_some_and(|w| w.contains("health ping")),
+        killed_because
+            .as_deref()
+            .is_some_and(|w| w.contains("health ping")),
         "[{adapter}] {err}"
     );
     let tail = stderr_tail.join("\n");
-    assert!(tail.contains("the event loop has been blocked"), "[{adapter}] {err}");
+    assert!(
+        tail.contains("the event loop has been blocked"),
+        "[{adapter}] {err}"
+    );
     let advice = match adapter {
         "python" => "asyncio.to_thread",
         _ => "worker_threads",
@@ -138,10 +159,14 @@ async fn a_handler_that_blocks_the_event_loop_is_explained(adapter: &str) {
         assert!(tail.contains("in block"), "[{adapter}] {err}");
     }
     // The pool carries on with a new worker.
-    let new_pid = within(Duration::from_secs(20), "a call after the kill", faults.pid())
-        .await
-        .unwrap()
-        .pid;
+    let new_pid = within(
+        Duration::from_secs(20),
+        "a call after the kill",
+        faults.pid(),
+    )
+    .await
+    .unwrap()
+    .pid;
     assert_ne!(new_pid, pid);
     pool.shutdown().await;
 }
@@ -283,9 +308,13 @@ async fn a_call_pipelined_outside_an_async_runtime_goes_out(adapter: &str) {
 async fn a_call_for_an_interface_no_worker_serves_fails_at_once(adapter: &str) {
     let pool = pool(adapter, 1).start().await.unwrap();
     let wrong: NestClient = pool.client();
-    let err = within(Duration::from_secs(10), "a call no worker serves", wrong.depth())
-        .await
-        .unwrap_err();
+    let err = within(
+        Duration::from_secs(10),
+        "a call no worker serves",
+        wrong.depth(),
+    )
+    .await
+    .unwrap_err();
     match &err {
         CallError::MissingService { served, .. } => {
             assert!(served.contains("Faults"), "[{adapter}] {err}")
@@ -322,8 +351,15 @@ async fn calls_on_returned_and_pipelined_capabilities_keep_their_deadline(adapte
             matches!(err, CallError::Timeout { after, .. } if after == Duration::from_millis(200)),
             "[{adapter}] {what}: {err:?}"
         );
-        assert!(started.elapsed() < Duration::from_secs(5), "[{adapter}] {what}");
-        assert_eq!(nest.depth().await.unwrap(), 0, "[{adapter}] {what}: still usable");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "[{adapter}] {what}"
+        );
+        assert_eq!(
+            nest.depth().await.unwrap(),
+            0,
+            "[{adapter}] {what}: still usable"
+        );
     }
     pool.shutdown().await;
 }
@@ -396,23 +432,39 @@ async fn a_callback_flood_is_bounded_per_worker(adapter: &str) {
     );
     gate.open.send_replace(true);
     // The bound is on calls in flight: once the held ones return there is room again.
-    within(Duration::from_secs(30), "the held callbacks return", async {
-        loop {
-            let ended = gate.ended.notified();
-            tokio::pin!(ended);
-            ended.as_mut().enable();
-            if gate.running.load(Ordering::SeqCst) == 0 {
-                return;
+    within(
+        Duration::from_secs(30),
+        "the held callbacks return",
+        async {
+            loop {
+                let ended = gate.ended.notified();
+                tokio::pin!(ended);
+                ended.as_mut().enable();
+                if gate.running.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                ended.await;
             }
-            ended.await;
-        }
-    })
+        },
+    )
     .await;
-    let again = within(Duration::from_secs(30), "a second flood", faults.flood(10, 10))
-        .await
-        .unwrap();
-    assert_eq!((again.ok, again.overloaded), (10, 0), "[{adapter}] {again:?}");
-    assert_eq!(gate.peak.load(Ordering::SeqCst), MAX_CALLBACKS_IN_FLIGHT, "[{adapter}]");
+    let again = within(
+        Duration::from_secs(30),
+        "a second flood",
+        faults.flood(10, 10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (again.ok, again.overloaded),
+        (10, 0),
+        "[{adapter}] {again:?}"
+    );
+    assert_eq!(
+        gate.peak.load(Ordering::SeqCst),
+        MAX_CALLBACKS_IN_FLIGHT,
+        "[{adapter}]"
+    );
     pool.shutdown().await;
 }
 
@@ -428,7 +480,11 @@ async fn a_host_handler_that_panics_fails_only_its_call(adapter: &str) {
     let pid = faults.pid().await.unwrap().pid;
     let message = faults.host_panic().await.unwrap();
     assert!(message.contains("HandlerPanic"), "[{adapter}] {message}");
-    assert_eq!(faults.pid().await.unwrap().pid, pid, "[{adapter}] same worker");
+    assert_eq!(
+        faults.pid().await.unwrap().pid,
+        pid,
+        "[{adapter}] same worker"
+    );
     assert_eq!(pool.stats().restarts, 0);
     pool.shutdown().await;
 }
@@ -444,17 +500,25 @@ async fn a_call_on_a_capability_whose_worker_died_fails_typed(adapter: &str) {
         faults.exit(9).await,
         Err(CallError::WorkerCrashed { .. })
     ));
-    let err = within(Duration::from_secs(10), "a call on the orphaned capability", nest.depth())
-        .await
-        .unwrap_err();
+    let err = within(
+        Duration::from_secs(10),
+        "a call on the orphaned capability",
+        nest.depth(),
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, CallError::Disconnected { .. }),
         "[{adapter}] {err:?}"
     );
-    let new_pid = within(Duration::from_secs(20), "a call after the death", faults.pid())
-        .await
-        .unwrap()
-        .pid;
+    let new_pid = within(
+        Duration::from_secs(20),
+        "a call after the death",
+        faults.pid(),
+    )
+    .await
+    .unwrap()
+    .pid;
     assert_ne!(new_pid, pid);
     pool.shutdown().await;
 }
@@ -490,18 +554,28 @@ async fn a_stopped_worker_is_killed_and_replaced(adapter: &str) {
             killed_because,
             ..
         } => {
-            assert_eq!(*exit, polyhost::ExitReason::Signal(libc::SIGKILL), "[{adapter}]");
+            assert_eq!(
+                *exit,
+                polyhost::ExitReason::Signal(libc::SIGKILL),
+                "[{adapter}]"
+            );
             assert!(
-                killed_because.as_deref().is_some_and(|w| w.contains("health ping")),
+                killed_because
+                    .as_deref()
+                    .is_some_and(|w| w.contains("health ping")),
                 "[{adapter}] {err}"
             );
         }
         other => panic!("[{adapter}] expected WorkerCrashed, got {other:?}"),
     }
-    let new_pid = within(Duration::from_secs(20), "a call after the kill", faults.pid())
-        .await
-        .unwrap()
-        .pid;
+    let new_pid = within(
+        Duration::from_secs(20),
+        "a call after the kill",
+        faults.pid(),
+    )
+    .await
+    .unwrap()
+    .pid;
     assert_ne!(new_pid, pid);
     pool.shutdown().await;
 }
@@ -543,7 +617,10 @@ async fn shutdown_escalates_to_sigterm_then_sigkill(adapter: &str) {
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || zombie(pid));
     let err = stubborn.await.unwrap().unwrap_err();
     assert!(
-        matches!(err, CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }),
+        matches!(
+            err,
+            CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }
+        ),
         "[{adapter}] {err:?}"
     );
 }
@@ -553,14 +630,20 @@ fn sigterm_ignored(pid: u32) -> bool {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .filter_map(|l| l.strip_prefix("SigIgn:").or_else(|| l.strip_prefix("SigCgt:")))
+        .filter_map(|l| {
+            l.strip_prefix("SigIgn:")
+                .or_else(|| l.strip_prefix("SigCgt:"))
+        })
         .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
         .any(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
 }
 
 fn zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map(|s| s.lines().any(|l| l.starts_with("State:") && l.contains('Z')))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
         .unwrap_or(true)
 }
 
@@ -571,7 +654,11 @@ async fn concurrent_calls_go_to_the_least_loaded_worker(adapter: &str) {
     assert_eq!(pool.stats().workers, 2);
     let faults: FaultsClient = pool.client();
     let (a, b) = futures::future::join(faults.sleep(300), faults.sleep(300)).await;
-    assert_ne!(a.unwrap(), b.unwrap(), "[{adapter}] both calls went to one worker");
+    assert_ne!(
+        a.unwrap(),
+        b.unwrap(),
+        "[{adapter}] both calls went to one worker"
+    );
     pool.shutdown().await;
 }
 
@@ -657,13 +744,21 @@ async fn a_deadline_is_the_callers_else_the_methods_else_the_pools(adapter: &str
     let pools = after(faults.sleep(10_000).await.map(|_| ()));
     assert_eq!(pools, Duration::from_millis(200), "[{adapter}] the pool's");
     let methods = after(faults.sleep_timed(10_000).await);
-    assert_eq!(methods, Duration::from_millis(400), "[{adapter}] the method's");
+    assert_eq!(
+        methods,
+        Duration::from_millis(400),
+        "[{adapter}] the method's"
+    );
     let callers = CallOptions {
         timeout: Some(Duration::from_millis(100)),
         ..Default::default()
     };
     let caller = after(faults.sleep_timed_with(10_000, callers).await);
-    assert_eq!(caller, Duration::from_millis(100), "[{adapter}] the caller's");
+    assert_eq!(
+        caller,
+        Duration::from_millis(100),
+        "[{adapter}] the caller's"
+    );
     faults.sleep(1).await.unwrap();
     pool.shutdown().await;
 }
@@ -692,7 +787,9 @@ async fn a_worker_that_never_reads_its_socket_is_killed_and_its_calls_fail() {
     for outcome in outcomes {
         match outcome {
             Err(CallError::WorkerCrashed { killed_because, .. }) => assert!(
-                killed_because.as_deref().is_some_and(|w| w.contains("health ping")),
+                killed_because
+                    .as_deref()
+                    .is_some_and(|w| w.contains("health ping")),
                 "{killed_because:?}"
             ),
             other => panic!("expected WorkerCrashed, got {other:?}"),
@@ -723,9 +820,13 @@ async fn stream_pushes_that_ignore_the_window_are_bounded() {
         .unwrap();
     assert_eq!(first, "0");
     // Reading nothing more until the worker has seen a push refused.
-    within(Duration::from_secs(30), "a refused push", faults.spray_refused())
-        .await
-        .unwrap();
+    within(
+        Duration::from_secs(30),
+        "a refused push",
+        faults.spray_refused(),
+    )
+    .await
+    .unwrap();
     let mut received = vec![first];
     let mut broken = None;
     while let Some(item) = within(Duration::from_secs(30), "the rest", items.next()).await {
@@ -743,7 +844,9 @@ async fn stream_pushes_that_ignore_the_window_are_bounded() {
     assert_eq!(received, expected, "in order, no gap");
     assert!(received.len() < PUSHES, "{} items", received.len());
     match broken {
-        Some(CallError::Remote { exception_type, .. }) => assert_eq!(exception_type, "StreamBroken"),
+        Some(CallError::Remote { exception_type, .. }) => {
+            assert_eq!(exception_type, "StreamBroken")
+        }
         other => panic!("expected the stream to end with StreamBroken, got {other:?}"),
     }
     faults.sleep(1).await.unwrap();
@@ -764,11 +867,15 @@ async fn a_malformed_return_cuts_the_worker_off() {
     });
     // Sent once its slot is taken (no await in between); a later call on the same
     // connection answering means the worker has received it.
-    within(Duration::from_secs(10), "the call beside it starts", async {
-        while pool.stats().busy == 0 {
-            tokio::task::yield_now().await;
-        }
-    })
+    within(
+        Duration::from_secs(10),
+        "the call beside it starts",
+        async {
+            while pool.stats().busy == 0 {
+                tokio::task::yield_now().await;
+            }
+        },
+    )
     .await;
     faults.pid().await.unwrap();
     let err = within(

@@ -184,7 +184,10 @@ async fn bytes_that_are_not_utf8_do_not_stop_forwarding(adapter: &str) {
                 .any(|l| l.text == format!("after on {stream}"))
         })
         .await;
-        let texts: Vec<String> = of(&lines, pid, stream).into_iter().map(|l| l.text).collect();
+        let texts: Vec<String> = of(&lines, pid, stream)
+            .into_iter()
+            .map(|l| l.text)
+            .collect();
         assert!(
             texts.contains(&"before \u{fffd}\u{fffd}".to_string()),
             "[{adapter}] the bad bytes arrive replaced: {texts:?}"
@@ -213,7 +216,10 @@ async fn ten_megabytes_without_newline_arrive_in_bounded_pieces(adapter: &str) {
     let pool = pool(adapter).start().await.unwrap();
     let faults: FaultsClient = pool.client();
     let pid = faults.pid().await.unwrap().pid;
-    faults.write("stdout".into(), vec![b'y'; SIZE]).await.unwrap();
+    faults
+        .write("stdout".into(), vec![b'y'; SIZE])
+        .await
+        .unwrap();
     // No newline yet, and the worker is still running: the pieces arrive anyway.
     let lines = wait_for("10 MB of stdout", |l| {
         of(l, pid, "stdout").iter().map(|l| l.len).sum::<usize>() >= SIZE
@@ -225,10 +231,17 @@ async fn ten_megabytes_without_newline_arrive_in_bounded_pieces(adapter: &str) {
         "[{adapter}] longest event: {} bytes",
         stdout.iter().map(|l| l.len).max().unwrap_or(0)
     );
-    assert_eq!(stdout.iter().map(|l| l.len).sum::<usize>(), SIZE, "[{adapter}]");
+    assert_eq!(
+        stdout.iter().map(|l| l.len).sum::<usize>(),
+        SIZE,
+        "[{adapter}]"
+    );
 
     // The same on stderr, then a crash: the tail is bounded too.
-    faults.write("stderr".into(), vec![b'z'; SIZE]).await.unwrap();
+    faults
+        .write("stderr".into(), vec![b'z'; SIZE])
+        .await
+        .unwrap();
     let err = faults.exit(4).await.unwrap_err();
     let CallError::WorkerCrashed { stderr_tail, .. } = &err else {
         panic!("[{adapter}] expected WorkerCrashed, got {err:?}");
@@ -249,21 +262,38 @@ async fn output_arrives_as_events_tagged_with_the_worker(adapter: &str) {
     let pool = pool(adapter).start().await.unwrap();
     let faults: FaultsClient = pool.client();
     let pid = faults.pid().await.unwrap().pid;
-    faults.write("stdout".into(), b"to stdout\n".to_vec()).await.unwrap();
-    faults.write("stderr".into(), b"to stderr\n".to_vec()).await.unwrap();
+    faults
+        .write("stdout".into(), b"to stdout\n".to_vec())
+        .await
+        .unwrap();
+    faults
+        .write("stderr".into(), b"to stderr\n".to_vec())
+        .await
+        .unwrap();
     let lines = wait_for("both lines", |l| {
         of(l, pid, "stdout").iter().any(|l| l.text == "to stdout")
             && of(l, pid, "stderr").iter().any(|l| l.text == "to stderr")
     })
     .await;
-    let out = of(&lines, pid, "stdout").into_iter().find(|l| l.text == "to stdout").unwrap();
-    let err = of(&lines, pid, "stderr").into_iter().find(|l| l.text == "to stderr").unwrap();
+    let out = of(&lines, pid, "stdout")
+        .into_iter()
+        .find(|l| l.text == "to stdout")
+        .unwrap();
+    let err = of(&lines, pid, "stderr")
+        .into_iter()
+        .find(|l| l.text == "to stderr")
+        .unwrap();
     assert_eq!(out.level, tracing::Level::INFO, "[{adapter}]");
     assert_eq!(err.level, tracing::Level::WARN, "[{adapter}]");
-    assert!(out.worker > 0 && out.worker == err.worker, "[{adapter}] {out:?} {err:?}");
+    assert!(
+        out.worker > 0 && out.worker == err.worker,
+        "[{adapter}] {out:?} {err:?}"
+    );
     let crash = faults.exit(5).await.unwrap_err();
     assert!(
-        crash.to_string().contains(&format!("worker {} (pid {pid})", out.worker)),
+        crash
+            .to_string()
+            .contains(&format!("worker {} (pid {pid})", out.worker)),
         "[{adapter}] {crash}"
     );
     pool.shutdown().await;

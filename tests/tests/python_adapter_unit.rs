@@ -20,7 +20,13 @@ fn python_adapter_unit_tests_pass() {
     assert!(stderr.contains("\nOK"), "{stderr}");
     let ran: usize = stderr
         .lines()
-        .find_map(|l| l.strip_prefix("Ran ")?.split_whitespace().next()?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("Ran ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no `Ran N tests` line:\n{stderr}"));
     assert!(ran > 0, "no tests ran:\n{stderr}");
 }

@@ -143,12 +143,10 @@ where
     use futures::FutureExt;
     let mut failures = vec![];
     for guest in &selected() {
-        let run = std::panic::AssertUnwindSafe(tokio::time::timeout(
-            SCENARIO_LIMIT,
-            scenario(*guest),
-        ))
-        .catch_unwind()
-        .await;
+        let run =
+            std::panic::AssertUnwindSafe(tokio::time::timeout(SCENARIO_LIMIT, scenario(*guest)))
+                .catch_unwind()
+                .await;
         match run {
             Ok(Ok(())) => {}
             Ok(Err(_)) => failures.push(format!(
