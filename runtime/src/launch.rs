@@ -221,6 +221,8 @@ pub(crate) fn start_process(
 pub struct Running {
     pub socket: UnixStream,
     pub pid: u32,
+    /// Signals the process, and never another one that reused its pid.
+    pub process: Arc<ProcessHandle>,
     pub stderr_tail: StderrTail,
     /// Filled when the process has exited.
     pub exit: Arc<ExitWatch>,
@@ -230,9 +232,12 @@ impl Spawned {
     /// Hands the child to a reaper thread that fills its exit watch.
     pub fn watched(self, worker_id: u64) -> std::io::Result<Running> {
         let exit = reap_in_background(self.child, &worker_id.to_string())?;
+        // Opened before the reaper can reap the child: it names this process for good.
+        let process = Arc::new(ProcessHandle::open(self.pid));
         Ok(Running {
             socket: self.socket,
             pid: self.pid,
+            process,
             stderr_tail: self.stderr_tail,
             exit,
         })
@@ -308,6 +313,53 @@ impl ExitWatch {
     }
 }
 
+/// One process, to signal: through a Linux pidfd when the kernel has them, which keeps
+/// naming that process after it exited, so a signal never reaches another process
+/// that reused the pid; else by pid (after [`valid_pid`]).
+#[derive(Debug)]
+pub struct ProcessHandle {
+    pid: u32,
+    pidfd: Option<OwnedFd>,
+}
+
+impl ProcessHandle {
+    /// A handle on `pid`. Exact for a child not yet reaped; for any other process, a
+    /// pid reused between its exit and this call would be named instead.
+    pub fn open(pid: u32) -> ProcessHandle {
+        let pidfd = valid_pid(pid)
+            .then(|| {
+                // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1.
+                let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+                // SAFETY: a non-negative result is a new fd that nothing else owns.
+                (fd >= 0)
+                    .then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) })
+            })
+            .flatten();
+        ProcessHandle { pid, pidfd }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends `sig`; false when it was not delivered (the process has ended, say).
+    pub fn signal(&self, sig: i32) -> bool {
+        match &self.pidfd {
+            // SAFETY: pidfd_send_signal(2) with a valid pidfd, no siginfo, no flags.
+            Some(fd) => unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    sig,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                ) == 0
+            },
+            None => signal(self.pid, sig),
+        }
+    }
+}
+
 /// Sends `signal` to process `pid`; false when it was not sent. A pid that names no
 /// single process is refused: kill(2) reads 0 as the caller's process group, 1 as init,
 /// and values over `i32::MAX` (negative as a pid_t) as process groups or as every process
@@ -328,4 +380,30 @@ pub fn signal(pid: u32, signal: i32) -> bool {
 /// Whether `pid` can name one process other than init: 2 ..= i32::MAX.
 pub fn valid_pid(pid: u32) -> bool {
     (2..=i32::MAX as u32).contains(&pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_handle_signals_its_process_and_nothing_once_it_was_reaped() {
+        let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+        let handle = ProcessHandle::open(child.id());
+        assert!(handle.signal(0), "the live process");
+        assert!(handle.signal(libc::SIGKILL));
+        let status = child.wait().unwrap();
+        assert_eq!(ExitReason::from(status), ExitReason::Signal(libc::SIGKILL));
+        // Reaped: its pid may name another process from now on; the handle does not.
+        assert!(!handle.signal(0), "a reaped process is not signalled");
+    }
+
+    #[test]
+    fn pids_that_name_no_single_process_are_refused() {
+        for pid in [0, 1, 1 << 31, u32::MAX] {
+            assert!(!valid_pid(pid));
+            assert!(!signal(pid, 0), "{pid}");
+            assert!(!ProcessHandle::open(pid).signal(0), "{pid}");
+        }
+    }
 }

@@ -641,14 +641,16 @@ struct Live {
     service_names: Vec<String>,
     info: WorkerInfo,
     exit: Arc<ExitWatch>,
+    process: Arc<launch::ProcessHandle>,
     stderr_tail: StderrTail,
     /// Why the host killed this worker, once it has.
     killed_because: Arc<Mutex<Option<String>>>,
 }
 
 impl Live {
-    /// Sends `signal` to the worker unless it has exited already (its pid may be
-    /// another process's by now); `why` goes into the crash report of its calls.
+    /// Sends `signal` to the worker unless it has exited already (through its process
+    /// handle: never to another process that reused the pid); `why` goes into the
+    /// crash report of its calls.
     fn kill(&self, signal: i32, why: Option<String>) {
         if self.exit.get().is_some() {
             return;
@@ -659,7 +661,7 @@ impl Live {
                 .unwrap_or_else(|e| e.into_inner())
                 .get_or_insert(why);
         }
-        launch::signal(self.pid, signal);
+        self.process.signal(signal);
     }
 
     /// Waits up to `t` for the process to exit; true when it has.
@@ -820,6 +822,7 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
     let Running {
         socket,
         pid,
+        process,
         stderr_tail,
         exit,
     } = inner.launch_worker(worker_id).await?;
@@ -847,6 +850,7 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
         service_names: vec![],
         info: WorkerInfo::default(),
         exit,
+        process,
         stderr_tail,
         killed_because: Arc::default(),
     };

@@ -242,6 +242,9 @@ impl Template {
         Ok(Running {
             socket: host_end,
             pid,
+            // The template reaps this worker, not the host: a pid reused in the
+            // moment since its report would be named instead (see ProcessHandle).
+            process: Arc::new(launch::ProcessHandle::open(pid)),
             stderr_tail,
             exit,
         })
