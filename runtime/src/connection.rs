@@ -115,6 +115,11 @@ impl Shared {
 /// `-> stream` calls one capability may have in flight before senders wait.
 pub const STREAM_WINDOW_CALLS: usize = 32;
 
+/// Host handlers one worker's calls may keep running at once; a call beyond that
+/// fails at once with an `overloaded` exception in the worker, so a worker that floods
+/// the host with callbacks grows neither its memory nor its tasks.
+pub const MAX_CALLBACKS_IN_FLIGHT: usize = 256;
+
 /// A capability held in the connection's table.
 struct ConnCap {
     id: CapId,
@@ -137,6 +142,9 @@ impl CapabilityHook for ConnCap {
         call: OutgoingCall,
     ) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
         let method = call.method_name;
+        // The caller's deadline, else the method's: calls on capabilities a worker
+        // returned (or that were pipelined) have no pool around them to enforce it.
+        let deadline = call.options.timeout.or(call.default_timeout);
         let (reply, rx) = oneshot::channel();
         if self.shared.closed.load(Ordering::Acquire)
             || self
@@ -154,8 +162,22 @@ impl CapabilityHook for ConnCap {
         }
         let shared = self.shared.clone();
         async move {
-            rx.await
-                .unwrap_or_else(|_| Err(shared.disconnected(method)))
+            let answer = async {
+                rx.await
+                    .unwrap_or_else(|_| Err(shared.disconnected(method)))
+            };
+            match deadline {
+                None => answer.await,
+                // Dropping the receiver on timeout cancels the call in the worker.
+                Some(after) => tokio::time::timeout(after, answer)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(CallError::Timeout {
+                            method: method.into(),
+                            after,
+                        })
+                    }),
+            }
         }
         .boxed()
     }
@@ -359,6 +381,8 @@ struct Bridge {
     table: Rc<RefCell<Table>>,
     shared: Arc<Shared>,
     handlers: tokio::runtime::Handle,
+    /// A permit per host handler running for this connection's peer.
+    callbacks: Arc<tokio::sync::Semaphore>,
 }
 
 impl CapBridge for Bridge {
@@ -447,9 +471,21 @@ impl capnp::capability::Server for DispatchServerRc {
             }
             Err(e) => Promise::err(capnp::Error::failed(format!("ValueError: {e}"))),
             Ok(invocation) => {
+                let Ok(permit) = this.bridge.callbacks.clone().try_acquire_owned() else {
+                    return capnp::capability::DispatchCallResult::new(
+                        Promise::err(capnp::Error::overloaded(format!(
+                            "Overloaded: the host is already running {MAX_CALLBACKS_IN_FLIGHT} calls from this worker; wait for some of them to return"
+                        ))),
+                        streaming,
+                    );
+                };
                 // The handler runs on the user's runtime; aborting its task when the
                 // caller cancels (this future dropped) cancels the handler.
-                let task = AbortOnDrop(this.bridge.handlers.spawn(invocation));
+                let task = AbortOnDrop(this.bridge.handlers.spawn(async move {
+                    let outcome = invocation.await;
+                    drop(permit);
+                    outcome
+                }));
                 Promise::from_future(async move {
                     let write = match task.wait().await {
                         Ok(Ok(write)) => write,
@@ -589,6 +625,7 @@ async fn io_main(
         table: table.clone(),
         shared: shared.clone(),
         handlers,
+        callbacks: Arc::new(tokio::sync::Semaphore::new(MAX_CALLBACKS_IN_FLIGHT)),
     };
     let rpc_task = tokio::task::spawn_local(rpc);
     let mut rpc_task = std::pin::pin!(rpc_task);

@@ -26,11 +26,17 @@ pub enum CallError {
         reason: String,
     },
     /// The worker running the call died.
-    #[error("{method}: {worker} died ({exit}){}", stderr_suffix(stderr_tail))]
+    #[error(
+        "{method}: {worker} died ({exit}{}){}",
+        killed_suffix(killed_because),
+        stderr_suffix(stderr_tail)
+    )]
     WorkerCrashed {
         method: String,
         worker: String,
         exit: ExitReason,
+        /// Why the host killed it, when it did (a health ping went unanswered, say).
+        killed_because: Option<String>,
         stderr_tail: Vec<String>,
     },
     /// The session's worker died; its state is gone. The session is unbound, so the
@@ -41,6 +47,14 @@ pub enum CallError {
         session: String,
         worker: String,
     },
+    /// No worker of the pool serves the interface of the call (a client of the wrong
+    /// interface, or a plugin that does not implement it).
+    #[error("{method}: no worker serves interface {interface}; they serve: {served}")]
+    MissingService {
+        method: String,
+        interface: String,
+        served: String,
+    },
     /// The pool's wait queue is full.
     #[error("{method}: all workers are busy and the wait queue ({queue} calls) is full; retry later or raise the queue size")]
     Saturated { method: String, queue: usize },
@@ -50,6 +64,13 @@ pub enum CallError {
     /// The peer broke the protocol.
     #[error("protocol error: {message}")]
     Protocol { message: String },
+}
+
+fn killed_suffix(why: &Option<String>) -> String {
+    match why {
+        Some(why) => format!("; the host killed it: {why}"),
+        None => String::new(),
+    }
 }
 
 fn stderr_suffix(tail: &[String]) -> String {

@@ -3,14 +3,14 @@
 //! The host creates a `socketpair`; the worker inherits its end as fd 3 (and learns
 //! the number from `POLYHOST_FD`). There is no listening socket and no path on disk.
 //! The child gets a parent-death signal (SIGKILL) before it execs, and the guest
-//! runtime exits on socket EOF, so workers never outlive the host. The environment is
+//! runtime exits on socket EOF, so workers never outlive the host. Each child is the
+//! leader of its own process group, so a Ctrl-C in the host's terminal does not reach
+//! it; the pool drains and stops workers itself. The environment is
 //! an allowlist, not the host's. Stdout and stderr are read line by line into
-//! `tracing` events tagged with the worker id; the last stderr lines are kept for
-//! crash reports.
+//! `tracing` events tagged with the worker id (`output.rs`); the last stderr lines are
+//! kept for crash reports.
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::os::unix::net::UnixStream;
@@ -24,11 +24,11 @@ use tokio::sync::Notify;
 
 use crate::adapter::Adapter;
 use crate::error::ExitReason;
+pub(crate) use crate::output::forward_output;
+pub use crate::output::{tail_lines, tail_text, StderrTail, STDERR_TAIL_LINES};
 
 /// The fd number the worker's socket has in the child.
 pub const WORKER_FD: i32 = 3;
-/// Lines of stderr kept per worker for crash reports.
-pub const STDERR_TAIL_LINES: usize = 20;
 /// Variables passed through from the host unless the allowlist is replaced.
 pub const DEFAULT_ENV_ALLOWLIST: &[&str] = &[
     "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER",
@@ -180,10 +180,16 @@ pub(crate) fn start_process(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let raw = fd.as_raw_fd();
-    // SAFETY: only async-signal-safe calls (dup2, fcntl, prctl, getppid) between fork
-    // and exec.
+    let host_pid = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls (dup2, fcntl, setpgid, prctl, getppid)
+    // between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
+            // A process group of its own: a Ctrl-C in the host's terminal (SIGINT to the
+            // foreground group) does not reach workers; the pool stops them itself.
+            if libc::setpgid(0, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
             if raw == WORKER_FD {
                 if libc::fcntl(raw, libc::F_SETFD, 0) == -1 {
                     return Err(std::io::Error::last_os_error());
@@ -196,8 +202,9 @@ pub(crate) fn start_process(
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
                     return Err(std::io::Error::last_os_error());
                 }
-                // The host may have died between fork and prctl.
-                if libc::getppid() == 1 {
+                // The host may have died between fork and prctl: the child was then
+                // re-parented (to init or to a subreaper).
+                if libc::getppid() != host_pid {
                     libc::_exit(0);
                 }
             }
@@ -215,31 +222,12 @@ pub(crate) fn start_process(
     Ok((child, stderr_tail))
 }
 
-/// Re-emits a process's stdout and stderr as `tracing` events (see `forward_lines`);
-/// returns the tail of its stderr.
-pub(crate) fn forward_output(
-    stdout: Option<impl std::io::Read + Send + 'static>,
-    stderr: Option<impl std::io::Read + Send + 'static>,
-    worker_id: u64,
-    pid: u32,
-) -> StderrTail {
-    let tail = StderrTail::default();
-    if let Some(out) = stdout {
-        forward_lines(out, worker_id, pid, "stdout", None);
-    }
-    if let Some(err) = stderr {
-        forward_lines(err, worker_id, pid, "stderr", Some(tail.clone()));
-    }
-    tail
-}
-
-/// The last lines a process wrote to stderr (at most [`STDERR_TAIL_LINES`]).
-pub type StderrTail = Arc<Mutex<VecDeque<String>>>;
-
 /// A worker process the pool supervises, however it was started.
 pub struct Running {
     pub socket: UnixStream,
     pub pid: u32,
+    /// Signals the process, and never another one that reused its pid.
+    pub process: Arc<ProcessHandle>,
     pub stderr_tail: StderrTail,
     /// Filled when the process has exited.
     pub exit: Arc<ExitWatch>,
@@ -249,9 +237,12 @@ impl Spawned {
     /// Hands the child to a reaper thread that fills its exit watch.
     pub fn watched(self, worker_id: u64) -> std::io::Result<Running> {
         let exit = reap_in_background(self.child, &worker_id.to_string())?;
+        // Opened before the reaper can reap the child: it names this process for good.
+        let process = Arc::new(ProcessHandle::open(self.pid));
         Ok(Running {
             socket: self.socket,
             pid: self.pid,
+            process,
             stderr_tail: self.stderr_tail,
             exit,
         })
@@ -274,25 +265,12 @@ pub(crate) fn reap_in_background(mut child: Child, name: &str) -> std::io::Resul
     Ok(exit)
 }
 
-/// The stderr tail's lines.
-pub fn tail_lines(tail: &StderrTail) -> Vec<String> {
-    tail.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .cloned()
-        .collect()
-}
-
-/// The stderr tail as one text, a line each.
-pub fn tail_text(tail: &StderrTail) -> String {
-    tail_lines(tail).join("\n")
-}
-
 /// How a process that failed to start ended, and the last lines of its stderr: waits
-/// up to 2 s for its exit, then a moment for the stderr reader to take the last lines.
+/// up to 2 s for its exit, then up to 1 s for the stderr reader to read to the end.
 pub async fn exit_report(exit: &ExitWatch, tail: &StderrTail) -> (ExitReason, String) {
-    exit.wait(Duration::from_secs(2)).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    if exit.wait(Duration::from_secs(2)).await {
+        tail.wait_ended(Duration::from_secs(1)).await;
+    }
     (exit.get().unwrap_or(ExitReason::Unknown), tail_text(tail))
 }
 
@@ -340,43 +318,97 @@ impl ExitWatch {
     }
 }
 
-/// Re-emits a worker's output as `tracing` events, one per line.
-pub(crate) fn forward_lines(
-    stream: impl std::io::Read + Send + 'static,
-    worker_id: u64,
+/// One process, to signal: through a Linux pidfd when the kernel has them, which keeps
+/// naming that process after it exited, so a signal never reaches another process
+/// that reused the pid; else by pid (after [`valid_pid`]).
+#[derive(Debug)]
+pub struct ProcessHandle {
     pid: u32,
-    name: &'static str,
-    tail: Option<StderrTail>,
-) {
-    let spawned = std::thread::Builder::new().name(format!("polyhost-w{worker_id}-{name}")).spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if name == "stderr" {
-                tracing::warn!(target: "polyhost::worker", worker = worker_id, pid, stream = name, "{line}");
-            } else {
-                tracing::info!(target: "polyhost::worker", worker = worker_id, pid, stream = name, "{line}");
-            }
-            if let Some(tail) = &tail {
-                let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
-                if t.len() == STDERR_TAIL_LINES {
-                    t.pop_front();
-                }
-                t.push_back(line);
-            }
+    pidfd: Option<OwnedFd>,
+}
+
+impl ProcessHandle {
+    /// A handle on `pid`. Exact for a child not yet reaped; for any other process, a
+    /// pid reused between its exit and this call would be named instead.
+    pub fn open(pid: u32) -> ProcessHandle {
+        let pidfd = valid_pid(pid)
+            .then(|| {
+                // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1.
+                let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+                // SAFETY: a non-negative result is a new fd that nothing else owns.
+                (fd >= 0)
+                    .then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) })
+            })
+            .flatten();
+        ProcessHandle { pid, pidfd }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends `sig`; false when it was not delivered (the process has ended, say).
+    pub fn signal(&self, sig: i32) -> bool {
+        match &self.pidfd {
+            // SAFETY: pidfd_send_signal(2) with a valid pidfd, no siginfo, no flags.
+            Some(fd) => unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    sig,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                ) == 0
+            },
+            None => signal(self.pid, sig),
         }
-    });
-    if let Err(e) = spawned {
-        tracing::error!(
-            worker = worker_id,
-            "cannot start the {name} reader thread: {e}"
-        );
     }
 }
 
-/// Sends `signal` to `pid` (SIGTERM for a polite stop).
-pub fn signal(pid: u32, signal: i32) {
+/// Sends `signal` to process `pid`; false when it was not sent. A pid that names no
+/// single process is refused: kill(2) reads 0 as the caller's process group, 1 as init,
+/// and values over `i32::MAX` (negative as a pid_t) as process groups or as every process
+/// the user may signal.
+pub fn signal(pid: u32, signal: i32) -> bool {
+    if !valid_pid(pid) {
+        tracing::error!(
+            pid,
+            signal,
+            "refusing to signal a pid that names no single process"
+        );
+        return false;
+    }
     // SAFETY: kill(2) has no memory-safety preconditions.
-    unsafe {
-        libc::kill(pid as libc::pid_t, signal);
+    unsafe { libc::kill(pid as libc::pid_t, signal) == 0 }
+}
+
+/// Whether `pid` can name one process other than init: 2 ..= i32::MAX.
+pub fn valid_pid(pid: u32) -> bool {
+    (2..=i32::MAX as u32).contains(&pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_handle_signals_its_process_and_nothing_once_it_was_reaped() {
+        let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+        let handle = ProcessHandle::open(child.id());
+        assert!(handle.signal(0), "the live process");
+        assert!(handle.signal(libc::SIGKILL));
+        let status = child.wait().unwrap();
+        assert_eq!(ExitReason::from(status), ExitReason::Signal(libc::SIGKILL));
+        // Reaped: its pid may name another process from now on; the handle does not.
+        assert!(!handle.signal(0), "a reaped process is not signalled");
+    }
+
+    #[test]
+    fn pids_that_name_no_single_process_are_refused() {
+        for pid in [0, 1, 1 << 31, u32::MAX] {
+            assert!(!valid_pid(pid));
+            assert!(!signal(pid, 0), "{pid}");
+            assert!(!ProcessHandle::open(pid).signal(0), "{pid}");
+        }
     }
 }

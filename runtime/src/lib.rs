@@ -6,6 +6,7 @@
 //! - `bindings`: what generated bindings hand a pool (fingerprint, guest modules);
 //! - `template`: workers forked from a template process that has done the imports;
 //! - `pool`: worker pools (routing, sessions, supervision, shutdown);
+//! - `output`: workers' stdout and stderr as `tracing` events, the stderr tail;
 //! - `metrics`: per-method calls, errors and latency percentiles of a pool;
 //! - `pipeline`: capabilities usable before the call that returns them has returned;
 //! - `connection`: one worker's RPC connection on its own I/O thread;
@@ -28,6 +29,7 @@ pub mod dispatch;
 pub mod error;
 pub mod launch;
 pub mod metrics;
+pub mod output;
 pub mod pipeline;
 pub mod pool;
 pub mod stream;

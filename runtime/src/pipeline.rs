@@ -19,25 +19,60 @@ use crate::error::CallError;
 /// The slot a deferred capability waits on.
 #[derive(Default)]
 pub struct Deferred {
-    value: Mutex<Option<Result<Capability, CallError>>>,
+    state: Mutex<SlotState>,
     ready: Notify,
+}
+
+/// What runs with the resolution of a slot, once it is known.
+type Then = Box<dyn FnOnce(Result<Capability, CallError>) + Send>;
+
+#[derive(Default)]
+struct SlotState {
+    value: Option<Result<Capability, CallError>>,
+    then: Vec<Then>,
 }
 
 impl Deferred {
     /// Resolves the capability (first resolution wins).
     pub fn resolve(&self, value: Result<Capability, CallError>) {
-        let mut slot = self.value.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            *slot = Some(value);
-        }
-        drop(slot);
+        let then = {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if st.value.is_some() {
+                return;
+            }
+            st.value = Some(value.clone());
+            std::mem::take(&mut st.then)
+        };
         self.ready.notify_waiters();
+        for f in then {
+            f(value.clone());
+        }
+    }
+
+    /// Runs `f` with the resolution: now if it is known, else when it is. Needs no
+    /// async runtime, so it works from any thread.
+    fn then(&self, f: Then) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match &st.value {
+            Some(v) => {
+                let v = v.clone();
+                drop(st);
+                f(v);
+            }
+            None => st.then.push(f),
+        }
     }
 
     async fn get(&self) -> Result<Capability, CallError> {
         loop {
             let notified = self.ready.notified();
-            if let Some(v) = self.value.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            if let Some(v) = self
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .value
+                .clone()
+            {
                 return v;
             }
             notified.await;
@@ -50,7 +85,9 @@ impl Deferred {
 pub struct DeferredCap {
     pub slot: Arc<Deferred>,
     pub name: String,
-    pub keep_alive: Option<Box<dyn Any + Send + Sync>>,
+    /// Shared with the capabilities pipelined from this one and with the calls made
+    /// on it, which need the same task to run.
+    pub keep_alive: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl CapabilityHook for DeferredCap {
@@ -59,12 +96,24 @@ impl CapabilityHook for DeferredCap {
         call: OutgoingCall,
     ) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
         let slot = self.slot.clone();
-        async move { slot.get().await?.hook().call(call).await }.boxed()
+        let keep = self.keep_alive.clone();
+        async move {
+            let cap = slot.get().await;
+            drop(keep);
+            cap?.hook().call(call).await
+        }
+        .boxed()
     }
 
     fn call_stream(&self, call: OutgoingCall) -> BoxFuture<'static, Result<(), CallError>> {
         let slot = self.slot.clone();
-        async move { slot.get().await?.hook().call_stream(call).await }.boxed()
+        let keep = self.keep_alive.clone();
+        async move {
+            let cap = slot.get().await;
+            drop(keep);
+            cap?.hook().call_stream(call).await
+        }
+        .boxed()
     }
 
     fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
@@ -72,27 +121,31 @@ impl CapabilityHook for DeferredCap {
             .iter()
             .map(|_| Arc::new(Deferred::default()))
             .collect();
+        // The capabilities pipelined from this one keep it (its question) alive: a
+        // worker may cancel a call whose caller let go of it, and with it the calls
+        // pipelined on its answer.
+        let keep: Arc<dyn Any + Send + Sync> =
+            Arc::new((self.keep_alive.clone(), self.slot.clone()));
         let caps = slots
             .iter()
             .map(|s| {
                 Capability::new(Arc::new(DeferredCap {
                     slot: s.clone(),
                     name: format!("pipelined from {}", self.name),
-                    keep_alive: None,
+                    keep_alive: Some(keep.clone()),
                 }))
             })
             .collect();
-        let slot = self.slot.clone();
-        tokio::spawn(async move {
-            match slot.get().await {
-                Ok(cap) => {
-                    for (s, real) in slots.iter().zip(cap.hook().call_pipelined(call, paths)) {
-                        s.resolve(Ok(real));
-                    }
+        // Sent on the real capability once it exists (from whichever thread resolves
+        // it): no task, so this works outside an async runtime too.
+        self.slot.then(Box::new(move |resolved| match resolved {
+            Ok(cap) => {
+                for (s, real) in slots.iter().zip(cap.hook().call_pipelined(call, paths)) {
+                    s.resolve(Ok(real));
                 }
-                Err(e) => slots.iter().for_each(|s| s.resolve(Err(e.clone()))),
             }
-        });
+            Err(e) => slots.iter().for_each(|s| s.resolve(Err(e.clone()))),
+        }));
         caps
     }
 

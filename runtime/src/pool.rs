@@ -45,6 +45,11 @@ use crate::polyhost::{
 };
 use crate::template::{Template, TemplateError};
 
+/// The deadline of a call when neither its caller, nor its method's `$timeoutMs`, nor
+/// [`PoolBuilder::call_timeout`] gave one: a handler that never returns does not hold
+/// its worker slot forever.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Why a pool did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -151,7 +156,9 @@ impl PoolBuilder {
         self.config.queue = n;
         self
     }
-    /// Deadline of calls whose method has no `$timeoutMs` and whose caller gave none.
+    /// Deadline of calls whose method has no `$timeoutMs` and whose caller gave none
+    /// (default [`DEFAULT_CALL_TIMEOUT`], enforced by the host only: handlers see no
+    /// deadline then). `Duration::MAX` means none.
     pub fn call_timeout(mut self, t: Duration) -> Self {
         self.config.call_timeout = Some(t);
         self
@@ -278,6 +285,13 @@ impl PoolBuilder {
             .resolve_interpreter(self.config.interpreter.as_deref())?;
         self.config.spec.interpreter = interpreter;
         self.place_guest_modules()?;
+        // Guests warn on stderr when a handler blocks their event loop for long enough
+        // to miss a ping (see the adapters' loopwatch).
+        let ping_timeout = self.config.health_timeout.as_millis().to_string();
+        self.config
+            .spec
+            .env
+            .push(("POLYHOST_PING_TIMEOUT_MS".into(), ping_timeout));
         let size = self.config.size;
         let spawner = Spawner::start()?;
         let entry = self.config.spec.entry.clone();
@@ -467,9 +481,9 @@ impl Pool {
         let stops = lives.into_iter().map(|live| async move {
             let _ = tokio::time::timeout(step, live.worker.shutdown()).await;
             if !live.wait_exit(step).await {
-                launch::signal(live.pid, libc::SIGTERM);
+                live.kill(libc::SIGTERM, None);
                 if !live.wait_exit(step).await {
-                    launch::signal(live.pid, libc::SIGKILL);
+                    live.kill(libc::SIGKILL, None);
                     live.wait_exit(step).await;
                 }
             }
@@ -643,6 +657,7 @@ struct Death {
     worker: u64,
     name: String,
     exit: ExitReason,
+    killed_because: Option<String>,
     stderr_tail: Vec<String>,
 }
 
@@ -655,12 +670,33 @@ struct Live {
     conn: Arc<Connection>,
     worker: WorkerProcessClient,
     services: HashMap<u64, Capability>,
+    /// `name (0x<id>)` of every service, for errors.
+    service_names: Vec<String>,
     info: WorkerInfo,
     exit: Arc<ExitWatch>,
+    process: Arc<launch::ProcessHandle>,
     stderr_tail: StderrTail,
+    /// Why the host killed this worker, once it has.
+    killed_because: Arc<Mutex<Option<String>>>,
 }
 
 impl Live {
+    /// Sends `signal` to the worker unless it has exited already (through its process
+    /// handle: never to another process that reused the pid); `why` goes into the
+    /// crash report of its calls.
+    fn kill(&self, signal: i32, why: Option<String>) {
+        if self.exit.get().is_some() {
+            return;
+        }
+        if let Some(why) = why {
+            self.killed_because
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert(why);
+        }
+        self.process.signal(signal);
+    }
+
     /// Waits up to `t` for the process to exit; true when it has.
     async fn wait_exit(&self, t: Duration) -> bool {
         self.exit.wait(t).await
@@ -737,14 +773,26 @@ async fn supervise(
                 live.conn.close();
                 if !live.wait_exit(Duration::from_millis(1000)).await {
                     tracing::warn!(worker = live.worker_id, pid = live.pid, reason = ?live.conn.close_reason(), "worker connection ended; killing the process");
-                    launch::signal(live.pid, libc::SIGKILL);
+                    live.kill(
+                        libc::SIGKILL,
+                        Some("its connection ended but the process did not".into()),
+                    );
                     live.wait_exit(Duration::from_millis(1000)).await;
                 }
                 let exit = live.exit.get().unwrap_or(ExitReason::Unknown);
+                // The last lines the worker wrote before it died, read to the end.
+                live.stderr_tail
+                    .wait_ended(Duration::from_millis(500))
+                    .await;
                 let death = Death {
                     worker: live.worker_id,
                     name: live.name.clone(),
                     exit,
+                    killed_because: live
+                        .killed_because
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone(),
                     stderr_tail: live.tail(),
                 };
                 {
@@ -786,13 +834,14 @@ async fn supervise(
                 s.crashes.pop_front();
             }
             if s.crashes.len() >= cfg.taint_after {
-                s.tainted_until = Some(now + cfg.taint_for);
+                s.tainted_until = now.checked_add(cfg.taint_for);
                 s.crashes.clear();
                 tracing::warn!(slot, hold = ?cfg.taint_for, "worker keeps crashing; holding it back");
                 cfg.taint_for
             } else {
                 let (min, max) = cfg.restart_backoff;
-                (min * 2u32.saturating_pow(s.crashes.len().saturating_sub(1) as u32)).min(max)
+                let doublings = s.crashes.len().saturating_sub(1).min(31) as u32;
+                min.checked_mul(1 << doublings).unwrap_or(max).min(max)
             }
         };
         tokio::time::sleep(delay).await;
@@ -806,6 +855,7 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
     let Running {
         socket,
         pid,
+        process,
         stderr_tail,
         exit,
     } = inner.launch_worker(worker_id).await?;
@@ -830,15 +880,18 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
         conn: conn.clone(),
         worker: worker.clone(),
         services: HashMap::new(),
+        service_names: vec![],
         info: WorkerInfo::default(),
         exit,
+        process,
         stderr_tail,
+        killed_because: Arc::default(),
     };
     let results = match tokio::time::timeout(cfg.start_timeout, worker.start(callbacks)).await {
         Ok(Ok(results)) => results,
         Ok(Err(_)) | Err(_) => {
             let (exit, stderr) = launch::exit_report(&live.exit, &live.stderr_tail).await;
-            launch::signal(pid, libc::SIGKILL);
+            live.kill(libc::SIGKILL, None);
             return Err(PoolError::StartFailed {
                 worker: live.name,
                 entry: cfg.spec.entry.clone(),
@@ -861,7 +914,7 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
             .map(|f| f.fingerprint.clone())
             .unwrap_or_else(|| "none".into());
         if &guest != host {
-            launch::signal(pid, libc::SIGKILL);
+            live.kill(libc::SIGKILL, None);
             return Err(PoolError::StaleBindings {
                 worker: name,
                 schema: schema.to_string(),
@@ -871,6 +924,8 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
         }
     }
     for s in results.services {
+        live.service_names
+            .push(format!("{} ({:#018x})", s.name, s.interface_id));
         if let Some(cap) = s.cap {
             live.services.insert(s.interface_id, cap);
         }
@@ -896,7 +951,13 @@ async fn watch(inner: &Arc<PoolInner>, live: &Live) {
                         pid = live.pid,
                         "worker did not answer a health ping; killing it"
                     );
-                    launch::signal(live.pid, libc::SIGKILL);
+                    live.kill(
+                        libc::SIGKILL,
+                        Some(format!(
+                            "it did not answer a health ping within {:?}",
+                            cfg.health_timeout
+                        )),
+                    );
                     return;
                 }
             }
@@ -938,13 +999,11 @@ impl Lease {
         if session.is_none() && deadline.is_none() && trace_parent.is_none() {
             return self.cap.clone();
         }
+        // 0 = none: also for a deadline too far away to name (Duration::MAX, say).
         let deadline_unix_ms = deadline
-            .and_then(|d| {
-                (std::time::SystemTime::now() + d)
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .ok()
-            })
-            .map(|t| t.as_millis() as u64)
+            .and_then(|d| std::time::SystemTime::now().checked_add(d))
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|t| u64::try_from(t.as_millis()).ok())
             .unwrap_or(0);
         let params = WorkerProcessScopedParams {
             context: CallContext {
@@ -1100,6 +1159,17 @@ impl PoolInner {
                         worker,
                     });
                 }
+                // Workers of a pool run one plugin: when a live one lacks the
+                // interface, waiting for another would be forever.
+                if let Some(live) = st.slots.iter().filter_map(|s| s.live.as_ref()).next() {
+                    if !live.services.contains_key(&interface_id) {
+                        return Err(CallError::MissingService {
+                            method: method.into(),
+                            interface: format!("{interface_id:#018x}"),
+                            served: live.service_names.join(", "),
+                        });
+                    }
+                }
                 if st.waiting >= self.config.queue {
                     return Err(CallError::Saturated {
                         method: method.into(),
@@ -1133,6 +1203,7 @@ impl PoolInner {
                     method: method.into(),
                     worker: d.name,
                     exit: d.exit,
+                    killed_because: d.killed_because,
                     stderr_tail: d.stderr_tail,
                 };
             }
@@ -1161,7 +1232,13 @@ impl PoolInner {
                         pid = live.pid,
                         "worker hung after a timed-out call; replacing it"
                     );
-                    launch::signal(live.pid, libc::SIGKILL);
+                    live.kill(
+                        libc::SIGKILL,
+                        Some(format!(
+                            "a call timed out and it did not answer a ping within {:?}",
+                            inner.config.health_timeout
+                        )),
+                    );
                 }
             }
         });
@@ -1175,12 +1252,19 @@ impl PoolInner {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let method = call.method_name;
-        let deadline = call
+        // The deadline the worker sees (context) is the one asked for; the built-in
+        // default is only enforced here, so calls without context stay cheap.
+        let asked = call
             .options
             .timeout
             .or(call.default_timeout)
             .or(self.config.call_timeout);
+        let deadline = asked.unwrap_or(DEFAULT_CALL_TIMEOUT);
         let session = call.options.session.clone();
+        // Enforced here, over queueing and retries; not again by the connection.
+        let mut call = call;
+        call.options.timeout = None;
+        call.default_timeout = None;
         let span = tracing::info_span!(
             "polyhost.call",
             method,
@@ -1203,7 +1287,7 @@ impl PoolInner {
                     let target = lease.target(
                         interface_id,
                         session.as_deref(),
-                        deadline,
+                        asked,
                         call.options.trace_parent.as_deref(),
                     );
                     let result = target.hook().call(call.clone()).await;
@@ -1230,21 +1314,17 @@ impl PoolInner {
             }
         };
         let attempt = tracing::Instrument::instrument(attempt, span.clone());
-        let result = match deadline {
-            None => attempt.await,
-            Some(after) => match tokio::time::timeout(after, attempt).await {
-                Ok(r) => r,
-                Err(_) => {
-                    if let Some((slot, worker)) = *current.lock().unwrap_or_else(|e| e.into_inner())
-                    {
-                        self.check_worker(slot, worker);
-                    }
-                    Err(CallError::Timeout {
-                        method: method.into(),
-                        after,
-                    })
+        let result = match tokio::time::timeout(deadline, attempt).await {
+            Ok(r) => r,
+            Err(_) => {
+                if let Some((slot, worker)) = *current.lock().unwrap_or_else(|e| e.into_inner()) {
+                    self.check_worker(slot, worker);
                 }
-            },
+                Err(CallError::Timeout {
+                    method: method.into(),
+                    after: deadline,
+                })
+            }
         };
         if let Err(e) = &result {
             self.errors.fetch_add(1, Ordering::Relaxed);
@@ -1337,7 +1417,7 @@ impl CapabilityHook for PoolCap {
         slots
             .into_iter()
             .map(|slot| {
-                let keep: Box<dyn Any + Send + Sync> = Box::new(keep.clone());
+                let keep: Arc<dyn Any + Send + Sync> = keep.clone();
                 Capability::new(Arc::new(DeferredCap {
                     slot,
                     name: format!("pipelined result of {method}"),

@@ -5,7 +5,9 @@
 //! `futures::Stream`), served by a local sink object whose `push` completes only when
 //! the stream's bounded buffer has room, so the producer's `-> stream` window gives
 //! backpressure. A producing Rust handler gets a [`SinkWriter`]. Batches travel as an
-//! `AnyList` whose elements are `T` ([`ListItem`]).
+//! `AnyList` whose elements are `T` ([`ListItem`]). Pushes into a local sink are
+//! ordered by the sink itself, not queued by capnp-rpc, so a producer that ignores
+//! its window is bounded by the connection's `MAX_CALLBACKS_IN_FLIGHT` (see `LocalSink`).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -151,9 +153,151 @@ impl<'a> FromPointerBuilder<'a> for RawOut<'a> {
 }
 
 /// The local sink behind an [`ItemStream`].
+///
+/// `push` is not dispatched as a `-> stream` call: capnp-rpc would then queue the
+/// pushes behind a running one without bound, inside the connection, when a producer
+/// ignores its window. Each push and `end` is instead dispatched on arrival, so it
+/// counts against the connection's `MAX_CALLBACKS_IN_FLIGHT` (beyond it: refused as
+/// `overloaded`), and waits for the one before it, so items keep their order. A push
+/// that was refused or cancelled breaks the stream: the consumer gets an error after
+/// the items before it, never a silent gap.
 struct LocalSink<T> {
     items: mpsc::Sender<Result<T, CallError>>,
     method: &'static str,
+    order: Arc<Order>,
+}
+
+impl<T> LocalSink<T> {
+    fn new(items: mpsc::Sender<Result<T, CallError>>, method: &'static str) -> Self {
+        LocalSink {
+            items,
+            method,
+            order: Arc::default(),
+        }
+    }
+}
+
+/// The arrival order of a sink's calls: each takes a number at dispatch and runs when
+/// every call before it has finished (delivered, failed, or dropped without running).
+#[derive(Default)]
+struct Order {
+    state: std::sync::Mutex<OrderState>,
+    advanced: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct OrderState {
+    /// The number the next dispatched call gets.
+    next: u64,
+    /// Every call numbered below this has finished.
+    done: u64,
+    /// Finished calls numbered above `done`.
+    early: std::collections::BTreeSet<u64>,
+    /// The first call that was refused or cancelled before it delivered its items.
+    first_lost: Option<u64>,
+    /// Whether the consumer was told about the loss.
+    reported: bool,
+}
+
+impl Order {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OrderState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A place in line for a call being dispatched now.
+    fn take_turn(self: &Arc<Self>) -> Turn {
+        let mut st = self.lock();
+        let n = st.next;
+        st.next += 1;
+        Turn {
+            order: self.clone(),
+            n,
+            finished: false,
+        }
+    }
+}
+
+/// One call's place in its sink's order; dropped before [`Turn::finish`] (the call was
+/// refused or cancelled), it counts as lost.
+struct Turn {
+    order: Arc<Order>,
+    n: u64,
+    finished: bool,
+}
+
+impl Turn {
+    /// Waits until every call before this one has finished; true when one of them was
+    /// lost and the consumer has not been told yet (the caller tells it).
+    async fn wait(&self) -> Result<bool, ()> {
+        loop {
+            let advanced = self.order.advanced.notified();
+            tokio::pin!(advanced);
+            advanced.as_mut().enable();
+            {
+                let mut st = self.order.lock();
+                if st.done == self.n {
+                    return match st.first_lost {
+                        Some(lost) if lost < self.n => {
+                            let tell = !st.reported;
+                            st.reported = true;
+                            if tell {
+                                Ok(true)
+                            } else {
+                                Err(())
+                            }
+                        }
+                        _ => Ok(false),
+                    };
+                }
+            }
+            advanced.await;
+        }
+    }
+
+    fn finish(mut self, delivered: bool) {
+        self.finished = true;
+        self.mark(delivered);
+    }
+
+    fn mark(&self, delivered: bool) {
+        let mut st = self.order.lock();
+        if !delivered {
+            st.first_lost = Some(st.first_lost.map_or(self.n, |l| l.min(self.n)));
+        }
+        st.early.insert(self.n);
+        while st.early.first() == Some(&st.done) {
+            st.early.pop_first();
+            st.done += 1;
+        }
+        drop(st);
+        self.order.advanced.notify_waiters();
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.mark(false);
+        }
+    }
+}
+
+/// The error the consumer sees after the items before a lost push.
+fn lost_push(method: &'static str) -> CallError {
+    CallError::Remote {
+        method: method.to_string(),
+        kind: ErrorKind::Overloaded,
+        exception_type: "StreamBroken".into(),
+        message: "a push of this stream was refused (the producer had too many calls in flight) or cancelled; the items after it are dropped".into(),
+        traceback: String::new(),
+    }
+}
+
+fn broken_stream() -> HandlerError {
+    HandlerError::new(
+        "StreamBroken",
+        "an earlier push of this stream was refused or cancelled",
+    )
 }
 
 impl<T: ListItem> Dispatch for LocalSink<T> {
@@ -172,6 +316,7 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
     ) -> Result<Invocation, DispatchError> {
         let p = params.get_as::<RawIn<'_>>()?.0;
         let mut tx = self.items.clone();
+        let method = self.method;
         match (interface_id, method_id) {
             (SINK_INTERFACE_ID, PUSH) => {
                 let batch = crate::codec::decoding(|| {
@@ -180,7 +325,20 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
                         caps,
                     )
                 })?;
+                let turn = self.order.take_turn();
                 Ok(async move {
+                    match turn.wait().await {
+                        Ok(false) => {}
+                        Ok(true) => {
+                            let _ = tx.send(Err(lost_push(method))).await;
+                            turn.finish(false);
+                            return Err(broken_stream());
+                        }
+                        Err(()) => {
+                            turn.finish(false);
+                            return Err(broken_stream());
+                        }
+                    }
                     for item in batch {
                         // A dropped stream is not an error for the producer's push; the
                         // call that feeds it is being cancelled.
@@ -188,6 +346,7 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
                             break;
                         }
                     }
+                    turn.finish(true);
                     Ok(no_results())
                 }
                 .boxed())
@@ -203,8 +362,12 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
                         caps,
                     )?)
                 };
-                let method = self.method;
+                let turn = self.order.take_turn();
                 Ok(async move {
+                    if let Ok(true) = turn.wait().await {
+                        let _ = tx.send(Err(lost_push(method))).await;
+                    }
+                    turn.finish(true);
                     if let Some(Failure {
                         r#type,
                         message,
@@ -233,9 +396,6 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
             }),
         }
     }
-    fn is_streaming(&self, interface_id: u64, method_id: u16) -> bool {
-        (interface_id, method_id) == (SINK_INTERFACE_ID, PUSH)
-    }
 }
 
 /// Items a callee produces into a sink the caller passed, as a `Stream`. It ends when
@@ -255,10 +415,7 @@ impl<T: ListItem> ItemStream<T> {
         Fut: std::future::Future<Output = Result<(), CallError>> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(BUFFER_ITEMS);
-        let sink = LocalSink {
-            items: tx,
-            method: "Sink.push",
-        };
+        let sink = LocalSink::new(tx, "Sink.push");
         match cap.hook().export(Arc::new(sink)) {
             Ok(local) => ItemStream {
                 items: Some(rx),

@@ -242,6 +242,9 @@ impl Template {
         Ok(Running {
             socket: host_end,
             pid,
+            // The template reaps this worker, not the host: a pid reused in the
+            // moment since its report would be named instead (see ProcessHandle).
+            process: Arc::new(launch::ProcessHandle::open(pid)),
             stderr_tail,
             exit,
         })
@@ -337,6 +340,25 @@ fn read_reports(ctl: OwnedFd, template_pid: u32, exit: &ExitWatch, shared: &Mute
                 if let Some(tx) = sh.ready.take() {
                     let _ = tx.send(());
                 }
+            }
+            Report::Spawned { id, pid }
+                if !launch::valid_pid(pid)
+                    || pid == template_pid
+                    || sh.children.contains_key(&pid) =>
+            {
+                // Signalling it later could hit a process group, every process, or
+                // another worker: the template (or a plugin it imported) is not to be
+                // trusted any more.
+                tracing::error!(
+                    pid = template_pid,
+                    "template reported worker {id} as pid {pid}, which is not a new child of it; stopping it"
+                );
+                if let Some(tx) = sh.pending.remove(&id) {
+                    let _ = tx.send(Err(format!(
+                        "it reported pid {pid}, which is not a new child of the template"
+                    )));
+                }
+                break;
             }
             Report::Spawned { id, pid } => {
                 let watch = Arc::new(ExitWatch::default());

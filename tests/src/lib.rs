@@ -43,3 +43,21 @@ pub fn lab_pool(size: usize) -> polyhost::PoolBuilder {
 
 /// The lab plugin's entry point.
 pub const LAB_ENTRY: &str = "lab_plugin:make";
+
+/// A pool of `size` workers of `adapter` ("python" or "node") running the fault
+/// plugin (`tests/plugins/fault_plugin.{py,mjs}`, the `Faults` interface of
+/// `tests/schema/faults.capnp`), with its bindings checked.
+pub fn fault_pool(adapter: &str, size: usize) -> polyhost::PoolBuilder {
+    let entry = match adapter {
+        "python" => "fault_plugin:make",
+        "node" => "fault_plugin.mjs:make",
+        other => panic!("no fault plugin for the `{other}` adapter"),
+    };
+    polyhost::Pool::builder(
+        polyhost::Adapter::bundled(adapter).expect("a bundled adapter"),
+        entry,
+    )
+    .size(size)
+    .module_path(PLUGINS)
+    .bindings(&faults::BINDINGS)
+}

@@ -18,4 +18,15 @@ fn python_adapter_unit_tests_pass() {
         "python3 -m unittest failed in adapters/python:\n{stderr}"
     );
     assert!(stderr.contains("\nOK"), "{stderr}");
+    let ran: usize = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Ran ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no `Ran N tests` line:\n{stderr}"));
+    assert!(ran > 0, "no tests ran:\n{stderr}");
 }

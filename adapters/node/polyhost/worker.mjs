@@ -15,7 +15,10 @@
 // - `ping(nonce)` answers the nonce; `shutdown()` lets running calls finish (at most
 //   POLYHOST_SHUTDOWN_GRACE seconds, default 10) and exits with status 0, as does the
 //   end of the connection.
-// POLYHOST_CONCURRENCY bounds the handlers running at once (default: unlimited). Node
+// POLYHOST_CONCURRENCY bounds the handlers running at once (default: unlimited); the
+// worker's own methods (ping above all) are not counted. With POLYHOST_PING_TIMEOUT_MS
+// set (the host sets it), a handler that blocks the event loop for half that time gets a
+// message on stderr saying what to write instead (loopwatch.mjs). Node
 // cannot ask for a parent-death signal itself: the host's launcher sets it before exec,
 // and the worker exits on socket EOF.
 
@@ -28,6 +31,7 @@ import { pathToFileURL } from "node:url";
 import * as P from "./polyhost_capnp.mjs";
 import { runWith } from "./context.mjs";
 import { makeResolve } from "./loader.mjs";
+import { watchLoop } from "./loopwatch.mjs";
 import { Connection, RpcError, Server } from "./rpc/index.mjs";
 
 export const ADAPTER_VERSION = "0.1.0";
@@ -100,10 +104,13 @@ class Scoped extends Server {
   }
 }
 
-/** The bootstrap capability of the worker process. */
+/** The bootstrap capability of the worker process. Its calls (ping above all) are not
+ *  held back by POLYHOST_CONCURRENCY: a worker whose handlers fill every slot still
+ *  answers the host's health checks. */
 export class WorkerService extends P.WorkerProcess {
   constructor(factory) {
     super();
+    this.$unlimited = true;
     this._factory = factory;
     this._started = false;
     this._services = new Map();
@@ -182,6 +189,7 @@ function running(conn) {
 export async function serve(socket, factory, { concurrency = null, shutdownGrace = 10 } = {}) {
   const service = new WorkerService(factory);
   const conn = new Connection(socket, { bootstrap: service, maxConcurrency: concurrency, name: "worker" });
+  const stopWatch = watchLoop();
   const how = await Promise.race([conn.closed$.then(() => "closed"), service.stopping.then(() => "stopping")]);
   if (how === "stopping" && !conn.closed) {
     // Let the calls in progress finish, for at most the grace period.
@@ -189,6 +197,7 @@ export async function serve(socket, factory, { concurrency = null, shutdownGrace
     await sleep(0); // the shutdown() Return goes out first
     while (!conn.closed && running(conn) > 0 && Date.now() < deadline) await sleep(10);
   }
+  if (stopWatch !== null) stopWatch();
   conn.close();
   await Promise.race([new Promise((resolve) => socket.once("close", resolve)), sleep(500)]);
   return EXIT_OK;

@@ -18,7 +18,10 @@ bootstrap interface of ``polyhost.capnp`` on it:
   the end of the connection.
 
 ``POLYHOST_CONCURRENCY`` bounds the handlers running at once (default: unlimited) and
-sizes the thread pool of sync handlers.
+sizes the thread pool of sync handlers; the worker's own methods (ping above all) are
+not counted. With ``POLYHOST_PING_TIMEOUT_MS`` set (the host sets it), a handler that
+blocks the event loop for half that time gets a message on stderr saying where and what
+to write instead (``polyhost.loopwatch``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import traceback
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Type, TypeVar
 
 import polyhost
+from polyhost import loopwatch
 from polyhost import polyhost_capnp as P
 from polyhost.context import _current
 from polyhost.rpc import Capability, Connection, RpcError, Server
@@ -125,7 +129,11 @@ class _Scoped(Server):
 
 
 class WorkerService(P.WorkerProcess):
-    """The bootstrap capability of the worker process."""
+    """The bootstrap capability of the worker process. Its calls (ping above all) are
+    not held back by ``POLYHOST_CONCURRENCY``: a worker whose handlers fill every slot
+    still answers the host's health checks."""
+
+    _polyhost_unlimited = True
 
     def __init__(self, factory: Callable[[Host], Any]) -> None:
         self._factory = factory
@@ -201,11 +209,14 @@ async def serve(sock: socket.socket, factory: Callable[[Host], Any], *,
                                     executor=executor, name="worker")
     closed = asyncio.ensure_future(conn.wait_closed())
     stopping = asyncio.ensure_future(service.stopping.wait())
+    watch = loopwatch.from_environment(asyncio.get_running_loop())
     try:
         await asyncio.wait({closed, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if stopping.done() and not closed.done():
             await _drain(shutdown_grace)
     finally:
+        if watch is not None:
+            watch.stop()
         closed.cancel()
         stopping.cancel()
         await conn.close()
@@ -319,9 +330,14 @@ def import_or_report(entry: str) -> Optional[Callable[[Host], Any]]:
 
 
 def inherited_socket(process: str) -> Optional[socket.socket]:
-    """The socket whose fd is in ``POLYHOST_FD`` (default 3); None after saying why."""
+    """The socket whose fd is in ``POLYHOST_FD`` (default 3), made non-inheritable;
+    None after saying why."""
     try:
-        return socket.socket(fileno=int(os.environ.get("POLYHOST_FD", "3")))
+        sock = socket.socket(fileno=int(os.environ.get("POLYHOST_FD", "3")))
+        # Not passed on to what the plugin starts (os.system, subprocess with
+        # close_fds=False, a fork and exec): only this process speaks on it.
+        sock.set_inheritable(False)
+        return sock
     except (ValueError, OSError) as e:
         print("polyhost %s: bad environment: %s" % (process, e), file=sys.stderr)
         return None

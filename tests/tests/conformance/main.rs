@@ -771,3 +771,28 @@ fn hostile_case(
     }
     Ok((peak.max(maxrss), stderr))
 }
+
+/// One adapter's failure does not hide the others' results: every adapter runs, and
+/// each failure is reported.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_adapter_does_not_hide_the_next_ones() {
+    let ran = std::sync::Mutex::new(vec![]);
+    let first = support::selected()[0].adapter;
+    let failures = support::run_each_adapter(|guest| {
+        ran.lock().unwrap().push(guest.adapter);
+        async move {
+            assert_ne!(
+                guest.adapter, first,
+                "deliberately failing the first adapter"
+            );
+        }
+    })
+    .await;
+    let all: Vec<&str> = support::selected().iter().map(|g| g.adapter).collect();
+    assert_eq!(*ran.lock().unwrap(), all);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].starts_with(&format!("[{first}]")),
+        "{failures:?}"
+    );
+}

@@ -119,23 +119,51 @@ pub fn selected() -> Vec<Guest> {
         .collect()
 }
 
-/// Runs `scenario` for every selected adapter, each within [`SCENARIO_LIMIT`].
+/// Runs `scenario` for every selected adapter, each within [`SCENARIO_LIMIT`]. Every
+/// adapter runs even when an earlier one failed (one adapter's failure must not hide
+/// another's result); the test then fails naming each adapter that failed.
 pub async fn for_each_adapter<F, Fut>(scenario: F)
 where
     F: Fn(Guest) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    let failures = run_each_adapter(scenario).await;
+    if !failures.is_empty() {
+        panic!("{}", failures.join("\n"));
+    }
+}
+
+/// Runs `scenario` for every selected adapter; the failure of each adapter that
+/// failed (a panic, or no end within [`SCENARIO_LIMIT`]).
+pub async fn run_each_adapter<F, Fut>(scenario: F) -> Vec<String>
+where
+    F: Fn(Guest) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures::FutureExt;
+    let mut failures = vec![];
     for guest in &selected() {
-        if tokio::time::timeout(SCENARIO_LIMIT, scenario(*guest))
-            .await
-            .is_err()
-        {
-            panic!(
+        let run =
+            std::panic::AssertUnwindSafe(tokio::time::timeout(SCENARIO_LIMIT, scenario(*guest)))
+                .catch_unwind()
+                .await;
+        match run {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => failures.push(format!(
                 "[{}] the scenario did not finish within {SCENARIO_LIMIT:?}",
                 guest.adapter
-            );
+            )),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "a panic".into());
+                failures.push(format!("[{}] failed: {message}", guest.adapter));
+            }
         }
     }
+    failures
 }
 
 /// Awaits `fut`, failing the test with `what` if it takes longer than `limit`.

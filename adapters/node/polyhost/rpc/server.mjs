@@ -188,7 +188,9 @@ export class LocalHook extends Hook {
   }
 
   _run(entry, content, conn, p) {
-    const limiter = conn !== null ? conn._limiter : null;
+    // A server with `$unlimited` (the worker's control interface: pings, shutdown) is
+    // not counted, so a worker whose handlers fill every slot still answers them.
+    const limiter = conn !== null && this.server.$unlimited !== true ? conn._limiter : null;
     if (limiter !== null && !limiter.tryAcquire()) {
       p.settled = limiter.acquire().then(() => this._start(entry, content, conn, p, limiter));
       return;

@@ -16,7 +16,9 @@ as ``Capability`` objects), then calls ``getattr(server, name)(params)``:
 - an ``async def`` handler runs as a task on the event loop; a plain ``def`` handler runs
   in a thread pool executor (the connection's, else the loop's default), so it cannot
   block the loop. At most ``max_concurrency`` handlers of one connection run at once
-  (``limiter.Limiter``). (Starting the task eagerly, running its first step at once,
+  (``limiter.Limiter``); a server class that sets ``_polyhost_unlimited = True`` (the
+  worker's own control interface: pings, shutdown) is not counted, so a busy worker
+  still answers them. (Starting the task eagerly, running its first step at once,
   was measured: no gain in latency or throughput, so it is not done.)
 - It returns an instance of the results class, or None (empty results), or a dict of
   the results' fields; an awaitable result is awaited.
@@ -118,11 +120,12 @@ def _coerce(res, results_cls):
 class LocalHook(Hook):
     """The hook of one Server object (one per object; reference counts are not used)."""
 
-    __slots__ = ("server", "_queue", "_worker")
+    __slots__ = ("server", "_queue", "_worker", "_limited")
 
     def __init__(self, server):
         super().__init__()
         self.server = server
+        self._limited = not getattr(server, "_polyhost_unlimited", False)
         self._queue = collections.deque()
         self._worker = None
 
@@ -164,7 +167,7 @@ class LocalHook(Hook):
         name, params_cls, results_cls = entry[0], entry[1], entry[2]
         if ctx is not None:
             _connection.set(ctx)  # this task's own context: seen by the handler only
-            limiter = ctx._limiter
+            limiter = ctx._limiter if self._limited else None
         else:
             limiter = None
         try:
