@@ -125,14 +125,7 @@ fn rename(request: &[u8], prefix: Option<&Path>) -> capnp::Result<Vec<u8>> {
     let Some(prefix) = prefix else {
         return Ok(request.to_vec());
     };
-    let mut slice = request;
-    let message = capnp::serialize::read_message_from_flat_slice(
-        &mut slice,
-        capnp::message::ReaderOptions {
-            traversal_limit_in_words: None,
-            nesting_limit: 128,
-        },
-    )?;
+    let message = read_request(request)?;
     let reader: code_generator_request::Reader<'_> = message.get_root()?;
     let mut requested = std::collections::HashSet::new();
     for f in reader.get_requested_files()? {
@@ -199,4 +192,18 @@ fn stage_polyhost_schema(dir: &Path) -> Result<PathBuf, CodegenError> {
         POLYHOST_SCHEMA.as_bytes(),
     )?;
     Ok(import_dir)
+}
+
+/// Reads a CodeGeneratorRequest as the compiler wrote it. It comes from the compiler,
+/// not from a peer, so it is read without a traversal limit.
+pub(crate) fn read_request(
+    mut request: &[u8],
+) -> capnp::Result<capnp::message::Reader<capnp::serialize::BufferSegments<&[u8]>>> {
+    capnp::serialize::read_message_from_flat_slice(
+        &mut request,
+        capnp::message::ReaderOptions {
+            traversal_limit_in_words: None,
+            nesting_limit: 128,
+        },
+    )
 }

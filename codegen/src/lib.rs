@@ -555,14 +555,7 @@ pub fn bundled_languages() -> Vec<&'static str> {
 
 /// Reads a CodeGeneratorRequest (bytes as the compiler wrote them) into the IR.
 pub fn ir_of_request(request: &[u8]) -> Result<Ir, CodegenError> {
-    let mut slice = request;
-    let message = capnp::serialize::read_message_from_flat_slice(
-        &mut slice,
-        capnp::message::ReaderOptions {
-            traversal_limit_in_words: None,
-            nesting_limit: 128,
-        },
-    )?;
+    let message = frontend::read_request(request)?;
     let root: capnp::schema_capnp::code_generator_request::Reader<'_> = message.get_root()?;
     lower::lower(root)
 }

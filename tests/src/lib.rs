@@ -61,3 +61,28 @@ pub fn fault_pool(adapter: &str, size: usize) -> polyhost::PoolBuilder {
     .module_path(PLUGINS)
     .bindings(&faults::BINDINGS)
 }
+
+/// One `#[tokio::test]` per adapter for a scenario `async fn name(adapter: &str)`, in
+/// modules named after the adapters, so one adapter's failure never hides another's.
+#[macro_export]
+macro_rules! for_adapters {
+    ($($scenario:ident),* $(,)?) => {
+        mod python {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario("python").await
+                }
+            )*
+        }
+        mod node {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario("node").await
+                }
+            )*
+        }
+    };
+}
+

@@ -13,30 +13,9 @@ use std::sync::Arc;
 
 use polyhost::connection::MAX_CALLBACKS_IN_FLIGHT;
 use polyhost::HandlerError;
+use polyhost_tests::for_adapters;
 use polyhost_tests::faults::{FaultsClient, HostGateDispatch, HostGateHandler, NestClient};
 use tokio::sync::{watch, Notify};
-
-/// One `#[tokio::test]` per adapter for a scenario `async fn name(adapter: &str)`.
-macro_rules! for_adapters {
-    ($($scenario:ident),* $(,)?) => {
-        mod python {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $scenario() {
-                    super::$scenario("python").await
-                }
-            )*
-        }
-        mod node {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $scenario() {
-                    super::$scenario("node").await
-                }
-            )*
-        }
-    };
-}
 
 for_adapters!(
     busy_workers_answer_health_pings,

@@ -10,29 +10,9 @@ use polyhost::output::{MAX_LINE, STDERR_TAIL_LINES};
 use polyhost::{CallError, ExitReason, PoolBuilder};
 use polyhost_tests::fault_pool;
 use polyhost_tests::faults::FaultsClient;
+use polyhost_tests::for_adapters;
 use tokio::sync::Notify;
 use tracing::field::{Field, Visit};
-
-macro_rules! for_adapters {
-    ($($scenario:ident),* $(,)?) => {
-        mod python {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $scenario() {
-                    super::$scenario("python").await
-                }
-            )*
-        }
-        mod node {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $scenario() {
-                    super::$scenario("node").await
-                }
-            )*
-        }
-    };
-}
 
 for_adapters!(
     bytes_that_are_not_utf8_do_not_stop_forwarding,
