@@ -173,6 +173,7 @@ fn lock(path: &Path) -> Result<File, CacheError> {
 }
 
 /// Writes the tree under a temporary name beside `dir`, then renames it into place.
+/// On failure (a full disk, say) the temporary folder is removed again.
 fn write_tree(parent: &Path, dir: &Path, files: &[(&str, &[u8])]) -> Result<(), CacheError> {
     let tmp = parent.join(format!(
         ".{}.tmp-{}",
@@ -182,6 +183,17 @@ fn write_tree(parent: &Path, dir: &Path, files: &[(&str, &[u8])]) -> Result<(), 
     if fs::symlink_metadata(&tmp).is_ok() {
         remove_tree(&tmp)?;
     }
+    let written = write_tmp_tree(&tmp, files).and_then(|()| {
+        fs::rename(&tmp, dir).map_err(io_error("move into place", dir))
+    });
+    if written.is_err() && fs::symlink_metadata(&tmp).is_ok() {
+        let _ = remove_tree(&tmp);
+    }
+    written
+}
+
+/// Writes every file under `tmp`, then makes the tree read-only.
+fn write_tmp_tree(tmp: &Path, files: &[(&str, &[u8])]) -> Result<(), CacheError> {
     let mut dirs = BTreeSet::new();
     for (path, bytes) in files {
         let file = tmp.join(path);
@@ -192,7 +204,7 @@ fn write_tree(parent: &Path, dir: &Path, files: &[(&str, &[u8])]) -> Result<(), 
             .create(folder)
             .map_err(io_error("create", folder))?;
         let mut ancestor = folder;
-        while ancestor.starts_with(&tmp) && dirs.insert(ancestor.to_path_buf()) {
+        while ancestor.starts_with(tmp) && dirs.insert(ancestor.to_path_buf()) {
             ancestor = ancestor.parent().expect("inside tmp");
         }
         let mut out = OpenOptions::new()
@@ -205,13 +217,13 @@ fn write_tree(parent: &Path, dir: &Path, files: &[(&str, &[u8])]) -> Result<(), 
         fs::set_permissions(&file, fs::Permissions::from_mode(FILE_MODE))
             .map_err(io_error("make read-only", &file))?;
     }
-    dirs.insert(tmp.clone());
+    dirs.insert(tmp.to_path_buf());
     // Deepest first, so a folder is still writable while its children are set.
     for folder in dirs.iter().rev() {
         fs::set_permissions(folder, fs::Permissions::from_mode(DIR_MODE))
             .map_err(io_error("make read-only", folder))?;
     }
-    fs::rename(&tmp, dir).map_err(io_error("move into place", dir))
+    Ok(())
 }
 
 /// Checks the folder holds exactly `files`, untouched and private. The reason when not.

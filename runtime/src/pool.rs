@@ -74,12 +74,6 @@ pub enum PoolError {
         host: String,
         guest: String,
     },
-    #[error("worker {worker} does not serve `{interface}`, which the host asked for; it serves: {served}")]
-    MissingService {
-        worker: String,
-        interface: String,
-        served: String,
-    },
     #[error(
         "the bindings of `{schema}` carry no {language} modules: add `.guest(\"{language}\")` to the \
          polyhost_codegen::Builder in build.rs and rebuild"
