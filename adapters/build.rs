@@ -17,7 +17,9 @@ fn main() {
         .filter(|p| p.join("adapter.json").is_file())
         .collect();
     adapters.sort();
-    let mut out = String::from("/// Every adapter folder, sorted by language.\nstatic BUNDLED: &[Bundled] = &[\n");
+    let mut out = String::from(
+        "/// Every adapter folder, sorted by language.\nstatic BUNDLED: &[Bundled] = &[\n",
+    );
     for dir in &adapters {
         println!("cargo:rerun-if-changed={}", dir.display());
         let language = dir.file_name().unwrap().to_string_lossy();
@@ -26,7 +28,12 @@ fn main() {
         files.sort();
         writeln!(out, "    Bundled {{ language: {language:?}, files: &[").unwrap();
         for (rel, abs) in files {
-            writeln!(out, "        ({rel:?}, include_bytes!({:?})),", abs.display().to_string()).unwrap();
+            writeln!(
+                out,
+                "        ({rel:?}, include_bytes!({:?})),",
+                abs.display().to_string()
+            )
+            .unwrap();
         }
         out.push_str("    ] },\n");
     }
@@ -38,7 +45,10 @@ fn main() {
 
 /// Every file below `dir`, as (path relative to `base` with `/`, absolute path).
 fn collect(base: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("readable").flatten().collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("readable")
+        .flatten()
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -50,7 +60,10 @@ fn collect(base: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
             collect(base, &path, out);
         } else if path.is_file() {
             let rel = path.strip_prefix(base).unwrap();
-            let rel: Vec<String> = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+            let rel: Vec<String> = rel
+                .iter()
+                .map(|c| c.to_string_lossy().into_owned())
+                .collect();
             out.push((rel.join("/"), path));
         }
     }

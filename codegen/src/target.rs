@@ -142,12 +142,11 @@ impl Target {
     /// The target of a guest language whose adapter ships with polyhost (`python`,
     /// `node`, ...: every folder of the `polyhost-adapters` crate).
     pub fn bundled(language: &str) -> Result<Target, CodegenError> {
-        let adapter = polyhost_adapters::find(language).ok_or_else(|| {
-            CodegenError::UnknownGuest {
+        let adapter =
+            polyhost_adapters::find(language).ok_or_else(|| CodegenError::UnknownGuest {
                 language: language.to_string(),
                 available: polyhost_adapters::languages().join(", "),
-            }
-        })?;
+            })?;
         let origin = format!("bundled {language}");
         let recipe: serde_json::Value = adapter
             .file("adapter.json")
@@ -156,7 +155,10 @@ impl Target {
                 target: origin.clone(),
                 message: "the adapter's adapter.json is missing or not JSON".into(),
             })?;
-        let dir = recipe["templates"].as_str().unwrap_or("templates").to_string();
+        let dir = recipe["templates"]
+            .as_str()
+            .unwrap_or("templates")
+            .to_string();
         Target::from_files(&origin, |name| {
             let path = format!("{dir}/{name}");
             let bytes = adapter
@@ -170,7 +172,8 @@ impl Target {
     pub fn load(dir: &Path) -> Result<Target, CodegenError> {
         let mut target = Target::from_files(&dir.display().to_string(), |name| {
             let path = dir.join(name);
-            std::fs::read_to_string(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
         })?;
         target.dir = Some(dir.to_path_buf());
         Ok(target)

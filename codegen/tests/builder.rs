@@ -30,7 +30,13 @@ fn rust_out_dir_receives_raw_and_polyhost_modules() {
         .rust_out_dir(&out)
         .generate()
         .unwrap();
-    for name in ["plot_capnp.rs", "plot.rs", "polyhost_bindings.rs", "polyhost_guests.rs", "polyhost_generated.txt"] {
+    for name in [
+        "plot_capnp.rs",
+        "plot.rs",
+        "polyhost_bindings.rs",
+        "polyhost_guests.rs",
+        "polyhost_generated.txt",
+    ] {
         assert!(out.join(name).is_file(), "{name} missing");
     }
     assert_eq!(output.written.len(), 5);
@@ -277,7 +283,11 @@ fn rerun_if_changed_lists_schemas_and_templates_only_when_on() {
         .unwrap();
     assert!(on.rerun_if_changed.contains(&schema));
     assert!(on.rerun_if_changed.contains(&target.join("manifest.json")));
-    assert!(on.rerun_if_changed.contains(&target.join("doc.md.hbs")), "{:?}", on.rerun_if_changed);
+    assert!(
+        on.rerun_if_changed.contains(&target.join("doc.md.hbs")),
+        "{:?}",
+        on.rerun_if_changed
+    );
     let off = quiet()
         .schema(&schema)
         .rust_out_dir(dir.path().join("b"))
@@ -405,14 +415,24 @@ fn a_bundled_guest_is_embedded_in_the_rust_bindings_and_written_only_when_asked(
         .unwrap();
     let table = std::fs::read_to_string(rust.join("polyhost_guests.rs")).unwrap();
     assert!(table.contains("language: \"python\""), "{table}");
-    assert!(table.contains("include_str!(\"polyhost_guests/python/plot_capnp.py\")"), "{table}");
+    assert!(
+        table.contains("include_str!(\"polyhost_guests/python/plot_capnp.py\")"),
+        "{table}"
+    );
     assert!(table.contains("language: \"node\""), "{table}");
-    let embedded = std::fs::read_to_string(rust.join("polyhost_guests/python/plot_capnp.py")).unwrap();
+    let embedded =
+        std::fs::read_to_string(rust.join("polyhost_guests/python/plot_capnp.py")).unwrap();
     assert!(embedded.contains("FINGERPRINT"), "{embedded}");
-    assert!(node.join("plot_capnp.mjs").is_file(), "write_guest writes the modules");
+    assert!(
+        node.join("plot_capnp.mjs").is_file(),
+        "write_guest writes the modules"
+    );
     assert!(node.join("plot_capnp.d.ts").is_file());
     let rust_module = std::fs::read_to_string(rust.join("plot.rs")).unwrap();
-    assert!(rust_module.contains("pub const BINDINGS: ::polyhost::Bindings"), "{rust_module}");
+    assert!(
+        rust_module.contains("pub const BINDINGS: ::polyhost::Bindings"),
+        "{rust_module}"
+    );
 }
 
 #[test]
@@ -433,13 +453,21 @@ fn generated_files_lists_every_output_by_target_without_writing() {
         "node/plot_capnp.mjs",
         "node/plot_capnp.d.ts",
     ] {
-        assert!(files.contains_key(key), "{key} missing from {:?}", files.keys());
+        assert!(
+            files.contains_key(key),
+            "{key} missing from {:?}",
+            files.keys()
+        );
     }
     assert!(
         !files.keys().any(|k| k.starts_with("rust/polyhost_guests/")),
         "each guest module once, under its language"
     );
-    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    let entries: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(entries.len(), 1, "only the schema: {entries:?}");
 }
 

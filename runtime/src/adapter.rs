@@ -117,16 +117,20 @@ impl Adapter {
     /// Like [`bundled`](Self::bundled), with the runtime written under `cache_root`
     /// (a folder only this user may write to), for hosts that keep their caches
     /// elsewhere.
-    pub fn bundled_in(language: &str, cache_root: impl AsRef<Path>) -> Result<Adapter, AdapterError> {
+    pub fn bundled_in(
+        language: &str,
+        cache_root: impl AsRef<Path>,
+    ) -> Result<Adapter, AdapterError> {
         let embedded = polyhost_adapters::find(language).ok_or_else(|| AdapterError::Unknown {
             language: language.to_string(),
             available: polyhost_adapters::languages().join(", "),
         })?;
-        let placed = crate::cache::materialize(cache_root.as_ref(), "runtimes", language, embedded.files)
-            .map_err(|source| AdapterError::Cache {
-                language: language.to_string(),
-                source,
-            })?;
+        let placed =
+            crate::cache::materialize(cache_root.as_ref(), "runtimes", language, embedded.files)
+                .map_err(|source| AdapterError::Cache {
+                    language: language.to_string(),
+                    source,
+                })?;
         Adapter::load(placed.dir)
     }
 
@@ -214,7 +218,11 @@ mod tests {
             let adapter = Adapter::bundled_in(bundled.language, cache.path()).unwrap();
             assert_eq!(adapter.definition.language, bundled.language);
             assert!(adapter.dir.starts_with(cache.path()));
-            assert!(adapter.runtime_dir().is_dir(), "{}: runtime_dir", bundled.language);
+            assert!(
+                adapter.runtime_dir().is_dir(),
+                "{}: runtime_dir",
+                bundled.language
+            );
             assert!(
                 adapter.templates_dir().join("manifest.json").is_file(),
                 "{}: templates",

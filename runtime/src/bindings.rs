@@ -62,10 +62,11 @@ pub fn generated_files(
 ) -> Result<std::collections::BTreeMap<String, String>, GeneratedFilesError> {
     let dir = dir.as_ref();
     let listing = dir.join(LISTING_FILE);
-    let text = std::fs::read_to_string(&listing).map_err(|source| GeneratedFilesError::Listing {
-        path: listing.clone(),
-        source,
-    })?;
+    let text =
+        std::fs::read_to_string(&listing).map_err(|source| GeneratedFilesError::Listing {
+            path: listing.clone(),
+            source,
+        })?;
     let mut files = std::collections::BTreeMap::new();
     for line in text.lines() {
         let Some((key, path)) = line.split_once('\t') else {

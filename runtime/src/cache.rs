@@ -66,7 +66,10 @@ pub enum CacheError {
     },
 }
 
-fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> CacheError + 'a {
+fn io_error<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> CacheError + 'a {
     move |e| CacheError::Io {
         action,
         path: path.to_path_buf(),
@@ -101,7 +104,9 @@ pub fn materialize(
     for (path, _) in files {
         let safe = !path.is_empty()
             && !path.starts_with('/')
-            && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
+            && path
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..");
         assert!(safe, "embedded path `{path}` must be relative and plain");
     }
     private_dir(root)?;
@@ -141,7 +146,10 @@ fn private_dir(dir: &Path) -> Result<(), CacheError> {
     } else if meta.uid() != current_uid() {
         Some(format!("owned by uid {}, not this user", meta.uid()))
     } else if meta.mode() & 0o022 != 0 {
-        Some(format!("writable by other users (mode {:o})", meta.mode() & 0o7777))
+        Some(format!(
+            "writable by other users (mode {:o})",
+            meta.mode() & 0o7777
+        ))
     } else {
         None
     };
@@ -183,9 +191,8 @@ fn write_tree(parent: &Path, dir: &Path, files: &[(&str, &[u8])]) -> Result<(), 
     if fs::symlink_metadata(&tmp).is_ok() {
         remove_tree(&tmp)?;
     }
-    let written = write_tmp_tree(&tmp, files).and_then(|()| {
-        fs::rename(&tmp, dir).map_err(io_error("move into place", dir))
-    });
+    let written = write_tmp_tree(&tmp, files)
+        .and_then(|()| fs::rename(&tmp, dir).map_err(io_error("move into place", dir)));
     if written.is_err() && fs::symlink_metadata(&tmp).is_ok() {
         let _ = remove_tree(&tmp);
     }
@@ -242,7 +249,10 @@ fn verify(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), String> {
             } else {
                 check_entry(&path, uid, false)?;
                 let rel = path.strip_prefix(dir).expect("below dir");
-                let rel: Vec<String> = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+                let rel: Vec<String> = rel
+                    .iter()
+                    .map(|c| c.to_string_lossy().into_owned())
+                    .collect();
                 found.insert(rel.join("/"));
             }
         }
@@ -264,15 +274,27 @@ fn verify(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), String> {
 
 fn check_entry(path: &Path, uid: u32, is_dir: bool) -> Result<(), String> {
     let meta = fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let kind_ok = if is_dir { meta.is_dir() } else { meta.is_file() };
+    let kind_ok = if is_dir {
+        meta.is_dir()
+    } else {
+        meta.is_file()
+    };
     if !kind_ok {
-        return Err(format!("{} is not a plain {}", path.display(), if is_dir { "folder" } else { "file" }));
+        return Err(format!(
+            "{} is not a plain {}",
+            path.display(),
+            if is_dir { "folder" } else { "file" }
+        ));
     }
     if meta.uid() != uid {
         return Err(format!("{} is owned by uid {}", path.display(), meta.uid()));
     }
     if meta.mode() & 0o222 != 0 {
-        return Err(format!("{} is writable (mode {:o})", path.display(), meta.mode() & 0o7777));
+        return Err(format!(
+            "{} is writable (mode {:o})",
+            path.display(),
+            meta.mode() & 0o7777
+        ));
     }
     Ok(())
 }
@@ -319,11 +341,20 @@ mod tests {
         let root = cache();
         let first = materialize(root.path(), "runtimes", "demo", FILES).unwrap();
         assert_eq!(first.outcome, Outcome::Written);
-        assert_eq!(fs::read(first.dir.join("pkg/b.py")).unwrap(), b"print('b')\n");
+        assert_eq!(
+            fs::read(first.dir.join("pkg/b.py")).unwrap(),
+            b"print('b')\n"
+        );
         let mode = fs::metadata(first.dir.join("a.txt")).unwrap().mode() & 0o777;
         assert_eq!(mode, FILE_MODE);
         let again = materialize(root.path(), "runtimes", "demo", FILES).unwrap();
-        assert_eq!(again, Materialized { dir: first.dir, outcome: Outcome::Verified });
+        assert_eq!(
+            again,
+            Materialized {
+                dir: first.dir,
+                outcome: Outcome::Verified
+            }
+        );
     }
 
     #[test]
@@ -335,7 +366,9 @@ mod tests {
                 .map(|_| {
                     s.spawn(|| {
                         barrier.wait();
-                        materialize(root.path(), "runtimes", "demo", FILES).unwrap().outcome
+                        materialize(root.path(), "runtimes", "demo", FILES)
+                            .unwrap()
+                            .outcome
                     })
                 })
                 .collect();
@@ -343,9 +376,20 @@ mod tests {
         });
         let written = outcomes.iter().filter(|o| **o == Outcome::Written).count();
         assert_eq!(written, 1, "{outcomes:?}");
-        assert!(outcomes.iter().all(|o| *o != Outcome::Repaired), "{outcomes:?}");
-        let names: Vec<_> = fs::read_dir(root.path().join("runtimes")).unwrap().flatten().map(|e| e.file_name()).collect();
-        assert_eq!(names.len(), 2, "the tree and the lock, nothing half-written: {names:?}");
+        assert!(
+            outcomes.iter().all(|o| *o != Outcome::Repaired),
+            "{outcomes:?}"
+        );
+        let names: Vec<_> = fs::read_dir(root.path().join("runtimes"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            names.len(),
+            2,
+            "the tree and the lock, nothing half-written: {names:?}"
+        );
     }
 
     #[test]
@@ -391,8 +435,14 @@ mod tests {
         let root = cache();
         fs::set_permissions(root.path(), fs::Permissions::from_mode(0o777)).unwrap();
         let err = materialize(root.path(), "runtimes", "demo", FILES).unwrap_err();
-        assert!(matches!(err, CacheError::Insecure { ref path, .. } if path == root.path()), "{err}");
-        assert!(err.to_string().contains(&root.path().display().to_string()), "{err}");
+        assert!(
+            matches!(err, CacheError::Insecure { ref path, .. } if path == root.path()),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains(&root.path().display().to_string()),
+            "{err}"
+        );
         assert!(err.to_string().contains("writable by other users"), "{err}");
     }
 
@@ -403,7 +453,10 @@ mod tests {
         fs::write(&blocker, b"").unwrap();
         let inside = blocker.join("cache");
         let err = materialize(&inside, "runtimes", "demo", FILES).unwrap_err();
-        assert!(matches!(err, CacheError::Io { ref path, .. } if path == &inside), "{err}");
+        assert!(
+            matches!(err, CacheError::Io { ref path, .. } if path == &inside),
+            "{err}"
+        );
         assert!(err.to_string().contains("POLYHOST_CACHE_DIR"), "{err}");
     }
 }

@@ -253,10 +253,12 @@ impl PoolBuilder {
         let language = self.config.spec.adapter.definition.language.clone();
         let mut files: BTreeMap<&'static str, &'static str> = BTreeMap::new();
         for b in &self.config.bindings {
-            let modules = b.modules_for(&language).ok_or_else(|| PoolError::NoGuestModules {
-                schema: b.schema.to_string(),
-                language: language.clone(),
-            })?;
+            let modules = b
+                .modules_for(&language)
+                .ok_or_else(|| PoolError::NoGuestModules {
+                    schema: b.schema.to_string(),
+                    language: language.clone(),
+                })?;
             files.extend(modules.files.iter().copied());
         }
         if files.is_empty() {

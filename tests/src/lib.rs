@@ -85,4 +85,3 @@ macro_rules! for_adapters {
         }
     };
 }
-

@@ -26,7 +26,11 @@ async fn a_tampered_runtime_file_is_rewritten_before_a_worker_runs_it() {
     set_mode(worker.parent().unwrap(), 0o500);
 
     let adapter = Adapter::bundled_in("python", cache.path()).unwrap();
-    assert_eq!(std::fs::read(&worker).unwrap(), genuine, "rewritten from the embedded copy");
+    assert_eq!(
+        std::fs::read(&worker).unwrap(),
+        genuine,
+        "rewritten from the embedded copy"
+    );
     let pool = Pool::builder(adapter, LAB_ENTRY)
         .size(1)
         .module_path(PLUGINS)
@@ -79,14 +83,21 @@ fn a_full_cache_folder_is_a_typed_error_naming_it_and_nothing_half_written_stays
     let cache = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap());
     child
-        .args(["--exact", "a_full_cache_folder_is_a_typed_error_naming_it_and_nothing_half_written_stays", "--nocapture"])
+        .args([
+            "--exact",
+            "a_full_cache_folder_is_a_typed_error_naming_it_and_nothing_half_written_stays",
+            "--nocapture",
+        ])
         .env(FULL_DISK_CHILD, cache.path());
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         use std::os::unix::process::CommandExt;
         child.pre_exec(|| {
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let limit = libc::rlimit { rlim_cur: 4096, rlim_max: 4096 };
+            let limit = libc::rlimit {
+                rlim_cur: 4096,
+                rlim_max: 4096,
+            };
             if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -95,8 +106,15 @@ fn a_full_cache_folder_is_a_typed_error_naming_it_and_nothing_half_written_stays
     }
     let out = child.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("refused: cannot put the python runtime in place"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("refused: cannot put the python runtime in place"),
+        "{stdout}"
+    );
     let left: Vec<_> = std::fs::read_dir(cache.path().join("runtimes"))
         .unwrap()
         .flatten()

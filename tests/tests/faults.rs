@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use polyhost::connection::MAX_CALLBACKS_IN_FLIGHT;
 use polyhost::HandlerError;
-use polyhost_tests::for_adapters;
 use polyhost_tests::faults::{FaultsClient, HostGateDispatch, HostGateHandler, NestClient};
+use polyhost_tests::for_adapters;
 use tokio::sync::{watch, Notify};
 
 for_adapters!(

@@ -40,7 +40,9 @@ fn cargo() -> Command {
 }
 
 fn run(cmd: &mut Command, what: &str) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
     assert!(
         out.status.success(),
         "{what} failed ({}):\n{}\n{}",
@@ -136,7 +138,10 @@ fn greeted(out: &Output) -> String {
 }
 
 fn assert_both_languages_answer(stdout: &str) {
-    assert!(stdout.contains("python: Hello, Ada, from Python!"), "{stdout}");
+    assert!(
+        stdout.contains("python: Hello, Ada, from Python!"),
+        "{stdout}"
+    );
     assert!(stdout.contains("node: Hello, Ada, from Node!"), "{stdout}");
     assert!(stdout.contains("console <- Python greets Ada"), "{stdout}");
     assert!(stdout.contains("console <- Node greets Ada"), "{stdout}");
@@ -148,8 +153,18 @@ fn a_crate_outside_the_workspace_builds_on_the_packaged_crates_and_its_binary_ru
     let crates = packaged_crates(&base.join("crates"));
     let files = readme_crate();
     let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
-    for needed in ["Cargo.toml", "build.rs", "src/main.rs", "plugin/hello_plugin.py", "plugin/hello_plugin.mjs", "tests/bindings.rs"] {
-        assert!(names.contains(&needed), "the README's crate has no {needed}: {names:?}");
+    for needed in [
+        "Cargo.toml",
+        "build.rs",
+        "src/main.rs",
+        "plugin/hello_plugin.py",
+        "plugin/hello_plugin.mjs",
+        "tests/bindings.rs",
+    ] {
+        assert!(
+            names.contains(&needed),
+            "the README's crate has no {needed}: {names:?}"
+        );
     }
 
     // The crate, exactly as the README shows it, plus a patch that points the crates.io
@@ -161,7 +176,10 @@ fn a_crate_outside_the_workspace_builds_on_the_packaged_crates_and_its_binary_ru
         if path == "Cargo.toml" {
             contents.push_str("\n[workspace]\n\n[patch.crates-io]\n");
             for (name, dir) in &crates {
-                contents.push_str(&format!("{name} = {{ path = {:?} }}\n", dir.display().to_string()));
+                contents.push_str(&format!(
+                    "{name} = {{ path = {:?} }}\n",
+                    dir.display().to_string()
+                ));
             }
         }
         write(&krate.join(path), contents.as_bytes());
@@ -209,7 +227,12 @@ fn a_crate_outside_the_workspace_builds_on_the_packaged_crates_and_its_binary_ru
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    for expected in ["python__hello_capnp.py", "node__hello_capnp.mjs", "node__hello_capnp.d.ts", "rust__hello.rs"] {
+    for expected in [
+        "python__hello_capnp.py",
+        "node__hello_capnp.mjs",
+        "node__hello_capnp.d.ts",
+        "rust__hello.rs",
+    ] {
         assert!(
             snapshots.iter().any(|s| s.contains(expected)),
             "no snapshot of {expected}: {snapshots:?}"
@@ -230,13 +253,24 @@ fn a_crate_outside_the_workspace_builds_on_the_packaged_crates_and_its_binary_ru
     std::fs::create_dir_all(deployed.join("plugin")).unwrap();
     std::fs::copy(&binary, deployed.join("hello-plugins")).unwrap();
     for plugin in ["hello_plugin.py", "hello_plugin.mjs"] {
-        std::fs::copy(krate.join("plugin").join(plugin), deployed.join("plugin").join(plugin)).unwrap();
+        std::fs::copy(
+            krate.join("plugin").join(plugin),
+            deployed.join("plugin").join(plugin),
+        )
+        .unwrap();
     }
     let mut away = OutOfReach(vec![]);
     away.hide(krate.clone());
     away.hide(base.join("crates"));
-    for entry in std::fs::read_dir(target_dir().join("debug/build")).unwrap().flatten() {
-        if entry.file_name().to_string_lossy().starts_with("hello-plugins-") {
+    for entry in std::fs::read_dir(target_dir().join("debug/build"))
+        .unwrap()
+        .flatten()
+    {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("hello-plugins-")
+        {
             away.hide(entry.path());
         }
     }
@@ -256,7 +290,11 @@ fn a_crate_outside_the_workspace_builds_on_the_packaged_crates_and_its_binary_ru
     let (first, second) = (start(), start());
     for host in [first, second] {
         let out = host.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_both_languages_answer(&greeted(&out));
     }
     for kind in ["runtimes", "modules"] {
@@ -267,8 +305,15 @@ fn a_crate_outside_the_workspace_builds_on_the_packaged_crates_and_its_binary_ru
             .filter(|n| n != ".lock")
             .collect();
         entries.sort();
-        assert_eq!(entries.len(), 2, "{kind}: one folder per language: {entries:?}");
-        assert!(entries[0].starts_with("node-") && entries[1].starts_with("python-"), "{entries:?}");
+        assert_eq!(
+            entries.len(),
+            2,
+            "{kind}: one folder per language: {entries:?}"
+        );
+        assert!(
+            entries[0].starts_with("node-") && entries[1].starts_with("python-"),
+            "{entries:?}"
+        );
     }
     drop(away);
 }

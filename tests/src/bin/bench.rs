@@ -262,7 +262,8 @@ async fn run() -> Result<(), BoxError> {
         let mut empty = Vec::new();
         let mut warm = Vec::new();
         for run in 0..START_RUNS {
-            let folder = std::env::temp_dir().join(format!("polyhost-bench-cache-{}-{run}", std::process::id()));
+            let folder = std::env::temp_dir()
+                .join(format!("polyhost-bench-cache-{}-{run}", std::process::id()));
             let t = Instant::now();
             let adapter = Adapter::bundled_in(language, &folder)?;
             let pool = pool_of(&adapter).start().await?;
@@ -279,9 +280,16 @@ async fn run() -> Result<(), BoxError> {
         let bytes: usize = polyhost_adapters::find(language)
             .map(|a| a.files.iter().map(|(_, b)| b.len()).sum())
             .unwrap_or(0);
-        table.row(&format!("{language}: warm cache (runtime verified in place)"), ms(warm), 1.0);
         table.row(
-            &format!("{language}: empty cache (runtime of {} KiB written, then started)", bytes / 1024),
+            &format!("{language}: warm cache (runtime verified in place)"),
+            ms(warm),
+            1.0,
+        );
+        table.row(
+            &format!(
+                "{language}: empty cache (runtime of {} KiB written, then started)",
+                bytes / 1024
+            ),
             ms(empty),
             empty.as_secs_f64() / warm.as_secs_f64(),
         );

@@ -42,7 +42,9 @@ struct Host {
 
 impl Host {
     fn now() -> Host {
-        let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
+        let fds = std::fs::read_dir("/proc/self/fd")
+            .map(|d| d.count())
+            .unwrap_or(0);
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let field = |name: &str| -> u64 {
             status
@@ -73,7 +75,11 @@ async fn main() {
     let pool = lab_pool(WORKERS)
         .concurrency(IN_FLIGHT)
         .queue(4 * IN_FLIGHT)
-        .taint(usize::MAX, Duration::from_secs(60), Duration::from_millis(1))
+        .taint(
+            usize::MAX,
+            Duration::from_secs(60),
+            Duration::from_millis(1),
+        )
         .restart_backoff(Duration::from_millis(10), Duration::from_millis(200))
         .call_timeout(Duration::from_secs(30))
         .start()
@@ -99,7 +105,7 @@ async fn main() {
             Err(e) => other.push(format!("call {i}: {e}")),
         }
         done += 1;
-        if done % kill_every == 0 && done < total {
+        if done.is_multiple_of(kill_every) && done < total {
             let pids = pool.stats().pids;
             if let Some(pid) = pids.get(kills % pids.len().max(1)) {
                 // SAFETY: kill(2) with a pid the pool reports as its live worker.
@@ -109,7 +115,10 @@ async fn main() {
         }
         if done % WINDOW == KILL_EVERY / 2 {
             let h = Host::now();
-            eprintln!("  after {done:>8} calls: {} fds, {} threads, RSS {} KiB", h.fds, h.threads, h.rss_kib);
+            eprintln!(
+                "  after {done:>8} calls: {} fds, {} threads, RSS {} KiB",
+                h.fds, h.threads, h.rss_kib
+            );
         }
         // Sampled half-way between two kills, when no restart is under way.
         if done == WINDOW + KILL_EVERY / 2 {
@@ -137,13 +146,22 @@ async fn main() {
         total as f64 / elapsed.as_secs_f64(),
         stats.restarts
     );
-    println!("  returned {ok}, failed with the crash of their worker {crashed}, otherwise {}", other.len());
-    println!("  lost (neither returned nor failed): {}", total - ok - crashed - other.len());
+    println!(
+        "  returned {ok}, failed with the crash of their worker {crashed}, otherwise {}",
+        other.len()
+    );
+    println!(
+        "  lost (neither returned nor failed): {}",
+        total - ok - crashed - other.len()
+    );
     println!("  host after the first {WINDOW}: {first:?}");
     println!("  host before the last {WINDOW}: {last:?}");
     println!("  host at the end:              {end:?}");
     let growth = end.rss_kib as f64 / first.rss_kib.max(1) as f64 - 1.0;
-    println!("  RSS growth from the first to the last {WINDOW} calls: {:+.1}%", 100.0 * growth);
+    println!(
+        "  RSS growth from the first to the last {WINDOW} calls: {:+.1}%",
+        100.0 * growth
+    );
     for o in other.iter().take(5) {
         println!("  unexpected: {o}");
     }
