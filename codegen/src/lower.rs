@@ -24,8 +24,6 @@ pub mod well_known {
     pub const SINK_INTERFACE: u64 = 0x950d47d539ceb3b3;
     /// `StreamResult` in capnp/stream.capnp (results of `-> stream` methods).
     pub const STREAM_RESULT: u64 = 0x995f9a3377c0b16e;
-    /// `WorkerProcess`, the bootstrap interface of every worker process.
-    pub const WORKER_INTERFACE: u64 = 0xe064d6165d0567b2;
 }
 
 type Reader<'a> = code_generator_request::Reader<'a>;

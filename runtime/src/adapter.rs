@@ -55,9 +55,6 @@ pub struct AdapterDefinition {
     pub env: BTreeMap<String, String>,
     /// Folder of the generator target (relative to the adapter folder).
     pub templates: String,
-    /// How generated module files end (`_capnp.py`), for diagnostics.
-    #[serde(default)]
-    pub module_suffix: String,
 }
 
 /// A loaded adapter: its folder and definition.
