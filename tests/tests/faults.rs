@@ -50,6 +50,26 @@ async fn within<T>(limit: Duration, what: &str, fut: impl std::future::Future<Ou
     }
 }
 
+/// A call failed because its worker was cut off (killed, or its connection closed).
+fn assert_worker_lost(err: &CallError) {
+    assert!(
+        matches!(
+            err,
+            CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }
+        ),
+        "{err:?}"
+    );
+}
+
+/// The next call is answered, by a worker other than `pid`: the pool replaced it.
+async fn answered_by_a_new_worker(faults: &FaultsClient, pid: u32) {
+    let new_pid = within(Duration::from_secs(20), "a call after", faults.pid())
+        .await
+        .unwrap()
+        .pid;
+    assert_ne!(new_pid, pid);
+}
+
 /// Every concurrency slot is taken by calls that run for many ping timeouts: the
 /// worker's health pings do not queue behind them, so the worker is not killed.
 async fn busy_workers_answer_health_pings(adapter: &str) {
@@ -670,11 +690,7 @@ async fn a_worker_that_half_closes_its_socket_is_replaced() {
         ),
         other => panic!("expected WorkerCrashed, got {other:?}"),
     }
-    let new_pid = within(Duration::from_secs(20), "a call after", faults.pid())
-        .await
-        .unwrap()
-        .pid;
-    assert_ne!(new_pid, pid);
+    answered_by_a_new_worker(&faults, pid).await;
     pool.shutdown().await;
 }
 
@@ -692,18 +708,8 @@ async fn a_frame_over_the_size_limit_cuts_the_worker_off() {
     )
     .await
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }
-        ),
-        "{err:?}"
-    );
-    let new_pid = within(Duration::from_secs(20), "a call after", faults.pid())
-        .await
-        .unwrap()
-        .pid;
-    assert_ne!(new_pid, pid);
+    assert_worker_lost(&err);
+    answered_by_a_new_worker(&faults, pid).await;
     pool.shutdown().await;
 }
 
@@ -774,11 +780,7 @@ async fn a_worker_that_never_reads_its_socket_is_killed_and_its_calls_fail() {
             other => panic!("expected WorkerCrashed, got {other:?}"),
         }
     }
-    let new_pid = within(Duration::from_secs(20), "a call after", faults.pid())
-        .await
-        .unwrap()
-        .pid;
-    assert_ne!(new_pid, pid);
+    answered_by_a_new_worker(&faults, pid).await;
     pool.shutdown().await;
 }
 
@@ -864,29 +866,13 @@ async fn a_malformed_return_cuts_the_worker_off() {
     )
     .await
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }
-        ),
-        "{err:?}"
-    );
+    assert_worker_lost(&err);
     let other = within(Duration::from_secs(20), "the call beside it", bystander)
         .await
         .unwrap()
         .unwrap_err();
-    assert!(
-        matches!(
-            other,
-            CallError::WorkerCrashed { .. } | CallError::Disconnected { .. }
-        ),
-        "{other:?}"
-    );
-    let new_pid = within(Duration::from_secs(20), "a call after", faults.pid())
-        .await
-        .unwrap()
-        .pid;
-    assert_ne!(new_pid, pid);
+    assert_worker_lost(&other);
+    answered_by_a_new_worker(&faults, pid).await;
     pool.shutdown().await;
 }
 
