@@ -1,52 +1,59 @@
 //! polyhost: host plugins written in other languages inside a Rust program.
 //!
-//! - `adapter`, `launch`: how a worker of a guest language is started;
-//! - `cache`: the guest runtimes and generated modules this binary carries, written to a
-//!   verified, content-addressed cache folder before workers need them;
-//! - `bindings`: what generated bindings hand a pool (fingerprint, guest modules);
-//! - `template`: workers forked from a template process that has done the imports;
-//! - `pool`: worker pools (routing, sessions, supervision, shutdown);
-//! - `output`: workers' stdout and stderr as `tracing` events, the stderr tail;
-//! - `metrics`: per-method calls, errors and latency percentiles of a pool;
-//! - `pipeline`: capabilities usable before the call that returns them has returned;
-//! - `connection`: one worker's RPC connection on its own I/O thread;
-//! - `codec`: owned values <-> capnp messages (what generated bindings implement);
-//! - `capability`: `Send + Sync` handles to remote objects and the hook that carries
-//!   their calls;
-//! - `dispatch`: serving local objects (host handlers) to workers;
-//! - `stream`: `Sink(T)` streams as Rust `Stream`s and writers;
-//! - `error`: what callers and handlers see when something fails;
-//! - `polyhost_capnp` (raw) and `polyhost` (owned types, clients): the worker protocol,
-//!   generated from `schema/polyhost.capnp`.
+//! The crate is three layers, each importing only from the ones below it:
+//!
+//! - **pool** (`pool/`): worker pools: builder and start, per-slot supervision and
+//!   restart, routing (sessions, least-loaded choice, queue, deadlines, retries),
+//!   per-method metrics, the [`Pool`] handle;
+//! - **rpc** (`rpc/`): Cap'n Proto RPC with one worker: capability handles and the
+//!   hooks that carry their calls, the codec between owned values and messages
+//!   ([`codec`], what generated bindings implement), serving host objects
+//!   ([`dispatch`]), promise pipelining, `Sink(T)` streams, the connection and the
+//!   transport it runs over;
+//! - **process** (`process/`): worker processes: adapters (launch recipes and embedded
+//!   guest runtimes), the verified cache folder, launching a worker on a socketpair,
+//!   template processes that fork workers, output forwarding, exit watches.
+//!
+//! Beside them: `error` (what callers and handlers see when something fails; imported
+//! by every layer), `bindings` (what generated bindings hand a pool), and the worker
+//! protocol `polyhost_capnp` (raw) and `polyhost` (owned types, clients), generated
+//! from `schema/polyhost.capnp`.
+//!
+//! Everything public is re-exported here; the modules themselves are internal, but for
+//! [`codec`] and [`dispatch`], whose paths generated code names, and [`worker`], for
+//! starting one worker process without a pool.
 
-pub mod adapter;
-pub mod bindings;
-pub mod cache;
-pub mod capability;
-pub mod codec;
-pub mod connection;
-pub mod dispatch;
-pub mod error;
-pub mod launch;
-pub mod metrics;
-pub mod output;
-pub mod pipeline;
-pub mod pool;
-pub mod stream;
-pub mod template;
+mod bindings;
+mod error;
+mod pool;
+mod process;
+mod rpc;
 
-pub use adapter::{Adapter, AdapterError};
+pub use rpc::codec;
+pub use rpc::dispatch;
+
+pub mod worker;
+
 pub use bindings::{generated_files, Bindings, GeneratedFilesError, GuestModules};
-pub use cache::CacheError;
-pub use capability::{
-    CallOptions, Capability, CapabilityHook, Method, OutgoingCall, ServiceClient, SinkHandle,
-};
-pub use codec::{AnyValue, CapBridge, CapabilityHandle, NoCaps, PointerValue, Struct};
-pub use dispatch::{Dispatch, DispatchError, Invocation};
 pub use error::{CallError, ErrorKind, ExitReason, HandlerError};
-pub use metrics::MethodStats;
-pub use pool::{Pool, PoolBuilder, PoolError, PoolStats, StartMode};
-pub use stream::{ItemStream, ListItem, SinkWriter};
+pub use pool::builder::PoolBuilder;
+pub use pool::config::{StartMode, DEFAULT_CALL_TIMEOUT};
+pub use pool::error::PoolError;
+pub use pool::metrics::MethodStats;
+pub use pool::running::{Pool, PoolStats};
+pub use process::adapter::{Adapter, AdapterError};
+pub use process::cache::CacheError;
+pub use process::launch::LaunchError;
+pub use process::output::{MAX_LINE as MAX_OUTPUT_LINE, STDERR_TAIL_LINES};
+pub use process::template::TemplateError;
+pub use rpc::bridge::MAX_CALLBACKS_IN_FLIGHT;
+pub use rpc::capability::{
+    CallOptions, CapBridge, Capability, CapabilityHandle, CapabilityHook, Dispatch, DispatchError,
+    Invocation, Method, OutgoingCall, ServiceClient, SinkHandle,
+};
+pub use rpc::codec::{AnyValue, NoCaps, PointerValue, Struct};
+pub use rpc::connection::Limits;
+pub use rpc::stream::{ItemStream, ListItem, SinkWriter};
 
 /// Re-exports generated code relies on, so user crates need not depend on them.
 #[doc(hidden)]

@@ -85,3 +85,14 @@ macro_rules! for_adapters {
         }
     };
 }
+
+/// Sends `signal` to process `pid` (a worker or template the test found in
+/// `PoolStats`); false when it was not sent.
+pub fn signal(pid: u32, signal: i32) -> bool {
+    assert!(
+        (2..=i32::MAX as u32).contains(&pid),
+        "pid {pid} names no single process"
+    );
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe { libc::kill(pid as libc::pid_t, signal) == 0 }
+}

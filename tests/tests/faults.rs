@@ -11,7 +11,7 @@ use polyhost_tests::fault_pool;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use polyhost::connection::MAX_CALLBACKS_IN_FLIGHT;
+use polyhost::MAX_CALLBACKS_IN_FLIGHT;
 use polyhost::HandlerError;
 use polyhost_tests::faults::{FaultsClient, HostGateDispatch, HostGateHandler, NestClient};
 use polyhost_tests::for_adapters;
@@ -260,7 +260,7 @@ async fn forged_pids_from_a_template_are_refused() {
         assert!(
             matches!(
                 &err,
-                polyhost::PoolError::Template(polyhost::template::TemplateError::Fork { .. })
+                polyhost::PoolError::Template(polyhost::TemplateError::Fork { .. })
             ),
             "pid {forged}: {err:?}"
         );
@@ -542,7 +542,7 @@ async fn a_stopped_worker_is_killed_and_replaced(adapter: &str) {
         }
     })
     .await;
-    polyhost::launch::signal(pid, libc::SIGSTOP);
+    polyhost_tests::signal(pid, libc::SIGSTOP);
     let err = within(Duration::from_secs(20), "the frozen call", call)
         .await
         .unwrap()

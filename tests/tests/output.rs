@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use polyhost::output::{MAX_LINE, STDERR_TAIL_LINES};
+use polyhost::{MAX_OUTPUT_LINE as MAX_LINE, STDERR_TAIL_LINES};
 use polyhost::{CallError, ExitReason, PoolBuilder};
 use polyhost_tests::fault_pool;
 use polyhost_tests::faults::FaultsClient;

@@ -66,7 +66,7 @@ async fn a_killed_worker_fails_its_call_with_the_crash_and_is_replaced() {
         eventually(Duration::from_secs(5), || pool.stats().busy == 1).await,
         "the slow call is running"
     );
-    polyhost::launch::signal(pid, libc::SIGKILL);
+    polyhost_tests::signal(pid, libc::SIGKILL);
     let err = tokio::time::timeout(Duration::from_secs(10), call)
         .await
         .unwrap()
@@ -437,7 +437,7 @@ async fn a_worker_that_keeps_crashing_is_held_back_for_a_while() {
     let lab: LabClient = pool.client();
     for crash in 1..=2 {
         let pid = lab.pid().await.unwrap();
-        polyhost::launch::signal(pid, libc::SIGKILL);
+        polyhost_tests::signal(pid, libc::SIGKILL);
         assert!(
             eventually(Duration::from_secs(10), || pool.stats().restarts == crash).await,
             "{:?}",
@@ -589,7 +589,7 @@ async fn a_killed_template_is_replaced_with_its_workers() {
     let pool = lab(2).start().await.unwrap();
     let before = pool.stats();
     let template = before.template.unwrap();
-    polyhost::launch::signal(template, libc::SIGKILL);
+    polyhost_tests::signal(template, libc::SIGKILL);
     // Its workers die with it (parent-death signal); the pool starts a new template
     // and new workers.
     assert!(
@@ -672,8 +672,8 @@ async fn a_template_that_stops_answering_is_replaced() {
     let before = pool.stats();
     let template = before.template.unwrap();
     // Frozen: it can neither fork the replacement nor report the death.
-    polyhost::launch::signal(template, libc::SIGSTOP);
-    polyhost::launch::signal(before.pids[0], libc::SIGKILL);
+    polyhost_tests::signal(template, libc::SIGSTOP);
+    polyhost_tests::signal(before.pids[0], libc::SIGKILL);
     assert!(
         eventually(Duration::from_secs(20), || {
             let now = pool.stats();

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use polyhost::launch::{self, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
+use polyhost::worker::{self, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
 use polyhost::{Adapter, HandlerError, Pool, PoolBuilder, SinkWriter, StartMode};
 use polyhost_tests::bench::{self, BenchClient, FeederDispatch, FeederHandler, Item};
 use polyhost_tests::PLUGINS;
@@ -382,7 +382,7 @@ impl FloorEcho {
             cwd: None,
             concurrency: 1,
         };
-        let spawned = launch::spawn(&spec, 0)?;
+        let spawned = worker::spawn(&spec, 0)?;
         let read = BufReader::with_capacity(64 * 1024, spawned.socket.try_clone()?);
         Ok(FloorEcho {
             child: spawned.child,

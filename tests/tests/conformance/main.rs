@@ -350,7 +350,7 @@ async fn a_call_on_an_unreturned_capability_is_pipelined() {
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         // capnp-rpc is !Send: run it on a thread of its own.
         std::thread::spawn(move || {
-            let spawned = polyhost::launch::spawn(&spec, 1).expect("the guest starts");
+            let spawned = polyhost::worker::spawn(&spec, 1).expect("the guest starts");
             let pid = spawned.pid;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -715,11 +715,11 @@ async fn amplifying_input_closes_the_connection_within_64_mib() {
 /// One hostile case against a fresh worker: Ok((peak RSS in KiB, the end of its
 /// stderr)) when the worker closed the connection, said why on stderr and exited.
 fn hostile_case(
-    spec: &polyhost::launch::WorkerSpec,
+    spec: &polyhost::worker::WorkerSpec,
     id: u64,
     case: &hostile::Case,
 ) -> Result<(i64, String), String> {
-    let mut spawned = polyhost::launch::spawn(spec, id).map_err(|e| e.to_string())?;
+    let mut spawned = polyhost::worker::spawn(spec, id).map_err(|e| e.to_string())?;
     let pid = spawned.pid;
     let outcome = (|| {
         // The peer may close before everything is written: that is fine.
@@ -760,7 +760,7 @@ fn hostile_case(
     // The stderr reader thread may still be catching up.
     let mut stderr = String::new();
     for _ in 0..100 {
-        stderr = polyhost::launch::tail_text(&spawned.stderr_tail);
+        stderr = polyhost::worker::tail_text(&spawned.stderr_tail);
         if !stderr.trim().is_empty() {
             break;
         }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use polyhost::launch::WorkerSpec;
+use polyhost::worker::WorkerSpec;
 use polyhost::{Adapter, HandlerError, Pool, SinkWriter};
 use polyhost_tests::conformance::conformance::{
     self as schema, CallbackDispatch, CallbackHandler, ConformanceClient, Point,
@@ -75,7 +75,7 @@ impl Guest {
             .join(self.adapter)
     }
 
-    /// How to start a guest worker by hand (`polyhost::launch::spawn`).
+    /// How to start a guest worker by hand (`polyhost::worker::spawn`).
     pub fn spec(&self) -> WorkerSpec {
         let adapter = self.load_adapter();
         let interpreter = adapter
@@ -86,7 +86,7 @@ impl Guest {
             entry: self.entry.to_string(),
             module_paths: vec![self.modules(), self.guest_dir()],
             interpreter,
-            env_allowlist: polyhost::launch::DEFAULT_ENV_ALLOWLIST
+            env_allowlist: polyhost::worker::DEFAULT_ENV_ALLOWLIST
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
@@ -328,7 +328,7 @@ pub fn reap(pid: u32, limit: Duration) -> Option<(i32, i64)> {
             return Some((status, usage.ru_maxrss));
         }
         if got == -1 || Instant::now() >= until {
-            polyhost::launch::signal(pid, libc::SIGKILL);
+            polyhost_tests::signal(pid, libc::SIGKILL);
             // SAFETY: as above; reaps the killed child.
             unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
             return None;

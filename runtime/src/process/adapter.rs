@@ -71,7 +71,7 @@ pub enum AdapterError {
     #[error("cannot put the {language} runtime in place: {source}")]
     Cache {
         language: String,
-        source: crate::cache::CacheError,
+        source: crate::process::cache::CacheError,
     },
     #[error("cannot read adapter definition `{path}`: {message}")]
     Definition { path: PathBuf, message: String },
@@ -104,9 +104,9 @@ impl Adapter {
     /// use into the cache folder (`$POLYHOST_CACHE_DIR`, else `$XDG_CACHE_HOME/polyhost`,
     /// else `~/.cache/polyhost`) and verified there at every call.
     pub fn bundled(language: &str) -> Result<Adapter, AdapterError> {
-        let root = crate::launch::cache_dir().ok_or_else(|| AdapterError::Cache {
+        let root = crate::process::cache::cache_dir().ok_or_else(|| AdapterError::Cache {
             language: language.to_string(),
-            source: crate::cache::CacheError::NoCacheDir,
+            source: crate::process::cache::CacheError::NoCacheDir,
         })?;
         Adapter::bundled_in(language, root)
     }
@@ -122,12 +122,16 @@ impl Adapter {
             language: language.to_string(),
             available: polyhost_adapters::languages().join(", "),
         })?;
-        let placed =
-            crate::cache::materialize(cache_root.as_ref(), "runtimes", language, embedded.files)
-                .map_err(|source| AdapterError::Cache {
-                    language: language.to_string(),
-                    source,
-                })?;
+        let placed = crate::process::cache::materialize(
+            cache_root.as_ref(),
+            "runtimes",
+            language,
+            embedded.files,
+        )
+        .map_err(|source| AdapterError::Cache {
+            language: language.to_string(),
+            source,
+        })?;
         Adapter::load(placed.dir)
     }
 

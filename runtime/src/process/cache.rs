@@ -17,6 +17,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
@@ -64,6 +65,41 @@ pub enum CacheError {
         path: PathBuf,
         message: String,
     },
+}
+
+/// Where guest runtimes may keep caches (Python's bytecode, say): the adapter
+/// definition's `{cache_dir}`, and where bundled runtimes and generated modules are
+/// written (see `cache`). `$POLYHOST_CACHE_DIR`, else `$XDG_CACHE_HOME/polyhost`, else
+/// `$HOME/.cache/polyhost`,
+/// else `polyhost-<uid>` in the temporary directory, made private (mode 0700) and used
+/// only while this user owns it and nobody else may write to it. `None` when there is
+/// no such folder: variables that name `{cache_dir}` are then left out. Worked out
+/// once per process.
+pub fn cache_dir() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("POLYHOST_CACHE_DIR").filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(dir));
+        }
+        let home = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".cache"))
+            });
+        if let Some(base) = home {
+            return Some(base.join("polyhost"));
+        }
+        // SAFETY: getuid(2) cannot fail and has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        let dir = std::env::temp_dir().join(format!("polyhost-{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        let meta = std::fs::symlink_metadata(&dir).ok()?;
+        (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0).then_some(dir)
+    })
+    .as_deref()
 }
 
 fn io_error<'a>(

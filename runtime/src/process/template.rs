@@ -38,7 +38,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::error::ExitReason;
-use crate::launch::{self, ExitWatch, LaunchError, Running, StderrTail, WorkerSpec};
+use crate::process::exit::{reap_in_background, signal, valid_pid, ExitWatch, ProcessHandle};
+use crate::process::launch::{self, LaunchError, Running, WorkerSpec};
+use crate::process::output::{forward_output, StderrTail};
 
 /// The worker id under which a template's own output is logged.
 pub const TEMPLATE_WORKER_ID: u64 = 0;
@@ -144,7 +146,7 @@ impl Template {
             &extra,
         )?;
         let pid = child.id();
-        let exit = launch::reap_in_background(child, "template")?;
+        let exit = reap_in_background(child, "template")?;
         let (ready_tx, ready) = oneshot::channel();
         let shared = Arc::new(Mutex::new(Shared {
             ready: Some(ready_tx),
@@ -233,7 +235,7 @@ impl Template {
             worker: worker_id,
             message,
         })?;
-        let stderr_tail = launch::forward_output(
+        let stderr_tail = forward_output(
             Some(File::from(out_r)),
             Some(File::from(err_r)),
             worker_id,
@@ -244,7 +246,7 @@ impl Template {
             pid,
             // The template reaps this worker, not the host: a pid reused in the
             // moment since its report would be named instead (see ProcessHandle).
-            process: Arc::new(launch::ProcessHandle::open(pid)),
+            process: Arc::new(ProcessHandle::open(pid)),
             stderr_tail,
             exit,
         })
@@ -254,7 +256,7 @@ impl Template {
     fn kill(&self) {
         lock(&self.shared).closed = true;
         if self.exit.get().is_none() {
-            launch::signal(self.pid, libc::SIGKILL);
+            signal(self.pid, libc::SIGKILL);
         }
     }
 
@@ -263,7 +265,7 @@ impl Template {
     pub async fn stop(&self, grace: Duration) {
         let _ = rustix::net::shutdown(&self.ctl, Shutdown::Both);
         if !self.exit.wait(grace).await {
-            launch::signal(self.pid, libc::SIGKILL);
+            signal(self.pid, libc::SIGKILL);
             self.exit.wait(grace).await;
         }
     }
@@ -342,9 +344,7 @@ fn read_reports(ctl: OwnedFd, template_pid: u32, exit: &ExitWatch, shared: &Mute
                 }
             }
             Report::Spawned { id, pid }
-                if !launch::valid_pid(pid)
-                    || pid == template_pid
-                    || sh.children.contains_key(&pid) =>
+                if !valid_pid(pid) || pid == template_pid || sh.children.contains_key(&pid) =>
             {
                 // Signalling it later could hit a process group, every process, or
                 // another worker: the template (or a plugin it imported) is not to be
@@ -386,7 +386,7 @@ fn read_reports(ctl: OwnedFd, template_pid: u32, exit: &ExitWatch, shared: &Mute
     // The template is gone or was cut off: its workers die with it (parent-death
     // signal), and nobody is left to report how.
     if exit.get().is_none() {
-        launch::signal(template_pid, libc::SIGKILL);
+        signal(template_pid, libc::SIGKILL);
     }
     let mut sh = lock(shared);
     sh.closed = true;

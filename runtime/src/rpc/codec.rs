@@ -18,21 +18,8 @@
 use capnp::traits::{Owned, OwnedStruct};
 use capnp::{data, data_list, enum_list, list_list, primitive_list, struct_list, text, text_list};
 
-use crate::capability::{Capability, StructIn, StructOut};
-
-/// Maps capabilities between capnp messages and [`Capability`] handles.
-pub trait CapBridge {
-    /// A capability read from a message becomes a handle.
-    fn import(
-        &self,
-        hook: Box<dyn capnp::private::capability::ClientHook>,
-    ) -> capnp::Result<Capability>;
-    /// A handle written into a message.
-    fn export(
-        &self,
-        cap: &Capability,
-    ) -> capnp::Result<Box<dyn capnp::private::capability::ClientHook>>;
-}
+use crate::rpc::capability::{CapBridge, Capability, CapabilityHandle};
+use crate::rpc::layout::{StructIn, StructOut};
 
 /// The bridge for messages without a connection: capabilities are refused with an
 /// error saying so.
@@ -476,13 +463,6 @@ list_element!([] data_list::Owned, Vec<u8>);
 list_element!([O: OwnedStruct + 'static, T: Struct<Raw = O>] struct_list::Owned<O>, T);
 list_element!([O: Owned, T: ListElement<O>] list_list::Owned<O>, T);
 list_element!([E: TryFrom<u16, Error = capnp::NotInSchema> + Into<u16> + capnp::introspect::Introspect + Copy + 'static, T: Into<E> + Copy] enum_list::Owned<E>, T);
-
-/// Typed capability handles (generated clients, [`crate::SinkHandle`]) convert to and
-/// from [`Capability`].
-pub trait CapabilityHandle: Sized {
-    fn from_capability(cap: Capability) -> Self;
-    fn capability(&self) -> &Capability;
-}
 
 impl<'a, C, T> FromReader<capnp::capability_list::Reader<'a, C>> for Vec<T>
 where

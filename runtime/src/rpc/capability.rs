@@ -7,19 +7,20 @@
 //! ([`CapabilityHook`]), so capnp's `!Send` readers and builders never cross threads.
 //! Dropping the last clone of a handle drops the hook, which releases the capability
 //! remotely.
+//!
+//! Also the other side of the object model, which handles refer to: [`Dispatch`], a
+//! local object callers reach through a capability, and [`CapBridge`], which maps
+//! capabilities between messages and handles. The RPC layer's lowest module: it
+//! imports nothing of the crate but the errors.
 
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use capnp::private::layout::{PointerBuilder, PointerReader};
-use capnp::traits::{FromPointerBuilder, FromPointerReader, HasStructSize, OwnedStruct};
 use futures::future::BoxFuture;
 
-use crate::codec::{CapBridge, CapabilityHandle, Struct};
-use crate::dispatch::Dispatch;
-use crate::error::CallError;
+use crate::error::{CallError, HandlerError};
 
 /// A method as the schema declares it; generated clients pass one per call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,26 +97,9 @@ impl OutgoingCall {
         }
     }
 
-    /// The params are the owned struct `params`.
-    pub fn params<P: Struct + Send + Sync + 'static>(self, params: P) -> Self {
-        self.write_with(Arc::new(move |b, caps| {
-            params.write(b.init_as::<StructOut<P::Raw>>().0, caps)
-        }))
-    }
-
     /// The params are written by `write` (for params read at the layout level).
     pub fn write_with(mut self, write: WriteParams) -> Self {
         self.write_params = write;
-        self
-    }
-
-    /// The results are decoded as the owned struct `R`.
-    pub fn expecting<R: Struct + Send + 'static>(mut self) -> Self {
-        self.read_results = Arc::new(|r, caps| {
-            let results =
-                crate::codec::decoding(|| R::read(r.get_as::<StructIn<R::Raw>>()?.0, caps))?;
-            Ok(Box::new(results) as Box<dyn Any + Send>)
-        });
         self
     }
 }
@@ -146,7 +130,7 @@ pub trait CapabilityHook: Any + Send + Sync + 'static {
         drop(call);
         paths
             .iter()
-            .map(|_| crate::pipeline::broken(error.clone()))
+            .map(|_| Capability::broken(error.clone()))
             .collect()
     }
 
@@ -186,6 +170,28 @@ impl CapabilityHook for LocalObject {
 
     fn describe(&self) -> String {
         format!("local {} object", self.object.interface_name())
+    }
+}
+
+/// A capability that fails every call with the error that broke it.
+struct Broken {
+    error: CallError,
+}
+
+impl CapabilityHook for Broken {
+    fn call(&self, _: OutgoingCall) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
+        Box::pin(futures::future::ready(Err(self.error.clone())))
+    }
+
+    fn call_pipelined(&self, _: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
+        paths
+            .iter()
+            .map(|_| Capability::broken(self.error.clone()))
+            .collect()
+    }
+
+    fn describe(&self) -> String {
+        "broken capability".into()
     }
 }
 
@@ -234,49 +240,11 @@ impl Capability {
         &self.hook
     }
 
-    /// Calls `interface_id.method_id` with owned params and returns owned results.
-    /// Generated clients call this; users call the generated methods.
-    pub fn call<P, R>(
-        &self,
-        method: Method,
-        params: P,
-        options: CallOptions,
-    ) -> BoxFuture<'static, Result<R, CallError>>
-    where
-        P: Struct + Send + Sync + 'static,
-        R: Struct + Send + 'static,
-    {
-        let method_name = method.name;
-        let fut = self.hook.call(
-            OutgoingCall::to(method, options)
-                .params(params)
-                .expecting::<R>(),
-        );
-        Box::pin(async move {
-            let any = fut.await?;
-            any.downcast::<R>()
-                .map(|b| *b)
-                .map_err(|_| CallError::Protocol {
-                    message: format!(
-                        "{method_name}: the connection returned results of another type"
-                    ),
-                })
-        })
-    }
-}
-
-impl Capability {
-    /// Sends a `-> stream` call; returns when the stream window has room.
-    pub fn call_stream<P>(
-        &self,
-        method: Method,
-        params: P,
-    ) -> BoxFuture<'static, Result<(), CallError>>
-    where
-        P: Struct + Send + Sync + 'static,
-    {
-        self.hook
-            .call_stream(OutgoingCall::to(method, CallOptions::default()).params(params))
+    /// A capability whose every call fails with `error`.
+    pub fn broken(error: CallError) -> Self {
+        Capability {
+            hook: Arc::new(Broken { error }),
+        }
     }
 }
 
@@ -328,72 +296,12 @@ impl<T> schemars::JsonSchema for SinkHandle<T> {
     }
 }
 
-impl Capability {
-    /// Calls a method whose results hold a capability at pointer `path` and returns
-    /// that capability before the call returns (promise pipelining): calls on it are
-    /// sent right away, and the worker runs them once the first call has answered.
-    pub fn call_pipelined<P, C>(
-        &self,
-        method: Method,
-        params: P,
-        options: CallOptions,
-        path: &[u16],
-    ) -> C
-    where
-        P: Struct + Send + Sync + 'static,
-        C: CapabilityHandle,
-    {
-        let call = OutgoingCall::to(method, options).params(params);
-        let cap = self.hook.call_pipelined(call, vec![path.to_vec()]).pop();
-        C::from_capability(cap.unwrap_or_else(|| {
-            crate::pipeline::broken(CallError::Protocol {
-                message: format!("{}: no pipelined capability", method.name),
-            })
-        }))
-    }
-}
-
 impl CapabilityHandle for Capability {
     fn from_capability(cap: Capability) -> Self {
         cap
     }
     fn capability(&self) -> &Capability {
         self
-    }
-}
-
-/// A struct pointer read as capnpc's typed reader `O::Reader`.
-pub struct StructIn<'a, O: OwnedStruct>(pub O::Reader<'a>);
-
-impl<'a, O: OwnedStruct> FromPointerReader<'a> for StructIn<'a, O> {
-    fn get_from_pointer(
-        reader: &PointerReader<'a>,
-        default: Option<&'a [capnp::Word]>,
-    ) -> capnp::Result<Self> {
-        Ok(StructIn(reader.get_struct(default)?.into()))
-    }
-}
-
-/// A struct pointer initialised as capnpc's typed builder `O::Builder`.
-pub struct StructOut<'a, O: OwnedStruct>(pub O::Builder<'a>);
-
-impl<'a, O: OwnedStruct> FromPointerBuilder<'a> for StructOut<'a, O> {
-    fn init_pointer(builder: PointerBuilder<'a>, _size: u32) -> Self {
-        StructOut(
-            builder
-                .init_struct(<O::Builder<'a> as HasStructSize>::STRUCT_SIZE)
-                .into(),
-        )
-    }
-    fn get_from_pointer(
-        builder: PointerBuilder<'a>,
-        default: Option<&'a [capnp::Word]>,
-    ) -> capnp::Result<Self> {
-        Ok(StructOut(
-            builder
-                .get_struct(<O::Builder<'a> as HasStructSize>::STRUCT_SIZE, default)?
-                .into(),
-        ))
     }
 }
 
@@ -433,5 +341,79 @@ impl<T> CapabilityHandle for SinkHandle<T> {
     }
     fn capability(&self) -> &Capability {
         &self.cap
+    }
+}
+
+/// Maps capabilities between capnp messages and [`Capability`] handles.
+pub trait CapBridge {
+    /// A capability read from a message becomes a handle.
+    fn import(
+        &self,
+        hook: Box<dyn capnp::private::capability::ClientHook>,
+    ) -> capnp::Result<Capability>;
+    /// A handle written into a message.
+    fn export(
+        &self,
+        cap: &Capability,
+    ) -> capnp::Result<Box<dyn capnp::private::capability::ClientHook>>;
+}
+
+/// Typed capability handles (generated clients, [`SinkHandle`]) convert to and
+/// from [`Capability`].
+pub trait CapabilityHandle: Sized {
+    fn from_capability(cap: Capability) -> Self;
+    fn capability(&self) -> &Capability;
+}
+
+// Serving local objects: a generated `FooDispatch<H>` implements [`Dispatch`] for a
+// user's `FooHandler`. The connection calls `dispatch` on its own thread with the
+// params still in the message; it decodes them into owned values and returns an
+// [`Invocation`], a `Send` future that runs the handler on the user's runtime and
+// yields a closure that encodes the results back on the connection's thread.
+
+/// Encodes a call's results into the response message.
+pub type WriteResults =
+    Box<dyn FnOnce(capnp::any_pointer::Builder<'_>, &dyn CapBridge) -> capnp::Result<()> + Send>;
+
+/// A decoded incoming call, ready to run.
+pub type Invocation = BoxFuture<'static, Result<WriteResults, HandlerError>>;
+
+/// Why an incoming call was not started.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum DispatchError {
+    #[error("{interface} has no method {method_id} of interface {interface_id:#x}")]
+    Unimplemented {
+        interface: &'static str,
+        interface_id: u64,
+        method_id: u16,
+    },
+    #[error("bad params: {0}")]
+    Params(String),
+}
+
+impl From<capnp::Error> for DispatchError {
+    fn from(e: capnp::Error) -> Self {
+        DispatchError::Params(e.to_string())
+    }
+}
+
+/// A local object callers reach through a capability.
+pub trait Dispatch: Send + Sync + 'static {
+    /// The schema's name of the interface, for errors and spans.
+    fn interface_name(&self) -> &'static str;
+    fn interface_id(&self) -> u64;
+    fn dispatch(
+        &self,
+        interface_id: u64,
+        method_id: u16,
+        params: capnp::any_pointer::Reader<'_>,
+        caps: &dyn CapBridge,
+    ) -> Result<Invocation, DispatchError>;
+
+    /// Whether the method is a `-> stream` one: the connection then holds later calls
+    /// on this object until it completes (capnp's streaming semantics), so pushes
+    /// run one at a time, in order, and an `end` runs after the last push.
+    fn is_streaming(&self, _interface_id: u64, _method_id: u16) -> bool {
+        false
     }
 }

@@ -23,11 +23,14 @@ use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::{FutureExt, SinkExt, Stream, StreamExt};
 
-use crate::capability::{CallOptions, Capability, Method, OutgoingCall, SinkHandle};
-use crate::codec::{CapBridge, CapabilityHandle, FromReader, IntoBuilder, Struct};
-use crate::dispatch::{no_results, Dispatch, DispatchError, Invocation};
 use crate::error::{CallError, ErrorKind, HandlerError};
 use crate::polyhost::Failure;
+use crate::rpc::capability::{
+    CallOptions, CapBridge, Capability, CapabilityHandle, Dispatch, DispatchError, Invocation,
+    Method, OutgoingCall, SinkHandle,
+};
+use crate::rpc::codec::{FromReader, IntoBuilder, Struct};
+use crate::rpc::dispatch::no_results;
 
 /// `Sink(T)`'s interface id and methods.
 pub const SINK_INTERFACE_ID: u64 = 0x950d47d539ceb3b3;
@@ -319,7 +322,7 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
         let method = self.method;
         match (interface_id, method_id) {
             (SINK_INTERFACE_ID, PUSH) => {
-                let batch = crate::codec::decoding(|| {
+                let batch = crate::rpc::codec::decoding(|| {
                     T::read_batch(
                         capnp::any_pointer::Reader::new(p.get_pointer_field(0)),
                         caps,

@@ -3,8 +3,7 @@
 //! A pool pipelines in two steps: it picks a worker (perhaps after queueing), then the
 //! worker's connection sends the call and registers capnp-rpc's pipelined capability.
 //! Until the second step, the user already holds a [`Deferred`] capability: calls on
-//! it wait (locally, no round trip) for the real one and are then sent on it. A broken
-//! capability fails every call with the error that broke it.
+//! it wait (locally, no round trip) for the real one and are then sent on it.
 
 use std::any::Any;
 use std::sync::{Arc, Mutex};
@@ -13,8 +12,8 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::sync::Notify;
 
-use crate::capability::{Capability, CapabilityHook, OutgoingCall};
 use crate::error::CallError;
+use crate::rpc::capability::{Capability, CapabilityHook, OutgoingCall};
 
 /// The slot a deferred capability waits on.
 #[derive(Default)]
@@ -152,15 +151,4 @@ impl CapabilityHook for DeferredCap {
     fn describe(&self) -> String {
         self.name.clone()
     }
-}
-
-/// A capability whose every call fails with `error`.
-pub fn broken(error: CallError) -> Capability {
-    let slot = Arc::new(Deferred::default());
-    slot.resolve(Err(error));
-    Capability::new(Arc::new(DeferredCap {
-        slot,
-        name: "broken capability".into(),
-        keep_alive: None,
-    }))
 }

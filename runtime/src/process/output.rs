@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::ExitReason;
-use crate::launch::ExitWatch;
+use crate::process::exit::ExitWatch;
 
 /// Lines of stderr kept per worker for crash reports.
 pub const STDERR_TAIL_LINES: usize = 20;

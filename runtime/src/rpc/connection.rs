@@ -1,0 +1,322 @@
+//! One RPC connection to a worker, on its own I/O thread.
+//!
+//! capnp-rpc's `RpcSystem` is `!Send`, so each connection runs on a dedicated thread
+//! with a current-thread tokio runtime and a `LocalSet`. Everything else talks to it
+//! through a channel of owned commands: calls carry their encode/decode closures
+//! (`OutgoingCall`), replies come back as owned values. Capabilities on the connection
+//! live in a table on the I/O thread; users hold `Send` [`Capability`] handles naming a
+//! table slot, and dropping the last one releases the capability remotely. Local
+//! objects ([`Dispatch`]) are exported as capnp servers whose handlers run on the
+//! user's runtime.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+
+use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+
+use crate::error::{CallError, ErrorKind};
+use crate::rpc::bridge::{Bridge, Table, MAX_CALLBACKS_IN_FLIGHT};
+use crate::rpc::capability::{Capability, Dispatch, OutgoingCall};
+use crate::rpc::handle::{CapId, Command, Shared};
+
+/// Limits against a broken or hostile peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Words a received message may hold and readers may visit (capnp's traversal
+    /// limit); larger messages are refused and the connection is cut.
+    pub max_message_words: usize,
+    /// Pointer nesting depth readers follow.
+    pub nesting: i32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // 64 MiB per message, capnp's default nesting.
+        Limits {
+            max_message_words: 8 * 1024 * 1024,
+            nesting: 64,
+        }
+    }
+}
+
+/// A running connection. Dropping it closes the connection.
+pub struct Connection {
+    shared: Arc<Shared>,
+    done: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Connection {
+    /// Starts the I/O thread on `socket` and returns the connection and the peer's
+    /// bootstrap capability. Handlers of exported objects run on `handlers`.
+    pub fn start(
+        socket: UnixStream,
+        name: String,
+        limits: Limits,
+        handlers: tokio::runtime::Handle,
+    ) -> std::io::Result<(Connection, Capability)> {
+        socket.set_nonblocking(true)?;
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (done_tx, done) = tokio::sync::watch::channel(false);
+        let shared = Arc::new(Shared {
+            name: name.clone(),
+            commands,
+            next_id: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
+            reason: Mutex::new(None),
+            done: done_tx,
+        });
+        let bootstrap_id = 0;
+        let io_shared = shared.clone();
+        std::thread::Builder::new()
+            .name(format!("polyhost-io-{name}"))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        io_shared.finish(format!("cannot start the I/O runtime: {e}"));
+                        return;
+                    }
+                };
+                let local = tokio::task::LocalSet::new();
+                let reason = local.block_on(
+                    &runtime,
+                    io_main(
+                        socket,
+                        limits,
+                        io_shared.clone(),
+                        rx,
+                        handlers,
+                        bootstrap_id,
+                    ),
+                );
+                io_shared.finish(reason);
+            })?;
+        let bootstrap = shared.new_handle(bootstrap_id);
+        Ok((Connection { shared, done }, bootstrap))
+    }
+
+    /// Exports a local object on this connection (once it has ended, a handle whose
+    /// calls fail as disconnected).
+    pub fn export(&self, object: Arc<dyn Dispatch>) -> Capability {
+        self.shared
+            .export(object)
+            .unwrap_or_else(|| Capability::broken(self.shared.disconnected("export")))
+    }
+
+    /// Why the connection ended, once it has.
+    pub fn close_reason(&self) -> Option<String> {
+        self.shared
+            .reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Resolves when the connection has ended.
+    pub async fn closed(&self) {
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+
+    /// Closes the connection; pending calls fail as disconnected.
+    pub fn close(&self) {
+        let _ = self.shared.commands.send(Command::Close);
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn call_error(method: &str, shared: &Shared, e: capnp::Error) -> CallError {
+    // capnp-rpc marks exceptions the peer sent with this prefix; any other error is
+    // the connection failing here (the peer broke the protocol or sent garbage).
+    let remote = e.extra.strip_prefix("remote exception: ");
+    match (e.kind, remote) {
+        (capnp::ErrorKind::Disconnected, _) => shared.disconnected(method),
+        (_, None) => CallError::Disconnected {
+            method: method.to_string(),
+            worker: shared.name.clone(),
+            reason: format!("the connection failed: {}", e.extra),
+        },
+        (kind, Some(reason)) => {
+            let reason = reason.to_string();
+            let (head, traceback) = match reason.split_once(TRACEBACK_MARKER) {
+                Some((head, tb)) => (
+                    head.trim_end().to_string(),
+                    tb.trim_start_matches('\n').to_string(),
+                ),
+                None => (reason, String::new()),
+            };
+            let (exception_type, message) = match head.split_once(": ") {
+                Some((t, m)) if !t.is_empty() && !t.contains(char::is_whitespace) => {
+                    (t.to_string(), m.to_string())
+                }
+                _ => (format!("{kind:?}"), head),
+            };
+            CallError::Remote {
+                method: method.to_string(),
+                kind: ErrorKind::from(kind),
+                exception_type,
+                message,
+                traceback,
+            }
+        }
+    }
+}
+
+/// Separates `Type: message` from the guest's traceback in an exception's reason
+/// (capnp's `trace` field does not survive every implementation).
+pub const TRACEBACK_MARKER: &str = "\n--- polyhost traceback ---\n";
+
+async fn io_main(
+    socket: UnixStream,
+    limits: Limits,
+    shared: Arc<Shared>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    handlers: tokio::runtime::Handle,
+    bootstrap_id: CapId,
+) -> String {
+    let stream = match tokio::net::UnixStream::from_std(socket) {
+        Ok(s) => s,
+        Err(e) => return format!("cannot register the socket: {e}"),
+    };
+    let (read, write) = stream.into_split();
+    let options = capnp::message::ReaderOptions {
+        traversal_limit_in_words: Some(limits.max_message_words),
+        nesting_limit: limits.nesting,
+    };
+    let network = twoparty::VatNetwork::new(
+        read.compat(),
+        write.compat_write(),
+        rpc_twoparty_capnp::Side::Client,
+        options,
+    );
+    let mut rpc = RpcSystem::new(Box::new(network), None);
+    let bootstrap: capnp::capability::Client = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
+    let disconnector = rpc.get_disconnector();
+    let table = Rc::new(RefCell::new(Table {
+        caps: HashMap::from([(bootstrap_id, bootstrap)]),
+    }));
+    let bridge = Bridge {
+        table: table.clone(),
+        shared: shared.clone(),
+        handlers,
+        callbacks: Arc::new(tokio::sync::Semaphore::new(MAX_CALLBACKS_IN_FLIGHT)),
+    };
+    let rpc_task = tokio::task::spawn_local(rpc);
+    let mut rpc_task = std::pin::pin!(rpc_task);
+    loop {
+        tokio::select! {
+            ended = &mut rpc_task => {
+                return match ended {
+                    Ok(Ok(())) => "the worker closed the connection".into(),
+                    Ok(Err(e)) => format!("connection failed: {e}"),
+                    Err(e) => format!("connection task failed: {e}"),
+                };
+            }
+            command = commands.recv() => match command {
+                None | Some(Command::Close) => {
+                    let _ = disconnector.await;
+                    return "closed by the host".into();
+                }
+                Some(Command::Release(id)) => {
+                    table.borrow_mut().caps.remove(&id);
+                }
+                Some(Command::Export { id, object }) => {
+                    let client = bridge.server_for(object);
+                    table.borrow_mut().caps.insert(id, client);
+                }
+                Some(Command::Call { cap, call, pipeline, reply }) => start_call(&bridge, cap, call, pipeline, reply),
+            }
+        }
+    }
+}
+
+fn start_call(
+    bridge: &Bridge,
+    cap: CapId,
+    call: OutgoingCall,
+    pipeline: Vec<(Vec<u16>, CapId)>,
+    reply: oneshot::Sender<Result<Box<dyn Any + Send>, CallError>>,
+) {
+    let method = call.method_name;
+    let Some(client) = bridge.table.borrow().caps.get(&cap).cloned() else {
+        let error = capnp::Error::failed(format!("{method}: capability {cap} was released"));
+        for (_, id) in pipeline {
+            bridge
+                .table
+                .borrow_mut()
+                .caps
+                .insert(id, capnp_rpc::new_broken_cap(error.clone()));
+        }
+        let _ = reply.send(Err(CallError::Protocol {
+            message: error.extra,
+        }));
+        return;
+    };
+    let mut request = client.new_call::<capnp::any_pointer::Owned, capnp::any_pointer::Owned>(
+        call.interface_id,
+        call.method_id,
+        None,
+    );
+    if let Err(e) = (call.write_params)(request.get(), bridge) {
+        for (_, id) in pipeline {
+            bridge
+                .table
+                .borrow_mut()
+                .caps
+                .insert(id, capnp_rpc::new_broken_cap(e.clone()));
+        }
+        let _ = reply.send(Err(CallError::Codec {
+            method: method.to_string(),
+            message: e.to_string(),
+        }));
+        return;
+    }
+    let bridge = bridge.clone();
+    let read_results = call.read_results;
+    let mut reply = reply;
+    let remote = request.send();
+    for (path, id) in pipeline {
+        let mut target = remote.pipeline.noop();
+        for index in path {
+            target = target.get_pointer_field(index);
+        }
+        bridge
+            .table
+            .borrow_mut()
+            .caps
+            .insert(id, capnp::capability::Client::new(target.as_cap()));
+    }
+    tokio::task::spawn_local(async move {
+        let response = remote.promise;
+        tokio::select! {
+            result = response => {
+                let outcome = match result {
+                    Ok(response) => response
+                        .get()
+                        .and_then(|r| read_results(r, &bridge))
+                        .map_err(|e| CallError::Codec { method: method.to_string(), message: e.to_string() }),
+                    Err(e) => Err(call_error(method, &bridge.shared, e)),
+                };
+                let _ = reply.send(outcome);
+            }
+            // The caller dropped its future: dropping the response sends Finish, which
+            // cancels the call in the worker.
+            _ = reply.closed() => {}
+        }
+    });
+}
