@@ -1,4 +1,4 @@
-//! One RPC connection to a worker, on its own I/O thread.
+//! One RPC connection to a worker, on its own I/O thread, over a [`Transport`].
 //!
 //! capnp-rpc's `RpcSystem` is `!Send`, so each connection runs on a dedicated thread
 //! with a current-thread tokio runtime and a `LocalSet`. Everything else talks to it
@@ -12,19 +12,18 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 
 use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 use crate::error::{CallError, ErrorKind};
 use crate::rpc::bridge::{Bridge, Table, MAX_CALLBACKS_IN_FLIGHT};
 use crate::rpc::capability::{Capability, Dispatch, OutgoingCall};
 use crate::rpc::handle::{CapId, Command, Shared};
+use crate::rpc::transport::Transport;
 
 /// Limits against a broken or hostile peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,15 +52,15 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Starts the I/O thread on `socket` and returns the connection and the peer's
+    /// Starts the I/O thread on `transport` and returns the connection and the peer's
     /// bootstrap capability. Handlers of exported objects run on `handlers`.
     pub fn start(
-        socket: UnixStream,
+        transport: impl Transport,
         name: String,
         limits: Limits,
         handlers: tokio::runtime::Handle,
     ) -> std::io::Result<(Connection, Capability)> {
-        socket.set_nonblocking(true)?;
+        let transport: Box<dyn Transport> = Box::new(transport);
         let (commands, rx) = mpsc::unbounded_channel();
         let (done_tx, done) = tokio::sync::watch::channel(false);
         let shared = Arc::new(Shared {
@@ -91,7 +90,7 @@ impl Connection {
                 let reason = local.block_on(
                     &runtime,
                     io_main(
-                        socket,
+                        transport,
                         limits,
                         io_shared.clone(),
                         rx,
@@ -182,28 +181,23 @@ fn call_error(method: &str, shared: &Shared, e: capnp::Error) -> CallError {
 pub const TRACEBACK_MARKER: &str = "\n--- polyhost traceback ---\n";
 
 async fn io_main(
-    socket: UnixStream,
+    transport: Box<dyn Transport>,
     limits: Limits,
     shared: Arc<Shared>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     handlers: tokio::runtime::Handle,
     bootstrap_id: CapId,
 ) -> String {
-    let stream = match tokio::net::UnixStream::from_std(socket) {
-        Ok(s) => s,
-        Err(e) => return format!("cannot register the socket: {e}"),
+    let described = transport.describe();
+    let (read, write) = match transport.open() {
+        Ok(halves) => halves,
+        Err(e) => return format!("cannot open the {described}: {e}"),
     };
-    let (read, write) = stream.into_split();
     let options = capnp::message::ReaderOptions {
         traversal_limit_in_words: Some(limits.max_message_words),
         nesting_limit: limits.nesting,
     };
-    let network = twoparty::VatNetwork::new(
-        read.compat(),
-        write.compat_write(),
-        rpc_twoparty_capnp::Side::Client,
-        options,
-    );
+    let network = twoparty::VatNetwork::new(read, write, rpc_twoparty_capnp::Side::Client, options);
     let mut rpc = RpcSystem::new(Box::new(network), None);
     let bootstrap: capnp::capability::Client = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
     let disconnector = rpc.get_disconnector();

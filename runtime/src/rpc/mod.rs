@@ -10,6 +10,7 @@
 //! - `dispatch`: what generated dispatchers call to decode params, encode results;
 //! - `pipeline`: capabilities usable before the call returning them has returned;
 //! - `stream`: `Sink(T)` streams as Rust `Stream`s and writers;
+//! - `transport`: the byte stream a connection runs over (a socketpair end today);
 //! - `handle`: a connection's `Send` side: handles on its table, its commands;
 //! - `bridge`: a connection's I/O side: the table, serving local objects;
 //! - `connection`: one worker's RPC connection, on its own I/O thread.
@@ -24,3 +25,4 @@ pub(crate) mod handle;
 pub(crate) mod layout;
 pub(crate) mod pipeline;
 pub(crate) mod stream;
+pub(crate) mod transport;
