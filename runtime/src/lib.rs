@@ -49,7 +49,7 @@ pub use process::template::TemplateError;
 pub use rpc::bridge::MAX_CALLBACKS_IN_FLIGHT;
 pub use rpc::capability::{
     CallOptions, CapBridge, Capability, CapabilityHandle, CapabilityHook, Dispatch, DispatchError,
-    Invocation, Method, OutgoingCall, ServiceClient, SinkHandle,
+    Invocation, Method, OutgoingCall, Pipelined, ServiceClient, SinkHandle,
 };
 pub use rpc::codec::{AnyValue, NoCaps, PointerValue, Struct};
 pub use rpc::connection::Limits;

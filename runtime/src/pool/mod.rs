@@ -21,13 +21,15 @@
 //! - `metrics`: per-method calls, errors and latency percentiles;
 //! - `state`: what the parts below share, under one lock;
 //! - `supervisor`: starting, watching and restarting each worker;
-//! - `router`: every call: worker choice, queue, deadline, retry, metrics, span;
+//! - `lease`: choosing the worker a call goes to (sessions, least loaded, queue);
+//! - `router`: every call: deadline, retry, in-flight slot, metrics, span;
 //! - `running`: the [`Pool`](crate::Pool) handle users hold;
 //! - `builder`: [`PoolBuilder`](crate::PoolBuilder) and `start`.
 
 pub(crate) mod builder;
 pub(crate) mod config;
 pub(crate) mod error;
+pub(crate) mod lease;
 pub(crate) mod metrics;
 pub(crate) mod router;
 pub(crate) mod running;

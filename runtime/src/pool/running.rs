@@ -26,6 +26,9 @@ pub struct PoolStats {
     pub busy: usize,
     /// Calls waiting for a free worker.
     pub queued: usize,
+    /// Calls holding a worker slot now: sent to a worker and not completed yet
+    /// (pipelined calls and calls on capabilities a worker returned included).
+    pub in_flight: usize,
     pub restarts: u64,
     pub calls: u64,
     pub errors: u64,
@@ -62,6 +65,7 @@ impl Pool {
             workers: gauges.workers as usize,
             busy: gauges.busy as usize,
             queued: gauges.queued as usize,
+            in_flight: st.slots.iter().map(|s| s.in_flight).sum(),
             restarts: gauges.restarts,
             calls: self.inner.calls.load(Ordering::Relaxed),
             errors: self.inner.errors.load(Ordering::Relaxed),

@@ -15,11 +15,13 @@ use crate::error::ExitReason;
 use crate::polyhost::{Service, WorkerInfo, WorkerProcessClient};
 use crate::pool::config::StartMode;
 use crate::pool::error::PoolError;
+use crate::pool::router::WorkerCap;
 use crate::pool::state::{Death, Live, PoolInner};
 use crate::process::launch::{self, Running};
 use crate::process::template::{Template, TemplateError};
 use crate::rpc::capability::CapabilityHandle;
 use crate::rpc::connection::Connection;
+use crate::rpc::handle::Adopt;
 
 /// Runs one slot: start, watch, restart, until shutdown. Reports the first start.
 pub(crate) async fn supervise(
@@ -32,7 +34,7 @@ pub(crate) async fn supervise(
         if inner.shutting_down.load(Ordering::Acquire) {
             return;
         }
-        match start_worker(&inner).await {
+        match start_worker(&inner, slot).await {
             Ok(live) => {
                 tracing::info!(worker = live.worker_id, pid = live.pid, "worker started");
                 inner.lock().slots[slot].live = Some(live.clone());
@@ -128,7 +130,7 @@ pub(crate) async fn supervise(
 }
 
 /// Starts one worker and runs its handshake.
-async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
+async fn start_worker(inner: &Arc<PoolInner>, slot: usize) -> Result<Live, PoolError> {
     let cfg = &inner.config;
     let worker_id = inner.next_worker.fetch_add(1, Ordering::Relaxed);
     let Running {
@@ -139,8 +141,18 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
         exit,
     } = inner.launch_worker(worker_id).await?;
     let name = format!("worker {worker_id} (pid {pid})");
-    let (conn, bootstrap) =
-        Connection::start(socket, name.clone(), cfg.limits, inner.runtime.clone())?;
+    // Every capability the worker sends takes the pool's call path, to this worker.
+    let adopt: Adopt = {
+        let pool = Arc::downgrade(inner);
+        Arc::new(move |cap| WorkerCap::wrap(pool.clone(), slot, worker_id, cap).0)
+    };
+    let (conn, bootstrap) = Connection::start(
+        socket,
+        name.clone(),
+        cfg.limits,
+        inner.runtime.clone(),
+        Some(adopt),
+    )?;
     let conn = Arc::new(conn);
     let worker = WorkerProcessClient::from_capability(bootstrap);
     let callbacks: Vec<Service> = cfg
@@ -206,6 +218,8 @@ async fn start_worker(inner: &Arc<PoolInner>) -> Result<Live, PoolError> {
         live.service_names
             .push(format!("{} ({:#018x})", s.name, s.interface_id));
         if let Some(cap) = s.cap {
+            // The router routes service calls itself: it keeps the bare capability.
+            let cap = cap.hook().forwards_to().unwrap_or(cap);
             live.services.insert(s.interface_id, cap);
         }
     }

@@ -44,10 +44,20 @@ impl CapBridge for Bridge {
             .borrow_mut()
             .caps
             .insert(id, capnp::capability::Client::new(hook));
-        Ok(self.shared.new_handle(id))
+        let handle = self.shared.new_handle(id);
+        Ok(match &self.shared.adopt {
+            Some(adopt) => adopt(handle),
+            None => handle,
+        })
     }
 
     fn export(&self, cap: &Capability) -> capnp::Result<Box<dyn ClientHook>> {
+        // A handle that adds only policy (an adopted one) travels as what it wraps.
+        let mut cap = cap.clone();
+        while let Some(inner) = cap.hook().forwards_to() {
+            cap = inner;
+        }
+        let cap = &cap;
         // A local object not bound to a connection yet: serve it on this one.
         if let Some(object) = cap.local_object() {
             return Ok(self.server_for(object.clone()).hook);

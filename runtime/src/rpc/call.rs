@@ -89,7 +89,11 @@ impl Capability {
         C: CapabilityHandle,
     {
         let call = OutgoingCall::to(method, options).params(params);
-        let cap = self.hook().call_pipelined(call, vec![path.to_vec()]).pop();
+        let cap = self
+            .hook()
+            .call_pipelined(call, vec![path.to_vec()])
+            .caps
+            .pop();
         C::from_capability(cap.unwrap_or_else(|| {
             Capability::broken(CallError::Protocol {
                 message: format!("{}: no pipelined capability", method.name),

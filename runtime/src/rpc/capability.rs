@@ -65,17 +65,12 @@ pub type ReadResults = Arc<
         + Sync,
 >;
 
-/// One call on a capability, as the connection that carries it sees it.
+/// One call on a capability: the method as the schema declares it, the caller's
+/// options, and the closures that write its params and read its results on whatever
+/// thread runs the connection.
 #[derive(Clone)]
 pub struct OutgoingCall {
-    pub interface_id: u64,
-    pub method_id: u16,
-    /// `Interface.method`, for errors and spans.
-    pub method_name: &'static str,
-    /// The method's default deadline from the schema (`$timeoutMs`).
-    pub default_timeout: Option<Duration>,
-    /// `$idempotent`: a pool may retry it once on another worker after a crash.
-    pub idempotent: bool,
+    pub method: Method,
     pub options: CallOptions,
     pub write_params: WriteParams,
     pub read_results: ReadResults,
@@ -86,15 +81,19 @@ impl OutgoingCall {
     /// them with [`Self::params`] / [`Self::write_with`] and [`Self::expecting`].
     pub fn to(method: Method, options: CallOptions) -> Self {
         OutgoingCall {
-            interface_id: method.interface_id,
-            method_id: method.method_id,
-            method_name: method.name,
-            default_timeout: method.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
-            idempotent: method.idempotent,
+            method,
             options,
             write_params: Arc::new(|_, _| Ok(())),
             read_results: Arc::new(|_, _| Ok(Box::new(()) as Box<dyn Any + Send>)),
         }
+    }
+
+    /// The deadline the caller asked for, else the method's `$timeoutMs`.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.options.timeout.or(self
+            .method
+            .timeout_ms
+            .map(|ms| Duration::from_millis(ms.into())))
     }
 
     /// The params are written by `write` (for params read at the layout level).
@@ -123,15 +122,22 @@ pub trait CapabilityHook: Any + Send + Sync + 'static {
     /// `paths` of its results (pointer indexes from the results struct inward), so
     /// calls on them go out before the results arrive: promise pipelining, one round
     /// trip for the pair. The call stays open while any of them lives.
-    fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
+    fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Pipelined {
         let error = CallError::Protocol {
-            message: format!("{} does not support promise pipelining", self.describe()),
+            message: format!(
+                "{}: {} does not support promise pipelining",
+                call.method.name,
+                self.describe()
+            ),
         };
-        drop(call);
-        paths
-            .iter()
-            .map(|_| Capability::broken(error.clone()))
-            .collect()
+        Pipelined::failed(error, paths.len())
+    }
+
+    /// The capability this hook forwards every call to, adding only policy on top (a
+    /// pool's routing, deadline and metrics): what a message carrying this handle
+    /// carries. `None` for hooks that are the capability itself.
+    fn forwards_to(&self) -> Option<Capability> {
+        None
     }
 
     /// Exports a local object on this capability's connection, so it can be passed in
@@ -146,6 +152,28 @@ pub trait CapabilityHook: Any + Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
+/// A call sent with promise pipelining: capabilities on its results now, its results
+/// later.
+pub struct Pipelined {
+    /// One per path asked for, usable at once.
+    pub caps: Vec<Capability>,
+    /// The call's outcome. Dropping it leaves the call running: it stays open while
+    /// any of `caps` lives.
+    pub done: BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>>,
+}
+
+impl Pipelined {
+    /// A call that failed before it was sent: `count` broken capabilities.
+    pub fn failed(error: CallError, count: usize) -> Self {
+        Pipelined {
+            caps: (0..count)
+                .map(|_| Capability::broken(error.clone()))
+                .collect(),
+            done: Box::pin(futures::future::ready(Err(error))),
+        }
+    }
+}
+
 /// A local object not exported on any connection yet (see [`Capability::local`]).
 struct LocalObject {
     object: Arc<dyn Dispatch>,
@@ -158,7 +186,7 @@ impl CapabilityHook for LocalObject {
     ) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
         let message = format!(
             "{}: a local {} object is called through the connection it is passed over, not directly",
-            call.method_name,
+            call.method.name,
             self.object.interface_name()
         );
         Box::pin(futures::future::ready(Err(CallError::Protocol { message })))
@@ -183,11 +211,8 @@ impl CapabilityHook for Broken {
         Box::pin(futures::future::ready(Err(self.error.clone())))
     }
 
-    fn call_pipelined(&self, _: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
-        paths
-            .iter()
-            .map(|_| Capability::broken(self.error.clone()))
-            .collect()
+    fn call_pipelined(&self, _: OutgoingCall, paths: Vec<Vec<u16>>) -> Pipelined {
+        Pipelined::failed(self.error.clone(), paths.len())
     }
 
     fn describe(&self) -> String {

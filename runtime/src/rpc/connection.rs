@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{CallError, ErrorKind};
 use crate::rpc::bridge::{Bridge, Table, MAX_CALLBACKS_IN_FLIGHT};
 use crate::rpc::capability::{Capability, Dispatch, OutgoingCall};
-use crate::rpc::handle::{CapId, Command, Shared};
+use crate::rpc::handle::{Adopt, CapId, Command, Shared};
 use crate::rpc::transport::Transport;
 
 /// Limits against a broken or hostile peer.
@@ -53,12 +53,14 @@ pub struct Connection {
 
 impl Connection {
     /// Starts the I/O thread on `transport` and returns the connection and the peer's
-    /// bootstrap capability. Handlers of exported objects run on `handlers`.
+    /// bootstrap capability. Handlers of exported objects run on `handlers`;
+    /// capabilities the peer sends pass through `adopt`.
     pub fn start(
         transport: impl Transport,
         name: String,
         limits: Limits,
         handlers: tokio::runtime::Handle,
+        adopt: Option<Adopt>,
     ) -> std::io::Result<(Connection, Capability)> {
         let transport: Box<dyn Transport> = Box::new(transport);
         let (commands, rx) = mpsc::unbounded_channel();
@@ -70,6 +72,7 @@ impl Connection {
             closed: AtomicBool::new(false),
             reason: Mutex::new(None),
             done: done_tx,
+            adopt,
         });
         let bootstrap_id = 0;
         let io_shared = shared.clone();
@@ -246,7 +249,7 @@ fn start_call(
     pipeline: Vec<(Vec<u16>, CapId)>,
     reply: oneshot::Sender<Result<Box<dyn Any + Send>, CallError>>,
 ) {
-    let method = call.method_name;
+    let method = call.method.name;
     let Some(client) = bridge.table.borrow().caps.get(&cap).cloned() else {
         let error = capnp::Error::failed(format!("{method}: capability {cap} was released"));
         for (_, id) in pipeline {
@@ -262,8 +265,8 @@ fn start_call(
         return;
     };
     let mut request = client.new_call::<capnp::any_pointer::Owned, capnp::any_pointer::Owned>(
-        call.interface_id,
-        call.method_id,
+        call.method.interface_id,
+        call.method.method_id,
         None,
     );
     if let Err(e) = (call.write_params)(request.get(), bridge) {

@@ -15,7 +15,7 @@ use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::CallError;
-use crate::rpc::capability::{Capability, CapabilityHook, Dispatch, OutgoingCall};
+use crate::rpc::capability::{Capability, CapabilityHook, Dispatch, OutgoingCall, Pipelined};
 
 pub(crate) type CapId = u64;
 
@@ -44,7 +44,14 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
     pub(crate) reason: Mutex<Option<String>>,
     pub(crate) done: tokio::sync::watch::Sender<bool>,
+    /// Applied to every capability the peer sends (in results or in the params of its
+    /// calls), so its owner can put policy around them (see [`Adopt`]).
+    pub(crate) adopt: Option<Adopt>,
 }
+
+/// Wraps a capability the peer sent before anyone holds it: a pool routes calls on
+/// a worker's capabilities through its router this way.
+pub(crate) type Adopt = Arc<dyn Fn(Capability) -> Capability + Send + Sync>;
 
 impl Shared {
     pub(crate) fn disconnected(&self, method: &str) -> CallError {
@@ -103,10 +110,9 @@ impl CapabilityHook for ConnCap {
         &self,
         call: OutgoingCall,
     ) -> BoxFuture<'static, Result<Box<dyn Any + Send>, CallError>> {
-        let method = call.method_name;
-        // The caller's deadline, else the method's: calls on capabilities a worker
-        // returned (or that were pipelined) have no pool around them to enforce it.
-        let deadline = call.options.timeout.or(call.default_timeout);
+        // No deadline here: the pool's router enforces every call's, whichever
+        // capability it is made on.
+        let method = call.method.name;
         let (reply, rx) = oneshot::channel();
         if self.shared.closed.load(Ordering::Acquire)
             || self
@@ -123,23 +129,10 @@ impl CapabilityHook for ConnCap {
             return futures::future::ready(Err(self.shared.disconnected(method))).boxed();
         }
         let shared = self.shared.clone();
+        // Dropping this future drops the receiver, which cancels the call in the worker.
         async move {
-            let answer = async {
-                rx.await
-                    .unwrap_or_else(|_| Err(shared.disconnected(method)))
-            };
-            match deadline {
-                None => answer.await,
-                // Dropping the receiver on timeout cancels the call in the worker.
-                Some(after) => tokio::time::timeout(after, answer)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(CallError::Timeout {
-                            method: method.into(),
-                            after,
-                        })
-                    }),
-            }
+            rx.await
+                .unwrap_or_else(|_| Err(shared.disconnected(method)))
         }
         .boxed()
     }
@@ -158,8 +151,8 @@ impl CapabilityHook for ConnCap {
             let permit = window
                 .acquire_owned()
                 .await
-                .map_err(|_| shared.disconnected(call.method_name))?;
-            let method = call.method_name;
+                .map_err(|_| shared.disconnected(call.method.name))?;
+            let method = call.method.name;
             let (reply, rx) = oneshot::channel();
             if shared
                 .commands
@@ -190,14 +183,15 @@ impl CapabilityHook for ConnCap {
         .boxed()
     }
 
-    fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
+    fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Pipelined {
+        let method = call.method.name;
         let ids: Vec<CapId> = paths
             .iter()
             .map(|_| self.shared.next_id.fetch_add(1, Ordering::Relaxed))
             .collect();
-        // Nobody waits for the results; the answer stays open while the pipelined
-        // capabilities live (capnp-rpc keeps the question referenced by them).
-        let (reply, _) = oneshot::channel();
+        // The answer stays open while the pipelined capabilities live (capnp-rpc keeps
+        // the question referenced by them), whether or not `done` is awaited.
+        let (reply, rx) = oneshot::channel();
         let pipeline = paths.into_iter().zip(ids.iter().copied()).collect();
         let _ = self.shared.commands.send(Command::Call {
             cap: self.id,
@@ -205,9 +199,18 @@ impl CapabilityHook for ConnCap {
             pipeline,
             reply,
         });
-        ids.into_iter()
-            .map(|id| self.shared.new_handle(id))
-            .collect()
+        let shared = self.shared.clone();
+        Pipelined {
+            caps: ids
+                .into_iter()
+                .map(|id| self.shared.new_handle(id))
+                .collect(),
+            done: async move {
+                rx.await
+                    .unwrap_or_else(|_| Err(shared.disconnected(method)))
+            }
+            .boxed(),
+        }
     }
 
     fn export(&self, object: Arc<dyn Dispatch>) -> Result<Capability, CallError> {

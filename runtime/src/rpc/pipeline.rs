@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 
 use crate::error::CallError;
-use crate::rpc::capability::{Capability, CapabilityHook, OutgoingCall};
+use crate::rpc::capability::{Capability, CapabilityHook, OutgoingCall, Pipelined};
 
 /// The slot a deferred capability waits on.
 #[derive(Default)]
@@ -115,7 +115,7 @@ impl CapabilityHook for DeferredCap {
         .boxed()
     }
 
-    fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Vec<Capability> {
+    fn call_pipelined(&self, call: OutgoingCall, paths: Vec<Vec<u16>>) -> Pipelined {
         let slots: Vec<Arc<Deferred>> = paths
             .iter()
             .map(|_| Arc::new(Deferred::default()))
@@ -137,15 +137,33 @@ impl CapabilityHook for DeferredCap {
             .collect();
         // Sent on the real capability once it exists (from whichever thread resolves
         // it): no task, so this works outside an async runtime too.
+        let (done_tx, done_rx) = oneshot::channel();
         self.slot.then(Box::new(move |resolved| match resolved {
             Ok(cap) => {
-                for (s, real) in slots.iter().zip(cap.hook().call_pipelined(call, paths)) {
+                let sent = cap.hook().call_pipelined(call, paths);
+                for (s, real) in slots.iter().zip(sent.caps) {
                     s.resolve(Ok(real));
                 }
+                let _ = done_tx.send(sent.done);
             }
-            Err(e) => slots.iter().for_each(|s| s.resolve(Err(e.clone()))),
+            Err(e) => {
+                slots.iter().for_each(|s| s.resolve(Err(e.clone())));
+                let _ = done_tx.send(futures::future::ready(Err(e)).boxed());
+            }
         }));
-        caps
+        let name = self.name.clone();
+        Pipelined {
+            caps,
+            done: async move {
+                match done_rx.await {
+                    Ok(done) => done.await,
+                    Err(_) => Err(CallError::Protocol {
+                        message: format!("{name} was dropped before it resolved"),
+                    }),
+                }
+            }
+            .boxed(),
+        }
     }
 
     fn describe(&self) -> String {
