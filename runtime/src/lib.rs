@@ -15,7 +15,8 @@
 //!   template processes that fork workers, output forwarding, exit watches.
 //!
 //! Beside them: `error` (what callers and handlers see when something fails; imported
-//! by every layer), `bindings` (what generated bindings hand a pool), and the worker
+//! by every layer), `task` (tasks aborted with their owner), `bindings` (what
+//! generated bindings hand a pool), and the worker
 //! protocol `polyhost_capnp` (raw) and `polyhost` (owned types, clients), generated
 //! from `schema/polyhost.capnp`.
 //!
@@ -28,6 +29,7 @@ mod error;
 mod pool;
 mod process;
 mod rpc;
+mod task;
 
 pub use rpc::codec;
 pub use rpc::dispatch;

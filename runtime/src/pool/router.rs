@@ -23,9 +23,15 @@ use tokio::sync::oneshot;
 use crate::error::CallError;
 use crate::pool::config::DEFAULT_CALL_TIMEOUT;
 use crate::pool::lease::{Held, Lease, Pinned, Route};
-use crate::pool::state::PoolInner;
+use crate::pool::state::{PoolInner, State};
 use crate::rpc::capability::{Capability, CapabilityHook, Dispatch, OutgoingCall, Pipelined};
 use crate::rpc::pipeline::{Deferred, DeferredCap};
+use crate::task::AbortOnDrop;
+
+/// How long a call whose connection ended waits for its worker's death to be
+/// recorded: the supervisor waits up to 1 s for the exit, 1 s more after a SIGKILL,
+/// and 0.5 s for the last stderr lines.
+const DEATH_RECORDED: Duration = Duration::from_secs(3);
 
 /// The capabilities of a pipelined call, resolved once it is sent.
 struct Pipeline {
@@ -242,29 +248,33 @@ impl PoolInner {
     /// The error for a call whose worker died.
     async fn crash_error(
         &self,
-        lease_slot: usize,
+        slot: usize,
         worker_id: u64,
         method: &str,
         cause: CallError,
     ) -> CallError {
-        // The supervisor records the death once the process is reaped.
-        for _ in 0..50 {
-            if let Some(d) = self.lock().slots[lease_slot]
+        let death = |st: &State| {
+            st.slots[slot]
                 .last_death
                 .clone()
                 .filter(|d| d.worker == worker_id)
-            {
-                return CallError::WorkerCrashed {
-                    method: method.into(),
-                    worker: d.name,
-                    exit: d.exit,
-                    killed_because: d.killed_because,
-                    stderr_tail: d.stderr_tail,
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // The supervisor records the death, and signals `changed`, once the process
+        // is reaped and its stderr read to the end.
+        self.wait_for(DEATH_RECORDED, |st| {
+            death(st).is_some() || self.shutting_down.load(Ordering::Acquire)
+        })
+        .await;
+        match death(&self.lock()) {
+            Some(d) => CallError::WorkerCrashed {
+                method: method.into(),
+                worker: d.name,
+                exit: d.exit,
+                killed_because: d.killed_because,
+                stderr_tail: d.stderr_tail,
+            },
+            None => cause,
         }
-        cause
     }
 
     /// After a call timed out: if its worker no longer answers pings, kill it so the
@@ -314,15 +324,6 @@ fn current_trace_parent() -> Option<String> {
             sc.trace_flags().to_u8()
         )
     })
-}
-
-/// Aborts a task when the last holder lets go.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Fills in the caller's trace context. Read on the caller's thread: OpenTelemetry's

@@ -87,6 +87,8 @@ pub(crate) async fn supervise(
                     }
                     s.last_death = Some(death.clone());
                 }
+                // Calls that lost this worker wait for its death report.
+                inner.changed.notify_waiters();
                 if inner.shutting_down.load(Ordering::Acquire) {
                     return;
                 }

@@ -16,6 +16,7 @@ use capnp::private::capability::ClientHook;
 use crate::error::HandlerError;
 use crate::rpc::capability::{CapBridge, Capability, Dispatch, DispatchError};
 use crate::rpc::handle::{CapId, ConnCap, Shared};
+use crate::task::AbortOnDrop;
 
 /// Host handlers one worker's calls may keep running at once; a call beyond that
 /// fails at once with an `overloaded` exception in the worker, so a worker that floods
@@ -174,20 +175,6 @@ impl capnp::capability::Server for DispatchServerRc {
 
     fn as_ptr(&self) -> usize {
         Rc::as_ptr(&self.0) as *const () as usize
-    }
-}
-
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> AbortOnDrop<T> {
-    async fn wait(mut self) -> Result<T, tokio::task::JoinError> {
-        (&mut self.0).await
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
