@@ -6,7 +6,7 @@
 //!   bare), `struct` (results returned as their struct) or `empty` (no results); `*` is
 //!   the fallback. Placeholders: `{name}` (the method's target name), `{method}` and
 //!   `{interface}` (schema names), `{ordinal}`, `{params}` and `{results}` (the params
-//!   and results type names), `{timeout_ms}` (the `some` literal around the value, or
+//!   and results type names), `{interface_id}`, `{timeout_ms}` (the `some` literal around the value, or
 //!   the `none` literal), `{idempotent}` (the `true` or `false` literal),
 //!   `{result.X}` (expression `X` of the single result's type), and run-wide values.
 //! - `generic_lists`: list name -> how to print a declaration's generic parameters
@@ -35,6 +35,7 @@ pub struct MethodFacts<'a> {
     pub name: &'a str,
     pub method: &'a str,
     pub interface: &'a str,
+    pub interface_id: &'a str,
     pub ordinal: u16,
     pub params: &'a str,
     pub results: &'a str,
@@ -84,6 +85,7 @@ pub fn method_code(
                 "name" => m.name.to_string(),
                 "method" => m.method.to_string(),
                 "interface" => m.interface.to_string(),
+                "interface_id" => m.interface_id.to_string(),
                 "ordinal" => m.ordinal.to_string(),
                 "params" => m.params.to_string(),
                 "results" => m.results.to_string(),

@@ -140,6 +140,10 @@ pub struct Naming {
     /// (the Rust target's `accessor`, capnp-rust's `get_<accessor>`). Not escaped.
     #[serde(default)]
     pub field_forms: BTreeMap<String, Case>,
+    /// The same for methods: `forms.<name>` of a method (the Rust target's `constant`,
+    /// the name of its descriptor).
+    #[serde(default)]
+    pub method_forms: BTreeMap<String, Case>,
     /// Joins the segments of a nested type's name (`Outer` + `Inner`).
     pub nested_separator: String,
     /// Joins scope segments in `{scope_path}`.

@@ -462,6 +462,7 @@ impl<'a> ViewBuilder<'a> {
                     name: &name,
                     method: &m.name,
                     interface: &i.name.scope.join("."),
+                    interface_id: &format!("{:#x}", i.name.id.0),
                     ordinal: m.ordinal,
                     params: &params.name,
                     results: &results.name,
@@ -471,6 +472,11 @@ impl<'a> ViewBuilder<'a> {
                 },
             )?;
             methods.push(MethodView {
+                forms: naming
+                    .method_forms
+                    .iter()
+                    .map(|(form, case)| (form.clone(), crate::naming::convert(&m.name, *case)))
+                    .collect(),
                 shape,
                 code,
                 plain_params: param_fields

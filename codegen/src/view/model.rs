@@ -195,6 +195,8 @@ pub struct MethodView {
     pub sinks: Vec<SinkView>,
     /// More than one `Sink(T)` parameter.
     pub several_sinks: bool,
+    /// The manifest's `naming.method_forms` of the name (the Rust target's `constant`).
+    pub forms: BTreeMap<String, String>,
     /// `stream`, `single`, `struct` or `empty`: what the method returns.
     pub shape: &'static str,
     /// Every `method_expressions` entry of the manifest for this method (the Rust
