@@ -9,6 +9,9 @@
 //!   and results type names), `{interface_id}`, `{timeout_ms}` (the `some` literal around the value, or
 //!   the `none` literal), `{idempotent}` (the `true` or `false` literal),
 //!   `{result.X}` (expression `X` of the single result's type), and run-wide values.
+//! - `parameter_lists`: list name -> how to print a method's parameters as one piece
+//!   (`item` per field with `{field}` and `{code.X}`, the field's expression `X`,
+//!   joined by `separator`), added to the same `code` map as the method expressions.
 //! - `generic_lists`: list name -> how to print a declaration's generic parameters
 //!   (`item` per parameter with `{parameter}`, joined by `separator`, inside `open` and
 //!   `close`); nothing at all when the declaration has no parameters.
@@ -17,7 +20,8 @@ use std::collections::BTreeMap;
 
 use crate::error::CodegenError;
 use crate::exprs::fill;
-use crate::target::{GenericList, GenericsOf, Manifest};
+use crate::target::{GenericList, GenericsOf, Manifest, ParametersOf};
+use crate::view::FieldView;
 
 /// What a method returns, as `method_expressions` patterns are keyed.
 pub fn shape(is_stream: bool, single_result: bool, has_results: bool) -> &'static str {
@@ -117,6 +121,55 @@ pub fn method_code(
         out.insert(expr.clone(), text);
     }
     Ok(out)
+}
+
+/// Every `parameter_lists` entry for a method whose params struct has `params` (of
+/// which `plain` are not `Sink(T)`), added to `code`.
+pub fn parameter_lists(
+    manifest: &Manifest,
+    globals: &BTreeMap<String, String>,
+    params: &[FieldView],
+    plain: &[FieldView],
+    code: &mut BTreeMap<String, String>,
+) -> Result<(), CodegenError> {
+    for (list, spec) in &manifest.parameter_lists {
+        if code.contains_key(list) {
+            return Err(err(
+                manifest,
+                format!("`{list}` is both a method expression and a parameter list"),
+            ));
+        }
+        let fields = match spec.of {
+            ParametersOf::Params => params,
+            ParametersOf::PlainParams => plain,
+        };
+        let items = fields
+            .iter()
+            .map(|f| {
+                fill(&spec.item, |token| {
+                    let value = match token {
+                        "field" => Some(f.name.clone()),
+                        "schema_field" => Some(f.schema_name.clone()),
+                        _ => match token.strip_prefix("code.") {
+                            Some(expr) => f.code.get(expr).cloned(),
+                            None => globals.get(token).cloned(),
+                        },
+                    };
+                    value.ok_or_else(|| {
+                        err(
+                            manifest,
+                            format!(
+                                "parameter list `{list}` uses `{{{token}}}`, which field `{}` does not have",
+                                f.schema_name
+                            ),
+                        )
+                    })
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        code.insert(list.clone(), items.join(&spec.separator));
+    }
+    Ok(())
 }
 
 /// Every `generic_lists` entry for a declaration with these generic parameters (and, for

@@ -45,6 +45,11 @@ pub struct Manifest {
     /// and interface into `generics`. See `method_code.rs`.
     #[serde(default)]
     pub generic_lists: BTreeMap<String, GenericList>,
+    /// A method's parameters as one piece of code (a signature's parameters, the
+    /// fields of a params constructor), rendered once per method into `code` beside
+    /// the method expressions. See `method_code.rs`.
+    #[serde(default)]
+    pub parameter_lists: BTreeMap<String, ParameterList>,
     /// Literal patterns for default values: `true`, `false`, `null`, `nan`, `inf`,
     /// `-inf`, `text`, `data`, `enum`, `pointer`, and for optional method facts `some`
     /// (`{}` is the value) and `none`. A missing one prints the value's plain text.
@@ -78,6 +83,29 @@ fn default_open() -> String {
 }
 fn default_close() -> String {
     ">".into()
+}
+
+/// How one parameter list of a method is printed.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterList {
+    /// Which fields: every field of the params struct (`params`, the default) or only
+    /// those that are not `Sink(T)` (`plain_params`: what a caller passes).
+    #[serde(default)]
+    pub of: ParametersOf,
+    /// One field: `{field}` is its name, `{code.X}` its expression `X`.
+    pub item: String,
+    /// Between items (default: nothing).
+    #[serde(default)]
+    pub separator: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ParametersOf {
+    #[default]
+    Params,
+    PlainParams,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]

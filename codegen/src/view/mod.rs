@@ -454,7 +454,7 @@ impl<'a> ViewBuilder<'a> {
             let results = self.name(x, &m.results);
             let name = naming.method(&m.name);
             let no_result = BTreeMap::new();
-            let code = method_code::method_code(
+            let mut code = method_code::method_code(
                 self.manifest,
                 self.globals,
                 &MethodFacts {
@@ -471,6 +471,18 @@ impl<'a> ViewBuilder<'a> {
                     result: single_result.as_ref().map_or(&no_result, |f| &f.code),
                 },
             )?;
+            let plain_params: Vec<FieldView> = param_fields
+                .iter()
+                .filter(|f| !sink_names.contains(&f.name))
+                .cloned()
+                .collect();
+            method_code::parameter_lists(
+                self.manifest,
+                self.globals,
+                &param_fields,
+                &plain_params,
+                &mut code,
+            )?;
             methods.push(MethodView {
                 forms: naming
                     .method_forms
@@ -479,11 +491,7 @@ impl<'a> ViewBuilder<'a> {
                     .collect(),
                 shape,
                 code,
-                plain_params: param_fields
-                    .iter()
-                    .filter(|f| !sink_names.contains(&f.name))
-                    .cloned()
-                    .collect(),
+                plain_params,
                 single_result,
                 params_implicit: implicit(&m.params),
                 results_implicit: m.is_stream || implicit(&m.results),
