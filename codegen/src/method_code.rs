@@ -6,7 +6,8 @@
 //!   bare), `struct` (results returned as their struct) or `empty` (no results); `*` is
 //!   the fallback. Placeholders: `{name}` (the method's target name), `{method}` and
 //!   `{interface}` (schema names), `{ordinal}`, `{params}` and `{results}` (the params
-//!   and results type names), `{interface_id}`, `{timeout_ms}` (the `some` literal around the value, or
+//!   and results type names), `{interface_name}` (the interface's target type name),
+//!   the method's `naming.method_forms` by name (`{constant}`), `{interface_id}`, `{timeout_ms}` (the `some` literal around the value, or
 //!   the `none` literal), `{idempotent}` (the `true` or `false` literal),
 //!   `{result.X}` (expression `X` of the single result's type), and run-wide values.
 //! - `parameter_lists`: list name -> how to print a method's parameters as one piece
@@ -40,6 +41,9 @@ pub struct MethodFacts<'a> {
     pub method: &'a str,
     pub interface: &'a str,
     pub interface_id: &'a str,
+    pub interface_name: &'a str,
+    /// The method's `naming.method_forms`.
+    pub forms: &'a BTreeMap<String, String>,
     pub ordinal: u16,
     pub params: &'a str,
     pub results: &'a str,
@@ -90,6 +94,8 @@ pub fn method_code(
                 "method" => m.method.to_string(),
                 "interface" => m.interface.to_string(),
                 "interface_id" => m.interface_id.to_string(),
+                "interface_name" => m.interface_name.to_string(),
+                form if m.forms.contains_key(form) => m.forms[form].clone(),
                 "ordinal" => m.ordinal.to_string(),
                 "params" => m.params.to_string(),
                 "results" => m.results.to_string(),

@@ -454,6 +454,12 @@ impl<'a> ViewBuilder<'a> {
             let results = self.name(x, &m.results);
             let name = naming.method(&m.name);
             let no_result = BTreeMap::new();
+            let forms: BTreeMap<String, String> = naming
+                .method_forms
+                .iter()
+                .map(|(form, case)| (form.clone(), crate::naming::convert(&m.name, *case)))
+                .collect();
+            let interface_name = x.type_name(&i.name);
             let mut code = method_code::method_code(
                 self.manifest,
                 self.globals,
@@ -463,6 +469,8 @@ impl<'a> ViewBuilder<'a> {
                     method: &m.name,
                     interface: &i.name.scope.join("."),
                     interface_id: &format!("{:#x}", i.name.id.0),
+                    interface_name: &interface_name,
+                    forms: &forms,
                     ordinal: m.ordinal,
                     params: &params.name,
                     results: &results.name,
@@ -484,11 +492,7 @@ impl<'a> ViewBuilder<'a> {
                 &mut code,
             )?;
             methods.push(MethodView {
-                forms: naming
-                    .method_forms
-                    .iter()
-                    .map(|(form, case)| (form.clone(), crate::naming::convert(&m.name, *case)))
-                    .collect(),
+                forms,
                 shape,
                 code,
                 plain_params,
