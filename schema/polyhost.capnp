@@ -44,6 +44,11 @@ interface Sink @0x950d47d539ceb3b3 (T) {
   # pushed; the consumer sees it as an error after those items.
 }
 
+const tracebackMarker :Text = "\n--- polyhost traceback ---\n";
+# Separates `Type: message` from the raising language's traceback in the reason of a
+# capnp exception a guest sends (capnp-rpc's Rust peer drops the `trace` field, so the
+# traceback travels in the reason); the receiver splits it off again.
+
 struct Failure @0xae788be47cc47d01 {
   # An error crossing the boundary as data (a stream ending in error).
   type @0 :Text;        # the exception's type name in the raising language
@@ -53,17 +58,19 @@ struct Failure @0xae788be47cc47d01 {
 
 # ---- Worker protocol -------------------------------------------------------------------
 
-interface WorkerProcess @0xe064d6165d0567b2 {
-  # The bootstrap capability of every worker process.
+interface WorkerProcess @0xe064d6165d0567b2 $worker {
+  # The bootstrap capability of every worker process (the host calls it, workers
+  # implement it).
 
   start @0 (callbacks :List(Service)) -> (info :WorkerInfo, services :List(Service));
   # First call on a new worker. The host hands over its implementations of the
   # `$host` interfaces; the worker answers with what it is and the `$worker`
   # interfaces it serves.
 
-  scoped @1 (context :CallContext, interfaceId :UInt64) -> (service :Capability);
+  scoped @1 (context :CallContext, interfaceId :UInt64) -> (service :Capability) $idempotent;
   # A view of one served interface in which every call runs with `context` (trace
-  # parent, deadline, session). Callers pipeline on `service` without waiting.
+  # parent, deadline, session). Callers pipeline on `service` without waiting; asking
+  # twice gives an equivalent view.
 
   ping @2 (nonce :UInt64) -> (nonce :UInt64);
   # Health check: answers with the same nonce.

@@ -9,4 +9,6 @@ cargo build --quiet -p polyhost-codegen
 gen="./target/debug/polyhost-codegen --target adapters/python/templates"
 $gen --out adapters/python/polyhost --src-prefix schema schema/capnp/rpc.capnp
 $gen --out adapters/python/polyhost --src-prefix schema schema/polyhost.capnp
+# the protocol's constants alone, for the RPC layer (which polyhost_capnp imports)
+./target/debug/polyhost-codegen --target adapters/python/templates/constants_only --out adapters/python/polyhost --src-prefix schema schema/polyhost.capnp
 $gen --out adapters/python/tests/generated --src-prefix tests/schema tests/schema/features.capnp

@@ -39,10 +39,22 @@ pub enum CodegenError {
     #[error("target `{target}`: {message}")]
     Target { target: String, message: String },
 
-    #[error("target `{target}`: template `{template}` failed: {source}")]
+    /// A template printed or tested a variable the view does not have (templates render
+    /// in strict mode).
+    #[error("target `{target}`: template `{template}` line {line}, column {column}: `{variable}` is not in the view; fix the spelling, or see the target README for the variables each context has")]
+    MissingVariable {
+        target: String,
+        template: String,
+        line: usize,
+        column: usize,
+        variable: String,
+    },
+
+    #[error("target `{target}`: template `{template}` line {line} failed: {source}")]
     Render {
         target: String,
         template: String,
+        line: usize,
         source: Box<handlebars::RenderError>,
     },
 

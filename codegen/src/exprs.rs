@@ -7,19 +7,22 @@
 //! Placeholders in `{braces}` are filled in here:
 //!
 //! - named types: `{name}` (qualified in the target), `{local}`, `{module}` (the file
-//!   module), `{stem}`, `{scope_path}`, `{id}`;
+//!   module), `{stem}`, `{scope_path}`, `{parent_prefix}` (the enclosing scope's path
+//!   followed by the path separator; nothing at the top level), `{last}` (the last scope
+//!   segment as written), `{id}`;
 //! - `{self.X}` is expression `X` of the same type (patterns build on each other);
-//! - lists: `{elem.X}` is the element's `X` expression; generics: `{args.X}` joins the
-//!   type arguments' `X` expressions with `, `, `{args_angle.X}` wraps them in `<>`
-//!   (nothing without arguments), `{args_comma.X}` puts `, ` before each (nothing
-//!   without arguments: trailing call arguments), `{args_array.X}` is `, [X1, X2]`
-//!   (nothing without arguments: one trailing array argument) and `{arg0.X}` is the
-//!   first; `{param}` names a generic parameter and `{param_index}` is its position in
+//! - lists: `{element.X}` is the element's `X` expression; generics:
+//!   `{arguments.X}` joins the type arguments' `X` expressions with `, `,
+//!   `{angled_arguments.X}` wraps them in `<>` (nothing without arguments),
+//!   `{trailing_arguments.X}` puts `, ` before each (nothing without arguments: trailing
+//!   call arguments), `{arguments_array.X}` is `, [X1, X2]` (nothing without arguments:
+//!   one trailing array argument) and `{first_argument.X}` is the first;
+//!   `{parameter}` names a generic parameter and `{parameter_index}` is its position in
 //!   its declaration's parameter list; `{constraint}` an AnyPointer's constraint;
-//! - fields: `{field}`, `{field_raw}` (cased, unescaped), `{capnpc}` (capnpc's getter
-//!   stem), `{schema_field}` (the name in the schema), `{offset}`, `{default}` (the
-//!   default as a literal), `{index}`;
-//! - run-wide values from the builder (`{root}` for the Rust target);
+//! - fields: `{field}`, `{field_unescaped}` (cased, not escaped), one placeholder per
+//!   `naming.field_forms` entry (`{accessor}` in the Rust target), `{schema_field}` (the
+//!   name in the schema), `{offset}`, `{default}` (the default as a literal), `{index}`;
+//! - run-wide values from the builder (`{polyhost}`, `{root}` for the Rust target);
 //! - in the `pointer` literal, `{decode}` is the type's `decode_const` expression.
 //!
 //! A placeholder the generator does not know is an error naming the pattern, so a typo
@@ -52,8 +55,38 @@ pub fn kind(ty: &Type) -> &'static str {
         Type::Struct { .. } => "struct",
         Type::Interface { .. } => "interface",
         Type::AnyPointer { .. } => "any_pointer",
-        Type::Param { .. } => "param",
+        Type::Param { .. } => "parameter",
     }
+}
+
+/// Fills the `{placeholder}`s of `pattern` (lower-case start; letters, digits, `_` and
+/// `.`) with `value(token)`; any other `{` is printed as is.
+pub fn fill(
+    pattern: &str,
+    mut value: impl FnMut(&str) -> Result<String, CodegenError>,
+) -> Result<String, CodegenError> {
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let end = after.find('}');
+        let token = end.map(|e| &after[..e]).unwrap_or("");
+        let is_placeholder = !token.is_empty()
+            && token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            && token.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+        if !is_placeholder {
+            out.push('{');
+            rest = after;
+            continue;
+        }
+        out.push_str(&value(token)?);
+        rest = &after[token.len() + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Renders expressions for one target in the context of one schema file.
@@ -135,28 +168,9 @@ impl Exprs<'_> {
         vars: &BTreeMap<&str, String>,
     ) -> Result<String, CodegenError> {
         let pattern = self.pattern(expr, ty)?;
-        let mut out = String::with_capacity(pattern.len());
-        let mut rest = pattern;
-        while let Some(start) = rest.find('{') {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 1..];
-            let end = after.find('}');
-            let token = end.map(|e| &after[..e]).unwrap_or("");
-            let is_placeholder = !token.is_empty()
-                && token
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-                && token.chars().next().is_some_and(|c| c.is_ascii_lowercase());
-            if !is_placeholder {
-                out.push('{');
-                rest = after;
-                continue;
-            }
-            out.push_str(&self.placeholder(expr, pattern, token, ty, vars)?);
-            rest = &after[token.len() + 1..];
-        }
-        out.push_str(rest);
-        Ok(out)
+        fill(pattern, |token| {
+            self.placeholder(expr, pattern, token, ty, vars)
+        })
     }
 
     fn placeholder(
@@ -182,7 +196,7 @@ impl Exprs<'_> {
         if let Some(sub) = token.strip_prefix("self.") {
             return self.render(sub, ty, vars);
         }
-        if let Some(sub) = token.strip_prefix("elem.") {
+        if let Some(sub) = token.strip_prefix("element.") {
             let Type::List { element } = ty else {
                 return Err(unknown());
             };
@@ -192,14 +206,14 @@ impl Exprs<'_> {
             Type::Struct { args, .. } | Type::Interface { args, .. } => args.as_slice(),
             _ => &[],
         };
-        if let Some(sub) = token.strip_prefix("args.") {
+        if let Some(sub) = token.strip_prefix("arguments.") {
             let parts = args
                 .iter()
                 .map(|a| self.render(sub, a, &no_vars))
                 .collect::<Result<Vec<_>, _>>()?;
             return Ok(parts.join(", "));
         }
-        if let Some(sub) = token.strip_prefix("args_angle.") {
+        if let Some(sub) = token.strip_prefix("angled_arguments.") {
             if args.is_empty() {
                 return Ok(String::new());
             }
@@ -209,14 +223,14 @@ impl Exprs<'_> {
                 .collect::<Result<Vec<_>, _>>()?;
             return Ok(format!("<{}>", parts.join(", ")));
         }
-        if let Some(sub) = token.strip_prefix("args_comma.") {
+        if let Some(sub) = token.strip_prefix("trailing_arguments.") {
             let parts = args
                 .iter()
                 .map(|a| self.render(sub, a, &no_vars))
                 .collect::<Result<Vec<_>, _>>()?;
             return Ok(parts.iter().map(|p| format!(", {p}")).collect());
         }
-        if let Some(sub) = token.strip_prefix("args_array.") {
+        if let Some(sub) = token.strip_prefix("arguments_array.") {
             if args.is_empty() {
                 return Ok(String::new());
             }
@@ -226,7 +240,7 @@ impl Exprs<'_> {
                 .collect::<Result<Vec<_>, _>>()?;
             return Ok(format!(", [{}]", parts.join(", ")));
         }
-        if let Some(sub) = token.strip_prefix("arg0.") {
+        if let Some(sub) = token.strip_prefix("first_argument.") {
             let default = Type::AnyPointer {
                 constraint: AnyConstraint::Any,
             };
@@ -245,9 +259,18 @@ impl Exprs<'_> {
             ("module", Some(r), _) => Ok(naming.file_module(&r.file_stem)),
             ("stem", Some(r), _) => Ok(r.file_stem.clone()),
             ("scope_path", Some(r), _) => Ok(naming.scope_path(&r.scope)),
+            ("parent_prefix", Some(r), _) => {
+                let parent = &r.scope[..r.scope.len().saturating_sub(1)];
+                Ok(if parent.is_empty() {
+                    String::new()
+                } else {
+                    naming.scope_path(parent) + &naming.path_separator
+                })
+            }
+            ("last", Some(r), _) => Ok(r.scope.last().cloned().unwrap_or_default()),
             ("id", Some(r), _) => Ok(format!("{:#x}", r.id.0)),
-            ("param", _, Type::Param { name, .. }) => Ok(name.clone()),
-            ("param_index", _, Type::Param { index, .. }) => Ok(index.to_string()),
+            ("parameter", _, Type::Param { name, .. }) => Ok(name.clone()),
+            ("parameter_index", _, Type::Param { index, .. }) => Ok(index.to_string()),
             ("constraint", _, Type::AnyPointer { constraint }) => {
                 Ok(format!("{constraint:?}").to_lowercase())
             }

@@ -2,7 +2,7 @@
 //!
 //! The data path, one module each:
 //! `frontend` (embedded compiler -> CodeGeneratorRequest) -> `lower` (-> `ir`, with
-//! `fingerprint`) -> `view` (+ `exprs`, `naming`: names and type expressions for one
+//! `fingerprint`) -> `view` (+ `exprs`, `method_code`, `naming`: names and code for one
 //! `target`) -> `render` (handlebars -> files).
 //!
 //! From a `build.rs`:
@@ -20,10 +20,12 @@ pub mod fingerprint;
 pub mod frontend;
 pub mod ir;
 pub mod lower;
+pub mod method_code;
 pub mod naming;
 pub mod refusals;
 pub mod render;
 pub mod target;
+pub mod values;
 pub mod view;
 
 use std::collections::BTreeMap;

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use capnp::schema_capnp::{brand, code_generator_request, node, type_, value};
+use capnp::schema_capnp::{brand, code_generator_request, node, type_};
 
 use crate::error::CodegenError;
 use crate::fingerprint;
@@ -278,7 +278,7 @@ impl<'a> Lowering<'a> {
                     name: self.type_ref(id)?,
                     doc: self.node_doc(id),
                     ty: self.ty(c.get_type()?)?,
-                    value: self.value(c.get_value()?)?,
+                    value: crate::values::value(c.get_value()?)?,
                 }),
                 node::Annotation(_) | node::File(()) => {}
             }
@@ -334,7 +334,7 @@ impl<'a> Lowering<'a> {
                 capnp::schema_capnp::field::Slot(slot) => FieldKind::Slot {
                     offset: slot.get_offset(),
                     ty: self.ty(slot.get_type()?)?,
-                    default: self.value(slot.get_default_value()?)?,
+                    default: crate::values::value(slot.get_default_value()?)?,
                     explicit_default: slot.get_had_explicit_default(),
                 },
                 capnp::schema_capnp::field::Group(g) => FieldKind::Group {
@@ -634,52 +634,6 @@ impl<'a> Lowering<'a> {
         })
     }
 
-    fn value(&self, v: value::Reader<'_>) -> Result<Value, CodegenError> {
-        use value::Which as W;
-        fn float(bits: u64, f: f64) -> Value {
-            let text = if f.is_nan() {
-                "nan".to_string()
-            } else if f.is_infinite() {
-                if f > 0.0 {
-                    "inf".into()
-                } else {
-                    "-inf".into()
-                }
-            } else {
-                format!("{f:?}")
-            };
-            Value::Float { bits, text }
-        }
-        Ok(match v.which()? {
-            W::Void(()) => Value::None,
-            W::Bool(b) => Value::Bool(b),
-            W::Int8(i) => Value::Int(i.into()),
-            W::Int16(i) => Value::Int(i.into()),
-            W::Int32(i) => Value::Int(i.into()),
-            W::Int64(i) => Value::Int(i),
-            W::Uint8(i) => Value::UInt(i.into()),
-            W::Uint16(i) => Value::UInt(i.into()),
-            W::Uint32(i) => Value::UInt(i.into()),
-            W::Uint64(i) => Value::UInt(i),
-            W::Float32(f) => float(f.to_bits().into(), f.into()),
-            W::Float64(f) => float(f.to_bits(), f),
-            W::Text(t) => match t {
-                Ok(t) => Value::Text(t.to_str()?.to_string()),
-                Err(_) => Value::None,
-            },
-            W::Data(d) => Value::Data(d?.to_vec()),
-            W::Enum(e) => Value::Enum(e),
-            W::Struct(p) | W::List(p) => {
-                if p.is_null() {
-                    Value::None
-                } else {
-                    Value::Pointer(canonical_hex(p)?)
-                }
-            }
-            W::Interface(()) | W::AnyPointer(_) => Value::None,
-        })
-    }
-
     fn annotations(
         &self,
         list: capnp::struct_list::Reader<'_, capnp::schema_capnp::annotation::Owned>,
@@ -695,7 +649,7 @@ impl<'a> Lowering<'a> {
             out.push(Annotation {
                 id: Id(id),
                 name,
-                value: self.value(a.get_value()?)?,
+                value: crate::values::value(a.get_value()?)?,
             });
         }
         Ok(out)
@@ -710,16 +664,4 @@ fn timeout_of(annotations: &[Annotation]) -> Option<u32> {
             Value::UInt(v) => u32::try_from(v).ok(),
             _ => None,
         })
-}
-
-/// A struct or list value as a canonical single-segment message, in hex.
-fn canonical_hex(p: capnp::any_pointer::Reader<'_>) -> Result<String, CodegenError> {
-    let mut message = capnp::message::Builder::new_default();
-    message.set_root_canonical(p)?;
-    let segments = message.get_segments_for_output();
-    let mut hex = String::new();
-    for byte in segments[0] {
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    Ok(hex)
 }

@@ -87,10 +87,25 @@ fn main() -> ExitCode {
     }
 }
 
+const USAGE: &str = "\
+usage: polyhost-codegen [-I DIR]... [--src-prefix DIR] [--ir]
+                        [--rust-out DIR [--polyhost-crate PATH]]
+                        [--target DIR --out DIR]... SCHEMA...
+
+  -I, --import-path DIR    search DIR for `import \"/x.capnp\"` (polyhost.capnp needs none)
+  --src-prefix DIR         name schemas relative to DIR in generated headers
+  --ir                     print the IR as JSON instead of generating
+  --rust-out DIR           write the Rust bindings (raw capnpc and polyhost modules) to DIR
+  --polyhost-crate PATH    the crate path generated Rust names polyhost by (default
+                           `polyhost`; the polyhost crate's own bindings use `crate`)
+  --target DIR --out DIR   render the target folder DIR (manifest.json + templates)
+                           into the folder given by --out; repeatable
+  -h, --help               print this text";
+
 fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("error: {problem}");
     }
-    eprintln!("usage: polyhost-codegen [-I DIR]... [--src-prefix DIR] [--ir] [--rust-out DIR [--polyhost-crate PATH]] [--target DIR --out DIR]... SCHEMA...");
+    eprintln!("{USAGE}");
     std::process::exit(2)
 }

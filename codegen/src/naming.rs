@@ -46,6 +46,7 @@ pub fn convert(name: &str, case: Case) -> String {
     let ws = words(name);
     match case {
         Case::Keep => name.to_string(),
+        Case::SnakeAtCapitals => snake_at_capitals(name),
         Case::Pascal => ws.iter().map(|w| capitalize(w)).collect(),
         Case::Camel => ws
             .iter()
@@ -71,9 +72,9 @@ pub fn convert(name: &str, case: Case) -> String {
     }
 }
 
-/// capnpc-rust's module naming (`camel_to_snake_case`): an underscore before every
-/// uppercase letter but the first. Raw Rust bindings use it, so `{scope_path}` must too.
-pub fn capnpc_snake(name: &str) -> String {
+/// capnpc-rust's module and accessor naming (`camel_to_snake_case`): an underscore
+/// before every uppercase letter but the first.
+fn snake_at_capitals(name: &str) -> String {
     let mut out = String::new();
     for (i, c) in name.chars().enumerate() {
         if c.is_uppercase() && i > 0 {
@@ -131,16 +132,16 @@ impl Naming {
             .collect();
         escape(joined, &reserved, &self.escape)
     }
-    /// Scope segments as modules (capnpc's convention when `modules` is snake).
+    /// Scope segments as modules.
     pub fn scope_path(&self, scope: &[String]) -> String {
         scope
             .iter()
             .map(|s| {
-                let m = match self.modules {
-                    Case::Snake => capnpc_snake(s),
-                    other => convert(s, other),
-                };
-                escape(m, &self.module_keywords, &self.module_escape)
+                escape(
+                    convert(s, self.modules),
+                    &self.module_keywords,
+                    &self.module_escape,
+                )
             })
             .collect::<Vec<_>>()
             .join(&self.path_separator)
@@ -165,6 +166,9 @@ mod tests {
             "RESULTS_SENT_ELSEWHERE"
         );
         assert_eq!(convert("add$Params", Case::Pascal), "AddParams");
-        assert_eq!(capnpc_snake("sendResultsTo"), "send_results_to");
+        assert_eq!(
+            convert("sendResultsTo", Case::SnakeAtCapitals),
+            "send_results_to"
+        );
     }
 }

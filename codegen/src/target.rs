@@ -36,11 +36,84 @@ pub struct Manifest {
     /// they may use the field placeholders (`{field}`, `{offset}`, `{default}`, ...).
     #[serde(default)]
     pub field_expressions: BTreeMap<String, BTreeMap<String, String>>,
+    /// Method-level patterns (`descriptor`, `returns`, ...): expression name -> method
+    /// shape (`stream`, `single`, `struct`, `empty`, `*`) -> pattern, rendered once per
+    /// method into `code`. See `method_code.rs`.
+    #[serde(default)]
+    pub method_expressions: BTreeMap<String, BTreeMap<String, String>>,
+    /// Generic parameter lists (`parameters`, `bounds`, ...), rendered once per struct
+    /// and interface into `generics`. See `method_code.rs`.
+    #[serde(default)]
+    pub generic_lists: BTreeMap<String, GenericList>,
+    /// A method's parameters as one piece of code (a signature's parameters, the
+    /// fields of a params constructor), rendered once per method into `code` beside
+    /// the method expressions. See `method_code.rs`.
+    #[serde(default)]
+    pub parameter_lists: BTreeMap<String, ParameterList>,
     /// Literal patterns for default values: `true`, `false`, `null`, `nan`, `inf`,
-    /// `-inf`, `text`, `data`, `enum`, `pointer`. A missing one prints the value's
-    /// plain text.
+    /// `-inf`, `text`, `data`, `enum`, `pointer`, and for optional method facts `some`
+    /// (`{}` is the value) and `none`. A missing one prints the value's plain text.
     #[serde(default)]
     pub literals: BTreeMap<String, String>,
+}
+
+/// How one generic parameter list is printed.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenericList {
+    /// Which parameters: the declaration's own (`declared`, the default) or, for a
+    /// generic method's params and results structs, the method's (`implicit`).
+    #[serde(default)]
+    pub of: GenericsOf,
+    /// One parameter; `{parameter}` is its name.
+    pub item: String,
+    #[serde(default = "default_separator")]
+    pub separator: String,
+    #[serde(default = "default_open")]
+    pub open: String,
+    #[serde(default = "default_close")]
+    pub close: String,
+}
+
+fn default_separator() -> String {
+    ", ".into()
+}
+fn default_open() -> String {
+    "<".into()
+}
+fn default_close() -> String {
+    ">".into()
+}
+
+/// How one parameter list of a method is printed.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterList {
+    /// Which fields: every field of the params struct (`params`, the default) or only
+    /// those that are not `Sink(T)` (`plain_params`: what a caller passes).
+    #[serde(default)]
+    pub of: ParametersOf,
+    /// One field: `{field}` is its name, `{code.X}` its expression `X`.
+    pub item: String,
+    /// Between items (default: nothing).
+    #[serde(default)]
+    pub separator: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ParametersOf {
+    #[default]
+    Params,
+    PlainParams,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GenericsOf {
+    #[default]
+    Declared,
+    Implicit,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -73,6 +146,9 @@ pub enum Case {
     Snake,
     /// `FOO_BAR`
     UpperSnake,
+    /// `_` before every capital but the first, then lower case: `fooBar` -> `foo_bar`,
+    /// `HTTPServer` -> `h_t_t_p_server` (capnp-rust's module and accessor names)
+    SnakeAtCapitals,
     /// as written in the schema
     Keep,
 }
@@ -87,6 +163,15 @@ pub struct Naming {
     pub constants: Case,
     /// Case of scope segments in `{scope_path}` (modules of a raw binding).
     pub modules: Case,
+    /// Further spellings of every field a target needs, by name: each is printed as
+    /// `forms.<name>` of the field and is placeholder `{<name>}` in field expressions
+    /// (the Rust target's `accessor`, capnp-rust's `get_<accessor>`). Not escaped.
+    #[serde(default)]
+    pub field_forms: BTreeMap<String, Case>,
+    /// The same for methods: `forms.<name>` of a method (the Rust target's `constant`,
+    /// the name of its descriptor).
+    #[serde(default)]
+    pub method_forms: BTreeMap<String, Case>,
     /// Joins the segments of a nested type's name (`Outer` + `Inner`).
     pub nested_separator: String,
     /// Joins scope segments in `{scope_path}`.

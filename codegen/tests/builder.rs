@@ -314,7 +314,7 @@ fn write_target(dir: &Path, manifest: &str) -> PathBuf {
     std::fs::write(target.join("manifest.json"), manifest).unwrap();
     std::fs::write(
         target.join("doc.md.hbs"),
-        "# {{path}}\n{{#each structs}}\n## {{name}}\n{{#each fields}}\n- {{name}}: {{exprs.type}}\n{{/each}}\n{{/each}}\n",
+        "# {{path}}\n{{#each structs}}\n## {{name}}\n{{#each fields}}\n- {{name}}: {{code.type}}\n{{/each}}\n{{/each}}\n",
     )
     .unwrap();
     target
@@ -330,7 +330,7 @@ const DOC_MANIFEST: &str = r#"{
     "path_separator": ".", "file_module": "{stem}", "foreign_type": "{module}.{name}",
     "keywords": [], "escape": "{}_"
   },
-  "expressions": { "type": { "list": "list of {elem.type}", "struct": "{name}", "*": "scalar" } },
+  "expressions": { "type": { "list": "list of {element.type}", "struct": "{name}", "*": "scalar" } },
   "literals": {}
 }"#;
 
@@ -385,7 +385,7 @@ fn generic_arguments_render_as_trailing_arguments_or_one_array() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = DOC_MANIFEST.replace(
         r#""struct": "{name}""#,
-        r#""struct": "{name}({args_comma.type}) [{args_array.type}]", "text": "T", "data": "D""#,
+        r#""struct": "{name}({trailing_arguments.type}) [{arguments_array.type}]", "text": "T", "data": "D""#,
     );
     let target = Target::load(&write_target(dir.path(), &manifest)).unwrap();
     let path = dir.path().join("pairs.capnp");

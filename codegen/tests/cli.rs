@@ -71,3 +71,20 @@ fn an_error_in_a_file_imported_from_a_sibling_folder_names_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn help_lists_every_option() {
+    let out = cli().arg("--help").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for option in [
+        "--import-path",
+        "--src-prefix",
+        "--ir",
+        "--rust-out",
+        "--polyhost-crate",
+        "--target",
+        "--out",
+    ] {
+        assert!(stderr.contains(option), "{option} missing from:\n{stderr}");
+    }
+}

@@ -3,7 +3,7 @@
 // Include this file once (`polyhost::include_bindings!();`) where the builder's
 // `parent_module` says (the crate root by default). One raw capnpc module and one
 // polyhost module per schema file:
-//   polyhost.capnp (fingerprint f73c68fd1751ee67)
+//   polyhost.capnp (fingerprint 8af38b8bc6c1d22f)
 // and the guest modules generated from them (`polyhost_guests.rs`).
 
 include!("polyhost_guests.rs");

@@ -747,6 +747,7 @@ pub mod sink { /* (T) */
         }
     }
 }
+pub const TRACEBACK_MARKER: &str = "\n--- polyhost traceback ---\n";
 
 pub mod failure {
     #[derive(Copy, Clone)]
@@ -953,7 +954,7 @@ pub mod failure {
             ::capnp::word(84, 232, 93, 110, 61, 118, 124, 246),
             ::capnp::word(3, 0, 7, 0, 0, 0, 0, 0),
             ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-            ::capnp::word(137, 8, 0, 0, 108, 9, 0, 0),
+            ::capnp::word(188, 9, 0, 0, 159, 10, 0, 0),
             ::capnp::word(21, 0, 0, 0, 186, 0, 0, 0),
             ::capnp::word(29, 0, 0, 0, 7, 0, 0, 0),
             ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
@@ -3007,7 +3008,7 @@ pub mod service {
             ::capnp::word(84, 232, 93, 110, 61, 118, 124, 246),
             ::capnp::word(2, 0, 7, 0, 0, 0, 0, 0),
             ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-            ::capnp::word(214, 12, 0, 0, 119, 13, 0, 0),
+            ::capnp::word(118, 14, 0, 0, 23, 15, 0, 0),
             ::capnp::word(21, 0, 0, 0, 186, 0, 0, 0),
             ::capnp::word(29, 0, 0, 0, 7, 0, 0, 0),
             ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
@@ -3332,7 +3333,7 @@ pub mod worker_info {
             ::capnp::word(84, 232, 93, 110, 61, 118, 124, 246),
             ::capnp::word(4, 0, 7, 0, 0, 0, 0, 0),
             ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-            ::capnp::word(121, 13, 0, 0, 147, 14, 0, 0),
+            ::capnp::word(25, 15, 0, 0, 51, 16, 0, 0),
             ::capnp::word(21, 0, 0, 0, 210, 0, 0, 0),
             ::capnp::word(33, 0, 0, 0, 7, 0, 0, 0),
             ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
@@ -3637,7 +3638,7 @@ pub mod schema_fingerprint {
             ::capnp::word(84, 232, 93, 110, 61, 118, 124, 246),
             ::capnp::word(2, 0, 7, 0, 0, 0, 0, 0),
             ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-            ::capnp::word(149, 14, 0, 0, 102, 15, 0, 0),
+            ::capnp::word(53, 16, 0, 0, 6, 17, 0, 0),
             ::capnp::word(21, 0, 0, 0, 10, 1, 0, 0),
             ::capnp::word(37, 0, 0, 0, 7, 0, 0, 0),
             ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
@@ -3900,7 +3901,7 @@ pub mod call_context {
             ::capnp::word(84, 232, 93, 110, 61, 118, 124, 246),
             ::capnp::word(2, 0, 7, 0, 0, 0, 0, 0),
             ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),
-            ::capnp::word(104, 15, 0, 0, 80, 16, 0, 0),
+            ::capnp::word(8, 17, 0, 0, 240, 17, 0, 0),
             ::capnp::word(21, 0, 0, 0, 218, 0, 0, 0),
             ::capnp::word(33, 0, 0, 0, 7, 0, 0, 0),
             ::capnp::word(0, 0, 0, 0, 0, 0, 0, 0),

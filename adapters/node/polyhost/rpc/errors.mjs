@@ -18,7 +18,7 @@ const TYPE_NAMES = ["failed", "overloaded", "disconnected", "unimplemented"];
 
 /** Separates "<Type>: <message>" from the stack in an exception's reason (the same
  *  string as `polyhost::connection::TRACEBACK_MARKER` in the Rust runtime). */
-export const TRACEBACK_MARKER = "\n--- polyhost traceback ---\n";
+import { TRACEBACK_MARKER } from "../polyhost_constants.mjs"; export { TRACEBACK_MARKER }; // generated from schema/polyhost.capnp
 
 /** A capnp exception. Throw one from a handler to choose the `type` the caller sees
  *  ("failed", "overloaded", "disconnected", "unimplemented"). */

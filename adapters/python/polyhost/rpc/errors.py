@@ -23,7 +23,7 @@ ExceptionType = Exception_Type
 
 #: separates ``"<Type>: <message>"`` from the traceback in an exception's reason (the
 #: same string as ``polyhost::connection::TRACEBACK_MARKER`` in the Rust runtime)
-TRACEBACK_MARKER = "\n--- polyhost traceback ---\n"
+from polyhost.polyhost_constants import TRACEBACK_MARKER  # noqa: E402 (generated from schema/polyhost.capnp)
 
 
 class RpcError(Exception):

@@ -7,196 +7,16 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::error::CodegenError;
 use crate::exprs::{kind, Exprs};
 use crate::ir::{self, FieldKind, Role, Type, TypeRef};
+use crate::method_code::{self, MethodFacts};
 use crate::target::Manifest;
 
+mod model;
+pub use model::*;
+
 pub const GENERATOR: &str = concat!("polyhost-codegen ", env!("CARGO_PKG_VERSION"));
-
-#[derive(Debug, Serialize)]
-pub struct RunView {
-    pub generator: &'static str,
-    pub files: Vec<FileView>,
-    pub globals: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FileView {
-    pub path: String,
-    pub stem: String,
-    pub module: String,
-    pub id: String,
-    pub fingerprint: String,
-    pub generator: &'static str,
-    /// The generated-file header, already commented for the target.
-    pub header: Vec<String>,
-    pub imports: Vec<ImportView>,
-    pub structs: Vec<StructView>,
-    pub enums: Vec<EnumView>,
-    pub interfaces: Vec<InterfaceView>,
-    /// Indices into `interfaces` with every interface after the ones it extends from
-    /// the same file (otherwise in schema order), for languages that define a class
-    /// after its bases.
-    pub interface_order: Vec<usize>,
-    pub constants: Vec<ConstantView>,
-    /// Whether a method of the file takes a `Sink(T)` parameter.
-    pub has_sinks: bool,
-    pub globals: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ImportView {
-    pub path: String,
-    pub stem: String,
-    pub module: String,
-    /// Whether the file refers to a type of the import (an import made only for its
-    /// annotations, like `/capnp/c++.capnp`, needs no import in the target).
-    pub used: bool,
-}
-
-#[derive(Debug, Serialize, Clone)]
-pub struct NameView {
-    pub name: String,
-    pub scope_path: String,
-    /// `scope_path` of the enclosing scope ("" at the top level).
-    pub parent_path: String,
-    /// The last scope segment as written in the schema.
-    pub last: String,
-    pub schema_name: String,
-    pub id: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct StructView {
-    #[serde(flatten)]
-    pub name: NameView,
-    pub doc: Vec<String>,
-    pub data_words: u16,
-    pub pointer_count: u16,
-    pub is_group: bool,
-    pub is_method_struct: bool,
-    pub generic_params: Vec<String>,
-    /// A generic method's own parameters (params and results structs only).
-    pub implicit_params: Vec<String>,
-    pub scope_generic_params: Vec<String>,
-    /// Every field in code order.
-    pub fields: Vec<FieldView>,
-    /// Fields outside the unnamed union.
-    pub plain_fields: Vec<FieldView>,
-    /// Some field outside the unnamed union holds data (one not of type Void): a
-    /// struct whose plain fields are all Void writes nothing for them.
-    pub writes_plain_fields: bool,
-    pub union: Option<UnionView>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct UnionView {
-    pub discriminant_offset: u32,
-    pub members: Vec<FieldView>,
-    /// The member with discriminant 0 (what an all-zero struct holds).
-    pub default_member: String,
-}
-
-#[derive(Debug, Serialize, Clone)]
-pub struct FieldView {
-    pub name: String,
-    /// The field's name cased for the target but not escaped.
-    pub plain: String,
-    /// The name as written in the schema.
-    pub schema_name: String,
-    /// The name cased as a type (union variants, group types).
-    pub variant: String,
-    /// capnpc-rust's stem for accessors (`get_<capnpc>`).
-    pub capnpc: String,
-    pub doc: Vec<String>,
-    pub kind: &'static str,
-    pub offset: u32,
-    pub discriminant: Option<u16>,
-    pub is_void: bool,
-    pub is_pointer: bool,
-    pub is_group: bool,
-    pub group: Option<NameView>,
-    pub default: String,
-    pub explicit_default: bool,
-    pub exprs: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct EnumView {
-    #[serde(flatten)]
-    pub name: NameView,
-    pub doc: Vec<String>,
-    pub enumerants: Vec<EnumerantView>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct EnumerantView {
-    pub name: String,
-    pub schema_name: String,
-    pub value: u16,
-    pub doc: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct InterfaceView {
-    #[serde(flatten)]
-    pub name: NameView,
-    pub doc: Vec<String>,
-    pub role: Role,
-    pub is_worker: bool,
-    pub is_host: bool,
-    pub generic_params: Vec<String>,
-    pub superclasses: Vec<SuperView>,
-    pub methods: Vec<MethodView>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SuperView {
-    pub exprs: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MethodView {
-    pub name: String,
-    pub schema_name: String,
-    pub variant: String,
-    pub ordinal: u16,
-    pub doc: Vec<String>,
-    pub params: NameView,
-    pub results: NameView,
-    pub param_fields: Vec<FieldView>,
-    pub result_fields: Vec<FieldView>,
-    /// Params that are not `Sink(T)` (what a caller passes).
-    pub plain_params: Vec<FieldView>,
-    /// The only result field, when there is exactly one (returned bare).
-    pub single_result: Option<FieldView>,
-    /// True when params/results are the implicit `(a :A, b :B)` structs rather than
-    /// a named struct type.
-    pub params_implicit: bool,
-    pub results_implicit: bool,
-    pub is_stream: bool,
-    pub idempotent: bool,
-    pub timeout_ms: Option<u32>,
-    pub sinks: Vec<SinkView>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SinkView {
-    pub field: String,
-    pub item: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ConstantView {
-    pub name: String,
-    pub kind: &'static str,
-    pub doc: Vec<String>,
-    pub exprs: BTreeMap<String, String>,
-    pub value: String,
-}
 
 /// Ids of the files whose types `file` refers to (fields, constants, superclasses,
 /// method params and results; a `-> stream` method's results are implicit).
@@ -370,21 +190,30 @@ impl<'a> ViewBuilder<'a> {
             enums: file
                 .enums
                 .iter()
-                .map(|e| EnumView {
-                    name: self.name(&x, &e.name),
-                    doc: doc_lines(&e.doc),
-                    enumerants: e
-                        .enumerants
-                        .iter()
-                        .map(|v| EnumerantView {
-                            name: naming.enumerant(&v.name),
-                            schema_name: v.name.clone(),
-                            value: v.value,
-                            doc: doc_lines(&v.doc),
-                        })
-                        .collect(),
+                .map(|e| {
+                    Ok(EnumView {
+                        name: self.name(&x, &e.name),
+                        doc: doc_lines(&e.doc),
+                        code: self.type_exprs(
+                            &x,
+                            &Type::Enum {
+                                name: e.name.clone(),
+                            },
+                            &BTreeMap::new(),
+                        )?,
+                        enumerants: e
+                            .enumerants
+                            .iter()
+                            .map(|v| EnumerantView {
+                                name: naming.enumerant(&v.name),
+                                schema_name: v.name.clone(),
+                                value: v.value,
+                                doc: doc_lines(&v.doc),
+                            })
+                            .collect(),
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, CodegenError>>()?,
             interface_order: bases_first(&file.interfaces),
             interfaces,
             constants: file
@@ -395,12 +224,11 @@ impl<'a> ViewBuilder<'a> {
                         name: naming.constant(&k.name.scope),
                         kind: kind(&k.ty),
                         doc: doc_lines(&k.doc),
-                        exprs: self.type_exprs(&x, &k.ty, &BTreeMap::new())?,
+                        code: self.type_exprs(&x, &k.ty, &BTreeMap::new())?,
                         value: x.literal(&k.ty, &k.value)?,
                     })
                 })
                 .collect::<Result<_, CodegenError>>()?,
-            globals: self.globals.clone(),
         })
     }
 
@@ -449,14 +277,18 @@ impl<'a> ViewBuilder<'a> {
     fn field(&self, x: &Exprs<'_>, index: usize, f: &ir::Field) -> Result<FieldView, CodegenError> {
         let naming = &self.manifest.naming;
         let name = naming.field(&f.name);
-        let plain = crate::naming::convert(&f.name, naming.fields);
-        let capnpc = crate::naming::capnpc_snake(&f.name);
+        let unescaped = crate::naming::convert(&f.name, naming.fields);
+        let forms: BTreeMap<String, String> = naming
+            .field_forms
+            .iter()
+            .map(|(form, case)| (form.clone(), crate::naming::convert(&f.name, *case)))
+            .collect();
         let mut view = FieldView {
             name: name.clone(),
-            plain: plain.clone(),
+            unescaped: unescaped.clone(),
             schema_name: f.name.clone(),
             variant: crate::naming::convert(&f.name, naming.types),
-            capnpc: capnpc.clone(),
+            forms: forms.clone(),
             doc: doc_lines(&f.doc),
             kind: "group",
             offset: 0,
@@ -467,7 +299,7 @@ impl<'a> ViewBuilder<'a> {
             group: None,
             default: String::new(),
             explicit_default: false,
-            exprs: BTreeMap::new(),
+            code: BTreeMap::new(),
         };
         match &f.kind {
             FieldKind::Group { group } => {
@@ -486,10 +318,9 @@ impl<'a> ViewBuilder<'a> {
                 view.is_pointer = ty.is_pointer();
                 view.default = x.literal(ty, default)?;
                 view.explicit_default = *explicit_default;
-                let vars: BTreeMap<&str, String> = [
+                let mut vars: BTreeMap<&str, String> = [
                     ("field", name),
-                    ("field_raw", plain),
-                    ("capnpc", capnpc),
+                    ("field_unescaped", unescaped),
                     ("schema_field", f.name.clone()),
                     ("offset", offset.to_string()),
                     ("default", view.default.clone()),
@@ -497,7 +328,8 @@ impl<'a> ViewBuilder<'a> {
                 ]
                 .into_iter()
                 .collect();
-                view.exprs = self.field_exprs(x, ty, &vars)?;
+                vars.extend(forms.iter().map(|(k, v)| (k.as_str(), v.clone())));
+                view.code = self.field_exprs(x, ty, &vars)?;
             }
         }
         Ok(view)
@@ -510,23 +342,40 @@ impl<'a> ViewBuilder<'a> {
             .enumerate()
             .map(|(i, f)| self.field(x, i, f))
             .collect::<Result<Vec<_>, _>>()?;
-        let union = s.union.as_ref().map(|u| {
-            let members: Vec<FieldView> = fields
+        let union_members: Vec<FieldView> = fields
+            .iter()
+            .filter(|f| f.discriminant.is_some())
+            .cloned()
+            .collect();
+        let union = s.union.as_ref().map(|u| UnionView {
+            discriminant_offset: u.discriminant_offset,
+            default_member: union_members
                 .iter()
-                .filter(|f| f.discriminant.is_some())
-                .cloned()
-                .collect();
-            UnionView {
-                discriminant_offset: u.discriminant_offset,
-                default_member: members
-                    .iter()
-                    .find(|m| m.discriminant == Some(0))
-                    .map(|m| m.name.clone())
-                    .unwrap_or_default(),
-                members,
-            }
+                .find(|m| m.discriminant == Some(0))
+                .map(|m| m.name.clone())
+                .unwrap_or_default(),
         });
+        let declared = Type::Struct {
+            name: s.name.clone(),
+            args: s
+                .generic_params
+                .iter()
+                .enumerate()
+                .map(|(index, name)| Type::Param {
+                    scope: s.name.id,
+                    index: index as u16,
+                    name: name.clone(),
+                })
+                .collect(),
+        };
         Ok(StructView {
+            code: self.type_exprs(x, &declared, &BTreeMap::new())?,
+            generics: method_code::generic_lists(
+                self.manifest,
+                self.globals,
+                &s.generic_params,
+                &s.implicit_params,
+            )?,
             name: self.name(x, &s.name),
             doc: doc_lines(&s.doc),
             data_words: s.data_words,
@@ -546,6 +395,7 @@ impl<'a> ViewBuilder<'a> {
                 .collect(),
             fields,
             union,
+            union_members,
         })
     }
 
@@ -589,32 +439,79 @@ impl<'a> ViewBuilder<'a> {
                     .flat_map(|f| &f.structs)
                     .any(|s| s.name.id == r.id && s.is_method_struct)
             };
-            methods.push(MethodView {
-                plain_params: param_fields
-                    .iter()
-                    .filter(|f| !sink_names.contains(&f.name))
-                    .cloned()
-                    .collect(),
-                single_result: if result_fields.len() == 1 && (m.is_stream || implicit(&m.results))
-                {
-                    result_fields.first().cloned()
-                } else {
-                    None
+            let single_result = if result_fields.len() == 1 && (m.is_stream || implicit(&m.results))
+            {
+                result_fields.first().cloned()
+            } else {
+                None
+            };
+            let shape = method_code::shape(
+                m.is_stream,
+                single_result.is_some(),
+                !result_fields.is_empty(),
+            );
+            let params = self.name(x, &m.params);
+            let results = self.name(x, &m.results);
+            let name = naming.method(&m.name);
+            let no_result = BTreeMap::new();
+            let forms: BTreeMap<String, String> = naming
+                .method_forms
+                .iter()
+                .map(|(form, case)| (form.clone(), crate::naming::convert(&m.name, *case)))
+                .collect();
+            let interface_name = x.type_name(&i.name);
+            let mut code = method_code::method_code(
+                self.manifest,
+                self.globals,
+                &MethodFacts {
+                    shape,
+                    name: &name,
+                    method: &m.name,
+                    interface: &i.name.scope.join("."),
+                    interface_id: &format!("{:#x}", i.name.id.0),
+                    interface_name: &interface_name,
+                    forms: &forms,
+                    ordinal: m.ordinal,
+                    params: &params.name,
+                    results: &results.name,
+                    timeout_ms: m.timeout_ms,
+                    idempotent: m.idempotent,
+                    result: single_result.as_ref().map_or(&no_result, |f| &f.code),
                 },
+            )?;
+            let plain_params: Vec<FieldView> = param_fields
+                .iter()
+                .filter(|f| !sink_names.contains(&f.name))
+                .cloned()
+                .collect();
+            method_code::parameter_lists(
+                self.manifest,
+                self.globals,
+                &param_fields,
+                &plain_params,
+                &mut code,
+            )?;
+            methods.push(MethodView {
+                forms,
+                shape,
+                code,
+                plain_params,
+                single_result,
                 params_implicit: implicit(&m.params),
                 results_implicit: m.is_stream || implicit(&m.results),
-                name: naming.method(&m.name),
+                name,
                 schema_name: m.name.clone(),
                 variant: crate::naming::convert(&m.name, naming.types),
                 ordinal: m.ordinal,
                 doc: doc_lines(&m.doc),
-                params: self.name(x, &m.params),
-                results: self.name(x, &m.results),
+                params,
+                results,
                 param_fields,
                 result_fields,
                 is_stream: m.is_stream,
                 idempotent: m.idempotent,
                 timeout_ms: m.timeout_ms,
+                several_sinks: m.sinks.len() > 1,
                 sinks: m
                     .sinks
                     .iter()
@@ -633,13 +530,20 @@ impl<'a> ViewBuilder<'a> {
             role: i.role,
             is_worker: i.role == Role::Worker,
             is_host: i.role == Role::Host,
+            generics: method_code::generic_lists(
+                self.manifest,
+                self.globals,
+                &i.generic_params,
+                &[],
+            )?,
             generic_params: i.generic_params.clone(),
+            several_superclasses: i.superclasses.len() > 1,
             superclasses: i
                 .superclasses
                 .iter()
                 .map(|t| {
                     Ok(SuperView {
-                        exprs: self.type_exprs(x, t, &BTreeMap::new())?,
+                        code: self.type_exprs(x, t, &BTreeMap::new())?,
                     })
                 })
                 .collect::<Result<_, CodegenError>>()?,
