@@ -12,6 +12,7 @@ mod abuse;
 mod calls;
 mod corpus;
 mod hostile;
+mod protocol;
 mod raw;
 mod registry;
 mod support;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use abuse::*;
 use calls::*;
+use protocol::*;
 use transfer::*;
 use values::*;
 
@@ -53,4 +55,7 @@ scenarios!(
     params_nested_beyond_the_limit_fail_the_call_only,
     hostile_input_closes_the_connection,
     amplifying_input_closes_the_connection_within_64_mib,
+    many_calls_in_flight_on_one_connection_all_answer,
+    unknown_methods_and_interfaces_are_unimplemented,
+    unimplemented_and_unknown_messages_are_echoed_and_the_connection_carries_on,
 );
