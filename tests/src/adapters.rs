@@ -104,6 +104,30 @@ pub enum Report {
     Stderr,
 }
 
+impl UnitTests {
+    /// Reads the runner's report: how many tests ran, or why the report does not say
+    /// that more than none ran and all passed.
+    pub fn judge(&self, report: &str) -> Result<usize, String> {
+        let ran: usize = report
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&self.count_prefix)?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .ok_or_else(|| format!("no report line `{}<count>`", self.count_prefix))?;
+        if ran == 0 {
+            return Err("no tests ran".into());
+        }
+        if !report.lines().any(|l| l.starts_with(&self.pass_prefix)) {
+            return Err(format!("no report line starting `{}`", self.pass_prefix));
+        }
+        Ok(ran)
+    }
+}
+
 /// One schema whose modules are checked into the adapter folder.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -5,7 +5,9 @@
 
 use std::process::Command;
 
-use polyhost_tests::adapters::{Discovered, Report};
+use polyhost_tests::adapters::{
+    adapters_root, discover, Discovered, Report, UnitTests, BUILT_WITH,
+};
 use polyhost_tests::for_adapters;
 
 for_adapters!(sync polyhost_tests::adapters::with_discovered; unit_tests_pass);
@@ -36,25 +38,38 @@ fn unit_tests_pass(found: &Discovered) {
         Report::Stdout => &stdout,
         Report::Stderr => &stderr,
     };
-    let ran: usize = report
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(&unit.count_prefix)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "[{name}] no report line `{}<count>` from `{command}`:\n{report}",
-                unit.count_prefix
-            )
-        });
-    assert!(ran > 0, "[{name}] `{command}` ran no tests:\n{report}");
-    assert!(
-        report.lines().any(|l| l.starts_with(&unit.pass_prefix)),
-        "[{name}] no report line starting `{}` from `{command}`:\n{report}",
-        unit.pass_prefix
+    if let Err(why) = unit.judge(report) {
+        panic!("[{name}] `{command}`: {why}:\n{report}");
+    }
+}
+
+/// The adapters this crate was built with are the adapter folders there are now (a
+/// folder added since is picked up by the next build: build.rs watches the folder).
+#[test]
+fn the_build_knows_every_adapter_folder() {
+    let found = discover(&adapters_root()).unwrap();
+    let names: Vec<&str> = found.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, BUILT_WITH);
+    assert!(names.len() >= 2, "{names:?}");
+}
+
+/// A report says that more than none ran and all passed, or the test fails.
+#[test]
+fn a_report_without_tests_or_without_a_pass_line_fails() {
+    let unit = UnitTests {
+        args: vec![],
+        env: Default::default(),
+        report: Report::Stderr,
+        count_prefix: "Ran ".into(),
+        pass_prefix: "OK".into(),
+    };
+    assert_eq!(
+        unit.judge("....\nRan 12 tests in 0.3s\n\nOK (skipped=1)\n"),
+        Ok(12)
     );
+    assert!(unit.judge("Ran 0 tests in 0.000s\n\nOK\n").is_err());
+    assert!(unit
+        .judge("Ran 3 tests in 0.1s\n\nFAILED (failures=1)\n")
+        .is_err());
+    assert!(unit.judge("nothing to see\n").is_err());
 }
