@@ -1,12 +1,12 @@
 //! Embeds every adapter folder beside this crate (each subfolder with an
 //! `adapter.json`), leaving out what is not needed to run or generate: `tests/`,
-//! `regenerate.sh`, hidden files and caches. Writes `$OUT_DIR/bundled.rs`.
+//! hidden files and caches. Writes `$OUT_DIR/bundled.rs`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Names never embedded, at any depth.
-const SKIPPED: &[&str] = &["tests", "regenerate.sh", "__pycache__", "node_modules"];
+const SKIPPED: &[&str] = &["tests", "__pycache__", "node_modules"];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));

@@ -6,7 +6,7 @@
 //! binary needs nothing but the interpreters.
 //!
 //! Adapters are discovered, not listed: `build.rs` embeds every subfolder that has an
-//! `adapter.json`, leaving out its `tests/`, `regenerate.sh` and caches.
+//! `adapter.json`, leaving out its `tests/` and caches.
 
 /// One adapter folder, as files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,8 @@
 //! Bindings of the test schemas, generated at build time, shared by the integration
-//! tests in `tests/tests/` and the helper binaries in `src/bin/`.
+//! tests in `tests/tests/` and the helper binaries in `src/bin/`, and the adapters
+//! under test, discovered ([`adapters`], [`for_adapters!`]).
+
+pub mod adapters;
 
 polyhost::include_bindings!();
 
@@ -44,46 +47,64 @@ pub fn lab_pool(size: usize) -> polyhost::PoolBuilder {
 /// The lab plugin's entry point.
 pub const LAB_ENTRY: &str = "lab_plugin:make";
 
-/// A pool of `size` workers of `adapter` ("python" or "node") running the fault
-/// plugin (`tests/plugins/fault_plugin.{py,mjs}`, the `Faults` interface of
+/// A pool of `size` workers of `adapter` (an adapter folder's name) running its
+/// fault plugin (`tests/plugins/fault_plugin<suffix>`, the `Faults` interface of
 /// `tests/schema/faults.capnp`), with its bindings checked.
 pub fn fault_pool(adapter: &str, size: usize) -> polyhost::PoolBuilder {
-    let entry = match adapter {
-        "python" => "fault_plugin:make",
-        "node" => "fault_plugin.mjs:make",
-        other => panic!("no fault plugin for the `{other}` adapter"),
-    };
-    polyhost::Pool::builder(
-        polyhost::Adapter::bundled(adapter).expect("a bundled adapter"),
-        entry,
-    )
-    .size(size)
-    .module_path(PLUGINS)
-    .bindings(&faults::BINDINGS)
+    let found = adapters::named(adapter);
+    let file = found
+        .plugin_file("fault_plugin")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        std::path::Path::new(PLUGINS).join(&file).is_file(),
+        "[{adapter}] there is no fault plugin: write tests/plugins/{file} implementing `Faults` of tests/schema/faults.capnp (see fault_plugin.py)"
+    );
+    let entry = found
+        .plugin_entry("fault_plugin", "make")
+        .unwrap_or_else(|e| panic!("{e}"));
+    polyhost::Pool::builder(found.adapter, entry)
+        .size(size)
+        .module_path(PLUGINS)
+        .bindings(&faults::BINDINGS)
 }
 
-/// One `#[tokio::test]` per adapter for a scenario `async fn name(adapter: &str)`, in
-/// modules named after the adapters, so one adapter's failure never hides another's.
-#[macro_export]
-macro_rules! for_adapters {
-    ($($scenario:ident),* $(,)?) => {
-        mod python {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $scenario() {
-                    super::$scenario("python").await
-                }
-            )*
+/// What a check of [`eventually`] returns: `true`, or `Some(value)`, once the condition
+/// holds.
+pub trait Settled {
+    /// Whether the condition holds.
+    fn settled(&self) -> bool;
+}
+
+impl Settled for bool {
+    fn settled(&self) -> bool {
+        *self
+    }
+}
+
+impl<T> Settled for Option<T> {
+    fn settled(&self) -> bool {
+        self.is_some()
+    }
+}
+
+/// Runs `check` until what it returns is settled (`true`, `Some`), every 20 ms for at
+/// most `limit`, and returns its last result. For conditions nothing notifies about
+/// (a process's state in /proc, counters of another process); where a channel or
+/// notification exists, tests wait on it instead. A synchronous check is
+/// `|| std::future::ready(condition)`.
+pub async fn eventually<O, Fut>(limit: std::time::Duration, mut check: impl FnMut() -> Fut) -> O
+where
+    O: Settled,
+    Fut: std::future::Future<Output = O>,
+{
+    let until = std::time::Instant::now() + limit;
+    loop {
+        let got = check().await;
+        if got.settled() || std::time::Instant::now() >= until {
+            return got;
         }
-        mod node {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $scenario() {
-                    super::$scenario("node").await
-                }
-            )*
-        }
-    };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// Sends `signal` to process `pid` (a worker or template the test found in

@@ -1,87 +1,43 @@
-//! The generated modules checked into each adapter are exactly what the generator
-//! makes from their schemas with that adapter's target today: `polyhost/rpc_capnp.*`
-//! (capnp/rpc.capnp, the RPC engine's messages), `polyhost/polyhost_capnp.*` (the worker
-//! protocol) and `tests/generated/features_capnp.*` (the feature schema the adapter's
-//! own tests use). Every generated Node module also passes `node --check`.
+//! The generated modules checked into each adapter (`development.generated_modules` of
+//! its `adapter.json`: the RPC engine's messages, the worker protocol, the feature
+//! schema its own tests use) are exactly what the generator makes from their schemas
+//! with that adapter's templates today, and every generated module, checked in or
+//! rendered by build.rs, passes the adapter's `development.syntax_check`. One test of
+//! each per adapter (`python::checked_in_modules_are_current`).
 //!
-//! When one is stale the test names it and the adapter's `regenerate.sh`;
-//! `POLYHOST_REGENERATE=1 cargo test -p polyhost-tests --test guest_modules_current`
-//! rewrites them instead of failing. A new adapter adds a line to `ADAPTERS`.
+//! When one is stale the test names it; `cargo run -p polyhost-tests --bin regenerate`
+//! rewrites them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use polyhost_codegen::{Builder, Target};
+use polyhost_tests::adapters::{repo_root, Discovered};
+use polyhost_tests::for_adapters;
 
-/// Adapter folder name, and how many files its target renders per schema.
-const ADAPTERS: &[(&str, usize)] = &[("python", 1), ("node", 2)];
+for_adapters!(sync polyhost_tests::adapters::with_discovered; checked_in_modules_are_current, generated_modules_pass_the_syntax_check);
 
-/// (schema, source prefix, output folder inside the adapter), from the repository root.
-const MODULES: &[(&str, &str, &str)] = &[
-    ("schema/capnp/rpc.capnp", "schema", "polyhost"),
-    ("schema/polyhost.capnp", "schema", "polyhost"),
-    (
-        "tests/schema/features.capnp",
-        "tests/schema",
-        "tests/generated",
-    ),
-];
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ is inside the repository")
-        .to_path_buf()
-}
-
-#[test]
-fn checked_in_guest_modules_are_current() {
+fn checked_in_modules_are_current(found: &Discovered) {
     let root = repo_root();
-    let regenerate = std::env::var_os("POLYHOST_REGENERATE").is_some_and(|v| v == "1");
+    let rendered = found
+        .render_generated_modules()
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut stale = Vec::new();
-    for (adapter, files_per_schema) in ADAPTERS {
-        let adapter_dir = root.join("adapters").join(adapter);
-        let target = Target::load(&adapter_dir.join("templates"))
-            .unwrap_or_else(|e| panic!("the {adapter} target loads: {e}"));
-        for (schema, prefix, out) in MODULES {
-            let rendered = Builder::new()
-                .schema(root.join(schema))
-                .src_prefix(root.join(prefix))
-                .emit_rerun_if_changed(false)
-                .render(&target)
-                .unwrap_or_else(|e| panic!("rendering {schema} with the {adapter} target: {e}"));
-            assert_eq!(
-                rendered.len(),
-                *files_per_schema,
-                "{adapter}: files per schema"
-            );
-            for file in rendered {
-                let path = Path::new("adapters")
-                    .join(adapter)
-                    .join(out)
-                    .join(&file.path);
-                let full = root.join(&path);
-                let current = std::fs::read_to_string(&full).unwrap_or_default();
-                if current == file.contents {
-                    continue;
-                }
-                if regenerate {
-                    std::fs::write(&full, &file.contents)
-                        .unwrap_or_else(|e| panic!("writing {}: {e}", full.display()));
-                } else {
-                    let first = first_difference(&current, &file.contents);
-                    stale.push(format!(
-                        "{} (from {schema}; first difference at line {first}); regenerate with adapters/{adapter}/regenerate.sh",
-                        path.display()
-                    ));
-                }
-            }
+    for (path, schema, contents) in &rendered {
+        let current = std::fs::read_to_string(root.join(path)).unwrap_or_default();
+        if current != *contents {
+            let first = first_difference(&current, contents);
+            stale.push(format!(
+                "{} (from {schema}; first difference at line {first})",
+                path.display()
+            ));
         }
     }
     assert!(
         stale.is_empty(),
-        "these generated modules are stale:\n  {}\n(or POLYHOST_REGENERATE=1 cargo test -p polyhost-tests --test guest_modules_current)",
-        stale.join("\n  ")
+        "[{}] these generated modules are stale:\n  {}\nregenerate them with `cargo run -p polyhost-tests --bin regenerate -- {}`",
+        found.name,
+        stale.join("\n  "),
+        found.name
     );
 }
 
@@ -93,46 +49,57 @@ fn first_difference(a: &str, b: &str) -> usize {
         + 1
 }
 
-#[test]
-fn generated_node_modules_pass_node_check() {
+fn generated_modules_pass_the_syntax_check(found: &Discovered) {
+    let name = &found.name;
+    let check = &found.development.syntax_check;
+    assert!(
+        !check.is_empty(),
+        "[{name}] adapter.json has no development.syntax_check"
+    );
+    let suffix = found
+        .development
+        .plugin_suffix
+        .clone()
+        .unwrap_or_else(|| panic!("[{name}] adapter.json has no development.plugin_suffix"));
     let root = repo_root();
-    let mut files: Vec<PathBuf> = MODULES
-        .iter()
-        .map(|(schema, _, out)| {
-            let stem = Path::new(schema)
-                .file_stem()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            root.join("adapters/node")
-                .join(out)
-                .join(format!("{stem}_capnp.mjs"))
-        })
+    let mut files: Vec<PathBuf> = found
+        .render_generated_modules()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|(path, _, _)| root.join(path))
+        .filter(|p| p.to_string_lossy().ends_with(&suffix))
         .collect();
+    let checked_in = files.len();
     // The test and conformance schemas' modules, rendered by build.rs.
-    let built = Path::new(polyhost_tests::OUT_DIR).join("node");
+    let built = Path::new(polyhost_tests::OUT_DIR).join(&found.adapter.definition.language);
     if let Ok(entries) = std::fs::read_dir(&built) {
         files.extend(
             entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "mjs")),
+                .filter(|p| p.to_string_lossy().ends_with(&suffix)),
         );
     }
     assert!(
-        files.len() > MODULES.len(),
-        "build.rs rendered no Node modules into {}",
+        files.len() > checked_in,
+        "[{name}] build.rs rendered no `{suffix}` modules into {}",
         built.display()
     );
+    let interpreter = found
+        .adapter
+        .resolve_interpreter(None)
+        .unwrap_or_else(|e| panic!("[{name}] {e}"));
     for file in files {
-        let out = Command::new("node")
-            .arg("--check")
-            .arg(&file)
+        let args = check
+            .iter()
+            .map(|a| a.replace("{file}", &file.to_string_lossy()));
+        let out = Command::new(&interpreter)
+            .args(args)
             .output()
-            .expect("node is on PATH");
+            .unwrap_or_else(|e| panic!("[{name}] cannot run {}: {e}", interpreter.display()));
         assert!(
             out.status.success(),
-            "node --check {}:\n{}",
+            "[{name}] the syntax check of {} fails:\n{}",
             file.display(),
             String::from_utf8_lossy(&out.stderr)
         );

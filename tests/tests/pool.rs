@@ -8,7 +8,9 @@ use polyhost::{
     Adapter, CallError, CallOptions, ExitReason, Pool, PoolBuilder, PoolError, StartMode,
 };
 use polyhost_tests::pool_lab::{self, LabClient};
-use polyhost_tests::{lab_pool, PLUGINS};
+use std::future::ready;
+
+use polyhost_tests::{eventually, lab_pool, PLUGINS};
 
 fn lab(size: usize) -> PoolBuilder {
     lab_pool(size)
@@ -17,17 +19,6 @@ fn lab(size: usize) -> PoolBuilder {
 }
 
 /// Polls `check` every 20 ms for up to `limit`.
-async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let until = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < until {
-        if check() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    check()
-}
-
 fn alive(pid: u32) -> bool {
     // A zombie (state Z) is dead; only its parent has not reaped it yet.
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -63,7 +54,7 @@ async fn a_killed_worker_fails_its_call_with_the_crash_and_is_replaced() {
         async move { lab.slow_with(5_000, session("victim")).await }
     });
     assert!(
-        eventually(Duration::from_secs(5), || pool.stats().busy == 1).await,
+        eventually(Duration::from_secs(5), || ready(pool.stats().busy == 1)).await,
         "the slow call is running"
     );
     polyhost_tests::signal(pid, libc::SIGKILL);
@@ -80,7 +71,7 @@ async fn a_killed_worker_fails_its_call_with_the_crash_and_is_replaced() {
         other => panic!("expected WorkerCrashed, got {other:?}"),
     }
     assert!(
-        eventually(Duration::from_secs(10), || pool.stats().workers == 2).await,
+        eventually(Duration::from_secs(10), || ready(pool.stats().workers == 2)).await,
         "back to full size: {:?}",
         pool.stats()
     );
@@ -112,8 +103,9 @@ async fn an_idempotent_call_is_retried_on_another_worker_after_a_crash() {
         .unwrap();
     assert_ne!(answered_by, crashed, "the retry ran on the other worker");
     assert!(
-        eventually(Duration::from_secs(10), || pool.stats().workers == 2
-            && pool.stats().restarts == 1)
+        eventually(Duration::from_secs(10), || ready(
+            pool.stats().workers == 2 && pool.stats().restarts == 1
+        ))
         .await,
         "{:?}",
         pool.stats()
@@ -137,8 +129,9 @@ async fn a_hung_worker_times_out_and_is_replaced() {
     let err = lab.hang_with(60_000, options).await.unwrap_err();
     assert!(matches!(err, CallError::Timeout { .. }), "{err:?}");
     assert!(
-        eventually(Duration::from_secs(10), || pool.stats().restarts == 1
-            && pool.stats().workers == 1)
+        eventually(Duration::from_secs(10), || ready(
+            pool.stats().restarts == 1 && pool.stats().workers == 1
+        ))
         .await,
         "{:?}",
         pool.stats()
@@ -368,7 +361,7 @@ async fn sessions_stick_to_their_worker_until_ended() {
     pool.end_session("a");
     pool.shutdown().await;
     assert!(
-        eventually(Duration::from_secs(5), || !alive(a) && !alive(b)).await,
+        eventually(Duration::from_secs(5), || ready(!alive(a) && !alive(b))).await,
         "shutdown leaves no process"
     );
 }
@@ -439,22 +432,26 @@ async fn a_worker_that_keeps_crashing_is_held_back_for_a_while() {
         let pid = lab.pid().await.unwrap();
         polyhost_tests::signal(pid, libc::SIGKILL);
         assert!(
-            eventually(Duration::from_secs(10), || pool.stats().restarts == crash).await,
+            eventually(Duration::from_secs(10), || ready(
+                pool.stats().restarts == crash
+            ))
+            .await,
             "{:?}",
             pool.stats()
         );
     }
     // Two crashes within the window: the slot is held back instead of restarted.
     assert!(
-        eventually(Duration::from_secs(5), || pool.stats().tainted == 1).await,
+        eventually(Duration::from_secs(5), || ready(pool.stats().tainted == 1)).await,
         "{:?}",
         pool.stats()
     );
     assert_eq!(pool.stats().workers, 0);
     // After the hold it starts again and serves.
     assert!(
-        eventually(Duration::from_secs(10), || pool.stats().workers == 1
-            && pool.stats().tainted == 0)
+        eventually(Duration::from_secs(10), || ready(
+            pool.stats().workers == 1 && pool.stats().tainted == 0
+        ))
         .await,
         "{:?}",
         pool.stats()
@@ -480,11 +477,11 @@ async fn a_worker_sending_garbage_is_cut_off_and_the_others_carry_on() {
         "{err:?}"
     );
     assert!(
-        eventually(Duration::from_secs(10), || !alive(victim)).await,
+        eventually(Duration::from_secs(10), || ready(!alive(victim))).await,
         "the garbage-sending process is gone"
     );
     assert!(
-        eventually(Duration::from_secs(10), || pool.stats().workers == 2).await,
+        eventually(Duration::from_secs(10), || ready(pool.stats().workers == 2)).await,
         "{:?}",
         pool.stats()
     );
@@ -572,7 +569,7 @@ async fn workers_fork_from_one_template_unless_started_fresh() {
     assert_eq!(client.echo(7).await.unwrap(), 7);
     pool.shutdown().await;
     assert!(
-        eventually(Duration::from_secs(5), || !alive(template)).await,
+        eventually(Duration::from_secs(5), || ready(!alive(template))).await,
         "the template exits with the pool"
     );
 
@@ -593,12 +590,12 @@ async fn a_killed_template_is_replaced_with_its_workers() {
     // Its workers die with it (parent-death signal); the pool starts a new template
     // and new workers.
     assert!(
-        eventually(Duration::from_secs(15), || {
+        eventually(Duration::from_secs(15), || ready({
             let now = pool.stats();
             now.workers == 2
                 && now.template.is_some_and(|t| t != template)
                 && now.pids.iter().all(|p| !before.pids.contains(p))
-        })
+        }))
         .await,
         "{:?}",
         pool.stats()
@@ -675,16 +672,16 @@ async fn a_template_that_stops_answering_is_replaced() {
     polyhost_tests::signal(template, libc::SIGSTOP);
     polyhost_tests::signal(before.pids[0], libc::SIGKILL);
     assert!(
-        eventually(Duration::from_secs(20), || {
+        eventually(Duration::from_secs(20), || ready({
             let now = pool.stats();
             now.workers == 1 && now.template.is_some_and(|t| t != template)
-        })
+        }))
         .await,
         "{:?}",
         pool.stats()
     );
     assert!(
-        eventually(Duration::from_secs(5), || !alive(template)).await,
+        eventually(Duration::from_secs(5), || ready(!alive(template))).await,
         "the frozen template was killed"
     );
     let lab: LabClient = pool.client();

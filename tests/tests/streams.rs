@@ -11,7 +11,7 @@ use polyhost_tests::stream_lab::{
     self, HostCounterClient, HostCounterDispatch, HostCounterHandler, HostFeedDispatch,
     HostFeedHandler, Item, StreamLabClient,
 };
-use polyhost_tests::PLUGINS;
+use polyhost_tests::{eventually, PLUGINS};
 
 /// The host side of `HostFeed`.
 #[derive(Default)]
@@ -80,20 +80,6 @@ async fn pool(feed: Arc<Feed>) -> Pool {
         .start()
         .await
         .unwrap()
-}
-
-async fn eventually<F: std::future::Future<Output = bool>>(
-    limit: Duration,
-    mut check: impl FnMut() -> F,
-) -> bool {
-    let until = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < until {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

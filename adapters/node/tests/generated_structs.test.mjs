@@ -3,7 +3,7 @@
 //
 // The module under test is tests/generated/features_capnp.mjs, checked in and kept
 // current by the Rust test tests/tests/guest_modules_current.rs (regenerate with
-// adapters/node/regenerate.sh).
+// `cargo run -p polyhost-tests --bin regenerate -- node`).
 
 import assert from "node:assert/strict";
 import fs from "node:fs";

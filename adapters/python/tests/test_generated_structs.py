@@ -3,7 +3,7 @@ tests/schema/features.capnp through wire bytes and back.
 
 The module under test is tests/generated/features_capnp.py, checked in and kept current
 by the Rust test tests/tests/guest_modules_current.rs (regenerate with
-adapters/python/regenerate.sh).
+`cargo run -p polyhost-tests --bin regenerate -- python`).
 """
 
 import math

@@ -55,6 +55,12 @@ pub struct AdapterDefinition {
     pub env: BTreeMap<String, String>,
     /// Folder of the generator target (relative to the adapter folder).
     pub templates: String,
+    /// What the repository's test suite and regeneration tool need and the runtime
+    /// does not read: the adapter's unit-test command, its checked-in generated
+    /// modules, how plugin files are named. Its fields are read and documented by
+    /// `polyhost_tests::adapters`.
+    #[serde(default)]
+    pub development: Option<serde_json::Value>,
 }
 
 /// A loaded adapter: its folder and definition.

@@ -152,6 +152,25 @@ pub fn fatal_cases() -> Vec<Case> {
             then_eof: false,
         },
         Case {
+            name: "a Release of an export that does not exist",
+            bytes: message(|m| {
+                let mut r = m.init_release();
+                r.set_id(5);
+                r.set_reference_count(1);
+            }),
+            then_eof: false,
+        },
+        Case {
+            name: "a question id reused while its answer is still held",
+            bytes: {
+                // The Bootstrap's answer holds a capability: it stays until a Finish.
+                let mut b = message(|m| m.init_bootstrap().set_question_id(3));
+                b.extend(message(|m| m.init_bootstrap().set_question_id(3)));
+                b
+            },
+            then_eof: false,
+        },
+        Case {
             name: "a frame declaring 60 MiB (under the limit) that stops after 1 MiB",
             bytes: {
                 let mut b = Vec::new();

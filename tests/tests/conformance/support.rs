@@ -1,90 +1,75 @@
-//! What every scenario shares: the adapters under test, starting a guest, the host's
-//! Callback, bounded waits.
+//! What every scenario shares: the guest of a discovered adapter, running a scenario
+//! against it, starting a guest, the host's Callback, bounded waits.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use polyhost_tests::eventually;
+
 use polyhost::worker::WorkerSpec;
 use polyhost::{Adapter, HandlerError, Pool, SinkWriter};
+use polyhost_tests::adapters::{self, Discovered, DiscoveryError};
 use polyhost_tests::conformance::conformance::{
     self as schema, CallbackDispatch, CallbackHandler, ConformanceClient, Point,
 };
 
-/// One adapter under test and its conformance guest.
-///
-/// Adding an adapter to the suite is one entry here plus a guest folder: its runtime
-/// is `adapters/<adapter>/`, build.rs renders its modules of the conformance schema
-/// into `$OUT_DIR/<adapter>/`, and its guest lives in
-/// `tests/conformance/guests/<adapter>/`.
-#[derive(Debug, Clone, Copy)]
+/// One adapter under test and its conformance guest, both discovered: the adapter is
+/// a folder with an `adapter.json` (`polyhost_tests::adapters`), its guest the folder
+/// of the same name under `tests/conformance/guests/`. build.rs renders the conformance
+/// schema with the adapter's templates into `$OUT_DIR/<language>/`.
+#[derive(Debug, Clone)]
 pub struct Guest {
-    /// The adapter's folder name under `adapters/`.
-    pub adapter: &'static str,
+    /// The adapter's folder name (`python`).
+    pub adapter: String,
+    /// The adapter, loaded from its folder.
+    pub loaded: Adapter,
     /// The guest's entry point, in the adapter's syntax.
-    pub entry: &'static str,
+    pub entry: String,
     /// The guest's source file: tracebacks of guest exceptions must name it.
-    pub file: &'static str,
+    pub file: String,
+    /// The guest implementation's folder.
+    pub guest_dir: PathBuf,
 }
-
-/// Every adapter the suite runs against.
-pub const ADAPTERS: &[Guest] = &[
-    Guest {
-        adapter: "python",
-        entry: "conformance_guest:make",
-        file: "conformance_guest.py",
-    },
-    Guest {
-        adapter: "node",
-        entry: "conformance_guest.mjs:make",
-        file: "conformance_guest.mjs",
-    },
-];
 
 /// The longest any single scenario may take (per adapter); nothing in the suite
 /// waits without a bound.
 pub const SCENARIO_LIMIT: Duration = Duration::from_secs(60);
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ is inside the repository")
-        .to_path_buf()
-}
-
 impl Guest {
-    pub fn load_adapter(&self) -> Adapter {
-        Adapter::load(repo_root().join("adapters").join(self.adapter))
-            .unwrap_or_else(|e| panic!("{}: {e}", self.adapter))
+    /// The conformance guest of a discovered adapter, its guest looked up under
+    /// `guests_root`; says what is missing when there is none.
+    pub fn of(found: &Discovered, guests_root: &Path) -> Result<Guest, DiscoveryError> {
+        let files = found.conformance_guest(guests_root)?;
+        Ok(Guest {
+            adapter: found.name.clone(),
+            loaded: found.adapter.clone(),
+            entry: files.entry,
+            file: files.file,
+            guest_dir: files.dir,
+        })
     }
 
     /// The adapter's generated modules of the conformance schema.
     pub fn modules(&self) -> PathBuf {
-        let dir = Path::new(polyhost_tests::OUT_DIR).join(self.adapter);
+        let dir = Path::new(polyhost_tests::OUT_DIR).join(&self.loaded.definition.language);
         if let Ok(error) = std::fs::read_to_string(dir.join("RENDER_ERROR")) {
             panic!("[{}] build.rs could not render the conformance schema with this adapter's templates:\n{error}", self.adapter);
         }
         dir
     }
 
-    /// The guest implementation's folder.
-    pub fn guest_dir(&self) -> PathBuf {
-        repo_root()
-            .join("tests/conformance/guests")
-            .join(self.adapter)
-    }
-
     /// How to start a guest worker by hand (`polyhost::worker::spawn`).
     pub fn spec(&self) -> WorkerSpec {
-        let adapter = self.load_adapter();
+        let adapter = self.loaded.clone();
         let interpreter = adapter
             .resolve_interpreter(None)
             .unwrap_or_else(|e| panic!("{e}"));
         WorkerSpec {
             adapter,
-            entry: self.entry.to_string(),
-            module_paths: vec![self.modules(), self.guest_dir()],
+            entry: self.entry.clone(),
+            module_paths: vec![self.modules(), self.guest_dir.clone()],
             interpreter,
             env_allowlist: polyhost::worker::DEFAULT_ENV_ALLOWLIST
                 .iter()
@@ -97,73 +82,32 @@ impl Guest {
     }
 }
 
-/// The adapters to run: all of [`ADAPTERS`], or those named in
-/// `POLYHOST_CONFORMANCE_ADAPTERS` (comma-separated), for working on one adapter.
-pub fn selected() -> Vec<Guest> {
-    let only = std::env::var("POLYHOST_CONFORMANCE_ADAPTERS").unwrap_or_default();
-    let names: Vec<&str> = only
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .collect();
-    for name in &names {
-        assert!(
-            ADAPTERS.iter().any(|g| g.adapter == *name),
-            "POLYHOST_CONFORMANCE_ADAPTERS names `{name}`, which is not in ADAPTERS"
-        );
-    }
-    ADAPTERS
-        .iter()
-        .copied()
-        .filter(|g| names.is_empty() || names.contains(&g.adapter))
-        .collect()
-}
-
-/// Runs `scenario` for every selected adapter, each within [`SCENARIO_LIMIT`]. Every
-/// adapter runs even when an earlier one failed (one adapter's failure must not hide
-/// another's result); the test then fails naming each adapter that failed.
-pub async fn for_each_adapter<F, Fut>(scenario: F)
+/// Runs `scenario` against the guest of the adapter folder `adapter` (under
+/// `polyhost_tests::adapters::adapters_root()`), within [`SCENARIO_LIMIT`]: the
+/// runner of every test `for_adapters!` makes in this suite.
+pub async fn run<F, Fut>(adapter: &'static str, scenario: F)
 where
-    F: Fn(Guest) -> Fut,
+    F: FnOnce(Guest) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let failures = run_each_adapter(scenario).await;
-    if !failures.is_empty() {
-        panic!("{}", failures.join("\n"));
-    }
+    let found = adapters::named(adapter);
+    let guest = Guest::of(&found, &adapters::guests_root()).unwrap_or_else(|e| panic!("{e}"));
+    run_guest(guest, scenario).await
 }
 
-/// Runs `scenario` for every selected adapter; the failure of each adapter that
-/// failed (a panic, or no end within [`SCENARIO_LIMIT`]).
-pub async fn run_each_adapter<F, Fut>(scenario: F) -> Vec<String>
+/// Runs `scenario` against `guest` within [`SCENARIO_LIMIT`].
+pub async fn run_guest<F, Fut>(guest: Guest, scenario: F)
 where
-    F: Fn(Guest) -> Fut,
+    F: FnOnce(Guest) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    use futures::FutureExt;
-    let mut failures = vec![];
-    for guest in &selected() {
-        let run =
-            std::panic::AssertUnwindSafe(tokio::time::timeout(SCENARIO_LIMIT, scenario(*guest)))
-                .catch_unwind()
-                .await;
-        match run {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => failures.push(format!(
-                "[{}] the scenario did not finish within {SCENARIO_LIMIT:?}",
-                guest.adapter
-            )),
-            Err(panic) => {
-                let message = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "a panic".into());
-                failures.push(format!("[{}] failed: {message}", guest.adapter));
-            }
-        }
+    let name = guest.adapter.clone();
+    if tokio::time::timeout(SCENARIO_LIMIT, scenario(guest))
+        .await
+        .is_err()
+    {
+        panic!("[{name}] the scenario did not finish within {SCENARIO_LIMIT:?}");
     }
-    failures
 }
 
 /// Awaits `fut`, failing the test with `what` if it takes longer than `limit`.
@@ -175,23 +119,6 @@ pub async fn within<T>(
     match tokio::time::timeout(limit, fut).await {
         Ok(v) => v,
         Err(_) => panic!("{what}: no answer within {limit:?}"),
-    }
-}
-
-/// Polls `check` until it returns `Some`, for at most `limit`; `None` on timeout.
-pub async fn eventually<T, Fut>(limit: Duration, mut check: impl FnMut() -> Fut) -> Option<T>
-where
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let until = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return Some(v);
-        }
-        if Instant::now() >= until {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -272,12 +199,12 @@ pub struct Started {
 }
 
 /// Starts one worker of `guest` in a pool (size 1).
-pub async fn start(guest: Guest) -> Started {
+pub async fn start(guest: &Guest) -> Started {
     let callback = Arc::new(HostCallback::new(3));
-    let pool = Pool::builder(guest.load_adapter(), guest.entry)
+    let pool = Pool::builder(guest.loaded.clone(), guest.entry.clone())
         .size(1)
         .concurrency(16)
-        .module_path(guest.guest_dir())
+        .module_path(guest.guest_dir.clone())
         .bindings(&schema::BINDINGS)
         .callback(Arc::new(CallbackDispatch(callback.clone())))
         .call_timeout(Duration::from_secs(30))
@@ -343,3 +270,6 @@ pub fn vm_hwm_kib(pid: u32) -> Option<i64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// A scenario as a value: its future, boxed.
+pub type Scenario = fn(Guest) -> futures::future::LocalBoxFuture<'static, ()>;
