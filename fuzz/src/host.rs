@@ -185,8 +185,9 @@ pub fn sample_values() -> capnp::Result<Vec<(&'static str, Vec<u8>)>> {
         };
     }
     let big = Value {
-        data: vec![0xAB; 20_000],
-        texts: (0..300).map(|i| format!("text {i}")).collect(),
+        // over the first segment's 8 KiB: a second segment and a far pointer
+        data: vec![0xAB; 9_000],
+        texts: (0..30).map(|i| format!("text {i}")).collect(),
         ..Default::default()
     };
     Ok(vec![

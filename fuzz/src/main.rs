@@ -158,16 +158,17 @@ fn run(args: Args) -> Result<bool, FuzzError> {
     );
     let reports = run_all(targets, &budget, args.jobs)?;
     println!(
-        "\n{:<16} {:>7} {:>11} {:>8} {:>10} {:>10} {:>9}",
-        "target", "corpus", "inputs", "typed%", "seconds", "inputs/s", "failures"
+        "\n{:<16} {:>7} {:>11} {:>9} {:>8} {:>10} {:>10} {:>9}",
+        "target", "corpus", "inputs", "avg bytes", "typed%", "seconds", "inputs/s", "failures"
     );
     let mut total_fail = 0;
     for r in &reports {
         println!(
-            "{:<16} {:>7} {:>11} {:>7.1}% {:>10.1} {:>10.0} {:>9}",
+            "{:<16} {:>7} {:>11} {:>9} {:>7.1}% {:>10.1} {:>10.0} {:>9}",
             r.target,
             r.corpus,
             r.inputs,
+            r.bytes / r.inputs.max(1),
             100.0 * r.typed as f64 / (r.inputs + r.corpus as u64).max(1) as f64,
             r.elapsed.as_secs_f64(),
             r.rate(),

@@ -21,7 +21,7 @@ pub enum Shape {
 }
 
 /// Largest input the mutator produces.
-pub const MAX_INPUT: usize = 256 * 1024;
+pub const MAX_INPUT: usize = 64 * 1024;
 
 const INTERESTING_32: &[u32] = &[
     0,

@@ -226,6 +226,8 @@ pub struct Report {
     pub corpus: usize,
     pub inputs: u64,
     pub typed: u64,
+    /// Bytes of the mutated inputs.
+    pub bytes: u64,
     pub elapsed: Duration,
     pub failures: Vec<FailureClass>,
 }
@@ -327,6 +329,7 @@ pub fn run_target(
     let mut mutator = Mutator::new(budget.seed ^ fnv(&name));
     let fuzz_start = Instant::now();
     let mut inputs = 0u64;
+    let mut bytes = 0u64;
     let mut last: Vec<u8> = Vec::new();
     let mut batch = Vec::with_capacity(budget.batch);
     loop {
@@ -341,13 +344,15 @@ pub fn run_target(
             .unwrap_or(budget.batch);
         batch.clear();
         for _ in 0..want {
-            let base = if !last.is_empty() && mutator.rng.one_in(4) {
+            // now and then mutate the last input again (stacking more mutations)
+            let base = if !last.is_empty() && last.len() <= 16 * 1024 && mutator.rng.one_in(4) {
                 last.clone()
             } else {
                 seeds[mutator.rng.below(seeds.len())].clone()
             };
             let input = mutator.mutate(&base, &seeds, shape);
             last.clone_from(&input);
+            bytes += input.len() as u64;
             batch.push(input);
         }
         let mut rest: &[Vec<u8>] = &batch;
@@ -374,6 +379,7 @@ pub fn run_target(
         corpus: seeds.len(),
         inputs,
         typed,
+        bytes,
         elapsed: start.elapsed().max(fuzz_start.elapsed()),
         failures,
     })

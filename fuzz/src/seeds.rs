@@ -462,11 +462,11 @@ fn crafted() -> Vec<(&'static str, Frame)> {
     let mut lists = vec![list_ptr(0, POINTER, 1); 63];
     lists.push(0);
     out.push(("nesting-63-lists", Frame::single(&lists)));
-    // amplification: 512 pointers to one 512-word struct
-    let n = 512u32;
+    // amplification: 256 pointers to one 256-word struct
+    let n = 256u32;
     let mut amp = vec![list_ptr(0, POINTER, n)];
-    amp.extend((0..n).map(|k| struct_ptr((n - k - 1) as i32, 512, 0)));
-    amp.extend(std::iter::repeat(0x4141_4141_4141_4141).take(512));
+    amp.extend((0..n).map(|k| struct_ptr((n - k - 1) as i32, 256, 0)));
+    amp.extend(std::iter::repeat(0x4141_4141_4141_4141).take(256));
     out.push(("amplify-shared-struct", Frame::single(&amp)));
     // List(Void) of 2^29-1 elements in one word
     out.push((

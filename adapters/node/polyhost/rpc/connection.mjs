@@ -85,6 +85,16 @@ class ReturnWriter extends Return {
 const SENT = Object.fromEntries(Object.keys(Message.$union).map((k) => [k, `sent.${k}`]));
 const RECV = Object.fromEntries(Object.keys(Message.$union).map((k) => [k, `recv.${k}`]));
 
+/** `value`, a struct field of a received message, unless it is a null pointer: a peer
+ *  that leaves a struct the protocol needs null breaks the protocol. */
+function present(value, what) {
+  if (value === null || value === undefined) throw new ProtocolError(`${what} is a null pointer`);
+  return value;
+}
+
+// Message members that are structs (a null one is a protocol error).
+const STRUCT_MEMBERS = new Set(["call", "return", "finish", "resolve", "release", "disembargo", "bootstrap", "abort"]);
+
 function report(conn, what) {
   process.stderr.write(`polyhost rpc (${conn.name}): ${what}\n`);
 }
@@ -293,6 +303,7 @@ export class Connection {
     const msg = Message.$read(root);
     const w = msg.which;
     this._count(RECV[w] ?? `recv.${w}`);
+    if (STRUCT_MEMBERS.has(w)) present(msg[w], `Message.${w}`);
     switch (w) {
       case "call": this._onCall(msg.call, mr, msg); break;
       case "return": this._onReturn(msg.return, mr, msg); break;
@@ -356,7 +367,7 @@ export class Connection {
     let a;
     let p;
     try {
-      const caps = this._receiveCaps(c.params.capTable);
+      const caps = this._receiveCaps(present(c.params, "Call.params").capTable);
       mr.capTable = caps;
       a = new Answer(qid);
       this._answers.set(qid, a);
@@ -459,13 +470,14 @@ export class Connection {
     }
     switch (r.which) {
       case "results": {
-        const caps = this._receiveCaps(r.results.capTable);
+        const results = present(r.results, "Return.results");
+        const caps = this._receiveCaps(results.capTable);
         mr.capTable = caps;
-        q._complete(new RawContent(r.results.content, caps));
+        q._complete(new RawContent(results.content, caps));
         break;
       }
       case "exception":
-        q._complete(null, fromCapnpException(r.exception));
+        q._complete(null, fromCapnpException(present(r.exception, "Return.exception")));
         break;
       case "canceled":
         q._complete(null, new RpcError("the call was canceled by the callee"));
@@ -483,8 +495,9 @@ export class Connection {
 
   _onUnimplemented(m) {
     const w = m.which;
+    if (STRUCT_MEMBERS.has(w)) present(m[w], `Unimplemented.${w}`);
     if (w === "resolve" && m.resolve.which === "cap") {
-      const d = m.resolve.cap;
+      const d = present(m.resolve.cap, "Unimplemented.resolve.cap");
       if (d.which === "senderHosted" || d.which === "senderPromise") this._releaseExports([d[d.which]]);
     } else if (w === "call" || w === "bootstrap") {
       const q = this._questions.pop(m[w].questionId);
@@ -599,7 +612,7 @@ export class Connection {
         return e.hook.addRef();
       }
       case "receiverAnswer": {
-        const pa = d.receiverAnswer;
+        const pa = present(d.receiverAnswer, "CapDescriptor.receiverAnswer");
         const a = this._answers.get(pa.questionId);
         if (a === undefined || a.pending === null) {
           return new BrokenHook(new RpcError(`invalid receiverAnswer question id ${pa.questionId}`));
@@ -627,13 +640,14 @@ export class Connection {
 
   /** A new reference to the hook a MessageTarget names. */
   _targetHook(t) {
+    present(t, "MessageTarget");
     if (t.which === "importedCap") {
       const e = this._exports.get(t.importedCap);
       if (e === undefined) throw new ProtocolError(`message target ${t.importedCap} is not a current export id`);
       return e.hook.addRef();
     }
     if (t.which === "promisedAnswer") {
-      const pa = t.promisedAnswer;
+      const pa = present(t.promisedAnswer, "MessageTarget.promisedAnswer");
       const a = this._answers.get(pa.questionId);
       if (a === undefined || a.pending === null) {
         return new BrokenHook(new RpcError(
@@ -650,10 +664,10 @@ export class Connection {
     const pid = r.promiseId;
     let next;
     if (r.which === "cap") {
-      next = this._receiveCap(r.cap);
+      next = this._receiveCap(present(r.cap, "Resolve.cap"));
       if (next === null) throw new ProtocolError("Resolve to CapDescriptor.none");
     } else if (r.which === "exception") {
-      next = new BrokenHook(fromCapnpException(r.exception));
+      next = new BrokenHook(fromCapnpException(present(r.exception, "Resolve.exception")));
     } else {
       throw new ProtocolError("unknown Resolve kind");
     }

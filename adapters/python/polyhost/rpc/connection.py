@@ -60,6 +60,19 @@ _MSG_CALL = 2
 _MSG_RETURN = 3
 
 
+def _present(value, what):
+    """``value``, a struct field of a received message, unless it is a null pointer: a
+    peer that leaves a struct the protocol needs null breaks the protocol."""
+    if value is None:
+        raise ProtocolError("%s is a null pointer" % what)
+    return value
+
+
+# Message members that are structs (a null one is a protocol error).
+_STRUCT_MEMBERS = frozenset(("call", "return_", "finish", "resolve", "release", "disembargo",
+                             "bootstrap", "abort"))
+
+
 class _OutPayload:
     """Written in place of an ``rpc_capnp.Payload``: the content first, then the cap
     table made from the capabilities the content put in the message's cap table."""
@@ -330,6 +343,8 @@ class Connection:
         msg = Message._polyhost_read(root)
         w = msg.which
         self.stats["recv.%s" % w] += 1
+        if w in _STRUCT_MEMBERS:
+            _present(getattr(msg, w), "Message.%s" % w)
         if w == "call":
             self._on_call(msg.call, mr, msg)
         elif w == "return_":
@@ -396,8 +411,9 @@ class Connection:
         if c.send_results_to.which != "caller":
             self._send_unimplemented(mr.root())
             return
+        params = _present(c.params, "Call.params")
         self._answer_call(qid, self._target_hook(c.target), c.interface_id, c.method_id,
-                          c.params.content, c.params.cap_table, mr)
+                          params.content, params.cap_table, mr)
 
     def _answer_call(self, qid, target, interface_id, method_id, content, descriptors, mr):
         """Start answering a Call (``target``: a new hook reference, released here)."""
@@ -519,9 +535,10 @@ class Connection:
             return
         w = r.which
         if w == "results":
-            self._complete_question(q, r.results.content, r.results.cap_table, mr)
+            results = _present(r.results, "Return.results")
+            self._complete_question(q, results.content, results.cap_table, mr)
         elif w == "exception":
-            q._complete(error=from_capnp_exception(r.exception))
+            q._complete(error=from_capnp_exception(_present(r.exception, "Return.exception")))
         elif w == "canceled":
             q._complete(error=RpcError("the call was canceled by the callee"))
         else:
@@ -538,8 +555,10 @@ class Connection:
 
     def _on_unimplemented(self, m):
         w = m.which
+        if w in _STRUCT_MEMBERS:
+            _present(getattr(m, w), "Unimplemented.%s" % w)
         if w == "resolve" and m.resolve.which == "cap":
-            d = m.resolve.cap
+            d = _present(m.resolve.cap, "Unimplemented.resolve.cap")
             if d.which in ("sender_hosted", "sender_promise"):
                 self._release_exports([getattr(d, d.which)])
         elif w in ("call", "bootstrap"):
@@ -652,7 +671,7 @@ class Connection:
                                            % d.receiver_hosted))
             return e.hook.add_ref()
         if w == "receiver_answer":
-            pa = d.receiver_answer
+            pa = _present(d.receiver_answer, "CapDescriptor.receiverAnswer")
             a = self._answers.get(pa.question_id)
             if a is None or a.pending is None:
                 return BrokenHook(RpcError("invalid receiverAnswer question id %d"
@@ -692,11 +711,11 @@ class Connection:
 
     def _target_hook(self, t):
         """A new reference to the hook a MessageTarget names."""
-        w = t.which
+        w = _present(t, "MessageTarget").which
         if w == "imported_cap":
             return self._export_target(t.imported_cap)
         if w == "promised_answer":
-            pa = t.promised_answer
+            pa = _present(t.promised_answer, "MessageTarget.promisedAnswer")
             a = self._answers.get(pa.question_id)
             if a is None or a.pending is None:
                 return BrokenHook(RpcError(
@@ -710,11 +729,11 @@ class Connection:
     def _on_resolve(self, r):
         pid = r.promise_id
         if r.which == "cap":
-            new = self._receive_cap(r.cap)
+            new = self._receive_cap(_present(r.cap, "Resolve.cap"))
             if new is None:
                 raise ProtocolError("Resolve to CapDescriptor.none")
         elif r.which == "exception":
-            new = BrokenHook(from_capnp_exception(r.exception))
+            new = BrokenHook(from_capnp_exception(_present(r.exception, "Resolve.exception")))
         else:
             raise ProtocolError("unknown Resolve kind")
         imp = self._imports.get(pid)
