@@ -16,7 +16,8 @@
 //   chunks, and passed to readMessage;
 // - reader: the input is one framed message, read with the default limits: every
 //   pointer followed (structs, lists of every element size, text), the root
-//   canonicalized, and decoded as each struct of the RPC and worker protocols;
+//   canonicalized, and decoded as an rpc Message and as each struct of the worker
+//   protocol;
 // - rpc: the input is the bytes a peer sends: a fresh Connection serving a small
 //   WorkerProcess (that returns capabilities and throws) with a bootstrap question and
 //   a call of its own outstanding is fed them, runs until idle, and is closed.
@@ -121,9 +122,10 @@ function walkList(lr, p) {
   }
 }
 
-// Every struct of the RPC and worker protocols, read from the root of a message.
-const DECODERS = [rpcCapnp, proto].flatMap((mod) => Object.values(mod))
-  .filter((v) => typeof v === "function" && typeof v.$read === "function" && v.$dataWords !== undefined);
+// rpc.capnp's Message (its members' structs are read through it) and every struct of
+// the worker protocol, each read from the root of a message.
+const DECODERS = [rpcCapnp.Message, ...Object.values(proto)
+  .filter((v) => typeof v === "function" && typeof v.$read === "function" && v.$dataWords !== undefined)];
 
 function runReader(data) {
   let typed = false;

@@ -16,7 +16,7 @@ gives each input a time limit. The process stays alive across inputs.
   small chunks, and passed to ``read_message``;
 - reader: the input is one framed message, read with the default limits: every
   pointer followed (structs, lists of every element size, text), the root
-  canonicalized, and decoded as each struct of the RPC and worker protocols;
+  canonicalized, and decoded as an rpc Message and as each struct of the worker protocol;
 - rpc: the input is the bytes a peer sends: a fresh ``Connection`` serving a small
   ``WorkerProcess`` (that returns capabilities and raises) with a bootstrap question
   and a call of its own outstanding is fed them, runs until idle, and is closed.
@@ -126,11 +126,12 @@ def walk_list(lr, p):
         lr.primitives("Q")
 
 
-# Every struct of the RPC and worker protocols, read from the root of a message.
+# rpc.capnp's Message (its members' structs are read through it) and every struct of
+# the worker protocol, each read from the root of a message.
 _DECODERS = [rpc_capnp.Message] + [
-    getattr(mod, name) for mod in (rpc_capnp, proto) for name in sorted(dir(mod))
-    if isinstance(getattr(mod, name), type) and hasattr(getattr(mod, name), "_polyhost_read")
-    and hasattr(getattr(mod, name), "_polyhost_data_words")
+    getattr(proto, name) for name in sorted(dir(proto))
+    if isinstance(getattr(proto, name), type) and hasattr(getattr(proto, name), "_polyhost_read")
+    and hasattr(getattr(proto, name), "_polyhost_data_words")
 ]
 
 
