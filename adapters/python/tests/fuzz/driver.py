@@ -241,7 +241,7 @@ def _consume(promise):
 
 async def rpc_one(data):
     before = set(asyncio.all_tasks())
-    conn = Connection(None, NullWriter(), bootstrap=FuzzWorker(), limits=wire.Limits())
+    conn = Connection(NullWriter(), bootstrap=FuzzWorker(), limits=wire.Limits())
     peer = conn.bootstrap()                                  # question 0
     client = peer.cast_as(proto.WorkerProcessClient)
     call = client.ping(nonce=4)                              # question 1
