@@ -69,9 +69,7 @@ pub fn discover(root: &Path) -> Result<Vec<Guest>, FuzzError> {
             .into_iter()
             .flatten()
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| {
-                p.file_stem().and_then(|s| s.to_str()) == Some("driver") && p.is_file()
-            })
+            .find(|p| p.file_stem().and_then(|s| s.to_str()) == Some("driver") && p.is_file())
             .ok_or_else(|| FuzzError::NoDriver {
                 language: language.clone(),
                 dir: fuzz_dir.clone(),

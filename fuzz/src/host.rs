@@ -24,8 +24,7 @@ pub fn run(input: &[u8]) -> Result<bool, String> {
     let mut typed = false;
     // framing, from a slice and from a stream
     let mut slice = input;
-    let message = match capnp::serialize::read_message_from_flat_slice(&mut slice, READER_OPTIONS)
-    {
+    let message = match capnp::serialize::read_message_from_flat_slice(&mut slice, READER_OPTIONS) {
         Ok(m) => Some(m),
         Err(_) => {
             typed = true;
@@ -84,8 +83,8 @@ fn check_owned<T: polyhost::Struct>(input: &[u8]) -> Result<bool, String> {
     let type_name = std::any::type_name::<T>();
     let bytes = to_bytes(&value)
         .map_err(|e| format!("a decoded {type_name} does not encode again: {e}"))?;
-    let back: T = from_bytes(&bytes)
-        .map_err(|e| format!("a re-encoded {type_name} does not decode: {e}"))?;
+    let back: T =
+        from_bytes(&bytes).map_err(|e| format!("a re-encoded {type_name} does not decode: {e}"))?;
     let (a, b) = (to_canonical(&value), to_canonical(&back));
     match (a, b) {
         (Ok(a), Ok(b)) if a == b => Ok(false),
@@ -101,7 +100,10 @@ fn check_owned<T: polyhost::Struct>(input: &[u8]) -> Result<bool, String> {
 /// Canonical bytes must read back as a canonical one-segment message.
 fn check_canonical_bytes(bytes: &[u8]) -> Result<(), String> {
     if bytes.len() % 8 != 0 {
-        return Err(format!("canonical form of {} bytes is not whole words", bytes.len()));
+        return Err(format!(
+            "canonical form of {} bytes is not whole words",
+            bytes.len()
+        ));
     }
     let mut words = capnp::Word::allocate_zeroed_vec(bytes.len() / 8);
     capnp::Word::words_to_bytes_mut(&mut words).copy_from_slice(bytes);

@@ -54,7 +54,11 @@ fn parse() -> Result<Args, String> {
         let num = |name: &str, v: String| v.parse::<u64>().map_err(|e| format!("{name}: {e}"));
         match arg.as_str() {
             "--seconds" => {
-                a.seconds = Some(value("--seconds")?.parse().map_err(|e| format!("--seconds: {e}"))?)
+                a.seconds = Some(
+                    value("--seconds")?
+                        .parse()
+                        .map_err(|e| format!("--seconds: {e}"))?,
+                )
             }
             "--inputs" => a.inputs = Some(num("--inputs", value("--inputs")?)?),
             "--target" => a.targets.push(value("--target")?),
@@ -231,7 +235,10 @@ fn run_all(
                         r.failed()
                     );
                 }
-                results.lock().unwrap_or_else(|p| p.into_inner()).push((i, r));
+                results
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((i, r));
             });
         }
     });

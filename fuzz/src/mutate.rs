@@ -59,7 +59,9 @@ pub struct Mutator {
 
 impl Mutator {
     pub fn new(seed: u64) -> Self {
-        Mutator { rng: Rng::new(seed) }
+        Mutator {
+            rng: Rng::new(seed),
+        }
     }
 
     /// A new input derived from `input`, with `corpus` as splicing material.
@@ -216,7 +218,11 @@ pub fn crafted_pointer(rng: &mut Rng, span: u32) -> u64 {
             wire::list_ptr(offset, rng.below(8) as u8, count)
         }
         4 | 5 => wire::far_ptr(rng.small(), rng.small().min(9), rng.one_in(2)),
-        6 => wire::cap_ptr(if rng.one_in(2) { rng.small() } else { rng.next_u32() }),
+        6 => wire::cap_ptr(if rng.one_in(2) {
+            rng.small()
+        } else {
+            rng.next_u32()
+        }),
         _ => {
             if rng.one_in(2) {
                 rng.next_u64()
@@ -275,7 +281,11 @@ fn edit_frame(rng: &mut Rng, f: &mut Frame) {
             } else {
                 let n = 1 + rng.below(8);
                 for _ in 0..n {
-                    let w = if rng.one_in(2) { 0 } else { crafted_pointer(rng, 8) };
+                    let w = if rng.one_in(2) {
+                        0
+                    } else {
+                        crafted_pointer(rng, 8)
+                    };
                     f.push_words(seg, &[w]);
                 }
             }
@@ -353,7 +363,11 @@ fn deep_chain(rng: &mut Rng, f: &mut Frame, seg: usize) {
     }
     f.push_words(seg, &chain);
     let words = f.segments[seg].len() / 8;
-    let from = if rng.one_in(2) { 0 } else { rng.below(start.max(1)) };
+    let from = if rng.one_in(2) {
+        0
+    } else {
+        rng.below(start.max(1))
+    };
     if from < words {
         let off = start as i32 - (from as i32 + 1);
         let w = if lists {
@@ -395,7 +409,11 @@ fn amplify(rng: &mut Rng, f: &mut Frame, seg: usize) {
     };
     // the head pointer is words[0]; whoever points at it gets its target
     f.push_words(seg, &words);
-    let from = if rng.one_in(2) { 0 } else { rng.below(start.max(1)) };
+    let from = if rng.one_in(2) {
+        0
+    } else {
+        rng.below(start.max(1))
+    };
     if from < start || start == 0 {
         // copy the list pointer into `from`, re-aimed from there
         let head = f.word(seg, start);
@@ -427,18 +445,20 @@ mod tests {
         };
         assert_eq!(run(3), run(3));
         let distinct: std::collections::HashSet<_> = run(3).into_iter().collect();
-        assert!(distinct.len() > 1000, "only {} distinct inputs", distinct.len());
+        assert!(
+            distinct.len() > 1000,
+            "only {} distinct inputs",
+            distinct.len()
+        );
     }
 
     #[test]
     fn relocating_behind_a_far_pointer_keeps_the_message_the_same() {
         fn canonical(f: &Frame) -> Vec<capnp::Word> {
             let bytes = f.to_bytes();
-            let msg = capnp::serialize::read_message_from_flat_slice(
-                &mut &bytes[..],
-                Default::default(),
-            )
-            .unwrap();
+            let msg =
+                capnp::serialize::read_message_from_flat_slice(&mut &bytes[..], Default::default())
+                    .unwrap();
             msg.canonicalize().unwrap()
         }
         // root: a struct of one data word and one pointer to a list of three bytes

@@ -33,7 +33,8 @@ pub trait Target: Send {
     fn shape(&self) -> Shape;
     /// One outcome per input, in order; fewer when an input hung or crashed the
     /// target (its outcome is the last one returned).
-    fn run_batch(&mut self, inputs: &[Vec<u8>], limit: Duration) -> Result<Vec<Outcome>, FuzzError>;
+    fn run_batch(&mut self, inputs: &[Vec<u8>], limit: Duration)
+        -> Result<Vec<Outcome>, FuzzError>;
 }
 
 /// The host codec target, in process. A panic is caught; an input that runs longer
@@ -74,7 +75,8 @@ impl HostTarget {
             if started != 0 && now.saturating_sub(started) > 4 * limit.as_millis() as u64 + 1000 {
                 let input = c.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 if let Some(input) = input {
-                    let path = save_failure(&failures, "host-codec", &input, "hang: never returned");
+                    let path =
+                        save_failure(&failures, "host-codec", &input, "hang: never returned");
                     eprintln!("host-codec: an input never returned; saved as {path}");
                 }
                 std::process::exit(3);
@@ -110,7 +112,11 @@ impl Target for HostTarget {
     fn shape(&self) -> Shape {
         Shape::Message
     }
-    fn run_batch(&mut self, inputs: &[Vec<u8>], limit: Duration) -> Result<Vec<Outcome>, FuzzError> {
+    fn run_batch(
+        &mut self,
+        inputs: &[Vec<u8>],
+        limit: Duration,
+    ) -> Result<Vec<Outcome>, FuzzError> {
         let mut out = Vec::with_capacity(inputs.len());
         for input in inputs {
             *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(input.clone());
@@ -171,14 +177,23 @@ impl Target for GuestTarget {
             Shape::Frames
         }
     }
-    fn run_batch(&mut self, inputs: &[Vec<u8>], limit: Duration) -> Result<Vec<Outcome>, FuzzError> {
+    fn run_batch(
+        &mut self,
+        inputs: &[Vec<u8>],
+        limit: Duration,
+    ) -> Result<Vec<Outcome>, FuzzError> {
         self.process.run_batch(inputs, limit)
     }
 }
 
 /// Every target: the host codec, then each adapter's framing, reader and rpc.
-pub fn all_targets(root: &Path, failures: &Path, limit: Duration) -> Result<Vec<Box<dyn Target>>, FuzzError> {
-    let mut out: Vec<Box<dyn Target>> = vec![Box::new(HostTarget::new(failures.to_path_buf(), limit))];
+pub fn all_targets(
+    root: &Path,
+    failures: &Path,
+    limit: Duration,
+) -> Result<Vec<Box<dyn Target>>, FuzzError> {
+    let mut out: Vec<Box<dyn Target>> =
+        vec![Box::new(HostTarget::new(failures.to_path_buf(), limit))];
     for guest in crate::guest::discover(root)? {
         for kind in crate::guest::GUEST_KINDS {
             out.push(Box::new(GuestTarget::new(&guest, kind)?));
@@ -245,7 +260,11 @@ impl Report {
 /// and the frame that raised it; a JavaScript error's message line and its first
 /// frame; else the first line.
 pub fn signature(detail: &str) -> String {
-    let lines: Vec<&str> = detail.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = detail
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let pick: Vec<&str> = if let Some(tb) = lines.iter().rposition(|l| l.starts_with("Traceback")) {
         let rest = &lines[tb..];
         let exc = rest
@@ -253,7 +272,12 @@ pub fn signature(detail: &str) -> String {
             .rposition(|l| !l.starts_with("File ") && !l.starts_with('^') && !l.starts_with('~'))
             .map(|i| rest[i])
             .unwrap_or("");
-        let frame = rest.iter().rev().find(|l| l.starts_with("File ")).copied().unwrap_or("");
+        let frame = rest
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("File "))
+            .copied()
+            .unwrap_or("");
         vec![exc, frame]
     } else if let Some(at) = lines.iter().position(|l| l.starts_with("at ")) {
         vec![lines[at.saturating_sub(1)], lines[at]]
@@ -305,7 +329,9 @@ pub fn run_target(
         });
         class.count += 1;
         if class.saved.len() < 3 {
-            class.saved.push(save_failure(failures, &name, input, &detail));
+            class
+                .saved
+                .push(save_failure(failures, &name, input, &detail));
         }
     };
     let start = Instant::now();
@@ -386,9 +412,16 @@ pub fn run_target(
 }
 
 /// Runs one input (a reproduction).
-pub fn replay(target: &mut dyn Target, input: &[u8], limit: Duration) -> Result<Outcome, FuzzError> {
+pub fn replay(
+    target: &mut dyn Target,
+    input: &[u8],
+    limit: Duration,
+) -> Result<Outcome, FuzzError> {
     let outcomes = target.run_batch(&[input.to_vec()], limit)?;
-    Ok(outcomes.into_iter().next().unwrap_or(Outcome::Failure("no outcome".into())))
+    Ok(outcomes
+        .into_iter()
+        .next()
+        .unwrap_or(Outcome::Failure("no outcome".into())))
 }
 
 fn fnv(s: &str) -> u64 {

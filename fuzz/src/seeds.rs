@@ -169,7 +169,11 @@ fn start(question: u32, target: Target) -> capnp::Result<Frame> {
             ra.reborrow().init_transform(0);
         }
         table.reborrow().get(4).set_none(());
-        table.reborrow().get(5).init_third_party_hosted().set_vine_id(7);
+        table
+            .reborrow()
+            .get(5)
+            .init_third_party_hosted()
+            .set_vine_id(7);
         Ok(())
     })
 }
@@ -228,7 +232,9 @@ fn return_other(answer: u32, how: u8) -> capnp::Result<Frame> {
             1 => r.set_canceled(()),
             2 => r.set_results_sent_elsewhere(()),
             3 => r.set_take_from_other_question(0),
-            _ => r.init_accept_from_third_party().set_as::<capnp::text::Owned>("x")?,
+            _ => r
+                .init_accept_from_third_party()
+                .set_as::<capnp::text::Owned>("x")?,
         }
         Ok(())
     })
@@ -276,7 +282,8 @@ fn rpc_messages() -> capnp::Result<Vec<(&'static str, Frame)>> {
             "call-shutdown",
             call(1, Promised(0, vec![]), WORKER_PROCESS, SHUTDOWN, |p| {
                 p.init_content()
-                    .init_as::<polyhost::polyhost_capnp::worker_process::shutdown_params::Builder>();
+                    .init_as::<polyhost::polyhost_capnp::worker_process::shutdown_params::Builder>(
+                    );
                 Ok(())
             })?,
         ),
@@ -302,7 +309,10 @@ fn rpc_messages() -> capnp::Result<Vec<(&'static str, Frame)>> {
             "disembargo-sender-loopback",
             disembargo(Promised(2, vec![0]), false)?,
         ),
-        ("disembargo-receiver-loopback", disembargo(Imported(0), true)?),
+        (
+            "disembargo-receiver-loopback",
+            disembargo(Imported(0), true)?,
+        ),
         (
             "abort",
             rpc(|m| {
@@ -351,7 +361,11 @@ fn rpc_sequences() -> capnp::Result<Vec<(&'static str, Vec<Frame>)>> {
     Ok(vec![
         (
             "seq-ping-pipelined",
-            vec![bootstrap(0)?, ping(1, Promised(0, vec![]), 2)?, finish(1, true)?],
+            vec![
+                bootstrap(0)?,
+                ping(1, Promised(0, vec![]), 2)?,
+                finish(1, true)?,
+            ],
         ),
         (
             "seq-ping-imported-released",
@@ -400,7 +414,12 @@ fn rpc_sequences() -> capnp::Result<Vec<(&'static str, Vec<Frame>)>> {
         ),
         (
             "seq-cancel-before-return",
-            vec![bootstrap(0)?, ping(1, Promised(0, vec![]), 2)?, finish(1, true)?, finish(0, true)?],
+            vec![
+                bootstrap(0)?,
+                ping(1, Promised(0, vec![]), 2)?,
+                finish(1, true)?,
+                finish(0, true)?,
+            ],
         ),
     ])
 }
@@ -440,16 +459,15 @@ fn crafted() -> Vec<(&'static str, Frame)> {
             segments: vec![
                 words_to_bytes(&[far_ptr(0, 1, true)]),
                 words_to_bytes(&[far_ptr(0, 2, false), struct_ptr(0, 1, 1)]),
-                [
-                    words_to_bytes(&[7, list_ptr(0, BYTE, 6)]),
-                    text(b"hello"),
-                ]
-                .concat(),
+                [words_to_bytes(&[7, list_ptr(0, BYTE, 6)]), text(b"hello")].concat(),
             ],
         },
     ));
     // a far pointer into a segment that does not exist
-    out.push(("far-missing-segment", Frame::single(&[far_ptr(0, 9, false)])));
+    out.push((
+        "far-missing-segment",
+        Frame::single(&[far_ptr(0, 9, false)]),
+    ));
     // a far pointer whose pad is itself
     out.push(("far-loop", Frame::single(&[far_ptr(0, 0, false)])));
     // root struct pointing at itself (cycle)
@@ -476,7 +494,10 @@ fn crafted() -> Vec<(&'static str, Frame)> {
     // composite list of 2^29-1 zero-sized structs
     out.push((
         "zero-sized-structs-max",
-        Frame::single(&[list_ptr(0, INLINE_COMPOSITE, 0), tag_word(MAX_LIST_COUNT, 0, 0)]),
+        Frame::single(&[
+            list_ptr(0, INLINE_COMPOSITE, 0),
+            tag_word(MAX_LIST_COUNT, 0, 0),
+        ]),
     ));
     // composite list whose tag claims more elements than its words hold
     out.push((
@@ -520,7 +541,11 @@ fn crafted_bytes() -> Vec<(&'static str, Vec<u8>)> {
     // one segment of 2^32-1 words declared, 8 bytes present
     out.push((
         "oversize-frame",
-        [0u32.to_le_bytes(), u32::MAX.to_le_bytes()].concat().into_iter().chain([0; 8]).collect(),
+        [0u32.to_le_bytes(), u32::MAX.to_le_bytes()]
+            .concat()
+            .into_iter()
+            .chain([0; 8])
+            .collect(),
     ));
     // 8 Mi + 1 words: just over the traversal / size limit
     out.push((
@@ -624,7 +649,11 @@ pub fn load(root: &Path, kind: &str) -> Result<Vec<(String, Vec<u8>)>, crate::Fu
         let path = entry.map_err(|e| crate::FuzzError::io(&dir, e))?.path();
         if path.is_file() {
             let bytes = std::fs::read(&path).map_err(|e| crate::FuzzError::io(&path, e))?;
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("?")
+                .to_string();
             out.push((name, bytes));
         }
     }
@@ -643,11 +672,9 @@ mod tests {
     fn every_rpc_seed_reads_back_as_its_kind() {
         for (name, f) in rpc_messages().unwrap() {
             let bytes = f.to_bytes();
-            let msg = capnp::serialize::read_message_from_flat_slice(
-                &mut &bytes[..],
-                Default::default(),
-            )
-            .unwrap();
+            let msg =
+                capnp::serialize::read_message_from_flat_slice(&mut &bytes[..], Default::default())
+                    .unwrap();
             let root: rpc_capnp::message::Reader = msg.get_root().unwrap();
             let which = root.which().map(|_| ()).is_ok();
             assert!(which, "{name}");
@@ -670,7 +697,13 @@ mod tests {
         };
         assert!(!p.unwrap().get_content().is_null());
         let words: Vec<u64> = (0..f.segments[0].len() / 8).map(|i| f.word(0, i)).collect();
-        assert!(words.contains(&wire::cap_ptr(0)), "a capability pointer to entry 0");
-        assert!(!f.segments[0].windows(6).any(|w| w == &cap_marker(0)[..6]), "no marker left");
+        assert!(
+            words.contains(&wire::cap_ptr(0)),
+            "a capability pointer to entry 0"
+        );
+        assert!(
+            !f.segments[0].windows(6).any(|w| w == &cap_marker(0)[..6]),
+            "no marker left"
+        );
     }
 }
