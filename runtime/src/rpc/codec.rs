@@ -602,7 +602,21 @@ impl AnyValue {
         if r.is_null() {
             return Ok(AnyValue::default());
         }
-        let mut message = capnp::message::Builder::new_default();
+        // set_root_canonical needs the whole value in the first segment (capnp panics
+        // when it spills into a second one), so the segment is sized to the value: a
+        // worker's AnyPointer over 8 KiB used to panic the host here.
+        let words = r.target_size()?.word_count + 1;
+        let words = u32::try_from(words)
+            .ok()
+            .filter(|w| *w <= 1 << 29)
+            .ok_or_else(|| {
+                capnp::Error::failed(format!(
+                    "an AnyPointer value of {words} words is too large to hold"
+                ))
+            })?;
+        let mut message = capnp::message::Builder::new(
+            capnp::message::HeapAllocator::new().first_segment_words(words),
+        );
         message.set_root_canonical(r)?;
         let segments = message.get_segments_for_output();
         Ok(AnyValue {

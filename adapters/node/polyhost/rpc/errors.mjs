@@ -107,3 +107,10 @@ export function fromCapnpException(exc, Cls = RemoteError) {
   if (Cls === DisconnectedError) return new DisconnectedError(reason, trace);
   return new Cls(reason, type, trace);
 }
+
+/** `value`, a struct field of a received message, unless it is a null pointer: a peer
+ *  that leaves a struct the protocol needs null breaks the protocol. */
+export function present(value, what) {
+  if (value === null || value === undefined) throw new ProtocolError(`${what} is a null pointer`);
+  return value;
+}

@@ -1,6 +1,5 @@
 # Type stub of polyhost.rpc: the API generated modules, polyhost.streams,
 # polyhost.worker and plugins use (see the docstrings of rpc/client.py and rpc/server.py).
-import asyncio
 import concurrent.futures
 import socket
 from typing import (
@@ -93,7 +92,8 @@ class Connection:
     closed: bool
     error: Optional[BaseException]
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+    # Made and started by connect(); ``writer`` is its transport.Writer.
+    def __init__(self, writer: Any, *,
                  bootstrap: Union[Server, Capability, None] = None,
                  limits: Optional[wire.Limits] = None, max_concurrency: Optional[int] = None,
                  executor: Optional[concurrent.futures.Executor] = None,

@@ -1,7 +1,7 @@
 """The two-party RPC connection: message loop and protocol state machine.
 
 Owns reading frames (``wire.FrameDecoder`` with the connection's limits; fed by
-``transport.StreamProtocol`` or a reader task) and writing them (the frames written in
+``transport.StreamProtocol``) and writing them (the frames written in
 one event-loop pass go out in one write), the handling of every rpc ``Message``
 (bootstrap, call, return, finish, resolve, release, disembargo, abort, unimplemented;
 anything else is answered with Unimplemented), the question / answer / export / import / embargo tables, and the
@@ -35,29 +35,34 @@ from polyhost.rpc_capnp import (
     Exception_Type, Finish, Message, Release, Resolve, Return,
 )
 
-from . import _fast, hooks
+from . import _fast
+from .capabilities import CapabilityTables
 from .content import CapContent, RawContent, builder_cap_table
 from .errors import (
     DisconnectedError, ExceptionType, ProtocolError, RpcError, from_capnp_exception,
-    from_python_exception, to_capnp_exception,
+    from_python_exception, present, to_capnp_exception,
 )
 from .limiter import Limiter
 from .transport import StreamProtocol, Writer
-from .hooks import BrokenHook, Pending, PromiseHook, canceled_error, hook_of, innermost
-from .remote import ImportHook, PipelineTargetHook, Question
-from .tables import Answer, Export, IdTable
+from .hooks import BrokenHook, Pending, canceled_error, hook_of
+from .remote import Question
+from .tables import Answer, IdTable
 
 __all__ = ["Connection"]
 
 log = logging.getLogger("polyhost.rpc")
 
-_READ_SIZE = 256 * 1024
 # Payload.content is pointer 0, Payload.capTable pointer 1 (capnp/rpc.capnp layout).
 _PAYLOAD_CONTENT = 0
 _PAYLOAD_CAP_TABLE = 1
 # Message union discriminants (capnp/rpc.capnp)
 _MSG_CALL = 2
 _MSG_RETURN = 3
+
+
+# Message members that are structs (a null one is a protocol error).
+_STRUCT_MEMBERS = frozenset(("call", "return_", "finish", "resolve", "release", "disembargo",
+                             "bootstrap", "abort"))
 
 
 class _OutPayload:
@@ -84,8 +89,9 @@ class _OutPayload:
                 self.conn._write_descriptor(obj, self.exports)._polyhost_write(lb.get_struct(i))
 
 
-class Connection:
-    """One end of a two-party RPC connection over an asyncio stream pair.
+class Connection(CapabilityTables):
+    """One end of a two-party RPC connection over a stream socket: made and started by
+    :meth:`connect`.
 
     ``bootstrap``: the object served to the peer's Bootstrap (a Server or Capability),
     or None. ``limits``: ``wire.Limits`` for incoming frames. ``max_concurrency``: most
@@ -93,9 +99,10 @@ class Connection:
     ``executor``: where sync handlers run (None: the loop's default executor).
     """
 
-    def __init__(self, reader, writer, *, bootstrap=None, limits=None, max_concurrency=None,
+    def __init__(self, writer, *, bootstrap=None, limits=None, max_concurrency=None,
                  executor=None, name="rpc"):
-        self._reader = reader
+        # ``writer``: ``write`` / ``close`` / ``wait_closed`` (``transport.Writer``); bytes
+        # come in through ``_on_data`` / ``_on_eof`` / ``_on_lost``.
         self._writer = writer
         self.name = name
         self._decoder = wire.FrameDecoder(limits if limits is not None else wire.Limits())
@@ -111,7 +118,6 @@ class Connection:
         self.stats = collections.Counter()
         self.closed = False
         self.error = None
-        self._task = None
         self._closed_event = asyncio.Event()
         self._out = []              # frames not written yet (see _write)
         self._protocol = None       # set by connect() until start()
@@ -125,7 +131,7 @@ class Connection:
         loop = asyncio.get_running_loop()
         proto = StreamProtocol(loop)
         await loop.create_connection(lambda: proto, sock=sock)
-        conn = cls(None, Writer(proto), **kwargs)
+        conn = cls(Writer(proto), **kwargs)
         conn._protocol = proto
         conn.start()
         return conn
@@ -135,8 +141,6 @@ class Connection:
         if self._protocol is not None:
             proto, self._protocol = self._protocol, None
             proto.attach(self)
-        elif self._task is None and self._reader is not None:
-            self._task = asyncio.get_running_loop().create_task(self._read_loop())
         return self
 
     async def wait_closed(self):
@@ -172,22 +176,6 @@ class Connection:
         return "<Connection %s%s>" % (self.name, " closed" if self.closed else "")
 
     # -- the loop -------------------------------------------------------------------------
-
-    async def _read_loop(self):
-        reader = self._reader
-        try:
-            while not self.closed:
-                data = await reader.read(_READ_SIZE)
-                if not data:
-                    self._on_eof()
-                    return
-                if not self._on_data(data):
-                    return
-        except asyncio.CancelledError:
-            self._disconnect(DisconnectedError("connection closed"))
-            raise
-        except (ConnectionError, OSError) as e:
-            self._on_lost(e)
 
     def _on_data(self, data):
         """Decode and handle a chunk of bytes; False once the connection is closed."""
@@ -308,9 +296,6 @@ class Connection:
             self._writer.close()
         except Exception:
             pass
-        task = self._task
-        if task is not None and task is not _current_task():
-            task.cancel()
         self._closed_event.set()
 
     # -- dispatch -------------------------------------------------------------------------
@@ -330,6 +315,8 @@ class Connection:
         msg = Message._polyhost_read(root)
         w = msg.which
         self.stats["recv.%s" % w] += 1
+        if w in _STRUCT_MEMBERS:
+            present(getattr(msg, w), "Message.%s" % w)
         if w == "call":
             self._on_call(msg.call, mr, msg)
         elif w == "return_":
@@ -396,8 +383,9 @@ class Connection:
         if c.send_results_to.which != "caller":
             self._send_unimplemented(mr.root())
             return
+        params = present(c.params, "Call.params")
         self._answer_call(qid, self._target_hook(c.target), c.interface_id, c.method_id,
-                          c.params.content, c.params.cap_table, mr)
+                          params.content, params.cap_table, mr)
 
     def _answer_call(self, qid, target, interface_id, method_id, content, descriptors, mr):
         """Start answering a Call (``target``: a new hook reference, released here)."""
@@ -519,9 +507,10 @@ class Connection:
             return
         w = r.which
         if w == "results":
-            self._complete_question(q, r.results.content, r.results.cap_table, mr)
+            results = present(r.results, "Return.results")
+            self._complete_question(q, results.content, results.cap_table, mr)
         elif w == "exception":
-            q._complete(error=from_capnp_exception(r.exception))
+            q._complete(error=from_capnp_exception(present(r.exception, "Return.exception")))
         elif w == "canceled":
             q._complete(error=RpcError("the call was canceled by the callee"))
         else:
@@ -538,8 +527,10 @@ class Connection:
 
     def _on_unimplemented(self, m):
         w = m.which
+        if w in _STRUCT_MEMBERS:
+            present(getattr(m, w), "Unimplemented.%s" % w)
         if w == "resolve" and m.resolve.which == "cap":
-            d = m.resolve.cap
+            d = present(m.resolve.cap, "Unimplemented.resolve.cap")
             if d.which in ("sender_hosted", "sender_promise"):
                 self._release_exports([getattr(d, d.which)])
         elif w in ("call", "bootstrap"):
@@ -550,212 +541,6 @@ class Connection:
                                            ExceptionType.UNIMPLEMENTED))
         else:
             log.warning("%s: the peer does not implement %s messages", self.name, w)
-
-    # -- capabilities ---------------------------------------------------------------------
-
-    def _write_descriptor(self, obj, exports):
-        """The CapDescriptor for a capability being sent (exporting it if needed)."""
-        if obj is None:
-            return CapDescriptor(which="none")
-        h = hook_of(obj)
-        while isinstance(h, PromiseHook) and h._inner is not None:
-            h.mark_received_call()
-            h = h._inner
-        if h.conn is self:
-            if isinstance(h, ImportHook):
-                return CapDescriptor(receiver_hosted=h.import_id)
-            if isinstance(h, PipelineTargetHook):
-                return CapDescriptor(receiver_answer=h.promised_answer())
-        eid = self._exports_by_hook.get(id(h))
-        if eid is not None:
-            e = self._exports.get(eid)
-            e.refcount += 1
-        else:
-            e = Export(h.add_ref(), isinstance(h, PromiseHook) and not h.is_resolved)
-            eid = self._exports.alloc(e)
-            self._exports_by_hook[id(h)] = eid
-            if e.is_promise:
-                h.when_resolved(functools.partial(self._resolve_export, eid, e))
-        exports.append(eid)
-        if e.is_promise:
-            return CapDescriptor(sender_promise=eid)
-        return CapDescriptor(sender_hosted=eid)
-
-    def _resolve_export(self, eid, e, promise):
-        """A promise we exported resolved: send Resolve, retarget the export."""
-        if self.closed or self._exports.get(eid) is not e:
-            return
-        target = innermost(promise)
-        if self._exports_by_hook.get(id(promise)) == eid:
-            del self._exports_by_hook[id(promise)]
-        if isinstance(target, BrokenHook):
-            msg = Resolve(promise_id=eid, exception=to_capnp_exception(target.error))
-        else:
-            msg = Resolve(promise_id=eid, cap=self._write_descriptor(promise, []))
-        e.hook = target.add_ref()
-        e.is_promise = False
-        promise.release()
-        self._send(Message(resolve=msg))
-
-    def _release_export(self, eid, count):
-        e = self._exports.get(eid)
-        if e is None:
-            raise ProtocolError("Release of unknown export id %d" % eid)
-        if count > e.refcount:
-            raise ProtocolError("Release of export %d by %d exceeds its reference count %d"
-                                % (eid, count, e.refcount))
-        e.refcount -= count
-        if e.refcount == 0:
-            self._exports.pop(eid)
-            if self._exports_by_hook.get(id(e.hook)) == eid:
-                del self._exports_by_hook[id(e.hook)]
-            e.hook.release()
-
-    def _release_exports(self, eids):
-        for eid in eids:
-            e = self._exports.get(eid)
-            if e is not None:
-                self._release_export(eid, 1)
-
-    def _import(self, import_id, is_promise):
-        imp = self._imports.get(import_id)
-        if imp is None:
-            imp = self._imports[import_id] = ImportHook(self, import_id)
-        imp.remote_refs += 1
-        if is_promise:
-            ph = imp.promise
-            if ph is None or ph._dead:
-                ph = imp.promise = PromiseHook(imp.add_ref())
-                return ph
-            return ph.add_ref()
-        return imp.add_ref()
-
-    def _release_import(self, imp):
-        if self._imports.get(imp.import_id) is imp:
-            del self._imports[imp.import_id]
-        n, imp.remote_refs = imp.remote_refs, 0
-        if n and not self.closed:
-            self._send(Message(release=Release(id=imp.import_id, reference_count=n)))
-
-    def _receive_cap(self, d):
-        w = d.which
-        if w == "none":
-            return None
-        if w == "sender_hosted":
-            return self._import(d.sender_hosted, False)
-        if w == "sender_promise":
-            return self._import(d.sender_promise, True)
-        if w == "receiver_hosted":
-            e = self._exports.get(d.receiver_hosted)
-            if e is None:
-                return BrokenHook(RpcError("invalid receiverHosted export id %d"
-                                           % d.receiver_hosted))
-            return e.hook.add_ref()
-        if w == "receiver_answer":
-            pa = d.receiver_answer
-            a = self._answers.get(pa.question_id)
-            if a is None or a.pending is None:
-                return BrokenHook(RpcError("invalid receiverAnswer question id %d"
-                                           % pa.question_id))
-            return a.pending.pipelined_hook(self._ops(pa.transform))
-        raise ProtocolError("unsupported CapDescriptor kind %r" % (w,))
-
-    def _receive_caps(self, descriptors):
-        new = hooks.new_capability
-        caps = []
-        try:
-            for d in descriptors:
-                h = self._receive_cap(d)
-                caps.append(None if h is None else new(h))
-        except Exception:
-            for c in caps:
-                if c is not None:
-                    c.close()
-            raise
-        return caps
-
-    @staticmethod
-    def _ops(transform):
-        ops = []
-        for op in transform:
-            if op.which == "get_pointer_field":
-                ops.append(op.get_pointer_field)
-            elif op.which != "noop":
-                raise ProtocolError("unknown PromisedAnswer.Op")
-        return tuple(ops)
-
-    def _export_target(self, eid):
-        e = self._exports.get(eid)
-        if e is None:
-            raise ProtocolError("message target %d is not a current export id" % eid)
-        return e.hook.add_ref()
-
-    def _target_hook(self, t):
-        """A new reference to the hook a MessageTarget names."""
-        w = t.which
-        if w == "imported_cap":
-            return self._export_target(t.imported_cap)
-        if w == "promised_answer":
-            pa = t.promised_answer
-            a = self._answers.get(pa.question_id)
-            if a is None or a.pending is None:
-                return BrokenHook(RpcError(
-                    "pipelined call on question %d, which returned no capabilities or was "
-                    "already finished" % pa.question_id))
-            return a.pending.pipelined_hook(self._ops(pa.transform))
-        raise ProtocolError("unknown MessageTarget kind")
-
-    # -- resolve and embargoes ------------------------------------------------------------
-
-    def _on_resolve(self, r):
-        pid = r.promise_id
-        if r.which == "cap":
-            new = self._receive_cap(r.cap)
-            if new is None:
-                raise ProtocolError("Resolve to CapDescriptor.none")
-        elif r.which == "exception":
-            new = BrokenHook(from_capnp_exception(r.exception))
-        else:
-            raise ProtocolError("unknown Resolve kind")
-        imp = self._imports.get(pid)
-        if imp is not None and imp.promise is None:
-            new.release()
-            raise ProtocolError("Resolve for import %d, which is not a promise" % pid)
-        if imp is None or imp.promise.is_resolved:
-            new.release()       # we released the promise already
-            return
-        imp.promise.resolve(new)
-
-    def _start_embargo(self, old, cb):
-        """Send Disembargo(senderLoopback) to ``old``'s target; ``cb(None)`` runs when it
-        echoes back (``cb(error)`` if the connection dies first)."""
-        eid = self._embargoes.alloc(cb)
-        self._send(Message(disembargo=Disembargo(
-            target=old.write_target(), context=Disembargo_Context(sender_loopback=eid))))
-
-    def _on_disembargo(self, d, root):
-        ctx = d.context
-        w = ctx.which
-        if w == "sender_loopback":
-            target = self._target_hook(d.target)
-            try:
-                h = innermost(target)
-                if h.conn is not self or not isinstance(h, (ImportHook, PipelineTargetHook)):
-                    raise ProtocolError("Disembargo senderLoopback target does not resolve "
-                                        "to a capability of the sender")
-                self._send(Message(disembargo=Disembargo(
-                    target=h.write_target(),
-                    context=Disembargo_Context(receiver_loopback=ctx.sender_loopback))))
-            finally:
-                target.release()
-        elif w == "receiver_loopback":
-            cb = self._embargoes.pop(ctx.receiver_loopback)
-            if cb is None:
-                raise ProtocolError("Disembargo receiverLoopback with unknown embargo id %d"
-                                    % ctx.receiver_loopback)
-            cb(None)
-        else:
-            self._send_unimplemented(root)
 
 
 class _Echo:
@@ -773,11 +558,3 @@ class _Echo:
         # and its Message is pointer 0.
         b.set_uint16(0, 0, 0)
         b.copy_pointer(0, self.root)
-
-
-def _current_task():
-    try:
-        return asyncio.current_task()
-    except RuntimeError:
-        return None
-

@@ -16,7 +16,7 @@ from polyhost.rpc_capnp import Exception_, Exception_Type
 __all__ = [
     "ExceptionType", "RpcError", "RemoteError", "DisconnectedError", "ProtocolError",
     "to_capnp_exception", "from_capnp_exception", "from_python_exception",
-    "split_reason", "TRACEBACK_MARKER",
+    "split_reason", "present", "TRACEBACK_MARKER",
 ]
 
 ExceptionType = Exception_Type
@@ -105,3 +105,11 @@ def from_capnp_exception(exc, cls=RemoteError):
     (its reason without the traceback part, see :func:`to_capnp_exception`)."""
     reason, trace = split_reason(exc.reason, exc.trace)
     return cls(reason, exc.type, trace)
+
+
+def present(value, what):
+    """``value``, a struct field of a received message, unless it is a null pointer: a
+    peer that leaves a struct the protocol needs null breaks the protocol."""
+    if value is None:
+        raise ProtocolError("%s is a null pointer" % what)
+    return value

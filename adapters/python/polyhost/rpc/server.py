@@ -5,9 +5,10 @@ classes (and hand-written ones in tests) provide the dispatch table::
 
     class Calculator(Server):
         _polyhost_methods = {
-            # (interface_id, method_id): (method name, params class, results class, is_stream)
-            (0x97983392df35cc36, 0): ("evaluate", Calculator_evaluate_Params,
-                                      Calculator_evaluate_Results, False),
+            # (interface_id, method_id): MethodEntry(name, params class, results class,
+            #                                        is_stream)
+            (0x97983392df35cc36, 0): MethodEntry("evaluate", Calculator_EvaluateParams,
+                                                 Calculator_EvaluateResults, False),
         }
 
 On a call the engine decodes the params with the params class (capabilities in them read

@@ -4,8 +4,6 @@ Bytes are handed to the connection in ``data_received``, so a chunk of frames is
 decoded and handled in the event-loop pass that read it (a reader task on an
 ``asyncio.StreamReader`` costs one more pass, a future and a task step per chunk).
 :class:`Writer` is the small part of ``asyncio.StreamWriter`` the connection uses.
-
-A ``Connection`` made from a (StreamReader, StreamWriter) pair keeps its reader task.
 """
 
 import asyncio

@@ -8,7 +8,8 @@ lists with their unused bits cleared, and no capabilities. This module produces 
 the bytes of the reference implementation's ``message::Reader::canonicalize()``.
 """
 
-from .builder import MessageBuilder, copy_into
+from .builder import MessageBuilder
+from .copy import copy_into
 from .errors import WrongType
 from .reader import ListReader, MessageReader, PointerReader, StructReader
 

@@ -65,7 +65,7 @@ class MessageReader:
         self.cap_table = cap_table
         self._budget = limits.traversal_budget()
         self._zero_budget = limits.zero_sized_budget()
-        self._walk = 0      # pointers a deep copy may still follow (polyhost.wire.builder)
+        self._walk = 0      # pointers a deep copy may still follow (polyhost.wire.copy)
 
     @property
     def traversal_words_left(self):
