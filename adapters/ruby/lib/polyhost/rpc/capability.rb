@@ -44,6 +44,11 @@ module Polyhost
     # A call in flight. `wait` returns the results (raising the call's error);
     # `value` is the same.
     class Promise
+      attr_accessor :question_id
+
+      # Drops the call: the peer cancels its handler.
+      def cancel = @connection&.cancel(self)
+
       def initialize(connection = nil)
         @connection = connection
         @lock = Mutex.new

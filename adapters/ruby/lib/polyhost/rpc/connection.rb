@@ -34,6 +34,7 @@ module Polyhost
         @lock = Monitor.new
         @wlock = Mutex.new
         @questions = {}
+        @cancelled_questions = {}
         @next_question = 0
         @answers = {}
         @exports = {}
@@ -75,6 +76,8 @@ module Polyhost
         end
       rescue Wire::WireError, ProtocolError => e
         fail_connection(e)
+      rescue DisconnectedError
+        :closed
       end
 
       def fail_connection(err)
@@ -328,7 +331,7 @@ module Polyhost
       def write_results(payload, cls, result)
         result = cls.new(**result) if result.is_a?(Hash) && cls
         result = cls.new if result.nil? && cls
-        if result.nil?
+        if cls.nil? # `-> stream`: the results are empty
           payload.init_struct(0, 0, 0)
         else
           unless cls.nil? || result.is_a?(cls)
@@ -424,6 +427,7 @@ module Polyhost
       def on_return(msg, ret)
         qid = ret.get_uint32(0)
         promise, results_cls = @lock.synchronize { @questions.delete(qid) }
+        return if !promise && @lock.synchronize { @cancelled_questions.delete(qid) }
         raise ProtocolError, "a Return for question #{qid}, which was never asked" unless promise
 
         case ret.get_uint16(3)
@@ -431,7 +435,11 @@ module Polyhost
           payload = ret.get_struct(0)
           msg.cap_table = read_cap_table(payload.get_list(1, Wire::INLINE_COMPOSITE))
           content = payload.get_pointer(0)
-          promise.resolve(nil, nil, -> { results_cls ? results_cls._read(content.as_struct) : nil })
+          promise.resolve(nil, nil, lambda do
+            if results_cls.is_a?(BootstrapResult) then results_cls._read_pointer(content)
+            elsif results_cls then results_cls._read(content.as_struct)
+            end
+          end)
         when 1
           reason, type, trace = Msg.read_exception(ret.get_struct(0))
           promise.reject(RemoteError.new(reason, type, trace))
@@ -576,10 +584,52 @@ module Polyhost
           qid = @next_question
           @next_question += 1
           @questions[qid] = [promise, results_cls]
+          promise.question_id = qid
           call.set_uint32(0, qid)
           write_cap_table(payload, mb.cap_table, nil)
         end
         write(mb)
+      end
+
+      # Drops a call in flight: sends its Finish (the peer cancels the handler) and
+      # fails the promise with Polyhost::RPC::RpcError("cancelled").
+      def cancel(promise)
+        qid = promise.question_id
+        entry = @lock.synchronize { @questions.delete(qid) }
+        return unless entry
+
+        @lock.synchronize { @cancelled_questions[qid] = true }
+        mb, fin = Msg.start(Msg::FINISH, 1, 0)
+        fin.set_uint32(0, qid)
+        fin.set_bool(32, false, true)
+        write(mb)
+        promise.reject(RpcError.new("cancelled: the call was dropped"))
+      end
+
+      # Asks the peer for its bootstrap capability: a promise of it as `cls`.
+      def bootstrap(cls = Capability)
+        promise = Promise.new(self)
+        mb, body = Msg.start(Msg::BOOTSTRAP, 1, 1)
+        @lock.synchronize do
+          qid = @next_question
+          @next_question += 1
+          @questions[qid] = [promise, BootstrapResult.new(cls)]
+          body.set_uint32(0, qid)
+        end
+        write(mb)
+        promise
+      end
+
+      # Reads a bootstrap Return's content: the capability, as a client class.
+      class BootstrapResult
+        def initialize(cls)
+          @cls = cls
+        end
+
+        def _read_pointer(ptr)
+          cap = ptr.as_capability
+          cap.is_a?(Capability) && !cap.is_a?(@cls) ? cap.cast_as(@cls) : cap
+        end
       end
 
       # A call on a local server through a client: runs it in a thread.
