@@ -103,6 +103,10 @@ class TestRpc < Minitest::Test
     assert_equal 13, released
   end
 
+  def test_a_result_capability_is_usable_from_the_promise
+    assert_equal 6, @calc.counter(start: 5).counter.increment(by: 1).wait(5).value
+  end
+
   def test_a_dropped_call_raises_cancelled_in_its_handler
     promise = @calc.describe(shape: F::Shape.new(name: "slow"))
     Kernel.sleep(0.01) until @served.instance_variable_get(:@running).positive?

@@ -44,7 +44,8 @@ module Polyhost
     # A call in flight. `wait` returns the results (raising the call's error);
     # `value` is the same.
     class Promise
-      attr_accessor :question_id
+      # question_id: the call's question; content: the results' pointer once returned
+      attr_accessor :question_id, :content
 
       # Drops the call: the peer cancels its handler.
       def cancel = @connection&.cancel(self)
@@ -118,13 +119,17 @@ module Polyhost
       # The capability at a pointer path of the results, as `cls` (waits for the call:
       # calls on it are sent once the results are in).
       def pipeline(*path, cls)
-        PipelinedCapability.new(self, path, cls)
+        target = PipelinedCapability.new(self, path, cls)
+        client = (cls || Capability).allocate
+        client.instance_variable_set(:@pipelined, target)
+        client.instance_variable_set(:@stream_window, [])
+        client
       end
     end
 
     # A capability the peer hosts (an import), or a local Server wrapped as one.
     class Capability
-      attr_reader :connection, :import_id, :local
+      attr_reader :connection, :import_id, :local, :pipelined
 
       def initialize(connection = nil, import_id = nil, local: nil)
         @connection = connection
@@ -141,12 +146,18 @@ module Polyhost
         c.instance_variable_set(:@connection, @connection)
         c.instance_variable_set(:@import_id, @import_id)
         c.instance_variable_set(:@local, @local)
+        c.instance_variable_set(:@pipelined, @pipelined)
         c.instance_variable_set(:@stream_window, [])
         c.instance_variable_set(:@holder, self) # keeps this reference (and its release) alive
         c
       end
 
+      # The capability a pipelined client stands for, once its call has returned.
+      def resolved = @pipelined ? @pipelined.resolved : self
+
       def _call(iid, mid, params, results_cls, promise_cls = Promise)
+        return @pipelined.resolved._call(iid, mid, params, results_cls, promise_cls) if @pipelined
+
         promise = promise_cls.new(@connection)
         if @local
           @connection.call_local(@local, iid, mid, params, results_cls, promise)
@@ -162,6 +173,8 @@ module Polyhost
 
       # A `-> stream` call: at most STREAM_WINDOW in flight; an earlier failure raises.
       def _stream(iid, mid, params)
+        return @pipelined.resolved._stream(iid, mid, params) if @pipelined
+
         while @stream_window.size >= STREAM_WINDOW
           @stream_window.shift.wait
         end
@@ -204,10 +217,14 @@ module Polyhost
 
       def resolved
         @resolved ||= begin
-          results = @promise.wait
-          target = @path.reduce(results) { |v, i| v.class::FIELDS.map { |f| v.instance_variable_get(:"@#{f}") }[i] if v }
-          target = target.cast_as(@cls) if target && @cls && target.respond_to?(:cast_as)
-          target
+          @promise.wait
+          ptr = @promise.content
+          raise RpcError.new("pipelining on a local call is not supported", UNIMPLEMENTED) unless ptr
+
+          cap = @path.reduce(ptr) { |p, i| p.as_struct.get_pointer(i) }.as_capability
+          raise RpcError, "the pipelined result is a null capability" unless cap
+
+          @cls && cap.respond_to?(:cast_as) ? cap.cast_as(@cls) : cap
         end
       end
 

@@ -435,6 +435,7 @@ module Polyhost
           payload = ret.get_struct(0)
           msg.cap_table = read_cap_table(payload.get_list(1, Wire::INLINE_COMPOSITE))
           content = payload.get_pointer(0)
+          promise.content = content
           promise.resolve(nil, nil, lambda do
             if results_cls.is_a?(BootstrapResult) then results_cls._read_pointer(content)
             elsif results_cls then results_cls._read(content.as_struct)
@@ -547,7 +548,7 @@ module Polyhost
         lb = payload.init_struct_list(1, objects.size, 1, 1)
         objects.each_with_index do |obj, i|
           d = lb.get_struct(i)
-          obj = obj.resolved if obj.is_a?(PipelinedCapability)
+          obj = obj.resolved if obj.is_a?(PipelinedCapability) || (obj.is_a?(Capability) && obj.pipelined)
           obj = obj.local if obj.is_a?(Capability) && obj.local
           case obj
           when nil then nil
