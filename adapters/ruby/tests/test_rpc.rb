@@ -26,17 +26,41 @@ class MyCounter < F::Counter
 end
 
 class MyCalculator < F::Calculator
-  attr_reader :ticks, :cancelled
+  attr_reader :ticks, :cancelled, :gate
+
+  # Holds `counter` calls while closed.
+  class Gate
+    def initialize
+      @lock = Mutex.new
+      @cond = ConditionVariable.new
+      @open = true
+    end
+
+    def close = @lock.synchronize { @open = false }
+
+    def open
+      @lock.synchronize do
+        @open = true
+        @cond.broadcast
+      end
+    end
+
+    def wait_open = @lock.synchronize { @cond.wait(@lock) until @open }
+  end
 
   def initialize
     super()
+    @gate = Gate.new
     @ticks = Queue.new
     @cancelled = Queue.new
   end
 
   def name(_params) = { name: "calc" }
   def add(params) = F::Calculator_AddResults.new(sum: params.a + params.b)
-  def counter(params) = { counter: MyCounter.new(params.start) }
+  def counter(params)
+    @gate.wait_open
+    { counter: MyCounter.new(params.start) }
+  end
 
   def describe(params)
     raise BoomError, "no area for #{params.shape.name}" if params.shape.name == "boom"
@@ -105,6 +129,17 @@ class TestRpc < Minitest::Test
 
   def test_a_result_capability_is_usable_from_the_promise
     assert_equal 6, @calc.counter(start: 5).counter.increment(by: 1).wait(5).value
+  end
+
+  def test_a_call_on_a_pending_result_targets_the_promised_answer
+    @server.gate.close
+    promise = @calc.counter(start: 5)
+    increment = promise.counter.increment(by: 2)
+    sent = @caller.instance_variable_get(:@questions).size
+    assert_equal 2, sent, "both calls are in flight before the first returns"
+    @server.gate.open
+    assert_equal 7, increment.wait(5).value
+    assert_equal 7, promise.counter.increment(by: 0).wait(5).value
   end
 
   def test_a_dropped_call_raises_cancelled_in_its_handler

@@ -156,7 +156,7 @@ module Polyhost
       def resolved = @pipelined ? @pipelined.resolved : self
 
       def _call(iid, mid, params, results_cls, promise_cls = Promise)
-        return @pipelined.resolved._call(iid, mid, params, results_cls, promise_cls) if @pipelined
+        return @pipelined._call(iid, mid, params, results_cls, promise_cls) if @pipelined
 
         promise = promise_cls.new(@connection)
         if @local
@@ -173,7 +173,7 @@ module Polyhost
 
       # A `-> stream` call: at most STREAM_WINDOW in flight; an earlier failure raises.
       def _stream(iid, mid, params)
-        return @pipelined.resolved._stream(iid, mid, params) if @pipelined
+        return @pipelined._stream(iid, mid, params) if @pipelined
 
         while @stream_window.size >= STREAM_WINDOW
           @stream_window.shift.wait
@@ -228,8 +228,23 @@ module Polyhost
         end
       end
 
-      def _call(*args) = resolved._call(*args)
-      def _stream(*args) = resolved._stream(*args)
+      # Sent at once, targeting the promised answer, while the call has not returned;
+      # after that, to the capability of its results.
+      def _call(iid, mid, params, results_cls, promise_cls = Promise)
+        conn = @promise.instance_variable_get(:@connection)
+        if conn && @promise.question_id
+          promise = promise_cls.new(conn)
+          return promise if conn.send_pipelined_call(@promise.question_id, @path, iid, mid, params, results_cls, promise)
+        end
+        resolved._call(iid, mid, params, results_cls, promise_cls)
+      end
+
+      def _stream(iid, mid, params)
+        p = _call(iid, mid, params, nil)
+        @stream_window << p
+        @stream_window.shift.wait while @stream_window.size > STREAM_WINDOW
+        nil
+      end
     end
   end
 end

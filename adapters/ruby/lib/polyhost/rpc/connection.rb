@@ -633,6 +633,33 @@ module Polyhost
         end
       end
 
+      # Sends a call whose target is the promised answer of question `on` (at `path`),
+      # if that question has not returned yet (else false: the caller then calls the
+      # results' capability). The check and the write happen under the table lock, so
+      # the call always precedes the question's Finish.
+      def send_pipelined_call(on, path, iid, mid, params, results_cls, promise)
+        mb, call = Msg.start(Msg::CALL, 3, 3)
+        call.set_uint64(1, iid)
+        call.set_uint16(2, mid)
+        target = call.init_struct(0, 1, 1)
+        target.set_uint16(2, 1)
+        Msg.write_promised_answer(target.init_struct(0, 1, 1), on, path)
+        payload = call.init_struct(1, 0, 2)
+        params._write(payload.init_struct(0, params.class::DATA_WORDS, params.class::PTR_COUNT))
+        @lock.synchronize do
+          return false if @closed || !@questions.key?(on)
+
+          qid = @next_question
+          @next_question += 1
+          @questions[qid] = [promise, results_cls]
+          promise.question_id = qid
+          call.set_uint32(0, qid)
+          write_cap_table(payload, mb.cap_table, nil)
+          write(mb)
+        end
+        true
+      end
+
       # A call on a local server through a client: runs it in a thread.
       def call_local(server, iid, mid, params, results_cls, promise)
         entry = server._methods[[iid, mid]]
