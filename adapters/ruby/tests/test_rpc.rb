@@ -162,6 +162,16 @@ class TestRpc < Minitest::Test
     assert_equal [-0.0, -1.0, -2.0], seen
   end
 
+  def test_leaving_a_stream_early_cancels_it_and_the_connection_carries_on
+    first = []
+    @calc.numbers(count: 100_000).each do |p|
+      first << p.x
+      break if first.size == 5
+    end
+    assert_equal [0.0, 1.0, 2.0, 3.0, 4.0], first
+    assert_equal 3, @calc.add(a: 1, b: 2).wait(5).sum
+  end
+
   def test_stream_calls_run_in_order
     50.times { |n| @calc.tick(n: n) }
     assert_equal (0...50).to_a, Array.new(50) { Timeout.timeout(5) { @server.ticks.pop } }

@@ -126,6 +126,8 @@ module Polyhost
       end
 
       def _push(params)
+        raise RPC::RpcError, "the stream's consumer stopped reading" if @closed
+
         items = @codec.read_list(params.get_pointer(0).as_list(nil))
         @queue << [:items, items] unless @finished
         nil
@@ -141,10 +143,27 @@ module Polyhost
         nil
       end
 
+      # Stops reading early: later pushes fail and the call is cancelled. Leaving
+      # `each` early (break, an exception) closes the stream.
+      def close
+        return if @finished
+
+        @finished = true
+        @closed = true
+        @queue.clear
+        @promise&.cancel
+      end
+
       def each(&block)
         return enum_for(:each) unless block
         return if @finished
 
+        read_items(&block)
+      ensure
+        close if block && !@finished
+      end
+
+      def read_items(&block)
         loop do
           kind, value = @queue.pop
           case kind
