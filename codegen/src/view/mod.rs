@@ -1,9 +1,10 @@
 //! IR -> the data a target's templates print.
 //!
 //! Names are already converted and escaped for the target, type expressions already
-//! rendered (`exprs.rs`), doc comments already split into lines, so templates only
-//! print and loop. One view per schema file (`FileView`), plus the run view listing
-//! every file.
+//! rendered (`exprs.rs`), method code, parameter lists and generic lists too
+//! (`method_code.rs`), doc comments already split into lines, so templates only print
+//! and loop. One view per schema file (`FileView`), plus the run view listing every
+//! file; the shapes are in `model.rs`.
 
 use std::collections::BTreeMap;
 
