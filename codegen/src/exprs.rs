@@ -3,7 +3,8 @@
 //! A manifest maps an expression name (`type`, `read`, `write`, ...) and a type kind
 //! (`int32`, `text`, `list`, `struct`, ...) to a pattern. A pattern may name the kind of
 //! a list's element (`list.struct`), an AnyPointer's constraint (`any_pointer.list`) or
-//! `sink` (polyhost's `Sink(T)`), which win over the plain kind; `*` is the fallback.
+//! `sink` (polyhost's `Sink(T)`), which win over the plain kind; `*` is the fallback. A
+//! group field has only the patterns keyed `group` (its `{name}` is the group's type).
 //! Placeholders in `{braces}` are filled in here:
 //!
 //! - named types: `{name}` (qualified in the target), `{local}`, `{module}` (the file
@@ -58,6 +59,10 @@ pub fn kind(ty: &Type) -> &'static str {
         Type::Param { .. } => "parameter",
     }
 }
+
+/// In `vars`, marks a group field: patterns are looked up under `group` only (and the
+/// type is the group's struct, for `{name}`). Not a placeholder (not lower case).
+pub const GROUP: &str = "@group";
 
 /// Fills the `{placeholder}`s of `pattern` (lower-case start; letters, digits, `_` and
 /// `.`) with `value(token)`; any other `{` is printed as is.
@@ -122,7 +127,12 @@ impl Exprs<'_> {
         }
     }
 
-    fn pattern(&self, expr: &str, ty: &Type) -> Result<&str, CodegenError> {
+    fn pattern(
+        &self,
+        expr: &str,
+        ty: &Type,
+        vars: &BTreeMap<&str, String>,
+    ) -> Result<&str, CodegenError> {
         let table = self
             .manifest
             .expressions
@@ -133,6 +143,13 @@ impl Exprs<'_> {
                     "no expression `{expr}` in the manifest's `expressions`"
                 ))
             })?;
+        if vars.contains_key(GROUP) {
+            return table.get("group").map(String::as_str).ok_or_else(|| {
+                self.err(format!(
+                    "expression `{expr}` has no pattern for a `group` field"
+                ))
+            });
+        }
         let k = kind(ty);
         let specific = match ty {
             Type::List { element } => Some(format!("list.{}", kind(element))),
@@ -167,7 +184,7 @@ impl Exprs<'_> {
         ty: &Type,
         vars: &BTreeMap<&str, String>,
     ) -> Result<String, CodegenError> {
-        let pattern = self.pattern(expr, ty)?;
+        let pattern = self.pattern(expr, ty, vars)?;
         fill(pattern, |token| {
             self.placeholder(expr, pattern, token, ty, vars)
         })

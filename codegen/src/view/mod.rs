@@ -1,9 +1,10 @@
 //! IR -> the data a target's templates print.
 //!
 //! Names are already converted and escaped for the target, type expressions already
-//! rendered (`exprs.rs`), doc comments already split into lines, so templates only
-//! print and loop. One view per schema file (`FileView`), plus the run view listing
-//! every file.
+//! rendered (`exprs.rs`), method code, parameter lists and generic lists too
+//! (`method_code.rs`), doc comments already split into lines, so templates only print
+//! and loop. One view per schema file (`FileView`), plus the run view listing every
+//! file; the shapes are in `model.rs`.
 
 use std::collections::BTreeMap;
 
@@ -305,6 +306,30 @@ impl<'a> ViewBuilder<'a> {
             FieldKind::Group { group } => {
                 view.is_group = true;
                 view.group = Some(self.name(x, group));
+                let mut vars: BTreeMap<&str, String> = [
+                    ("field", name),
+                    ("field_unescaped", unescaped),
+                    ("schema_field", f.name.clone()),
+                    ("index", index.to_string()),
+                    (crate::exprs::GROUP, String::new()),
+                ]
+                .into_iter()
+                .collect();
+                vars.extend(forms.iter().map(|(k, v)| (k.as_str(), v.clone())));
+                let ty = Type::Struct {
+                    name: group.clone(),
+                    args: vec![],
+                };
+                let manifest = self.manifest;
+                for (expr, table) in manifest
+                    .expressions
+                    .iter()
+                    .chain(&manifest.field_expressions)
+                {
+                    if table.contains_key("group") {
+                        view.code.insert(expr.clone(), x.render(expr, &ty, &vars)?);
+                    }
+                }
             }
             FieldKind::Slot {
                 offset,
