@@ -192,19 +192,14 @@ struct Guest {
     modules: PathBuf,
 }
 
-/// Every adapter (`adapters/*/adapter.json`); each must have rendered the corpus and
-/// have a script in tests/coverage/guests/<name>/.
+/// Every adapter (discovered: `polyhost_tests::adapters`); each must have rendered the
+/// corpus and have a script in tests/coverage/guests/<name>/.
 fn guests() -> Vec<Guest> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(repo().join("adapters"))
-        .unwrap()
-        .flatten()
-    {
-        let Ok(text) = std::fs::read_to_string(entry.path().join("adapter.json")) else {
-            continue;
-        };
-        let recipe: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let name = entry.file_name().to_string_lossy().into_owned();
+    let found = polyhost_tests::adapters::discover(&polyhost_tests::adapters::adapters_root())
+        .unwrap_or_else(|e| panic!("{e}"));
+    for adapter in found {
+        let name = adapter.name;
         let modules = Path::new(polyhost_tests::OUT_DIR).join(format!("coverage-{name}"));
         if let Ok(e) = std::fs::read_to_string(modules.join("RENDER_ERROR")) {
             panic!("the {name} target does not render the coverage corpus: {e}");
@@ -222,17 +217,13 @@ fn guests() -> Vec<Guest> {
             .find(|p| p.file_stem().is_some_and(|s| s == "coverage_roundtrip"))
             .unwrap_or_else(|| panic!("no coverage_roundtrip script in {}", scripts.display()));
         out.push(Guest {
-            interpreter: recipe["interpreter"]
-                .as_str()
-                .expect("adapter.json names its interpreter")
-                .into(),
+            interpreter: adapter.adapter.definition.interpreter,
             script,
-            adapter: entry.path(),
+            adapter: adapter.adapter.dir,
             modules,
             name,
         });
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
     assert!(out.len() >= 2, "the Python and Node adapters at least");
     out
 }
