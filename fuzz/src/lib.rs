@@ -59,6 +59,8 @@ pub enum FuzzError {
         command: String,
         source: std::io::Error,
     },
+    #[error("`{command}` did not start (no ready byte); its stderr:\n{stderr}")]
+    DriverStart { command: String, stderr: String },
     #[error("no target named {name:?}; the targets are {known:?}")]
     UnknownTarget { name: String, known: Vec<String> },
 }
