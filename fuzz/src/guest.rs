@@ -3,9 +3,12 @@
 //! (`adapters/<language>/tests/fuzz/driver.*`) run by the adapter's interpreter as one
 //! long-lived process. Inputs go to its stdin in batches (u32 count, then u32 length +
 //! bytes per input); it answers each with a status byte (0 handled, 1 typed error, 2
-//! failure), a u32 length and a detail. An input that gets no answer within the time
-//! limit is a hang: the process is killed and started again. A process that exits is a
-//! failure of the input it was running.
+//! failure), a u32 length and a detail. The driver first writes one byte when it is
+//! ready (its start-up is not timed). An input that gets no answer within the time
+//! limit is run again, alone, in a fresh process: if it gets none there either it is
+//! a hang (a failure, reported with the driver's stderr, where a Python driver dumps
+//! its stacks); if it does, the machine was only slow and the fresh answer counts. A
+//! process that exits is a failure of the input it was running.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -86,6 +89,9 @@ pub fn discover(root: &Path) -> Result<Vec<Guest>, FuzzError> {
 /// What the stderr thread keeps: the last bytes the driver wrote there.
 const STDERR_TAIL: usize = 8 * 1024;
 
+/// How long a driver may take to start (import its runtime) on a loaded machine.
+const START_LIMIT: Duration = Duration::from_secs(120);
+
 /// A running driver process.
 pub struct GuestProcess {
     guest: Guest,
@@ -115,7 +121,17 @@ impl GuestProcess {
         let (batch_tx, batch_rx) = mpsc::channel::<Vec<u8>>();
         std::thread::spawn(move || write_batches(stdin, batch_rx));
         let (result_tx, results) = mpsc::channel();
+        let (ready_tx, ready) = mpsc::channel();
+        let mut ready_tx = Some(ready_tx);
         std::thread::spawn(move || loop {
+            if let Some(ready_tx) = ready_tx.take() {
+                let mut byte = [0u8; 1];
+                let ok = stdout.read_exact(&mut byte).is_ok() && byte[0] == b'R';
+                let _ = ready_tx.send(ok);
+                if !ok {
+                    return;
+                }
+            }
             let record = read_record(&mut stdout);
             let end = record.is_none();
             if result_tx.send(record).is_err() || end {
@@ -138,14 +154,64 @@ impl GuestProcess {
                 }
             }
         });
-        Ok(GuestProcess {
+        let mut process = GuestProcess {
             guest: guest.clone(),
             kind: kind.to_string(),
             child,
             batches: Some(batch_tx),
             results,
             stderr,
-        })
+        };
+        match ready.recv_timeout(START_LIMIT) {
+            Ok(true) => Ok(process),
+            _ => {
+                process.stop();
+                Err(FuzzError::DriverStart {
+                    command: format!("{} {} {kind}", guest.interpreter, guest.driver.display()),
+                    stderr: process.stderr_tail(),
+                })
+            }
+        }
+    }
+
+    /// Sends one batch (false if the process is gone).
+    fn send(&self, inputs: &[Vec<u8>]) -> bool {
+        let mut buf = Vec::with_capacity(4 + inputs.iter().map(|i| i.len() + 4).sum::<usize>());
+        buf.extend_from_slice(&(inputs.len() as u32).to_le_bytes());
+        for input in inputs {
+            buf.extend_from_slice(&(input.len() as u32).to_le_bytes());
+            buf.extend_from_slice(input);
+        }
+        self.batches
+            .as_ref()
+            .map(|tx| tx.send(buf).is_ok())
+            .unwrap_or(false)
+    }
+
+    /// After `input` got no answer within `limit`: the stderr so far, then the input
+    /// alone in a fresh process. A hang only if it gets no answer there either.
+    fn confirm_hang(&mut self, input: &[u8], limit: Duration) -> Result<Outcome, FuzzError> {
+        let first = self.stderr_tail();
+        self.restart()?;
+        if self.send(&[input.to_vec()]) {
+            if let Ok(Some(outcome)) = self.results.recv_timeout(limit) {
+                eprintln!(
+                    "{}-{}: an input took over {} ms, then answered at once in a fresh process \
+                     (a slow machine, not a hang)",
+                    self.guest.language,
+                    self.kind,
+                    limit.as_millis()
+                );
+                return Ok(outcome);
+            }
+        }
+        let second = self.stderr_tail();
+        self.restart()?;
+        Ok(Outcome::Failure(format!(
+            "hang: no answer within {} ms, twice (the second time alone in a fresh process)\n\
+             stderr of the first process:\n{first}\nstderr of the second:\n{second}",
+            limit.as_millis()
+        )))
     }
 
     /// Runs `inputs`; returns one outcome per input run. Fewer come back when an input
@@ -156,19 +222,9 @@ impl GuestProcess {
         inputs: &[Vec<u8>],
         limit: Duration,
     ) -> Result<Vec<Outcome>, FuzzError> {
-        let mut buf = Vec::with_capacity(4 + inputs.iter().map(|i| i.len() + 4).sum::<usize>());
-        buf.extend_from_slice(&(inputs.len() as u32).to_le_bytes());
-        for input in inputs {
-            buf.extend_from_slice(&(input.len() as u32).to_le_bytes());
-            buf.extend_from_slice(input);
-        }
-        let sent = self
-            .batches
-            .as_ref()
-            .map(|tx| tx.send(buf).is_ok())
-            .unwrap_or(false);
+        let sent = self.send(inputs);
         let mut out = Vec::with_capacity(inputs.len());
-        for _ in 0..inputs.len() {
+        for input in inputs {
             let outcome = if !sent {
                 None
             } else {
@@ -176,11 +232,7 @@ impl GuestProcess {
                     Ok(Some(outcome)) => Some(outcome),
                     Ok(None) | Err(RecvTimeoutError::Disconnected) => None,
                     Err(RecvTimeoutError::Timeout) => {
-                        out.push(Outcome::Failure(format!(
-                            "hang: no answer within {} ms",
-                            limit.as_millis()
-                        )));
-                        self.restart()?;
+                        out.push(self.confirm_hang(input, limit)?);
                         return Ok(out);
                     }
                 }

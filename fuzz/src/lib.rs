@@ -4,13 +4,15 @@
 //! - `rng`: the deterministic, seedable generator;
 //! - `wire`: frames and raw pointer words, for structure-aware edits;
 //! - `mutate`: the mutation engine;
-//! - `seeds`: the checked-in corpus (`fuzz/corpus/<kind>/`), generated;
+//! - `seeds`: the checked-in corpus (`fuzz/corpus/<kind>/`), generated; `crafted`: its
+//!   hand-made edge cases;
 //! - `host`: the host codec target, in process;
 //! - `guest`: the guest targets, a driver process per adapter and kind;
 //! - `runner`: runs targets for a time or a number of inputs, records failures.
 
 use std::path::{Path, PathBuf};
 
+pub mod crafted;
 pub mod guest;
 pub mod host;
 pub mod mutate;
@@ -59,6 +61,8 @@ pub enum FuzzError {
         command: String,
         source: std::io::Error,
     },
+    #[error("`{command}` did not start (no ready byte); its stderr:\n{stderr}")]
+    DriverStart { command: String, stderr: String },
     #[error("no target named {name:?}; the targets are {known:?}")]
     UnknownTarget { name: String, known: Vec<String> },
 }

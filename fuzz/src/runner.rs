@@ -120,16 +120,24 @@ impl Target for HostTarget {
         let mut out = Vec::with_capacity(inputs.len());
         for input in inputs {
             *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(input.clone());
-            let t = Instant::now();
-            self.started_ms.store(now_ms(), Ordering::Relaxed);
-            IN_TARGET.with(|t| t.set(true));
-            let result = std::panic::catch_unwind(|| host::run(input));
-            IN_TARGET.with(|t| t.set(false));
-            self.started_ms.store(0, Ordering::Relaxed);
-            let elapsed = t.elapsed();
+            let run = || {
+                IN_TARGET.with(|t| t.set(true));
+                self.started_ms.store(now_ms(), Ordering::Relaxed);
+                let t = Instant::now();
+                let result = std::panic::catch_unwind(|| host::run(input));
+                let elapsed = t.elapsed();
+                self.started_ms.store(0, Ordering::Relaxed);
+                IN_TARGET.with(|t| t.set(false));
+                (result, elapsed)
+            };
+            let (mut result, mut elapsed) = run();
+            if elapsed > limit {
+                // once more: a loaded machine can stall any one run
+                (result, elapsed) = run();
+            }
             out.push(match result {
                 _ if elapsed > limit => Outcome::Failure(format!(
-                    "hang: took {} ms, the limit is {} ms",
+                    "hang: took {} ms (twice), the limit is {} ms",
                     elapsed.as_millis(),
                     limit.as_millis()
                 )),

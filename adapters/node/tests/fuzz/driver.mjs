@@ -2,7 +2,8 @@
 //
 //   node driver.mjs KIND        // KIND: framing | reader | rpc
 //
-// Reads batches from stdin: a little-endian u32 count, then that many inputs, each a
+// Writes one byte ("R") once it is ready, then reads batches from stdin: a
+// little-endian u32 count, then that many inputs, each a
 // u32 length and its bytes. Answers each input with one record: a status byte (0:
 // handled, 1: refused with a typed error, 2: failure), a u32 length and a UTF-8 detail
 // (empty unless it failed). A failure is an exception that is not the runtime's typed
@@ -274,6 +275,7 @@ async function main() {
     process.exit(2);
   }
   let peak = process.memoryUsage.rss();
+  fs.writeSync(1, "R");
   for (;;) {
     const head = readExactly(4);
     if (head === null) return;

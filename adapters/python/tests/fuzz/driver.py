@@ -2,7 +2,8 @@
 
     python3 driver.py KIND        # KIND: framing | reader | rpc
 
-Reads batches from stdin: a little-endian u32 count, then that many inputs, each a u32
+Writes one byte (``R``) once it is ready, then reads batches from stdin: a little-endian
+u32 count, then that many inputs, each a u32
 length and its bytes. Answers each input with one record: a status byte (0: handled,
 1: refused with a typed error, 2: failure), a u32 length and a UTF-8 detail (empty
 unless it failed). A failure is an exception that is not the runtime's typed error
@@ -10,7 +11,9 @@ unless it failed). A failure is an exception that is not the runtime's typed err
 promises them), an internal error the connection logged, an exception the event loop
 reported, a task still running after the connection closed, or the process's peak
 memory growing by more than ``MEMORY_SLACK``. A hang is detected by the caller, which
-gives each input a time limit. The process stays alive across inputs.
+gives each input a time limit (an input still running after ``STACK_DUMP_S`` seconds
+has the stacks of every thread written to stderr, which the caller reports). The
+process stays alive across inputs.
 
 - framing: the input is a byte stream fed to a ``FrameDecoder`` whole and again in
   small chunks, and passed to ``read_message``;
@@ -23,6 +26,7 @@ gives each input a time limit. The process stays alive across inputs.
 """
 
 import asyncio
+import faulthandler
 import logging
 import os
 import resource
@@ -39,6 +43,7 @@ from polyhost.rpc import Connection, RpcError  # noqa: E402
 
 OK, TYPED, FAILURE = 0, 1, 2
 MEMORY_SLACK = 256 * 1024 * 1024
+STACK_DUMP_S = 3
 _u32 = struct.Struct("<I")
 
 
@@ -286,6 +291,8 @@ def main():
     stdin = sys.stdin.buffer
     stdout = sys.stdout.buffer
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    stdout.write(b"R")
+    stdout.flush()
     while True:
         head = stdin.read(4)
         if len(head) < 4:
@@ -296,10 +303,12 @@ def main():
             (n,) = _u32.unpack(stdin.read(4))
             data = stdin.read(n)
             detail = b""
+            faulthandler.dump_traceback_later(STACK_DUMP_S)
             try:
                 status = TYPED if run(data) else OK
             except Exception:
                 status, detail = FAILURE, traceback.format_exc().encode()
+            faulthandler.cancel_dump_traceback_later()
             if _collector.failures or _loop_errors:
                 status = FAILURE
                 detail += "\n".join(_collector.failures + _loop_errors).encode()
