@@ -15,7 +15,8 @@
 //!   template processes that fork workers, output forwarding, exit watches.
 //!
 //! Beside them: `error` (what callers and handlers see when something fails; imported
-//! by every layer), `task` (tasks aborted with their owner), `bindings` (what
+//! by every layer), `executor` (the few shared threads all I/O with workers runs on),
+//! `task` (tasks aborted with their owner), `bindings` (what
 //! generated bindings hand a pool), and the worker
 //! protocol `polyhost_capnp` (raw) and `polyhost` (owned types, clients), generated
 //! from `schema/polyhost.capnp`.
@@ -26,6 +27,7 @@
 
 mod bindings;
 mod error;
+mod executor;
 mod pool;
 mod process;
 mod rpc;

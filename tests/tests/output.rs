@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use polyhost::{MAX_OUTPUT_LINE as MAX_LINE, STDERR_TAIL_LINES};
 use polyhost::{CallError, ExitReason, PoolBuilder};
+use polyhost::{MAX_OUTPUT_LINE as MAX_LINE, STDERR_TAIL_LINES};
 use polyhost_tests::fault_pool;
 use polyhost_tests::faults::FaultsClient;
 use polyhost_tests::for_adapters;

@@ -181,7 +181,12 @@ pub(crate) fn start_process(
     })?;
     drop(fd);
     let pid = child.id();
-    let stderr_tail = forward_output(child.stdout.take(), child.stderr.take(), worker_id, pid);
+    let stderr_tail = forward_output(
+        child.stdout.take().map(OwnedFd::from),
+        child.stderr.take().map(OwnedFd::from),
+        worker_id,
+        pid,
+    );
     Ok((child, stderr_tail))
 }
 

@@ -1,8 +1,8 @@
 //! A worker's stdout and stderr, forwarded as `tracing` events.
 //!
-//! One thread per stream reads the pipe until EOF and emits an event per line, tagged
-//! with the worker id, pid and stream (stdout at INFO, stderr at WARN, target
-//! `polyhost::worker`). Whatever the worker writes, the thread keeps reading, so the
+//! A task per stream, on the shared I/O threads (`executor`), reads the pipe until EOF
+//! and emits an event per line, tagged with the worker id, pid and stream (stdout at INFO, stderr at WARN, target
+//! `polyhost::worker`). Whatever the worker writes, the task keeps reading, so the
 //! worker's writes never fail or block because the host stopped reading:
 //! - bytes that are not UTF-8 are replaced (U+FFFD), never an error;
 //! - a line is at most [`MAX_LINE`] bytes: longer output without a newline is cut into
@@ -14,11 +14,15 @@
 //! taken after a death can wait for the last lines to be read.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::io::ErrorKind;
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
 use crate::error::ExitReason;
+use crate::executor;
 use crate::process::exit::ExitWatch;
 
 /// Lines of stderr kept per worker for crash reports.
@@ -74,11 +78,12 @@ pub fn tail_text(tail: &StderrTail) -> String {
     tail.lines().join("\n")
 }
 
-/// Re-emits a process's stdout and stderr as `tracing` events; returns the tail of
-/// its stderr.
+/// Re-emits a process's stdout and stderr (the read ends of its pipes) as `tracing`
+/// events; returns the tail of its stderr. The pipes are read on the shared I/O
+/// threads, not on threads of their own.
 pub(crate) fn forward_output(
-    stdout: Option<impl Read + Send + 'static>,
-    stderr: Option<impl Read + Send + 'static>,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
     worker_id: u64,
     pid: u32,
 ) -> StderrTail {
@@ -94,16 +99,15 @@ pub(crate) fn forward_output(
 }
 
 fn spawn_reader(
-    stream: impl Read + Send + 'static,
+    pipe: OwnedFd,
     worker_id: u64,
     pid: u32,
     name: &'static str,
     tail: Option<StderrTail>,
 ) {
     let ended = tail.clone();
-    let spawned = std::thread::Builder::new()
-        .name(format!("polyhost-w{worker_id}-{name}"))
-        .spawn(move || {
+    let started = executor::run(Box::new(move || {
+        Box::pin(async move {
             let emit = |line: String, continues: bool| {
                 if name == "stderr" {
                     tracing::warn!(target: "polyhost::worker", worker = worker_id, pid, stream = name, continues, "{line}");
@@ -114,18 +118,20 @@ fn spawn_reader(
                     tail.push(line);
                 }
             };
-            if let Err(e) = read_lines(stream, emit) {
+            let read = match tokio::net::unix::pipe::Receiver::from_owned_fd(pipe) {
+                Ok(pipe) => read_lines(pipe, emit).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = read {
                 tracing::error!(worker = worker_id, pid, "reading the worker's {name}: {e}");
             }
             if let Some(tail) = &tail {
                 tail.ended.set(ExitReason::Unknown);
             }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(
-            worker = worker_id,
-            "cannot start the {name} reader thread: {e}"
-        );
+        })
+    }));
+    if let Err(e) = started {
+        tracing::error!(worker = worker_id, "cannot read the worker's {name}: {e}");
         if let Some(tail) = ended {
             tail.ended.set(ExitReason::Unknown);
         }
@@ -136,14 +142,14 @@ fn spawn_reader(
 /// its `\n` or `\r\n`) and every [`MAX_LINE`]-byte piece of a longer one; bytes that
 /// are not UTF-8 are replaced. Ends at EOF, or with the first read error other than
 /// an interruption.
-pub(crate) fn read_lines(
-    stream: impl Read,
+pub(crate) async fn read_lines(
+    stream: impl AsyncRead + Unpin,
     mut emit: impl FnMut(String, bool),
 ) -> std::io::Result<()> {
     let mut reader = BufReader::with_capacity(MAX_LINE, stream);
     let mut line: Vec<u8> = Vec::new();
     loop {
-        let buf = match reader.fill_buf() {
+        let buf = match reader.fill_buf().await {
             Ok(buf) => buf,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -217,7 +223,7 @@ mod tests {
 
     fn lines_of(input: &[u8]) -> Vec<(String, bool)> {
         let mut out = vec![];
-        read_lines(input, |l, c| out.push((l, c))).unwrap();
+        futures::executor::block_on(read_lines(input, |l, c| out.push((l, c)))).unwrap();
         out
     }
 

@@ -22,7 +22,6 @@
 //! the control socket the template exits.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::IoSlice;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
@@ -235,12 +234,7 @@ impl Template {
             worker: worker_id,
             message,
         })?;
-        let stderr_tail = forward_output(
-            Some(File::from(out_r)),
-            Some(File::from(err_r)),
-            worker_id,
-            pid,
-        );
+        let stderr_tail = forward_output(Some(out_r), Some(err_r), worker_id, pid);
         Ok(Running {
             socket: host_end,
             pid,

@@ -1,7 +1,8 @@
-//! One RPC connection to a worker, on its own I/O thread, over a [`Transport`].
+//! One RPC connection to a worker, over a [`Transport`].
 //!
-//! capnp-rpc's `RpcSystem` is `!Send`, so each connection runs on a dedicated thread
-//! with a current-thread tokio runtime and a `LocalSet`. Everything else talks to it
+//! capnp-rpc's `RpcSystem` is `!Send`, so each connection runs as a task on one of the
+//! host's shared I/O threads (`executor`), each a current-thread tokio runtime with a
+//! `LocalSet`. Everything else talks to it
 //! through a channel of owned commands: calls carry their encode/decode closures
 //! (`OutgoingCall`), replies come back as owned values. Capabilities on the connection
 //! live in a table on the I/O thread; users hold `Send` [`Capability`] handles naming a
@@ -18,12 +19,15 @@ use std::sync::{Arc, Mutex};
 
 use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 
 use crate::error::{CallError, ErrorKind};
+use crate::executor;
 use crate::rpc::bridge::{Bridge, Table, MAX_CALLBACKS_IN_FLIGHT};
 use crate::rpc::capability::{Capability, Dispatch, OutgoingCall};
 use crate::rpc::handle::{Adopt, CapId, Command, Shared};
 use crate::rpc::transport::Transport;
+use crate::task::AbortOnDrop;
 
 /// Limits against a broken or hostile peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +56,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Starts the I/O thread on `transport` and returns the connection and the peer's
+    /// Starts the connection on `transport` (on a shared I/O thread) and returns the connection and the peer's
     /// bootstrap capability. Handlers of exported objects run on `handlers`;
     /// capabilities the peer sends pass through `adopt`.
     pub fn start(
@@ -76,33 +80,20 @@ impl Connection {
         });
         let bootstrap_id = 0;
         let io_shared = shared.clone();
-        std::thread::Builder::new()
-            .name(format!("polyhost-io-{name}"))
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        io_shared.finish(format!("cannot start the I/O runtime: {e}"));
-                        return;
-                    }
-                };
-                let local = tokio::task::LocalSet::new();
-                let reason = local.block_on(
-                    &runtime,
-                    io_main(
-                        transport,
-                        limits,
-                        io_shared.clone(),
-                        rx,
-                        handlers,
-                        bootstrap_id,
-                    ),
-                );
+        executor::run(Box::new(move || {
+            Box::pin(async move {
+                let reason = io_main(
+                    transport,
+                    limits,
+                    io_shared.clone(),
+                    rx,
+                    handlers,
+                    bootstrap_id,
+                )
+                .await;
                 io_shared.finish(reason);
-            })?;
+            })
+        }))?;
         let bootstrap = shared.new_handle(bootstrap_id);
         Ok((Connection { shared, done }, bootstrap))
     }
@@ -213,11 +204,12 @@ async fn io_main(
         handlers,
         callbacks: Arc::new(tokio::sync::Semaphore::new(MAX_CALLBACKS_IN_FLIGHT)),
     };
-    let rpc_task = tokio::task::spawn_local(rpc);
-    let mut rpc_task = std::pin::pin!(rpc_task);
+    // The thread runs other connections too: whatever this one started ends with it.
+    let mut rpc_task = AbortOnDrop(tokio::task::spawn_local(rpc));
+    let mut calls = JoinSet::new();
     loop {
         tokio::select! {
-            ended = &mut rpc_task => {
+            ended = &mut rpc_task.0 => {
                 return match ended {
                     Ok(Ok(())) => "the worker closed the connection".into(),
                     Ok(Err(e)) => format!("connection failed: {e}"),
@@ -236,14 +228,16 @@ async fn io_main(
                     let client = bridge.server_for(object);
                     table.borrow_mut().caps.insert(id, client);
                 }
-                Some(Command::Call { cap, call, pipeline, reply }) => start_call(&bridge, cap, call, pipeline, reply),
-            }
+                Some(Command::Call { cap, call, pipeline, reply }) => start_call(&bridge, &mut calls, cap, call, pipeline, reply),
+            },
+            Some(_) = calls.join_next(), if !calls.is_empty() => {}
         }
     }
 }
 
 fn start_call(
     bridge: &Bridge,
+    calls: &mut JoinSet<()>,
     cap: CapId,
     call: OutgoingCall,
     pipeline: Vec<(Vec<u16>, CapId)>,
@@ -298,7 +292,7 @@ fn start_call(
             .caps
             .insert(id, capnp::capability::Client::new(target.as_cap()));
     }
-    tokio::task::spawn_local(async move {
+    calls.spawn_local(async move {
         let response = remote.promise;
         tokio::select! {
             result = response => {

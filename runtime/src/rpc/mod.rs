@@ -13,7 +13,7 @@
 //! - `transport`: the byte stream a connection runs over (a socketpair end today);
 //! - `handle`: a connection's `Send` side: handles on its table, its commands;
 //! - `bridge`: a connection's I/O side: the table, serving local objects;
-//! - `connection`: one worker's RPC connection, on its own I/O thread.
+//! - `connection`: one worker's RPC connection, a task on one of the shared I/O threads.
 
 pub(crate) mod bridge;
 pub(crate) mod call;
