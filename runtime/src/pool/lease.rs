@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::error::CallError;
-use crate::polyhost::{CallContext, WorkerProcessClient, WorkerProcessScopedParams};
+use crate::polyhost::{CallContext, WorkerProcessClient, WorkerProcessMethods, WorkerProcessScopedParams};
 use crate::pool::state::{PoolInner, SessionBinding, State};
-use crate::rpc::capability::{Capability, CapabilityHandle, Method, ServiceClient};
+use crate::rpc::capability::{Capability, CapabilityHandle};
 
 /// Where a call may go.
 #[derive(Clone)]
@@ -128,18 +128,9 @@ impl Lease {
         };
         self.worker
             .capability()
-            .call_pipelined(SCOPED, params, Default::default(), &[0])
+            .call_pipelined(WorkerProcessMethods::SCOPED, params, Default::default(), &[0])
     }
 }
-
-/// `WorkerProcess.scoped` (schema/polyhost.capnp).
-const SCOPED: Method = Method {
-    interface_id: <WorkerProcessClient as ServiceClient>::INTERFACE_ID,
-    method_id: 1,
-    name: "WorkerProcess.scoped",
-    timeout_ms: None,
-    idempotent: true,
-};
 
 impl Drop for Lease {
     fn drop(&mut self) {

@@ -171,8 +171,9 @@ fn call_error(method: &str, shared: &Shared, e: capnp::Error) -> CallError {
 }
 
 /// Separates `Type: message` from the guest's traceback in an exception's reason
-/// (capnp's `trace` field does not survive every implementation).
-pub const TRACEBACK_MARKER: &str = "\n--- polyhost traceback ---\n";
+/// (capnp's `trace` field does not survive every implementation); `tracebackMarker`
+/// of schema/polyhost.capnp.
+pub use crate::polyhost::TRACEBACK_MARKER;
 
 async fn io_main(
     transport: Box<dyn Transport>,

@@ -30,26 +30,15 @@ use crate::rpc::capability::{
     Method, OutgoingCall, SinkHandle,
 };
 use crate::rpc::codec::{FromReader, IntoBuilder, Struct};
+use crate::polyhost::SinkMethods;
 use crate::rpc::dispatch::no_results;
 
-/// `Sink(T)`'s interface id and methods.
-pub const SINK_INTERFACE_ID: u64 = 0x950d47d539ceb3b3;
-const PUSH: u16 = 0;
-const END: u16 = 1;
-const PUSH_METHOD: Method = Method {
-    interface_id: SINK_INTERFACE_ID,
-    method_id: PUSH,
-    name: "Sink.push",
-    timeout_ms: None,
-    idempotent: false,
-};
-const END_METHOD: Method = Method {
-    interface_id: SINK_INTERFACE_ID,
-    method_id: END,
-    name: "Sink.end",
-    timeout_ms: None,
-    idempotent: false,
-};
+/// `Sink(T)`'s interface id and methods (generated from schema/polyhost.capnp).
+pub const SINK_INTERFACE_ID: u64 = SinkMethods::PUSH.interface_id;
+const PUSH: u16 = SinkMethods::PUSH.method_id;
+const END: u16 = SinkMethods::END.method_id;
+const PUSH_METHOD: Method = SinkMethods::PUSH;
+const END_METHOD: Method = SinkMethods::END;
 /// Items buffered between a local sink and its [`ItemStream`].
 const BUFFER_ITEMS: usize = 1024;
 
