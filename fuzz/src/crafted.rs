@@ -7,6 +7,8 @@ use crate::wire::{self, Frame};
 
 /// Hand-made edge cases for every reader: valid multi-segment layouts and hostile
 /// pointer structures.
+// one commented push per case reads better than one long vec![]
+#[allow(clippy::vec_init_then_push)]
 pub fn crafted() -> Vec<(&'static str, Frame)> {
     use wire::*;
     let text = |s: &[u8]| {
@@ -112,6 +114,7 @@ pub fn crafted() -> Vec<(&'static str, Frame)> {
 }
 
 /// Frames whose headers lie: they are written as bytes, not as a Frame.
+#[allow(clippy::vec_init_then_push)]
 pub fn crafted_bytes() -> Vec<(&'static str, Vec<u8>)> {
     let mut out = Vec::new();
     // one segment of 2^32-1 words declared, 8 bytes present

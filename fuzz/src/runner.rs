@@ -407,7 +407,7 @@ pub fn run_target(
         }
     }
     let mut failures: Vec<FailureClass> = classes.into_values().collect();
-    failures.sort_by(|a, b| b.count.cmp(&a.count));
+    failures.sort_by_key(|f| std::cmp::Reverse(f.count));
     Ok(Report {
         target: name,
         corpus: seeds.len(),

@@ -18,7 +18,9 @@
 use capnp::traits::{Owned, OwnedStruct};
 use capnp::{data, data_list, enum_list, list_list, primitive_list, struct_list, text, text_list};
 
-use crate::rpc::capability::{CapBridge, Capability, CapabilityHandle};
+use crate::rpc::capability::Capability;
+/// The capability traits generated code implements, also at the crate root.
+pub use crate::rpc::capability::{CapBridge, CapabilityHandle};
 use crate::rpc::layout::{StructIn, StructOut};
 
 /// The bridge for messages without a connection: capabilities are refused with an
