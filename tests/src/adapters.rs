@@ -284,7 +284,11 @@ impl Discovered {
                 None => self.adapter.templates_dir(),
             };
             let target = polyhost_codegen::Target::load(&templates).map_err(|e| {
-                format!("[{}] the templates in {} do not load: {e}", self.name, templates.display())
+                format!(
+                    "[{}] the templates in {} do not load: {e}",
+                    self.name,
+                    templates.display()
+                )
             })?;
             let rendered = polyhost_codegen::Builder::new()
                 .schema(root.join(&m.schema))

@@ -14,8 +14,8 @@ use polyhost_tests::fault_pool;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use polyhost::MAX_CALLBACKS_IN_FLIGHT;
 use polyhost::HandlerError;
+use polyhost::MAX_CALLBACKS_IN_FLIGHT;
 use polyhost_tests::faults::{FaultsClient, HostGateDispatch, HostGateHandler, NestClient};
 use polyhost_tests::for_adapters;
 use tokio::sync::{watch, Notify};
