@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use polyhost::{CallError, CapabilityHandle, Method, OutgoingCall, PoolBuilder};
-use polyhost_tests::lab_pool;
 use polyhost_tests::pool_lab::{CounterClient, LabClient, LabCounterWhenPipedParams};
+use polyhost_tests::{eventually, lab_pool};
+use std::future::ready;
 
 fn lab(call_timeout: Duration) -> PoolBuilder {
     lab_pool(1)
@@ -25,19 +26,6 @@ const COUNTER_WHEN_PIPED: Method = Method {
     idempotent: false,
 };
 
-/// Polls `check` every 20 ms for up to 10 s (the router records a pipelined call in
-/// a task of its own, after the calls on its capabilities have returned).
-async fn eventually(mut check: impl FnMut() -> bool) -> bool {
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < until {
-        if check() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    check()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pipelined_call_holds_its_slot_until_it_completes_and_is_counted() {
     let pool = lab(Duration::from_secs(30)).start().await.unwrap();
@@ -49,7 +37,12 @@ async fn a_pipelined_call_holds_its_slot_until_it_completes_and_is_counted() {
     // `next` goes out on the promised answer, which lets the first call return.
     assert_eq!(counter.next().await.unwrap(), 11);
     assert!(
-        eventually(|| pool.stats().in_flight == 0).await,
+        // The router records a pipelined call in a task of its own, after the calls
+        // on its capabilities have returned.
+        eventually(Duration::from_secs(10), || ready(
+            pool.stats().in_flight == 0
+        ))
+        .await,
         "the slot is given back once the pipelined call completed: {:?}",
         pool.stats()
     );
