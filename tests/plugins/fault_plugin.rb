@@ -105,8 +105,8 @@ class Faults < F::Faults
   def host_panic(_params)
     @gate.panic.wait
     { message: "" }
-  rescue Polyhost::RPC::RpcError => e
-    { message: e.message }
+  rescue Polyhost::RPC::RemoteError => e
+    { message: "#{e.remote_type}: #{e.message}" }
   end
 
   def socket(params)
