@@ -5,6 +5,7 @@ require_relative "version"
 require_relative "context"
 require_relative "rpc"
 require_relative "polyhost_capnp"
+require_relative "gvlwatch"
 
 # The worker process: `ruby -e "require 'polyhost/worker'; Polyhost::Worker.main(ARGV)"
 # feature:factory` (adapter.json's recipe).
@@ -16,7 +17,8 @@ require_relative "polyhost_capnp"
 # (polyhost.capnp) on it: `start` calls the factory with a Host, `scoped` gives a view
 # of a service whose calls see Polyhost.context, `ping` echoes, `shutdown` lets running
 # calls finish (at most POLYHOST_SHUTDOWN_GRACE seconds, default 10) and exits 0, as
-# does the end of the connection.
+# does the end of the connection. A GvlWatch (gvlwatch.rb) explains on stderr a worker
+# stopped by native code that holds the GVL.
 module Polyhost
   module Worker
     EXIT_OK = 0
@@ -174,6 +176,7 @@ module Polyhost
 
     # Serves WorkerProcess on `io` until the connection ends; exits the process.
     def self.run(io, factory)
+      GvlWatch.from_environment
       service = Service.new(factory)
       conc = ENV["POLYHOST_CONCURRENCY"].to_i
       conn = RPC::Connection.new(io, service, concurrency: conc.positive? ? conc : nil)

@@ -155,13 +155,24 @@ module Polyhost
           raise ProtocolError, "the peer aborted: #{reason}"
         when Msg::UNIMPLEMENTED then on_unimplemented(root)
         else
-          # Echo a message we do not know in an Unimplemented (copied within the limits).
-          mb = Wire::MessageBuilder.new
-          out = mb.init_root(1, 1)
-          out.set_uint16(0, Msg::UNIMPLEMENTED)
-          out.copy_pointer(0, msg.root_pointer)
-          write(mb)
+          send_unimplemented(msg, kind)
         end
+      end
+
+      # Echoes a message we do not know in an Unimplemented (copied within the limits).
+      # One that holds a capability is dropped, said on the log: a kind we do not know
+      # has no cap table to copy it from. Other wire errors abort the connection.
+      def send_unimplemented(msg, kind)
+        mb = Wire::MessageBuilder.new
+        out = mb.init_root(1, 1)
+        out.set_uint16(0, Msg::UNIMPLEMENTED)
+        begin
+          out.copy_pointer(0, msg.root_pointer)
+        rescue Wire::InvalidCapability => e
+          @log&.puts("polyhost: could not echo an unimplemented message (discriminant #{kind}): #{e.message}")
+          return
+        end
+        write(mb)
       end
 
       def on_unimplemented(root)
