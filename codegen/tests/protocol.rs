@@ -66,7 +66,7 @@ fn constants_only_guest_modules_are_current() {
             let current = std::fs::read_to_string(&path).unwrap_or_default();
             assert!(
                 current == file.contents,
-                "{} is stale: run adapters/{language}/regenerate.sh",
+                "{} is stale: run `cargo run -p polyhost-tests --bin regenerate -- {language}`",
                 path.display()
             );
         }
