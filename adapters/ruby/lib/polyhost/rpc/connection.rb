@@ -443,6 +443,16 @@ module Polyhost
         return if !promise && @lock.synchronize { @cancelled_questions.delete(qid) }
         raise ProtocolError, "a Return for question #{qid}, which was never asked" unless promise
 
+        read_return(msg, ret, promise, results_cls)
+        mb, fin = Msg.start(Msg::FINISH, 1, 0)
+        fin.set_uint32(0, qid)
+        fin.set_bool(32, false, true) # releaseResultCaps = false: released one by one
+        write(mb)
+      end
+
+      # Settles the question's promise with the Return; a malformed Return fails it
+      # with the error (the connection then closes), so no caller waits forever.
+      def read_return(msg, ret, promise, results_cls)
         case ret.get_uint16(3)
         when 0
           payload = ret.get_struct(0)
@@ -460,10 +470,9 @@ module Polyhost
         when 2 then promise.reject(RpcError.new("the call was cancelled"))
         else promise.reject(RpcError.new("unsupported Return kind #{ret.get_uint16(3)}", UNIMPLEMENTED))
         end
-        mb, fin = Msg.start(Msg::FINISH, 1, 0)
-        fin.set_uint32(0, qid)
-        fin.set_bool(32, false, true) # releaseResultCaps = false: released one by one
-        write(mb)
+      rescue Wire::WireError, ProtocolError => e
+        promise.reject(RpcError.new("a malformed Return: #{e.class.name.split('::').last}: #{e.message}"))
+        raise
       end
 
       def on_resolve(msg, body)
