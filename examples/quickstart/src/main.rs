@@ -1,7 +1,7 @@
-//! The polyhost quickstart: starts a pool of Python workers and a pool of one Node worker
-//! for schema/greeter.capnp, calls both through the same generated typed client, serves
-//! their callbacks from one Rust trait implementation, and shuts down leaving no process
-//! behind.
+//! The polyhost quickstart: starts a pool of Python workers, a pool of one Node worker and
+//! a pool of one Ruby worker for schema/greeter.capnp, calls each through the same
+//! generated typed client, serves their callbacks from one Rust trait implementation, and
+//! shuts down leaving no process behind.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -29,7 +29,8 @@ impl HostLogHandler for Log {
     }
 }
 
-/// Starts `size` workers of `adapter` ("python" or "node") running the plugin `entry`.
+/// Starts `size` workers of `adapter` ("python", "node" or "ruby") running the plugin
+/// `entry`.
 async fn start(adapter: &str, entry: &str, size: usize, log: &Arc<Log>) -> Result<Pool, Error> {
     let started = Instant::now();
     let pool = Pool::builder(Adapter::bundled(adapter)?, entry)
@@ -95,14 +96,20 @@ async fn main() -> Result<(), Error> {
     talk_to(&python.client()).await?;
     let node = start("node", "greeter_plugin.mjs:make", 1, &log).await?;
     talk_to(&node.client()).await?;
+    let ruby = start("ruby", "greeter_plugin:make", 1, &log).await?;
+    talk_to(&ruby.client()).await?;
     println!(
         "host handled {} callback(s)",
         log.lines.load(Ordering::Relaxed)
     );
 
-    let (python_alive, node_alive) = (shut_down(python).await, shut_down(node).await);
+    let (python_alive, node_alive, ruby_alive) = (
+        shut_down(python).await,
+        shut_down(node).await,
+        shut_down(ruby).await,
+    );
     println!(
-        "shut down; worker processes still alive: python {python_alive:?}, node {node_alive:?}"
+        "shut down; worker processes still alive: python {python_alive:?}, node {node_alive:?}, ruby {ruby_alive:?}"
     );
     Ok(())
 }
