@@ -309,7 +309,7 @@ impl Type {
 impl Type {
     /// True for polyhost's `Sink(T)`, which every target presents as a stream.
     pub fn is_sink(&self) -> bool {
-        matches!(self, Type::Interface { name, .. } if name.id.0 == crate::lower::well_known::SINK_INTERFACE)
+        matches!(self, Type::Interface { name, .. } if name.id.0 == crate::well_known::SINK_INTERFACE)
     }
 }
 

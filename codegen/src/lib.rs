@@ -27,6 +27,7 @@ pub mod render;
 pub mod target;
 pub mod values;
 pub mod view;
+pub mod well_known;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -531,12 +532,9 @@ impl Builder {
             // one polyhost re-exports.
             cmd.capnp_root(&format!("::{}::__private::capnp", self.polyhost_crate));
             cmd.crates_provide_map(
-                [(
-                    lower::well_known::POLYHOST_FILE,
-                    self.polyhost_crate.clone(),
-                )]
-                .into_iter()
-                .collect(),
+                [(well_known::POLYHOST_FILE, self.polyhost_crate.clone())]
+                    .into_iter()
+                    .collect(),
             );
         }
         cmd.run(request)

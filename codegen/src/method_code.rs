@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use crate::error::CodegenError;
 use crate::exprs::fill;
 use crate::target::{GenericList, GenericsOf, Manifest, ParametersOf};
-use crate::view::FieldView;
+use crate::view::model::FieldView;
 
 /// What a method returns, as `method_expressions` patterns are keyed.
 pub fn shape(is_stream: bool, single_result: bool, has_results: bool) -> &'static str {

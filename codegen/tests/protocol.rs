@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use polyhost_codegen::ir::{Role, Type, Value};
-use polyhost_codegen::lower::well_known;
+use polyhost_codegen::well_known;
 use polyhost_codegen::{Builder, Target};
 
 fn repo() -> PathBuf {

@@ -17,8 +17,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::runner::Outcome;
-use crate::FuzzError;
+use crate::{FuzzError, Outcome};
 
 /// The guest kinds, each a corpus folder and an argument of the driver.
 pub const GUEST_KINDS: &[&str] = &["framing", "reader", "rpc"];

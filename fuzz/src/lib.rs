@@ -75,3 +75,14 @@ impl FuzzError {
         }
     }
 }
+
+/// What one input did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted (decoded, handled).
+    Ok,
+    /// Refused with the implementation's typed error: fine.
+    Typed,
+    /// Anything else: a panic, an untyped exception, a hang, unbounded memory.
+    Failure(String),
+}

@@ -13,16 +13,7 @@ use crate::guest::{Guest, GuestProcess};
 use crate::mutate::{Mutator, Shape};
 use crate::{host, FuzzError};
 
-/// What one input did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Accepted (decoded, handled).
-    Ok,
-    /// Refused with the implementation's typed error: fine.
-    Typed,
-    /// Anything else: a panic, an untyped exception, a hang, unbounded memory.
-    Failure(String),
-}
+pub use crate::Outcome;
 
 /// A fuzz target.
 pub trait Target: Send {

@@ -14,7 +14,7 @@ use crate::ir::{self, FieldKind, Role, Type, TypeRef};
 use crate::method_code::{self, MethodFacts};
 use crate::target::Manifest;
 
-mod model;
+pub(crate) mod model;
 pub use model::*;
 
 pub const GENERATOR: &str = concat!("polyhost-codegen ", env!("CARGO_PKG_VERSION"));
