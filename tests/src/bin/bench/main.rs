@@ -1,4 +1,4 @@
-//! polyhost's Python and Node paths, each against a floor measured in the same run.
+//! polyhost's Python, Node and Ruby paths, each against a floor measured in the same run.
 //!
 //! ```sh
 //! cargo run --release -p polyhost-tests --bin bench
@@ -7,7 +7,8 @@
 //! The floor is a raw length-prefixed echo (4-byte length + 16-byte payload) over the
 //! same kind of socketpair, started by the same launch machinery (the child gets its
 //! end as fd 3), to the same interpreter: Python with asyncio streams
-//! (`tests/bench/echo_floor.py`), Node with a `net.Socket` (`tests/bench/echo_floor.mjs`).
+//! (`tests/bench/echo_floor.py`), Node with a `net.Socket` (`tests/bench/echo_floor.mjs`),
+//! Ruby with a blocking socket loop (`tests/bench/echo_floor.rb`).
 //! polyhost is measured through a pool and its typed client (`tests/schema/bench.capnp`,
 //! `tests/plugins/bench_plugin.py` and `bench_plugin.mjs`). Every figure is also printed
 //! as a ratio to its floor (the Node rows to the Node floor), so the table survives a
@@ -343,6 +344,8 @@ async fn run() -> Result<(), BoxError> {
         got.rate_cpu,
     );
 
+    ruby_rows(&mut table).await?;
+
     table.print();
     if let Some(dir) = &profile {
         println!("\nprofiles: {}/worker-<pid>.prof (python3 -m pstats <file>, then: sort tottime, stats 25)", dir.display());
@@ -388,6 +391,83 @@ fn bench_pool(adapter: &Adapter, size: usize, profile: Option<&Path>) -> PoolBui
 fn node_bench_pool(node: &Adapter) -> PoolBuilder {
     Pool::builder(node.clone(), "bench_plugin.mjs:make")
         .size(1)
+        .concurrency(IN_FLIGHT)
+        .queue(4 * IN_FLIGHT)
+        .module_path(PLUGINS)
+        .bindings(&bench::BINDINGS)
+        .callback(Arc::new(FeederDispatch(Arc::new(Feeder))))
+}
+
+/// Ruby: its own floor (a raw echo in the same interpreter), calls into one Ruby worker,
+/// and 16 workers forked from a template against 16 fresh interpreters.
+async fn ruby_rows(table: &mut Table) -> Result<(), BoxError> {
+    let ruby = Adapter::bundled("ruby")?;
+    let interpreter = ruby.resolve_interpreter(None)?;
+    eprintln!("Ruby floor: raw socket echo ...");
+    let floor = floor_calls(&ruby, &interpreter, "echo_floor.rb", PIPELINED_CALLS)?;
+    table.section("floor: raw length-prefixed echo, Ruby socket read/write loop, same socketpair");
+    table.row_cpu("round trip p50", us(floor.rtt.p50), 1.0, floor.rtt_cpu);
+    table.row("round trip p99", us(floor.rtt.p99), 1.0);
+    table.row_cpu(
+        &format!("calls/s, {IN_FLIGHT} in flight"),
+        per_s(floor.rate),
+        1.0,
+        floor.rate_cpu,
+    );
+    eprintln!("polyhost: calls into one Ruby worker ...");
+    let pool = ruby_bench_pool(&ruby, 1).start().await?;
+    let client: BenchClient = pool.client();
+    let pids = pool.stats().pids;
+    let got = calls(&client, &pids).await?;
+    pool.shutdown().await;
+    table.section("polyhost: typed client -> pool -> one Ruby worker, echoBytes(16 bytes); ratio to the Ruby floor");
+    table.row_cpu(
+        "round trip p50",
+        us(got.rtt.p50),
+        got.rtt.p50.as_secs_f64() / floor.rtt.p50.as_secs_f64(),
+        got.rtt_cpu,
+    );
+    table.row(
+        "round trip p99",
+        us(got.rtt.p99),
+        got.rtt.p99.as_secs_f64() / floor.rtt.p99.as_secs_f64(),
+    );
+    table.row_cpu(
+        &format!("calls/s, {IN_FLIGHT} in flight, 1 worker"),
+        per_s(got.rate),
+        got.rate / floor.rate,
+        got.rate_cpu,
+    );
+    eprintln!("start-up: 16 Ruby workers ...");
+    let mut by_mode = Vec::new();
+    for (mode, how) in START_MODES {
+        let mut runs = Vec::new();
+        for _ in 0..START_RUNS {
+            let t = Instant::now();
+            let pool = ruby_bench_pool(&ruby, 16).start_mode(mode).start().await?;
+            runs.push(t.elapsed());
+            pool.shutdown().await;
+        }
+        by_mode.push((how, median(runs)));
+    }
+    table.section(
+        "start-up of a pool of 16 Ruby workers (median of 3); ratio to fresh interpreters",
+    );
+    let fresh = by_mode[0].1;
+    for (how, took) in by_mode {
+        table.row(
+            &format!("16 workers, {how}"),
+            ms(took),
+            took.as_secs_f64() / fresh.as_secs_f64(),
+        );
+    }
+    Ok(())
+}
+
+/// A pool of `size` Ruby workers running `tests/plugins/bench_plugin.rb`.
+fn ruby_bench_pool(ruby: &Adapter, size: usize) -> PoolBuilder {
+    Pool::builder(ruby.clone(), "bench_plugin:make")
+        .size(size)
         .concurrency(IN_FLIGHT)
         .queue(4 * IN_FLIGHT)
         .module_path(PLUGINS)
