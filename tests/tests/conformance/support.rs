@@ -264,6 +264,17 @@ pub fn reap(pid: u32, limit: Duration) -> Option<(i32, i64)> {
     }
 }
 
+/// This test process's resident set size (VmRSS, KiB).
+pub fn self_rss_kib() -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 /// The peak resident set size (VmHWM, KiB) of a running process, if it still runs.
 pub fn vm_hwm_kib(pid: u32) -> Option<i64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
