@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::error::CallError;
-use crate::polyhost::{CallContext, WorkerProcessClient, WorkerProcessMethods, WorkerProcessScopedParams};
+use crate::polyhost::{
+    CallContext, WorkerProcessClient, WorkerProcessMethods, WorkerProcessScopedParams,
+};
 use crate::pool::state::{PoolInner, SessionBinding, State};
 use crate::rpc::capability::{Capability, CapabilityHandle};
 
@@ -126,9 +128,12 @@ impl Lease {
             },
             interface_id: *interface_id,
         };
-        self.worker
-            .capability()
-            .call_pipelined(WorkerProcessMethods::SCOPED, params, Default::default(), &[0])
+        self.worker.capability().call_pipelined(
+            WorkerProcessMethods::SCOPED,
+            params,
+            Default::default(),
+            &[0],
+        )
     }
 }
 

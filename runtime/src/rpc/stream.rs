@@ -25,12 +25,12 @@ use futures::{FutureExt, SinkExt, Stream, StreamExt};
 
 use crate::error::{CallError, ErrorKind, HandlerError};
 use crate::polyhost::Failure;
+use crate::polyhost::SinkMethods;
 use crate::rpc::capability::{
     CallOptions, CapBridge, Capability, CapabilityHandle, Dispatch, DispatchError, Invocation,
     Method, OutgoingCall, SinkHandle,
 };
 use crate::rpc::codec::{FromReader, IntoBuilder, Struct};
-use crate::polyhost::SinkMethods;
 use crate::rpc::dispatch::no_results;
 
 /// `Sink(T)`'s interface id and methods (generated from schema/polyhost.capnp).
