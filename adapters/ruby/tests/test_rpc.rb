@@ -26,7 +26,7 @@ class MyCounter < F::Counter
 end
 
 class MyCalculator < F::Calculator
-  attr_reader :ticks, :cancelled, :gate
+  attr_reader :ticks, :cancelled, :started, :gate
 
   # Holds `counter` calls while closed.
   class Gate
@@ -53,6 +53,7 @@ class MyCalculator < F::Calculator
     @gate = Gate.new
     @ticks = Queue.new
     @cancelled = Queue.new
+    @started = Queue.new
   end
 
   def name(_params) = { name: "calc" }
@@ -65,7 +66,10 @@ class MyCalculator < F::Calculator
   def describe(params)
     raise BoomError, "no area for #{params.shape.name}" if params.shape.name == "boom"
 
-    Kernel.sleep(600) if params.shape.name == "slow"
+    if params.shape.name == "slow"
+      @started << params.shape.name
+      Kernel.sleep(600) # until the host drops the call
+    end
     { area: 1.0, label: params.shape.name }
   rescue Polyhost::Cancelled
     @cancelled << params.shape.name
@@ -144,7 +148,7 @@ class TestRpc < Minitest::Test
 
   def test_a_dropped_call_raises_cancelled_in_its_handler
     promise = @calc.describe(shape: F::Shape.new(name: "slow"))
-    Kernel.sleep(0.01) until @served.instance_variable_get(:@running).positive?
+    assert_equal "slow", Timeout.timeout(10) { @server.started.pop }
     promise.cancel
     assert_equal "slow", Timeout.timeout(10) { @server.cancelled.pop }
     assert_raises(Polyhost::RPC::RpcError) { promise.wait(5) }
