@@ -67,22 +67,18 @@ impl Cpu {
     }
 }
 
-/// utime + stime of a process (all its threads), from /proc (clock ticks of 10 ms).
+/// Time on CPU of a process, all its live threads, from `/proc/<pid>/task/*/schedstat`
+/// (nanoseconds; utime + stime only count 10 ms ticks).
 pub(crate) fn cpu_time(pid: u32) -> Duration {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Duration::ZERO;
     };
-    let Some((_, rest)) = stat.rsplit_once(") ") else {
-        return Duration::ZERO;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map(Duration::from_nanos)
+        .sum()
 }
 
 pub(crate) fn load_average() -> String {
@@ -154,6 +150,80 @@ impl Table {
                     r.what, r.value, r.ratio
                 );
             }
+        }
+    }
+}
+
+/// A target the bench checks: what must hold of a figure measured in this run.
+pub(crate) enum Limit {
+    AtMost(f64),
+    AtLeast(f64),
+    Above(f64),
+}
+
+/// The targets, checked against figures of this run, printed after the table.
+#[derive(Default)]
+pub(crate) struct Targets {
+    rows: Vec<(String, String, f64, Limit)>,
+}
+
+impl Targets {
+    pub(crate) fn check(&mut self, what: &str, value: String, ratio: f64, limit: Limit) {
+        self.rows.push((what.to_string(), value, ratio, limit));
+    }
+
+    /// Calls into one worker of `language`: against the raw floor and the bare
+    /// capnp-rpc client into the same worker.
+    pub(crate) fn calls(&mut self, language: &str, got: &Calls, floor: &Calls, bare: &Calls) {
+        let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+        self.check(
+            &format!("{language}: host CPU per sequential call vs the bare client's"),
+            us(got.rtt_cpu.0),
+            ratio(got.rtt_cpu.0, bare.rtt_cpu.0),
+            Limit::AtMost(1.25),
+        );
+        self.check(
+            &format!("{language}: host CPU per call, {IN_FLIGHT} in flight, vs the bare client's"),
+            us(got.rate_cpu.0),
+            ratio(got.rate_cpu.0, bare.rate_cpu.0),
+            Limit::AtMost(1.25),
+        );
+        self.check(
+            &format!("{language}: calls/s, {IN_FLIGHT} in flight, vs the bare client's"),
+            per_s(got.rate),
+            got.rate / bare.rate,
+            Limit::AtLeast(0.9),
+        );
+        self.check(
+            &format!("{language}: round trip p50 vs the raw floor's"),
+            us(got.rtt.p50),
+            ratio(got.rtt.p50, floor.rtt.p50),
+            Limit::AtMost(2.0),
+        );
+        if language == "Python" {
+            self.check(
+                "Python: worker CPU per sequential call vs the floor worker's",
+                us(got.rtt_cpu.1),
+                ratio(got.rtt_cpu.1, floor.rtt_cpu.1),
+                Limit::AtMost(1.4),
+            );
+        }
+    }
+
+    pub(crate) fn print(&self) {
+        println!();
+        println!("| target | value | figure | limit | met |");
+        println!("|---|---:|---:|---:|---|");
+        for (what, value, figure, limit) in &self.rows {
+            let (limit, met) = match limit {
+                Limit::AtMost(l) => (format!("<= {l}"), figure <= l),
+                Limit::AtLeast(l) => (format!(">= {l}"), figure >= l),
+                Limit::Above(l) => (format!("> {l}"), figure > l),
+            };
+            println!(
+                "| {what} | {value} | {figure:.2} | {limit} | {} |",
+                if met { "yes" } else { "**no**" }
+            );
         }
     }
 }

@@ -14,6 +14,8 @@
 //! as a ratio to its floor (the Node rows to the Node floor), so the table survives a
 //! noisy machine. See the "Benchmarks" section of README.md for what each row means.
 //!
+//! `POLYHOST_BENCH_QUICK=1` stops after the Python call rows (for quick comparisons).
+//!
 //! `POLYHOST_BENCH_PROFILE=<folder>` runs the call and stream workers under cProfile
 //! (`tests/bench/profiled_worker.py`) and writes `<folder>/worker-<pid>.prof`; the
 //! figures of such a run are slower than real ones.
@@ -30,11 +32,15 @@ use polyhost::{Adapter, HandlerError, Pool, PoolBuilder, SinkWriter, StartMode};
 use polyhost_tests::bench::{self, BenchClient, FeederDispatch, FeederHandler, Item};
 use polyhost_tests::PLUGINS;
 
+mod bare;
 mod figures;
 mod floor;
+mod hop;
 
+use bare::*;
 use figures::*;
 use floor::*;
+use hop::*;
 
 const PAYLOAD: [u8; 16] = *b"polyhost-bench16";
 const WARMUP_CALLS: usize = 500;
@@ -48,6 +54,8 @@ const NODE_FLOOR_PIPELINED_CALLS: usize = 10 * PIPELINED_CALLS;
 const STREAM_RUN: Duration = Duration::from_millis(1500);
 const STREAM_RUNS: usize = 3;
 const START_SIZES: [usize; 3] = [1, 4, 16];
+/// Pool sizes of the scaling rows.
+const SCALE_SIZES: [usize; 4] = [1, 2, 4, 16];
 const START_RUNS: usize = 3;
 /// Start modes measured, and how the table names them.
 const START_MODES: [(StartMode, &str); 3] = [
@@ -106,60 +114,106 @@ async fn run() -> Result<(), BoxError> {
         );
     }
     let mut table = Table::default();
+    let mut targets = Targets::default();
 
-    // The floor.
+    // Python: the floors, then polyhost.
     eprintln!("floor: raw asyncio echo ...");
-    let Calls {
-        rtt: floor_rtt,
-        rtt_cpu: floor_rtt_cpu,
-        rate: floor_rate,
-        rate_cpu: floor_rate_cpu,
-    } = floor_calls(&python, &interpreter, "echo_floor.py", PIPELINED_CALLS)?;
-    table.section("floor: raw length-prefixed echo, Python asyncio streams, same socketpair");
-    table.row_cpu("round trip p50", us(floor_rtt.p50), 1.0, floor_rtt_cpu);
-    table.row("round trip p99", us(floor_rtt.p99), 1.0);
-    table.row_cpu(
-        &format!("calls/s, {IN_FLIGHT} in flight"),
-        per_s(floor_rate),
-        1.0,
-        floor_rate_cpu,
+    let floor = floor_calls(&python, &interpreter, "echo_floor.py", PIPELINED_CALLS)?;
+    calls_section(
+        &mut table,
+        "floor: raw length-prefixed echo, Python asyncio streams, same socketpair",
+        &floor,
+        None,
     );
-
-    // Calls into one worker, then two.
-    eprintln!("polyhost: calls into one worker ...");
+    eprintln!("host floor: bare capnp-rpc client -> one Python worker ...");
     let worker_adapter = match &profile {
         Some(_) => profiled(&python),
         None => python.clone(),
     };
-    let pool = bench_pool(&worker_adapter, 1, profile.as_deref())
+    let mut spec = worker_spec(&worker_adapter, "bench_plugin:make")?;
+    if let Some(dir) = &profile {
+        spec.env
+            .push(("POLYHOST_BENCH_PROFILE".into(), dir.display().to_string()));
+    }
+    let bare = bare_calls(spec, Peer::Worker)?;
+    calls_section(
+        &mut table,
+        "host floor: bare capnp-rpc client (one current-thread runtime) -> one Python worker; ratio to the raw floor",
+        &bare,
+        Some(&floor),
+    );
+    eprintln!("peer: bare capnp-rpc client -> pycapnp ...");
+    let pycapnp = match pycapnp_python() {
+        Ok(py) => Some(bare_calls(pycapnp_spec(&python, py), Peer::Bootstrap)?),
+        Err(why) => {
+            table.section(&format!("peer: pycapnp skipped ({why})"));
+            None
+        }
+    };
+    if let Some(peer) = &pycapnp {
+        calls_section(
+            &mut table,
+            "peer: bare capnp-rpc client -> pycapnp (C++ Cap'n Proto in Python) echo server; ratio to the raw floor",
+            peer,
+            Some(&floor),
+        );
+    }
+
+    eprintln!("the thread hop alone ...");
+    let (hop_sequential, hop_in_flight) = hop_cost().await?;
+    table.section("the thread hop alone: a no-op command from the caller's runtime to a current-thread runtime thread and back on a oneshot (host CPU per round trip)");
+    table.row_cpu(
+        "one at a time",
+        us(hop_sequential),
+        1.0,
+        (hop_sequential, Duration::ZERO),
+    );
+    table.row_cpu(
+        &format!("{IN_FLIGHT} in flight"),
+        us(hop_in_flight),
+        1.0,
+        (hop_in_flight, Duration::ZERO),
+    );
+
+    eprintln!("polyhost: calls into one worker ...");
+    let mut first = bench_pool(&worker_adapter, 1, profile.as_deref());
+    if std::env::var_os("POLYHOST_BENCH_FRESH").is_some() {
+        first = first.start_mode(StartMode::Fresh);
+    }
+    let pool = first
         .start()
         .await?;
     let client: BenchClient = pool.client();
     let pids = pool.stats().pids;
-    let Calls {
-        rtt,
-        rtt_cpu,
-        rate: rate_1,
-        rate_cpu: rate_1_cpu,
-    } = calls(&client, &pids).await?;
-    table.section("polyhost: typed client -> pool -> one Python worker, echoBytes(16 bytes)");
-    table.row_cpu(
-        "round trip p50",
-        us(rtt.p50),
-        rtt.p50.as_secs_f64() / floor_rtt.p50.as_secs_f64(),
-        rtt_cpu,
+    let got = calls(&client, &pids).await?;
+    calls_section(
+        &mut table,
+        "polyhost: typed client -> pool -> one Python worker, echoBytes(16 bytes); ratio to the raw floor",
+        &got,
+        Some(&floor),
     );
-    table.row(
-        "round trip p99",
-        us(rtt.p99),
-        rtt.p99.as_secs_f64() / floor_rtt.p99.as_secs_f64(),
-    );
-    table.row_cpu(
-        &format!("calls/s, {IN_FLIGHT} in flight, 1 worker"),
-        per_s(rate_1),
-        rate_1 / floor_rate,
-        rate_1_cpu,
-    );
+    targets.calls("Python", &got, &floor, &bare);
+    if let Some(peer) = &pycapnp {
+        targets.check(
+            "Python round trip p50 vs pycapnp's",
+            us(got.rtt.p50),
+            ratio(got.rtt.p50, peer.rtt.p50),
+            Limit::AtMost(0.8),
+        );
+        targets.check(
+            &format!("Python calls/s, {IN_FLIGHT} in flight, vs pycapnp's"),
+            per_s(got.rate),
+            got.rate / peer.rate,
+            Limit::AtLeast(1.5),
+        );
+    }
+
+    if std::env::var_os("POLYHOST_BENCH_QUICK").is_some() {
+        pool.shutdown().await;
+        table.print();
+        targets.print();
+        return Ok(());
+    }
 
     // Streams, on the same worker.
     eprintln!("polyhost: streams ...");
@@ -169,35 +223,20 @@ async fn run() -> Result<(), BoxError> {
     table.row_cpu(
         "items/s worker -> host (Sink param, Rust ItemStream)",
         per_s(out),
-        out / floor_rate,
+        out / floor.rate,
         out_cpu,
     );
     table.row_cpu(
         "items/s host -> worker (host callback, Rust SinkWriter)",
         per_s(into),
-        into / floor_rate,
+        into / floor.rate,
         into_cpu,
     );
+    targets.check("items/s worker -> host, in millions", per_s(out), out / 1e6, Limit::AtLeast(2.0));
+    targets.check("items/s host -> worker, in millions", per_s(into), into / 1e6, Limit::AtLeast(4.0));
     pool.shutdown().await;
 
-    eprintln!("polyhost: calls into two workers ...");
-    let pool = bench_pool(&worker_adapter, 2, profile.as_deref())
-        .start()
-        .await?;
-    let client: BenchClient = pool.client();
-    let pids = pool.stats().pids;
-    pipelined(&client, PIPELINED_CALLS / 4).await?;
-    let cpu = Cpu::now(&pids);
-    let rate_2 = pipelined(&client, PIPELINED_CALLS).await?;
-    let rate_2_cpu = cpu.per(&pids, PIPELINED_CALLS);
-    table.row_in(
-        1,
-        &format!("calls/s, {IN_FLIGHT} in flight, 2 workers"),
-        per_s(rate_2),
-        rate_2 / floor_rate,
-        Some(rate_2_cpu),
-    );
-    pool.shutdown().await;
+    scaling_rows(&mut table, &mut targets, &worker_adapter, profile.as_deref()).await?;
 
     // Start-up.
     eprintln!("start-up ...");
@@ -256,16 +295,21 @@ async fn run() -> Result<(), BoxError> {
         ms(resolve),
         resolve.as_secs_f64() / starts[0].1.as_secs_f64(),
     );
+    if let Some((_, _, by_mode)) = starts.iter().find(|(n, _, _)| *n == 16) {
+        targets.check(
+            "16 Python workers from a template, ms",
+            ms(by_mode[1]),
+            by_mode[1].as_secs_f64() * 1e3,
+            Limit::AtMost(150.0),
+        );
+    }
 
     // The cache: the first pool of a binary writes its runtime (and Python compiles
     // its bytecode); later pools find both in place.
     eprintln!("start-up on an empty cache ...");
     table.section("start-up of a pool of 1 worker: empty cache folder (first pool) vs warm (later pools), median of 3; ratio to warm");
     for language in ["python", "node"] {
-        let pool_of = |adapter: &Adapter| match language {
-            "python" => bench_pool(adapter, 1, None),
-            _ => node_bench_pool(adapter),
-        };
+        let pool_of = |adapter: &Adapter| language_pool(adapter, entry_of(language), 1);
         let mut empty = Vec::new();
         let mut warm = Vec::new();
         for run in 0..START_RUNS {
@@ -302,53 +346,190 @@ async fn run() -> Result<(), BoxError> {
         );
     }
 
-    // Node: its own floor, then calls into one Node worker.
-    eprintln!("Node floor: raw net.Socket echo ...");
-    let floor = floor_calls(
-        &node,
-        &node_interpreter,
-        "echo_floor.mjs",
-        NODE_FLOOR_PIPELINED_CALLS,
-    )?;
-    table.section("floor: raw length-prefixed echo, Node net.Socket, same socketpair");
-    table.row_cpu("round trip p50", us(floor.rtt.p50), 1.0, floor.rtt_cpu);
-    table.row("round trip p99", us(floor.rtt.p99), 1.0);
+    // Node and Ruby: each against its own floor and a bare client into its worker.
+    for language in ["node", "ruby"] {
+        language_rows(&mut table, &mut targets, language).await?;
+    }
+
+    table.print();
+    targets.print();
+    if let Some(dir) = &profile {
+        println!("\nprofiles: {}/worker-<pid>.prof (python3 -m pstats <file>, then: sort tottime, stats 25)", dir.display());
+    }
+    Ok(())
+}
+
+/// The rows of one set of calls: round trips and calls/s, each as a ratio to `floor`'s
+/// (or 1.0 for a floor itself).
+fn calls_section(table: &mut Table, title: &str, got: &Calls, floor: Option<&Calls>) {
+    let (rtt_p50, rtt_p99, rate) = floor.map_or((1.0, 1.0, 1.0), |f| {
+        (
+            ratio(got.rtt.p50, f.rtt.p50),
+            ratio(got.rtt.p99, f.rtt.p99),
+            got.rate / f.rate,
+        )
+    });
+    table.section(title);
+    table.row_cpu("round trip p50", us(got.rtt.p50), rtt_p50, got.rtt_cpu);
+    table.row("round trip p99", us(got.rtt.p99), rtt_p99);
     table.row_cpu(
         &format!("calls/s, {IN_FLIGHT} in flight"),
-        per_s(floor.rate),
-        1.0,
-        floor.rate_cpu,
+        per_s(got.rate),
+        rate,
+        got.rate_cpu,
     );
-    eprintln!("polyhost: calls into one Node worker ...");
-    let pool = node_bench_pool(&node).start().await?;
+}
+
+/// Calls/s at `IN_FLIGHT` and the host's threads, for pools of 1, 2, 4 and 16 workers;
+/// then the threads of a pool of 64.
+async fn scaling_rows(
+    table: &mut Table,
+    targets: &mut Targets,
+    adapter: &Adapter,
+    profile: Option<&Path>,
+) -> Result<(), BoxError> {
+    eprintln!("polyhost: scaling ...");
+    table.section(&format!(
+        "polyhost: calls/s, {IN_FLIGHT} in flight, by pool size (value: calls/s, then host threads while running); ratio to 1 worker"
+    ));
+    let mut one = None;
+    for size in SCALE_SIZES {
+        let pool = bench_pool(adapter, size, profile).start().await?;
+        let client: BenchClient = pool.client();
+        let pids = pool.stats().pids;
+        pipelined(&client, PIPELINED_CALLS / 4).await?;
+        let cpu = Cpu::now(&pids);
+        let rate = pipelined(&client, PIPELINED_CALLS).await?;
+        let rate_cpu = cpu.per(&pids, PIPELINED_CALLS);
+        let threads = host_threads();
+        pool.shutdown().await;
+        let base = *one.get_or_insert(rate);
+        table.row_cpu(
+            &format!("{size} worker{}", if size == 1 { "" } else { "s" }),
+            format!("{}, {threads} threads", per_s(rate)),
+            rate / base,
+            rate_cpu,
+        );
+        if size == 2 {
+            targets.check(
+                &format!("calls/s, {IN_FLIGHT} in flight, 2 workers vs 1"),
+                per_s(rate),
+                rate / base,
+                Limit::Above(1.0),
+            );
+        }
+    }
+    let before = host_threads();
+    let pool = bench_pool(adapter, 64, None).start().await?;
+    let during = host_threads();
+    pool.shutdown().await;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    table.row(
+        &format!("64 workers: host threads (before the pool: {before}, {cores} cores)"),
+        during.to_string(),
+        during as f64 / before as f64,
+    );
+    targets.check(
+        &format!("host threads a pool of 64 workers adds ({cores} cores)"),
+        (during.saturating_sub(before)).to_string(),
+        during.saturating_sub(before) as f64,
+        Limit::AtMost(cores.max(4) as f64),
+    );
+    Ok(())
+}
+
+/// Threads of this process.
+fn host_threads() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+/// The plugin entry point of the bench in `language`.
+fn entry_of(language: &str) -> &'static str {
+    match language {
+        "node" => "bench_plugin.mjs:make",
+        _ => "bench_plugin:make",
+    }
+}
+
+/// Node or Ruby: its own floor (a raw echo in the same interpreter), a bare capnp-rpc
+/// client into one worker, polyhost into one worker; for Ruby also 16 workers in each
+/// start mode against 16 fresh interpreters.
+async fn language_rows(
+    table: &mut Table,
+    targets: &mut Targets,
+    language: &str,
+) -> Result<(), BoxError> {
+    let adapter = Adapter::bundled(language)?;
+    let interpreter = adapter.resolve_interpreter(None)?;
+    let (title, script, floor_calls_n) = match language {
+        "node" => ("Node net.Socket", "echo_floor.mjs", NODE_FLOOR_PIPELINED_CALLS),
+        _ => ("Ruby socket read/write loop", "echo_floor.rb", PIPELINED_CALLS),
+    };
+    let name = adapter.definition.language.clone();
+    let named = format!("{}{}", name[..1].to_uppercase(), &name[1..]);
+    eprintln!("{named} floor ...");
+    let floor = floor_calls(&adapter, &interpreter, script, floor_calls_n)?;
+    calls_section(
+        table,
+        &format!("floor: raw length-prefixed echo, {title}, same socketpair"),
+        &floor,
+        None,
+    );
+    eprintln!("host floor: bare capnp-rpc client -> one {named} worker ...");
+    let bare = bare_calls(worker_spec(&adapter, entry_of(language))?, Peer::Worker)?;
+    calls_section(
+        table,
+        &format!("host floor: bare capnp-rpc client -> one {named} worker; ratio to the {named} floor"),
+        &bare,
+        Some(&floor),
+    );
+    eprintln!("polyhost: calls into one {named} worker ...");
+    let pool = language_pool(&adapter, entry_of(language), 1).start().await?;
     let client: BenchClient = pool.client();
     let pids = pool.stats().pids;
     let got = calls(&client, &pids).await?;
     pool.shutdown().await;
-    table.section("polyhost: typed client -> pool -> one Node worker, echoBytes(16 bytes); ratio to the Node floor");
-    table.row_cpu(
-        "round trip p50",
-        us(got.rtt.p50),
-        got.rtt.p50.as_secs_f64() / floor.rtt.p50.as_secs_f64(),
-        got.rtt_cpu,
+    calls_section(
+        table,
+        &format!("polyhost: typed client -> pool -> one {named} worker, echoBytes(16 bytes); ratio to the {named} floor"),
+        &got,
+        Some(&floor),
     );
-    table.row(
-        "round trip p99",
-        us(got.rtt.p99),
-        got.rtt.p99.as_secs_f64() / floor.rtt.p99.as_secs_f64(),
-    );
-    table.row_cpu(
-        &format!("calls/s, {IN_FLIGHT} in flight, 1 worker"),
-        per_s(got.rate),
-        got.rate / floor.rate,
-        got.rate_cpu,
-    );
-
-    ruby_rows(&mut table).await?;
-
-    table.print();
-    if let Some(dir) = &profile {
-        println!("\nprofiles: {}/worker-<pid>.prof (python3 -m pstats <file>, then: sort tottime, stats 25)", dir.display());
+    if language == "node" {
+        targets.calls(&named, &got, &floor, &bare);
+    }
+    if language != "ruby" {
+        return Ok(());
+    }
+    eprintln!("start-up: 16 {named} workers ...");
+    let mut by_mode = Vec::new();
+    for (mode, how) in START_MODES {
+        let mut runs = Vec::new();
+        for _ in 0..START_RUNS {
+            let t = Instant::now();
+            let pool = language_pool(&adapter, entry_of(language), 16)
+                .start_mode(mode)
+                .start()
+                .await?;
+            runs.push(t.elapsed());
+            pool.shutdown().await;
+        }
+        by_mode.push((how, median(runs)));
+    }
+    table.section(&format!(
+        "start-up of a pool of 16 {named} workers (median of 3); ratio to fresh interpreters"
+    ));
+    let fresh = by_mode[0].1;
+    for (how, took) in by_mode {
+        table.row(
+            &format!("16 workers, {how}"),
+            ms(took),
+            took.as_secs_f64() / fresh.as_secs_f64(),
+        );
     }
     Ok(())
 }
@@ -374,99 +555,17 @@ impl FeederHandler for Feeder {
 }
 
 fn bench_pool(adapter: &Adapter, size: usize, profile: Option<&Path>) -> PoolBuilder {
-    let mut builder = Pool::builder(adapter.clone(), "bench_plugin:make")
-        .size(size)
-        .concurrency(IN_FLIGHT)
-        .queue(4 * IN_FLIGHT)
-        .module_path(PLUGINS)
-        .bindings(&bench::BINDINGS)
-        .callback(Arc::new(FeederDispatch(Arc::new(Feeder))));
+    let mut builder = language_pool(adapter, "bench_plugin:make", size);
     if let Some(dir) = profile {
         builder = builder.env("POLYHOST_BENCH_PROFILE", dir.display().to_string());
     }
     builder
 }
 
-/// A pool of one Node worker running `tests/plugins/bench_plugin.mjs`.
-fn node_bench_pool(node: &Adapter) -> PoolBuilder {
-    Pool::builder(node.clone(), "bench_plugin.mjs:make")
-        .size(1)
-        .concurrency(IN_FLIGHT)
-        .queue(4 * IN_FLIGHT)
-        .module_path(PLUGINS)
-        .bindings(&bench::BINDINGS)
-        .callback(Arc::new(FeederDispatch(Arc::new(Feeder))))
-}
-
-/// Ruby: its own floor (a raw echo in the same interpreter), calls into one Ruby worker,
-/// and 16 workers forked from a template against 16 fresh interpreters.
-async fn ruby_rows(table: &mut Table) -> Result<(), BoxError> {
-    let ruby = Adapter::bundled("ruby")?;
-    let interpreter = ruby.resolve_interpreter(None)?;
-    eprintln!("Ruby floor: raw socket echo ...");
-    let floor = floor_calls(&ruby, &interpreter, "echo_floor.rb", PIPELINED_CALLS)?;
-    table.section("floor: raw length-prefixed echo, Ruby socket read/write loop, same socketpair");
-    table.row_cpu("round trip p50", us(floor.rtt.p50), 1.0, floor.rtt_cpu);
-    table.row("round trip p99", us(floor.rtt.p99), 1.0);
-    table.row_cpu(
-        &format!("calls/s, {IN_FLIGHT} in flight"),
-        per_s(floor.rate),
-        1.0,
-        floor.rate_cpu,
-    );
-    eprintln!("polyhost: calls into one Ruby worker ...");
-    let pool = ruby_bench_pool(&ruby, 1).start().await?;
-    let client: BenchClient = pool.client();
-    let pids = pool.stats().pids;
-    let got = calls(&client, &pids).await?;
-    pool.shutdown().await;
-    table.section("polyhost: typed client -> pool -> one Ruby worker, echoBytes(16 bytes); ratio to the Ruby floor");
-    table.row_cpu(
-        "round trip p50",
-        us(got.rtt.p50),
-        got.rtt.p50.as_secs_f64() / floor.rtt.p50.as_secs_f64(),
-        got.rtt_cpu,
-    );
-    table.row(
-        "round trip p99",
-        us(got.rtt.p99),
-        got.rtt.p99.as_secs_f64() / floor.rtt.p99.as_secs_f64(),
-    );
-    table.row_cpu(
-        &format!("calls/s, {IN_FLIGHT} in flight, 1 worker"),
-        per_s(got.rate),
-        got.rate / floor.rate,
-        got.rate_cpu,
-    );
-    eprintln!("start-up: 16 Ruby workers ...");
-    let mut by_mode = Vec::new();
-    for (mode, how) in START_MODES {
-        let mut runs = Vec::new();
-        for _ in 0..START_RUNS {
-            let t = Instant::now();
-            let pool = ruby_bench_pool(&ruby, 16).start_mode(mode).start().await?;
-            runs.push(t.elapsed());
-            pool.shutdown().await;
-        }
-        by_mode.push((how, median(runs)));
-    }
-    table.section(
-        "start-up of a pool of 16 Ruby workers (median of 3); ratio to fresh interpreters",
-    );
-    let fresh = by_mode[0].1;
-    for (how, took) in by_mode {
-        table.row(
-            &format!("16 workers, {how}"),
-            ms(took),
-            took.as_secs_f64() / fresh.as_secs_f64(),
-        );
-    }
-    Ok(())
-}
-
-/// A pool of `size` Ruby workers running `tests/plugins/bench_plugin.rb`.
-fn ruby_bench_pool(ruby: &Adapter, size: usize) -> PoolBuilder {
-    Pool::builder(ruby.clone(), "bench_plugin:make")
+/// A pool of `size` workers of `adapter` running the bench plugin `entry`
+/// (`tests/plugins/bench_plugin.*`), with the host's Feeder.
+fn language_pool(adapter: &Adapter, entry: &str, size: usize) -> PoolBuilder {
+    Pool::builder(adapter.clone(), entry)
         .size(size)
         .concurrency(IN_FLIGHT)
         .queue(4 * IN_FLIGHT)
@@ -579,3 +678,4 @@ where
     rates.sort_by(f64::total_cmp);
     Ok((rates[rates.len() / 2], per_item))
 }
+
