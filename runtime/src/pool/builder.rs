@@ -207,6 +207,7 @@ impl PoolBuilder {
             template: Mutex::new(None),
             template_start: tokio::sync::Mutex::new(()),
             shutting_down: AtomicBool::new(false),
+            stopping: tokio::sync::watch::Sender::new(false),
             next_worker: AtomicU64::new(1),
             restarts: AtomicU64::new(0),
             calls: AtomicU64::new(0),

@@ -95,6 +95,7 @@ impl Pool {
     pub async fn shutdown(&self) {
         let inner = &self.inner;
         inner.shutting_down.store(true, Ordering::Release);
+        inner.stopping.send_replace(true);
         inner.changed.notify_waiters();
         inner
             .wait_for(inner.config.drain_timeout, |st| {

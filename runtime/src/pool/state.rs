@@ -32,6 +32,9 @@ pub(crate) struct PoolInner {
     /// Held while a template starts, so that concurrent worker starts share one.
     pub(crate) template_start: tokio::sync::Mutex<()>,
     pub(crate) shutting_down: AtomicBool,
+    /// Becomes true with `shutting_down`: what the supervisors wait on, so that the
+    /// end of every call (`changed`) does not wake them.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     pub(crate) next_worker: AtomicU64,
     pub(crate) restarts: AtomicU64,
     pub(crate) calls: AtomicU64,

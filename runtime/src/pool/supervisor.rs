@@ -259,9 +259,8 @@ async fn watch(inner: &Arc<PoolInner>, live: &Live) {
         }
     };
     let exited = async { while !live.wait_exit(Duration::from_secs(3600)).await {} };
-    let stopping = inner.wait_for(Duration::MAX, |_| {
-        inner.shutting_down.load(Ordering::Acquire)
-    });
+    let mut stopping = inner.stopping.subscribe();
+    let stopping = stopping.wait_for(|stopping| *stopping);
     tokio::select! {
         _ = live.conn.closed() => {}
         _ = exited => {}
