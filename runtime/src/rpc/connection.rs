@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 
 use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
+use futures::future::LocalBoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinSet;
 
 use crate::error::{CallError, ErrorKind};
 use crate::executor;
@@ -199,15 +200,18 @@ async fn io_main(
     let table = Rc::new(RefCell::new(Table {
         caps: HashMap::from([(bootstrap_id, bootstrap)]),
     }));
-    let bridge = Bridge {
+    let bridge = Rc::new(Bridge {
         table: table.clone(),
         shared: shared.clone(),
         handlers,
         callbacks: Arc::new(tokio::sync::Semaphore::new(MAX_CALLBACKS_IN_FLIGHT)),
-    };
+    });
     // The thread runs other connections too: whatever this one started ends with it.
     let mut rpc_task = AbortOnDrop(tokio::task::spawn_local(rpc));
-    let mut calls = JoinSet::new();
+    // Calls in flight, polled by this loop rather than spawned as tasks of their own:
+    // a call costs no task, and they end with the connection.
+    let mut calls: Calls = FuturesUnordered::new();
+    let mut batch = Vec::new();
     loop {
         tokio::select! {
             ended = &mut rpc_task.0 => {
@@ -217,28 +221,45 @@ async fn io_main(
                     Err(e) => format!("connection task failed: {e}"),
                 };
             }
-            command = commands.recv() => match command {
-                None | Some(Command::Close) => {
+            received = commands.recv_many(&mut batch, COMMAND_BATCH) => {
+                if received == 0 {
                     let _ = disconnector.await;
                     return "closed by the host".into();
                 }
-                Some(Command::Release(id)) => {
-                    table.borrow_mut().caps.remove(&id);
+                // Every command that arrived since the last wake, in one pass.
+                for command in batch.drain(..) {
+                    match command {
+                        Command::Close => {
+                            let _ = disconnector.await;
+                            return "closed by the host".into();
+                        }
+                        Command::Release(id) => {
+                            table.borrow_mut().caps.remove(&id);
+                        }
+                        Command::Export { id, object } => {
+                            let client = bridge.server_for(object);
+                            table.borrow_mut().caps.insert(id, client);
+                        }
+                        Command::Call { cap, call, pipeline, reply } => {
+                            start_call(&bridge, &mut calls, cap, call, pipeline, reply)
+                        }
+                    }
                 }
-                Some(Command::Export { id, object }) => {
-                    let client = bridge.server_for(object);
-                    table.borrow_mut().caps.insert(id, client);
-                }
-                Some(Command::Call { cap, call, pipeline, reply }) => start_call(&bridge, &mut calls, cap, call, pipeline, reply),
-            },
-            Some(_) = calls.join_next(), if !calls.is_empty() => {}
+            }
+            Some(()) = calls.next(), if !calls.is_empty() => {}
         }
     }
 }
 
+/// Commands taken from the channel per wake of the I/O loop.
+const COMMAND_BATCH: usize = 64;
+
+/// The calls a connection has in flight.
+type Calls = FuturesUnordered<LocalBoxFuture<'static, ()>>;
+
 fn start_call(
-    bridge: &Bridge,
-    calls: &mut JoinSet<()>,
+    bridge: &Rc<Bridge>,
+    calls: &mut Calls,
     cap: CapId,
     call: OutgoingCall,
     pipeline: Vec<(Vec<u16>, CapId)>,
@@ -264,7 +285,7 @@ fn start_call(
         call.method.method_id,
         None,
     );
-    if let Err(e) = (call.write_params)(request.get(), bridge) {
+    if let Err(e) = (call.write_params)(request.get(), &**bridge) {
         for (_, id) in pipeline {
             bridge
                 .table
@@ -293,14 +314,14 @@ fn start_call(
             .caps
             .insert(id, capnp::capability::Client::new(target.as_cap()));
     }
-    calls.spawn_local(async move {
+    calls.push(Box::pin(async move {
         let response = remote.promise;
         tokio::select! {
             result = response => {
                 let outcome = match result {
                     Ok(response) => response
                         .get()
-                        .and_then(|r| read_results(r, &bridge))
+                        .and_then(|r| read_results(r, &*bridge))
                         .map_err(|e| CallError::Codec { method: method.to_string(), message: e.to_string() }),
                     Err(e) => Err(call_error(method, &bridge.shared, e)),
                 };
@@ -310,5 +331,5 @@ fn start_call(
             // cancels the call in the worker.
             _ = reply.closed() => {}
         }
-    });
+    }));
 }
