@@ -106,6 +106,7 @@ async fn run_calls(client: &bench::Client, pids: &[u32]) -> Result<Calls, BoxErr
         rtt_cpu,
         rate,
         rate_cpu,
+        by_thread: None,
     })
 }
 

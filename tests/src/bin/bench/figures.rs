@@ -81,6 +81,50 @@ pub(crate) fn cpu_time(pid: u32) -> Duration {
         .sum()
 }
 
+/// This process's CPU time by thread kind: its I/O threads (`polyhost-io-*`) and the
+/// rest (the caller's runtime, the bench's own threads), to show where the host's time
+/// per call goes.
+#[derive(Clone, Copy)]
+pub(crate) struct ThreadCpu {
+    pub(crate) io: Duration,
+    pub(crate) rest: Duration,
+}
+
+impl ThreadCpu {
+    pub(crate) fn now() -> ThreadCpu {
+        let mut out = ThreadCpu {
+            io: Duration::ZERO,
+            rest: Duration::ZERO,
+        };
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return out;
+        };
+        for task in tasks.flatten() {
+            let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            let ran = std::fs::read_to_string(task.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                .map_or(Duration::ZERO, Duration::from_nanos);
+            if name.starts_with("polyhost-io") {
+                out.io += ran;
+            } else {
+                out.rest += ran;
+            }
+        }
+        out
+    }
+
+    /// Per operation since `self`: (I/O threads, the rest).
+    pub(crate) fn per(&self, ops: usize) -> (Duration, Duration) {
+        let now = ThreadCpu::now();
+        let n = ops.max(1) as u32;
+        (
+            now.io.saturating_sub(self.io) / n,
+            now.rest.saturating_sub(self.rest) / n,
+        )
+    }
+}
+
 pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))

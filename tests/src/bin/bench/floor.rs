@@ -116,6 +116,9 @@ pub(crate) struct Calls {
     pub(crate) rtt_cpu: (Duration, Duration),
     pub(crate) rate: f64,
     pub(crate) rate_cpu: (Duration, Duration),
+    /// The host's CPU per call by thread kind (I/O threads, the rest), sequential and
+    /// in flight; for polyhost's rows.
+    pub(crate) by_thread: Option<[(Duration, Duration); 2]>,
 }
 
 /// The floor echo of one interpreter (`tests/bench/<script>`), warmed up, then measured
@@ -142,6 +145,7 @@ pub(crate) fn floor_calls(
         rtt_cpu,
         rate,
         rate_cpu,
+        by_thread: None,
     })
 }
 

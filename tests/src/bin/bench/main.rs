@@ -378,6 +378,15 @@ fn calls_section(table: &mut Table, title: &str, got: &Calls, floor: Option<&Cal
         rate,
         got.rate_cpu,
     );
+    if let Some([sequential, in_flight]) = got.by_thread {
+        for (how, (io, rest)) in [("sequential", sequential), ("in flight", in_flight)] {
+            table.row(
+                &format!("  host CPU per call, {how}: polyhost I/O threads {} + caller's runtime {}", us(io), us(rest)),
+                String::new(),
+                ratio(io, io + rest),
+            );
+        }
+    }
 }
 
 /// Calls/s at `IN_FLIGHT` and the host's threads, for pools of 1, 2, 4 and 16 workers;
@@ -587,17 +596,22 @@ fn profiled(python: &Adapter) -> Adapter {
 async fn calls(client: &BenchClient, pids: &[u32]) -> Result<Calls, BoxError> {
     sequential(client, WARMUP_CALLS).await?;
     let cpu = Cpu::now(pids);
+    let threads = ThreadCpu::now();
     let rtt = Percentiles::of(sequential(client, SEQUENTIAL_CALLS).await?);
     let rtt_cpu = cpu.per(pids, SEQUENTIAL_CALLS);
+    let rtt_threads = threads.per(SEQUENTIAL_CALLS);
     pipelined(client, PIPELINED_CALLS / 4).await?;
     let cpu = Cpu::now(pids);
+    let threads = ThreadCpu::now();
     let rate = pipelined(client, PIPELINED_CALLS).await?;
     let rate_cpu = cpu.per(pids, PIPELINED_CALLS);
+    let rate_threads = threads.per(PIPELINED_CALLS);
     Ok(Calls {
         rtt,
         rtt_cpu,
         rate,
         rate_cpu,
+        by_thread: Some([rtt_threads, rate_threads]),
     })
 }
 
