@@ -1,6 +1,7 @@
 //! How worker and template processes end, and signalling them safely.
 //!
-//! Owns the exit watch (filled by a reaper thread when the process exits), pidfd-based
+//! Owns the exit watch (filled by a reaper when the process exits: a task on the shared
+//! I/O threads watching a pidfd, or a thread where there are no pidfds), pidfd-based
 //! process handles that never signal a process that reused a pid, and `signal` for a
 //! bare pid with its sanity check.
 
@@ -13,20 +14,71 @@ use tokio::sync::Notify;
 
 use crate::error::ExitReason;
 
-/// Waits for `child` on a thread of its own; the watch is filled when it exits.
-pub(crate) fn reap_in_background(mut child: Child, name: &str) -> std::io::Result<Arc<ExitWatch>> {
+/// Reaps `child` when it exits and fills the returned watch. With a pidfd (Linux 5.3+),
+/// the wait is a task on one of the shared I/O threads (`executor`), so a pool of any
+/// size adds no thread for it; without, a thread of its own waits.
+pub(crate) fn reap_in_background(child: Child, name: &str) -> std::io::Result<Arc<ExitWatch>> {
     let exit = Arc::new(ExitWatch::default());
-    let watch = exit.clone();
-    std::thread::Builder::new()
-        .name(format!("polyhost-reap-{name}"))
-        .spawn(move || {
-            let status = child
-                .wait()
-                .map(ExitReason::from)
-                .unwrap_or(ExitReason::Unknown);
-            watch.set(status);
-        })?;
+    match pidfd(child.id()) {
+        Some(fd) => {
+            let watch = exit.clone();
+            crate::executor::run(Box::new(move || {
+                Box::pin(async move { watch.set(reap_on_pidfd(child, fd).await) })
+            }))?;
+        }
+        None => {
+            let watch = exit.clone();
+            let mut child = child;
+            std::thread::Builder::new()
+                .name(format!("polyhost-reap-{name}"))
+                .spawn(move || {
+                    let status = child
+                        .wait()
+                        .map(ExitReason::from)
+                        .unwrap_or(ExitReason::Unknown);
+                    watch.set(status);
+                })?;
+        }
+    }
     Ok(exit)
+}
+
+/// A pidfd for `pid`, if the kernel has them.
+fn pidfd(pid: u32) -> Option<OwnedFd> {
+    if !valid_pid(pid) {
+        return None;
+    }
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    // SAFETY: a non-negative result is a new fd that nothing else owns.
+    (fd >= 0).then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) })
+}
+
+/// Waits until the pidfd of `child` is readable (the process has exited), then reaps it.
+async fn reap_on_pidfd(mut child: Child, fd: OwnedFd) -> ExitReason {
+    // SAFETY: the AsyncFd owns the pidfd, which is closed only when it is dropped.
+    let registered = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+    };
+    if let Ok(readable) = registered {
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return ExitReason::from(status),
+                Err(_) => return ExitReason::Unknown,
+                Ok(None) => {}
+            }
+            match readable.readable().await {
+                Ok(mut ready) => ready.clear_ready(),
+                Err(_) => break,
+            }
+        }
+    }
+    // The pidfd could not be watched: wait for the exit off the I/O thread.
+    tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map_or(ExitReason::Unknown, ExitReason::from)
 }
 
 /// How a process ended, once known; waiters are woken when it is set.
@@ -86,16 +138,10 @@ impl ProcessHandle {
     /// A handle on `pid`. Exact for a child not yet reaped; for any other process, a
     /// pid reused between its exit and this call would be named instead.
     pub fn open(pid: u32) -> ProcessHandle {
-        let pidfd = valid_pid(pid)
-            .then(|| {
-                // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1.
-                let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-                // SAFETY: a non-negative result is a new fd that nothing else owns.
-                (fd >= 0)
-                    .then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) })
-            })
-            .flatten();
-        ProcessHandle { pid, pidfd }
+        ProcessHandle {
+            pid,
+            pidfd: pidfd(pid),
+        }
     }
 
     pub fn pid(&self) -> u32 {

@@ -202,7 +202,7 @@ pub struct Running {
 }
 
 impl Spawned {
-    /// Hands the child to a reaper thread that fills its exit watch.
+    /// Hands the child to a reaper that fills its exit watch.
     pub fn watched(self, worker_id: u64) -> std::io::Result<Running> {
         let exit = reap_in_background(self.child, &worker_id.to_string())?;
         // Opened before the reaper can reap the child: it names this process for good.
