@@ -213,7 +213,9 @@ async fn io_main(
     let mut calls: Calls = FuturesUnordered::new();
     let mut batch = Vec::new();
     loop {
+        // `biased`: polled in order, without drawing a random start on every wake.
         tokio::select! {
+            biased;
             ended = &mut rpc_task.0 => {
                 return match ended {
                     Ok(Ok(())) => "the worker closed the connection".into(),
@@ -266,7 +268,15 @@ fn start_call(
     reply: oneshot::Sender<Result<Box<dyn Any + Send>, CallError>>,
 ) {
     let method = call.method.name;
-    let Some(client) = bridge.table.borrow().caps.get(&cap).cloned() else {
+    // The request holds its own reference to the capability: no clone of ours.
+    let request = bridge.table.borrow().caps.get(&cap).map(|client| {
+        client.new_call::<capnp::any_pointer::Owned, capnp::any_pointer::Owned>(
+            call.method.interface_id,
+            call.method.method_id,
+            None,
+        )
+    });
+    let Some(mut request) = request else {
         let error = capnp::Error::failed(format!("{method}: capability {cap} was released"));
         for (_, id) in pipeline {
             bridge
@@ -280,11 +290,6 @@ fn start_call(
         }));
         return;
     };
-    let mut request = client.new_call::<capnp::any_pointer::Owned, capnp::any_pointer::Owned>(
-        call.method.interface_id,
-        call.method.method_id,
-        None,
-    );
     if let Err(e) = (call.write_params)(request.get(), &**bridge) {
         for (_, id) in pipeline {
             bridge
@@ -317,6 +322,7 @@ fn start_call(
     calls.push(Box::pin(async move {
         let response = remote.promise;
         tokio::select! {
+            biased;
             result = response => {
                 let outcome = match result {
                     Ok(response) => response
