@@ -74,7 +74,8 @@ pub async fn serve_stdio<B: ToolBackend>(info: ServerInfo, backend: B) -> Result
 
 /// Serves `backend` to one MCP client until the end of `input`, then waits for the
 /// calls still running and writes their results. Must run inside a tokio runtime: tool
-/// calls are spawned on it.
+/// calls are spawned on it. On a read or write error it returns at once, dropping the
+/// calls still running.
 pub async fn serve_with<B, R, W>(
     info: ServerInfo,
     backend: B,
@@ -329,7 +330,15 @@ impl<B: ToolBackend> Session<B> {
             Err(error) => error.id(),
         };
         let (request, tool) = self.by_task.remove(&task)?;
-        self.by_request.remove(&request.to_string());
+        let key = request.to_string();
+        // A client may have reused the id for a newer call: keep that one cancellable.
+        if self
+            .by_request
+            .get(&key)
+            .is_some_and(|handle| handle.id() == task)
+        {
+            self.by_request.remove(&key);
+        }
         match done {
             Ok((_, (_, response))) => Some(response),
             Err(error) if error.is_cancelled() => None,
