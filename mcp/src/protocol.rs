@@ -52,6 +52,15 @@ pub fn advertised_output_schema(tool: &Tool) -> Option<&Value> {
         .filter(|s| s.get("type").and_then(Value::as_str) == Some("object"))
 }
 
+/// Whether `name` follows MCP's naming guidance (2025-11-25): 1 to 128 characters out of
+/// `A-Z a-z 0-9 _ - .`.
+pub fn is_recommended_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 /// `tool` as an entry of tools/list.
 pub fn describe(tool: &Tool, revision: Revision) -> Value {
     let mut entry = Map::new();
@@ -164,6 +173,14 @@ mod tests {
         assert_eq!(negotiate("2025-06-18"), "2025-06-18");
         assert_eq!(negotiate("2024-11-05"), "2024-11-05");
         assert_eq!(negotiate("1999-01-01"), LATEST_PROTOCOL_VERSION);
+    }
+
+    #[test]
+    fn recommended_names() {
+        assert!(is_recommended_name("Greeter.greet_all-2"));
+        assert!(!is_recommended_name(""));
+        assert!(!is_recommended_name("greet all"));
+        assert!(!is_recommended_name(&"x".repeat(129)));
     }
 
     #[test]

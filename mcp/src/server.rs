@@ -141,6 +141,18 @@ impl<B: ToolBackend> Session<B> {
                     name: tool.name.clone(),
                 });
             }
+            if !protocol::is_recommended_name(&tool.name) {
+                tracing::warn!(
+                    tool = %tool.name,
+                    "MCP recommends tool names of 1 to 128 characters out of A-Z a-z 0-9 _ - ."
+                );
+            }
+            if tool.input_schema.get("type").and_then(Value::as_str) != Some("object") {
+                tracing::warn!(
+                    tool = %tool.name,
+                    "MCP requires an input schema of type \"object\""
+                );
+            }
             if tool.output_schema.is_some() && protocol::advertised_output_schema(tool).is_none() {
                 tracing::warn!(
                     tool = %tool.name,
