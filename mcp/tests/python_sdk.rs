@@ -99,6 +99,16 @@ async fn sdk_python() -> Option<PathBuf> {
     if python.is_file() && std::fs::read_to_string(&marker).ok().as_deref() == Some(SDK) {
         return Some(python);
     }
+    let mut version = Command::new("python3");
+    version.arg("--version");
+    let out = run(&mut version, PROBE_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "python3 --version failed: {}",
+        describe(&out)
+    );
     let index = index_url().await;
     if let Err(why) = probe(&index).await {
         note(&format!(
