@@ -509,3 +509,39 @@ async fn duplicate_tool_names_are_refused() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn hostile_lines_are_each_answered_with_an_error() {
+    let mut client = Client::start();
+    client.initialize(LATEST_PROTOCOL_VERSION).await;
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_params = format!(
+        r#"{{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{{"name":"greet","arguments":{}{}}}}}"#,
+        "{\"a\":".repeat(10_000),
+        "}".repeat(10_000)
+    );
+    let hostile = [
+        deep.as_str(),
+        deep_params.as_str(),
+        r#"{"jsonrpc":"2.0","id":1e999,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":"\ud800","method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+        r#"{"jsonrpc":2,"id":6,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"protocolVersion":7}}"#,
+    ];
+    for line in hostile {
+        client.send_line(line).await;
+        let response = client.receive().await;
+        assert!(response.get("error").is_some(), "{line:.80}: {response}");
+    }
+    client
+        .write
+        .as_mut()
+        .unwrap()
+        .write_all(b"\xff\xfe{\x00}\n")
+        .await
+        .unwrap();
+    assert_eq!(error_code(&client.receive().await), -32700);
+    assert_eq!(client.call(8, "ping", json!({})).await["result"], json!({}));
+    client.close().await;
+}
