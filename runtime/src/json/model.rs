@@ -18,6 +18,7 @@ use crate::rpc::capability::Method;
 
 /// `$worker`, `$idempotent`, `$timeoutMs` and `Sink(T)` in schema/polyhost.capnp.
 const WORKER_ANNOTATION: u64 = 0xbe8e1cfbd08ab08e;
+const HOST_ANNOTATION: u64 = 0xcd00f7148f6244e4;
 const IDEMPOTENT_ANNOTATION: u64 = 0xd92225709558ae77;
 const TIMEOUT_ANNOTATION: u64 = 0xea38287f05f1922c;
 const SINK_INTERFACE: u64 = 0x950d47d539ceb3b3;
@@ -193,6 +194,8 @@ pub struct InterfaceSchema {
     pub name: String,
     pub doc: String,
     pub is_worker: bool,
+    /// `$host`: the host implements it for the workers.
+    pub is_host: bool,
     pub methods: Vec<MethodSchema>,
 }
 
@@ -427,10 +430,12 @@ fn interface(
     let id = n.get_id();
     let name = name_of(n)?;
     let mut is_worker = false;
+    let mut is_host = false;
     let mut interface_timeout = None;
     for a in n.get_annotations()? {
         match a.get_id() {
             WORKER_ANNOTATION => is_worker = true,
+            HOST_ANNOTATION => is_host = true,
             TIMEOUT_ANNOTATION => interface_timeout = uint32(a.get_value()?),
             _ => {}
         }
@@ -470,6 +475,7 @@ fn interface(
         name,
         doc: doc_of(id),
         is_worker,
+        is_host,
         methods,
     })
 }
