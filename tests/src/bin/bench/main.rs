@@ -32,6 +32,7 @@ use polyhost_tests::PLUGINS;
 
 mod figures;
 mod floor;
+mod json;
 
 use figures::*;
 use floor::*;
@@ -345,6 +346,7 @@ async fn run() -> Result<(), BoxError> {
     );
 
     ruby_rows(&mut table).await?;
+    json::json_rows(&mut table).await?;
 
     table.print();
     if let Some(dir) = &profile {
