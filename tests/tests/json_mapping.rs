@@ -137,3 +137,40 @@ fn params_are_checked_against_their_schema_with_json_pointers() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn generic_instantiations_map_with_their_bound_types() {
+    let tagged = Tagged {
+        entry: Some(Box::new(Pair {
+            key: "origin".to_string(),
+            value: Point { x: 1.0, y: -1.0 },
+        })),
+        points: None,
+    };
+    let v = serde_json::to_value(&tagged).unwrap();
+    assert_eq!(
+        v,
+        json!({ "entry": { "key": "origin", "value": { "x": 1.0, "y": -1.0 } }, "points": null })
+    );
+    let back: Tagged = serde_json::from_value(v).unwrap();
+    assert_eq!(back, tagged);
+    assert_eq!(
+        serde_json::to_value(Pair::<String, Point> {
+            key: "origin".into(),
+            value: Point { x: 1.0, y: -1.0 }
+        })
+        .unwrap(),
+        json!({ "key": "origin", "value": { "x": 1.0, "y": -1.0 } }),
+        "a generic struct on its own serialises the same"
+    );
+    let schema = features();
+    let echo = schema.method("Calculator.echo").unwrap();
+    let ok = json!({ "value": { "key": "k", "value": { "x": 1 } } });
+    assert!(validate::check(&schema, echo.params, &ok).is_ok());
+    let bad = json!({ "value": { "key": 5 } });
+    let errors = validate::check(&schema, echo.params, &bad).unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.pointer == "/value/key"),
+        "{errors:?}"
+    );
+}

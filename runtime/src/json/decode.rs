@@ -106,6 +106,7 @@ impl Decoder<'_> {
                     let g = self.schema.struct_(*id).map_err(message_error(&here))?;
                     self.struct_value(g, r, &here)?
                 }
+                FieldKind::Inline(g) => self.struct_value(g, r, &here)?,
                 FieldKind::Slot {
                     offset,
                     ty,
@@ -186,13 +187,13 @@ impl Decoder<'_> {
                 let d = p.get_as::<capnp::data::Reader<'_>>().map_err(&err)?;
                 Value::String(crate::json::base64::encode(d))
             }
-            Type::Struct(id) => {
+            Type::Struct(_) | Type::Branded(..) => {
                 if p.is_null() {
                     return Ok(Value::Null);
                 }
-                let s = self.schema.struct_(*id).map_err(&err)?;
+                let s = self.schema.struct_of(ty).map_err(&err)?;
                 let r = p.get_as::<StructIn<'_>>().map_err(&err)?.0;
-                self.struct_value(s, &r, at)?
+                self.struct_value(&s, &r, at)?
             }
             Type::List(item) => self.list(item, p, at)?,
             Type::Interface(_) => {
@@ -202,11 +203,14 @@ impl Decoder<'_> {
                     return Err(DecodeError::Capability { pointer: at.into() });
                 }
             }
-            Type::AnyPointer => {
+            Type::AnyPointer | Type::Param { .. } => {
+                if p.is_null() {
+                    return Ok(Value::Null);
+                }
                 return Err(DecodeError::Unsupported {
                     pointer: at.into(),
                     what: "an AnyPointer or generic field",
-                })
+                });
             }
             _ => unreachable!("primitive types are not pointers"),
         })
@@ -264,18 +268,18 @@ impl Decoder<'_> {
                 }
                 out
             }
-            Type::Struct(id) => {
-                let s = self.schema.struct_(*id).map_err(&err)?;
+            Type::Struct(_) | Type::Branded(..) => {
+                let s = self.schema.struct_of(item).map_err(&err)?;
                 let l = p
                     .get_as::<struct_list::Reader<'_, AnyStruct>>()
                     .map_err(&err)?;
                 let mut out = Vec::with_capacity(l.len() as usize);
                 for (i, r) in l.iter().enumerate() {
-                    out.push(self.struct_value(s, &r.0, &format!("{at}/{i}"))?);
+                    out.push(self.struct_value(&s, &r.0, &format!("{at}/{i}"))?);
                 }
                 out
             }
-            Type::List(_) | Type::Interface(_) | Type::AnyPointer => {
+            Type::List(_) | Type::Interface(_) | Type::AnyPointer | Type::Param { .. } => {
                 let l = p.get_as::<any_pointer_list::Reader<'_>>().map_err(&err)?;
                 let mut out = Vec::with_capacity(l.len() as usize);
                 for (i, e) in l.iter().enumerate() {

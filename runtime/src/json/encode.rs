@@ -177,6 +177,7 @@ impl Encoder<'_> {
                     let g = self.schema.struct_(*id).map_err(capnp_error(&here))?;
                     self.fill(g, b, value, &here)?;
                 }
+                FieldKind::Inline(g) => self.fill(g, b, value, &here)?,
                 FieldKind::Slot {
                     offset, ty, bits, ..
                 } => self.slot(b, *offset as usize, ty, *bits, value, &here)?,
@@ -274,10 +275,10 @@ impl Encoder<'_> {
                 })?;
                 pb.set_data(&bytes);
             }
-            Type::Struct(id) => {
-                let s = self.schema.struct_(*id).map_err(capnp_error(at))?;
+            Type::Struct(_) | Type::Branded(..) => {
+                let s = self.schema.struct_of(ty).map_err(capnp_error(at))?;
                 let mut b = pb.init_struct(s.size());
-                self.fill(s, &mut b, v, at)?;
+                self.fill(&s, &mut b, v, at)?;
             }
             Type::List(item) => {
                 let items = v.as_array().ok_or_else(|| type_error(at, "an array", v))?;
@@ -289,7 +290,7 @@ impl Encoder<'_> {
                     what: "a capability",
                 })
             }
-            Type::AnyPointer => {
+            Type::AnyPointer | Type::Param { .. } => {
                 return Err(EncodeError::Unsupported {
                     pointer: at.into(),
                     what: "an AnyPointer or generic field",
@@ -339,8 +340,8 @@ impl Encoder<'_> {
             Type::Float32 => prim!(f32, |v, at| float_of(v, at).map(|f| f as f32)),
             Type::Float64 => prim!(f64, float_of),
             Type::Enum(id) => prim!(u16, |v, at: &str| self.enumerant(*id, v, at)),
-            Type::Struct(id) => {
-                let s = self.schema.struct_(*id).map_err(capnp_error(at))?;
+            Type::Struct(_) | Type::Branded(..) => {
+                let s = self.schema.struct_of(item).map_err(capnp_error(at))?;
                 let mut pb = pb;
                 pb.reborrow().init_struct_list(n, s.size());
                 let mut list = any_pointer::Builder::new(pb)
@@ -348,7 +349,7 @@ impl Encoder<'_> {
                     .map_err(capnp_error(at))?;
                 for (i, v) in items.iter().enumerate() {
                     let mut b = list.reborrow().get(i as u32).0;
-                    self.fill(s, &mut b, v, &here(i))?;
+                    self.fill(&s, &mut b, v, &here(i))?;
                 }
             }
             _ => {

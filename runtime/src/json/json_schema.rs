@@ -6,7 +6,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::json::decode::{float_value, int_value, MAX_SAFE_INTEGER};
-use crate::json::model::{reachable, Field, FieldKind, Schema, StructSchema, Type};
+use crate::json::generics::reachable;
+use crate::json::model::{Field, FieldKind, Schema, StructSchema, Type};
 
 /// Where definitions live in a document.
 pub const DEFS: &str = "#/$defs/";
@@ -108,6 +109,7 @@ fn field_schema(schema: &Schema, f: &Field) -> Value {
             Some(g) => struct_schema(schema, g, false),
             None => json!({}),
         },
+        FieldKind::Inline(g) => struct_schema(schema, g, false),
         FieldKind::Slot {
             ty, bits, default, ..
         } => {
@@ -196,11 +198,23 @@ pub fn type_schema(schema: &Schema, ty: &Type) -> Value {
         // The definition allows null: an absent struct.
         Type::Struct(id) => json!({ "$ref": format!("{DEFS}{}", name_of(schema, *id)) }),
         Type::List(item) => json!({ "type": "array", "items": type_schema(schema, item) }),
+        // Described inline, with its parameters bound (a recursive generic struct
+        // stops being described after a few levels).
+        Type::Branded(..) => {
+            thread_local!(static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+            let depth = DEPTH.with(|d| d.replace(d.get() + 1));
+            let out = match schema.struct_of(ty) {
+                Ok(s) if depth < 8 => struct_schema(schema, &s, true),
+                _ => json!({}),
+            };
+            DEPTH.with(|d| d.set(depth));
+            out
+        }
         Type::Interface(_) => json!({
             "type": "null",
             "description": "a capability: JSON cannot carry one (use the typed API)",
         }),
-        Type::AnyPointer => json!({
+        Type::AnyPointer | Type::Param { .. } => json!({
             "type": "null",
             "description": "an AnyPointer or generic field: JSON cannot carry one (use the typed API)",
         }),

@@ -4,6 +4,7 @@
 //! A layer above the pool (it sends through the pool's one call path). Its modules:
 //! - `model`: the schema model read from a CodeGeneratorRequest (types, layouts,
 //!   defaults, doc comments, `$idempotent` / `$timeoutMs`);
+//! - `generics`: generic structs, instantiated with their bound types;
 //! - `raw`: untyped struct access at capnp's layout level;
 //! - `encode` (JSON -> capnp) and `decode` (capnp -> JSON), `base64` for Data;
 //! - `json_schema`: the JSON Schemas of the mapping; `validate`: checking params
@@ -24,6 +25,7 @@ pub(crate) mod base64;
 mod call;
 pub mod decode;
 pub mod encode;
+pub mod generics;
 pub mod json_schema;
 pub mod model;
 mod raw;

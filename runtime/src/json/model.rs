@@ -9,7 +9,7 @@
 //! a schema loaded from bytes ([`Schema::from_request`]) leaks one short string per
 //! method each time it is loaded.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use capnp::schema_capnp::{code_generator_request, field, node, type_, value};
@@ -72,6 +72,15 @@ pub enum Type {
     List(Box<Type>),
     Enum(u64),
     Struct(u64),
+    /// A generic struct with its parameters bound (`Pair(Text, Point)`): scope id and
+    /// the types bound to its parameters, per scope.
+    Branded(u64, crate::json::generics::Brand),
+    /// A generic parameter (`Key` inside `Pair(Key, Value)`): its scope and index;
+    /// replaced by the bound type when the struct is instantiated.
+    Param {
+        scope: u64,
+        index: u16,
+    },
     /// A capability: not representable in JSON.
     Interface(u64),
     /// `AnyPointer` or a generic parameter: not representable in JSON.
@@ -86,6 +95,8 @@ impl Type {
                 | Type::Data
                 | Type::List(_)
                 | Type::Struct(_)
+                | Type::Branded(..)
+                | Type::Param { .. }
                 | Type::Interface(_)
                 | Type::AnyPointer
         )
@@ -113,6 +124,8 @@ pub enum FieldKind {
     },
     /// A group: its fields share this struct's layout.
     Group(u64),
+    /// A group of an instantiated generic struct, its parameters bound.
+    Inline(Box<StructSchema>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -525,7 +538,7 @@ fn uint32(v: value::Reader<'_>) -> Option<u32> {
     }
 }
 
-fn type_of(t: type_::Reader<'_>) -> capnp::Result<Type> {
+pub(crate) fn type_of(t: type_::Reader<'_>) -> capnp::Result<Type> {
     Ok(match t.which()? {
         type_::Which::Void(()) => Type::Void,
         type_::Which::Bool(()) => Type::Bool,
@@ -544,27 +557,22 @@ fn type_of(t: type_::Reader<'_>) -> capnp::Result<Type> {
         type_::Which::List(l) => Type::List(Box::new(type_of(l.get_element_type()?)?)),
         type_::Which::Enum(e) => Type::Enum(e.get_type_id()),
         type_::Which::Struct(s) => {
-            if has_bindings(s.get_brand()?)? {
-                Type::AnyPointer
-            } else {
+            let brand = crate::json::generics::brand_of(s.get_brand()?, &type_of)?;
+            if brand.is_empty() {
                 Type::Struct(s.get_type_id())
+            } else {
+                Type::Branded(s.get_type_id(), brand)
             }
         }
         type_::Which::Interface(i) => Type::Interface(i.get_type_id()),
-        type_::Which::AnyPointer(_) => Type::AnyPointer,
+        type_::Which::AnyPointer(p) => match p.which()? {
+            type_::any_pointer::Which::Parameter(p) => Type::Param {
+                scope: p.get_scope_id(),
+                index: p.get_parameter_index(),
+            },
+            _ => Type::AnyPointer,
+        },
     })
-}
-
-/// Whether a brand binds generic parameters (generic structs are for the typed API).
-fn has_bindings(brand: capnp::schema_capnp::brand::Reader<'_>) -> capnp::Result<bool> {
-    for scope in brand.get_scopes()? {
-        if let capnp::schema_capnp::brand::scope::Which::Bind(b) = scope.which()? {
-            if !b?.is_empty() {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
 }
 
 /// A slot's default: primitive bits; a Text or Data default as JSON; a List or struct
@@ -618,32 +626,4 @@ fn default_of(
         }
     };
     Ok((bits, None, None))
-}
-
-/// Every struct and enum reachable from `root`, by id (for `$defs`).
-pub(crate) fn reachable(schema: &Schema, root: u64) -> BTreeMap<u64, ()> {
-    let mut seen = BTreeMap::new();
-    let mut todo = vec![root];
-    while let Some(id) = todo.pop() {
-        if seen.insert(id, ()).is_some() {
-            continue;
-        }
-        if let Some(s) = schema.structs.get(&id) {
-            for f in &s.fields {
-                match &f.kind {
-                    FieldKind::Group(g) => todo.push(*g),
-                    FieldKind::Slot { ty, .. } => {
-                        let mut t = ty;
-                        while let Type::List(inner) = t {
-                            t = inner;
-                        }
-                        if let Type::Struct(i) | Type::Enum(i) = t {
-                            todo.push(*i);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    seen
 }
