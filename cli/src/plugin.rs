@@ -21,7 +21,7 @@ pub enum PluginError {
     #[error("cannot compile `{path}`: {source}")]
     Compile {
         path: PathBuf,
-        source: polyhost_codegen::CodegenError,
+        source: Box<polyhost_codegen::CodegenError>,
     },
     #[error("`{path}`: {source}")]
     Schema {
@@ -34,7 +34,7 @@ pub enum PluginError {
     Guest {
         path: PathBuf,
         language: String,
-        source: polyhost_codegen::CodegenError,
+        source: Box<polyhost_codegen::CodegenError>,
     },
     #[error(transparent)]
     Adapter(#[from] polyhost::AdapterError),
@@ -75,7 +75,7 @@ impl SchemaFile {
     pub fn load(path: &Path) -> Result<SchemaFile, PluginError> {
         let compile = |source| PluginError::Compile {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         };
         let builder = builder(path);
         let request = builder.request().map_err(compile)?;
@@ -218,7 +218,7 @@ impl Plugin {
             .map_err(|source| PluginError::Guest {
                 path: schema.path.clone(),
                 language: language.clone(),
-                source,
+                source: Box::new(source),
             })?;
         let prefix = format!("{}/", options.adapter);
         // A pool holds `&'static` bindings: these live as long as the process.

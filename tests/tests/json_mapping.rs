@@ -12,9 +12,11 @@ fn features() -> std::sync::Arc<Schema> {
 
 #[test]
 fn integers_beyond_2_pow_53_are_strings_and_either_form_is_accepted() {
-    let mut p = Primitives::default();
-    p.i64 = (1 << 53) - 1;
-    p.u64 = 1 << 53;
+    let p = Primitives {
+        i64: (1 << 53) - 1,
+        u64: 1 << 53,
+        ..Primitives::default()
+    };
     let v = serde_json::to_value(&p).unwrap();
     assert_eq!(v["i64"], json!(9007199254740991i64));
     assert_eq!(v["u64"], json!("9007199254740992"));

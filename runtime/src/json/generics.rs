@@ -94,18 +94,14 @@ pub(crate) fn reachable(schema: &Schema, root: u64) -> BTreeMap<u64, ()> {
                 Type::Enum(id) => {
                     seen.insert(id, ());
                 }
-                Type::Struct(id) => {
-                    if seen.insert(id, ()).is_none() {
-                        if let Ok(s) = schema.struct_(id) {
-                            todo.push(Cow::Borrowed(s));
-                        }
+                Type::Struct(id) if seen.insert(id, ()).is_none() => {
+                    if let Ok(s) = schema.struct_(id) {
+                        todo.push(Cow::Borrowed(s));
                     }
                 }
-                Type::Branded(id, ref brand) => {
-                    if instantiated.insert(format!("{id}{brand:?}")) {
-                        if let Ok(s) = schema.instantiate(id, brand) {
-                            todo.push(Cow::Owned(s));
-                        }
+                Type::Branded(id, ref brand) if instantiated.insert(format!("{id}{brand:?}")) => {
+                    if let Ok(s) = schema.instantiate(id, brand) {
+                        todo.push(Cow::Owned(s));
                     }
                 }
                 _ => {}

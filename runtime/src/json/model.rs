@@ -242,7 +242,8 @@ impl Schema {
     /// The schema embedded in generated bindings (`Bindings::schema_request`), loaded
     /// once per process.
     pub fn embedded(bytes: &'static [u8]) -> Result<Arc<Schema>, SchemaError> {
-        static LOADED: OnceLock<Mutex<HashMap<(usize, usize), Arc<Schema>>>> = OnceLock::new();
+        type Loaded = Mutex<HashMap<(usize, usize), Arc<Schema>>>;
+        static LOADED: OnceLock<Loaded> = OnceLock::new();
         let key = (bytes.as_ptr() as usize, bytes.len());
         let cache = LOADED.get_or_init(Mutex::default);
         if let Some(s) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
