@@ -176,3 +176,24 @@ fn generic_instantiations_map_with_their_bound_types() {
         "{errors:?}"
     );
 }
+
+/// Zero-sized list elements take no bytes on the wire: a value may turn at most
+/// `codec::ZERO_SIZED_STRUCTS` of them (a Void counting 1/16) into JSON, as the typed
+/// decoding may build, so a small message cannot claim gigabytes of JSON.
+#[test]
+fn zero_sized_list_elements_are_bounded_when_decoded_to_json() {
+    use polyhost_tests::conformance::conformance::Everything;
+    let limit = polyhost::codec::ZERO_SIZED_STRUCTS as usize * 16;
+    let within = Everything {
+        voids: vec![(); limit],
+        ..Everything::default()
+    };
+    let v = serde_json::to_value(&within).unwrap();
+    assert_eq!(v["voids"].as_array().unwrap().len(), limit);
+    let beyond = Everything {
+        voids: vec![(); limit + 16],
+        ..Everything::default()
+    };
+    let e = serde_json::to_value(&beyond).unwrap_err().to_string();
+    assert!(e.contains("/voids") && e.contains("zero-sized"), "{e}");
+}

@@ -46,12 +46,12 @@ fn message_error(pointer: &str) -> impl Fn(capnp::Error) -> DecodeError + '_ {
 pub fn struct_at(schema: &Schema, id: u64, p: any_pointer::Reader<'_>) -> Result<Value> {
     let s = schema.struct_(id).map_err(message_error(""))?;
     let r = p.get_as::<StructIn<'_>>().map_err(message_error(""))?.0;
-    Decoder { schema }.struct_value(s, &r, "")
+    Decoder::new(schema).struct_value(s, &r, "")
 }
 
 /// A list of `item` (a stream batch) as JSON values.
 pub fn list_at(schema: &Schema, item: &Type, p: any_pointer::Reader<'_>) -> Result<Vec<Value>> {
-    match (Decoder { schema }).list(item, p, "")? {
+    match Decoder::new(schema).list(item, p, "")? {
         Value::Array(items) => Ok(items),
         _ => Ok(vec![]),
     }
@@ -62,13 +62,41 @@ pub(crate) fn decode_default(schema: &Schema, ty: &Type, bytes: &[u8]) -> capnp:
     let mut slice = bytes;
     let message = capnp::serialize::read_message(&mut slice, Default::default())?;
     let root: any_pointer::Reader<'_> = message.get_root()?;
-    Decoder { schema }
+    Decoder::new(schema)
         .pointer(ty, root, "", None)
         .map_err(|e| capnp::Error::failed(e.to_string()))
 }
 
 struct Decoder<'s> {
     schema: &'s Schema,
+    /// Zero-sized list elements this decode may still turn into JSON values: they take
+    /// no bytes on the wire, so a tiny message could claim millions (the typed path's
+    /// `codec::ZERO_SIZED_STRUCTS`, a `List(Void)` element counting 1/16).
+    zero_sized_left: std::cell::Cell<u64>,
+}
+
+impl<'s> Decoder<'s> {
+    fn new(schema: &'s Schema) -> Self {
+        Decoder {
+            schema,
+            zero_sized_left: std::cell::Cell::new(crate::rpc::codec::ZERO_SIZED_STRUCTS),
+        }
+    }
+
+    fn charge_zero_sized(&self, count: u32, at: &str) -> Result<()> {
+        let left = self.zero_sized_left.get();
+        if u64::from(count) > left {
+            return Err(DecodeError::Message {
+                pointer: at.into(),
+                message: format!(
+                    "more zero-sized list elements than one value may hold ({} at most)",
+                    crate::rpc::codec::ZERO_SIZED_STRUCTS
+                ),
+            });
+        }
+        self.zero_sized_left.set(left - u64::from(count));
+        Ok(())
+    }
 }
 
 /// An integer as JSON: a number within 2^53, else a decimal string.
@@ -225,7 +253,11 @@ impl Decoder<'_> {
             }};
         }
         let items: Vec<Value> = match item {
-            Type::Void => prim!((), |_| Value::Null),
+            Type::Void => {
+                let l = p.get_as::<primitive_list::Reader<'_, ()>>().map_err(&err)?;
+                self.charge_zero_sized(l.len().div_ceil(16), at)?;
+                vec![Value::Null; l.len() as usize]
+            }
             Type::Bool => prim!(bool, Value::Bool),
             Type::Int8 => prim!(i8, Value::from),
             Type::Int16 => prim!(i16, Value::from),
@@ -273,6 +305,14 @@ impl Decoder<'_> {
                 let l = p
                     .get_as::<struct_list::Reader<'_, AnyStruct>>()
                     .map_err(&err)?;
+                // Elements all have the list's size: the first one says whether it is zero.
+                let zero_sized = match l.try_get(0) {
+                    Some(first) => first.0.total_size().map_err(&err)?.word_count == 0,
+                    None => false,
+                };
+                if zero_sized {
+                    self.charge_zero_sized(l.len(), at)?;
+                }
                 let mut out = Vec::with_capacity(l.len() as usize);
                 for (i, r) in l.iter().enumerate() {
                     out.push(self.struct_value(&s, &r.0, &format!("{at}/{i}"))?);
