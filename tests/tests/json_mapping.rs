@@ -197,3 +197,23 @@ fn zero_sized_list_elements_are_bounded_when_decoded_to_json() {
     let e = serde_json::to_value(&beyond).unwrap_err().to_string();
     assert!(e.contains("/voids") && e.contains("zero-sized"), "{e}");
 }
+
+/// A `Sink(T)` param is no part of the JSON: the call fills it and streams its items.
+#[test]
+fn a_sink_param_is_left_out_of_the_params() {
+    let schema = features();
+    let numbers = schema.method("Calculator.numbers").unwrap();
+    let doc = json_schema::document(&schema, numbers.params);
+    assert!(doc["properties"].get("count").is_some(), "{doc}");
+    assert!(doc["properties"].get("out").is_none(), "{doc}");
+    assert!(validate::check(&schema, numbers.params, &json!({ "count": 3 })).is_ok());
+    assert!(validate::check(&schema, numbers.params, &json!({ "out": null })).is_err());
+    let params = CalculatorNumbersParams {
+        count: 3,
+        out: None,
+    };
+    assert_eq!(
+        serde_json::to_value(&params).unwrap(),
+        json!({ "count": 3 })
+    );
+}

@@ -125,7 +125,7 @@ impl Decoder<'_> {
             .discriminant_offset
             .map(|o| r.get_data_field::<u16>(o as usize));
         for f in &s.fields {
-            if f.discriminant.is_some() && f.discriminant != which {
+            if (f.discriminant.is_some() && f.discriminant != which) || f.is_sink() {
                 continue;
             }
             let here = format!("{at}/{}", f.name);

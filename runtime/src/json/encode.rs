@@ -136,7 +136,7 @@ impl Encoder<'_> {
             return Err(type_error(at, format!("an object ({})", s.name), v));
         };
         for key in obj.keys() {
-            if !s.fields.iter().any(|f| &f.name == key) {
+            if !s.fields.iter().any(|f| &f.name == key && !f.is_sink()) {
                 return Err(EncodeError::UnknownField {
                     pointer: at.into(),
                     field: key.clone(),
@@ -144,6 +144,7 @@ impl Encoder<'_> {
                     known: s
                         .fields
                         .iter()
+                        .filter(|f| !f.is_sink())
                         .map(|f| f.name.as_str())
                         .collect::<Vec<_>>()
                         .join(", "),

@@ -74,7 +74,7 @@ fn describe(v: &mut Value, doc: &str) {
 /// to) also allows null, an absent struct.
 pub fn struct_schema(schema: &Schema, s: &StructSchema, nullable: bool) -> Value {
     let mut properties = Map::new();
-    for f in &s.fields {
+    for f in s.fields.iter().filter(|f| !f.is_sink()) {
         properties.insert(f.name.clone(), field_schema(schema, f));
     }
     let mut out = json!({

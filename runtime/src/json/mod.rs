@@ -19,7 +19,8 @@
 //! UInt64 -> a number within ±(2^53 - 1), else a decimal string (both accepted on
 //! input); Float32/64 -> a number, or "NaN" / "Infinity" / "-Infinity"; Data -> base64
 //! (standard alphabet, padded); enum -> the enumerant's name; an absent struct -> null;
-//! capabilities and AnyPointer -> refused (the typed API carries them).
+//! capabilities and AnyPointer -> refused (the typed API carries them); a `Sink(T)`
+//! param is left out (the call fills it, and its items are the call's JSON stream).
 
 pub(crate) mod base64;
 mod call;

@@ -21,7 +21,7 @@ const WORKER_ANNOTATION: u64 = 0xbe8e1cfbd08ab08e;
 const HOST_ANNOTATION: u64 = 0xcd00f7148f6244e4;
 const IDEMPOTENT_ANNOTATION: u64 = 0xd92225709558ae77;
 const TIMEOUT_ANNOTATION: u64 = 0xea38287f05f1922c;
-const SINK_INTERFACE: u64 = 0x950d47d539ceb3b3;
+pub(crate) const SINK_INTERFACE: u64 = 0x950d47d539ceb3b3;
 
 /// Why a CodeGeneratorRequest could not be loaded as a schema model.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -150,6 +150,19 @@ pub struct StructSchema {
     pub discriminant_offset: Option<u32>,
     /// In declaration order.
     pub fields: Vec<Field>,
+}
+
+impl Field {
+    /// A `Sink(T)` field: the call path fills it, JSON never carries it.
+    pub fn is_sink(&self) -> bool {
+        matches!(
+            self.kind,
+            FieldKind::Slot {
+                ty: Type::Interface(SINK_INTERFACE),
+                ..
+            }
+        )
+    }
 }
 
 impl StructSchema {
