@@ -207,3 +207,36 @@ pub async fn capabilities_in_json_results_are_refused(guest: Guest) {
     }
     g.stop().await;
 }
+
+/// A call by name takes the typed calls' path through the pool: the caller's deadline
+/// cancels it, and it is counted in the per-method metrics under the schema's name.
+pub async fn call_json_takes_the_pool_call_path(guest: Guest) {
+    let g = start(&guest).await;
+    let options = polyhost::CallOptions {
+        timeout: Some(std::time::Duration::from_millis(300)),
+        ..Default::default()
+    };
+    let slept = within(
+        CALL,
+        "call_json",
+        g.pool
+            .call_json("Conformance.sleep", json!({ "ms": 20_000 }), options),
+    )
+    .await;
+    assert!(
+        matches!(
+            slept,
+            Err(JsonCallError::Call(polyhost::CallError::Timeout { .. }))
+        ),
+        "[{}] {slept:?}",
+        guest.adapter
+    );
+    echo_json(&g.pool, json!({ "value": {} })).await.unwrap();
+    let stats = g.pool.stats();
+    let of = |name: &str| stats.methods.iter().find(|m| m.method == name).cloned();
+    let sleep = of("Conformance.sleep").expect("sleep is in the metrics");
+    assert_eq!((sleep.calls, sleep.errors), (1, 1), "[{}]", guest.adapter);
+    let echo = of("Conformance.echo").expect("echo is in the metrics");
+    assert_eq!((echo.calls, echo.errors), (1, 0), "[{}]", guest.adapter);
+    g.stop().await;
+}

@@ -64,4 +64,5 @@ scenarios!(
     invalid_json_params_are_refused_before_sending,
     stream_items_arrive_as_json_values,
     capabilities_in_json_results_are_refused,
+    call_json_takes_the_pool_call_path,
 );
