@@ -122,7 +122,8 @@ impl Plan {
     fn listing(&self) -> Vec<(String, PathBuf, &[u8])> {
         let mut out = Vec::new();
         for (path, bytes) in &self.rust {
-            if !path.starts_with(GUEST_MODULES_DIR) {
+            // The embedded request is binary, not source.
+            if !path.starts_with(GUEST_MODULES_DIR) && path != Path::new(SCHEMA_REQUEST_FILE) {
                 out.push((
                     format!("rust/{}", slash_path(path)),
                     path.clone(),
@@ -158,6 +159,10 @@ impl Plan {
 
 /// The file, in the Rust output folder, that lists every generated file.
 pub const LISTING_FILE: &str = "polyhost_generated.txt";
+
+/// The CodeGeneratorRequest, beside the Rust bindings, that they embed
+/// (`Bindings::schema_request`: calls by name and the JSON mapping read it).
+pub const SCHEMA_REQUEST_FILE: &str = "polyhost_schema_request.bin";
 
 /// Folder, below the Rust output folder, where the embedded guest modules are kept.
 const GUEST_MODULES_DIR: &str = "polyhost_guests";
@@ -403,6 +408,7 @@ impl Builder {
             PathBuf::from("polyhost_guests.rs"),
             self.guest_table(&guests).into_bytes(),
         ));
+        rust.push((PathBuf::from(SCHEMA_REQUEST_FILE), request));
         Ok(Plan { ir, rust, guests })
     }
 
@@ -435,6 +441,12 @@ impl Builder {
             out.push_str("        ],\n    },\n");
         }
         out.push_str("];\n");
+        out.push_str(&format!(
+            "\n/// The CodeGeneratorRequest of these schemas (with doc comments), for calls by\n\
+             /// name and the JSON mapping (`Bindings::schema_request`).\n\
+             #[doc(hidden)]\n\
+             pub static POLYHOST_SCHEMA_REQUEST: &[u8] = include_bytes!(\"{SCHEMA_REQUEST_FILE}\");\n"
+        ));
         out
     }
 

@@ -36,10 +36,11 @@ fn rust_out_dir_receives_raw_and_polyhost_modules() {
         "polyhost_bindings.rs",
         "polyhost_guests.rs",
         "polyhost_generated.txt",
+        "polyhost_schema_request.bin",
     ] {
         assert!(out.join(name).is_file(), "{name} missing");
     }
-    assert_eq!(output.written.len(), 5);
+    assert_eq!(output.written.len(), 6);
 }
 
 #[test]

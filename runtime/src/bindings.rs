@@ -14,6 +14,10 @@ pub struct Bindings {
     pub fingerprint: &'static str,
     /// The guest modules generated in the same build, one entry per language.
     pub guests: &'static [GuestModules],
+    /// The CodeGeneratorRequest the bindings were generated from (every schema of
+    /// the build, with doc comments): what calls by name and the JSON mapping read
+    /// (`polyhost::json::Schema::embedded`). Empty in bindings made by hand.
+    pub schema_request: &'static [u8],
 }
 
 /// The modules generated for one guest language.

@@ -14,6 +14,11 @@
 //!   guest runtimes), the verified cache folder, launching a worker on a socketpair,
 //!   template processes that fork workers, output forwarding, exit watches.
 //!
+//! Above the pool: **json** (`json/`): dynamic calls by method name with JSON params
+//! and results ([`Pool::call_json`]), the schema model they read from the
+//! CodeGeneratorRequest embedded in bindings, and the JSON mapping generated owned
+//! types serialise by.
+//!
 //! Beside them: `error` (what callers and handlers see when something fails; imported
 //! by every layer), `executor` (the few shared threads all I/O with workers runs on),
 //! `task` (tasks aborted with their owner), `bindings` (what
@@ -28,6 +33,7 @@
 mod bindings;
 mod error;
 mod executor;
+pub mod json;
 mod pool;
 mod process;
 mod rpc;
@@ -40,6 +46,7 @@ pub mod worker;
 
 pub use bindings::{generated_files, Bindings, GeneratedFilesError, GuestModules};
 pub use error::{CallError, ErrorKind, ExitReason, HandlerError};
+pub use json::{JsonCallError, JsonReply, JsonStream};
 pub use pool::builder::PoolBuilder;
 pub use pool::config::{StartMode, DEFAULT_CALL_TIMEOUT};
 pub use pool::error::PoolError;
@@ -67,6 +74,7 @@ pub mod __private {
     pub use futures;
     pub use schemars;
     pub use serde;
+    pub use serde_json;
 }
 
 /// Includes the generated bindings (`$OUT_DIR/polyhost_bindings.rs`) at this point;

@@ -101,9 +101,15 @@ fn runtime_protocol_bindings_are_current() {
         .generate()
         .unwrap();
     let checked_in = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime/src/generated");
-    for name in ["polyhost_capnp.rs", "polyhost.rs", "polyhost_bindings.rs"] {
-        let fresh = std::fs::read_to_string(out.path().join(name)).unwrap();
-        let current = std::fs::read_to_string(format!("{checked_in}/{name}")).unwrap_or_default();
+    for name in [
+        "polyhost_capnp.rs",
+        "polyhost.rs",
+        "polyhost_bindings.rs",
+        "polyhost_guests.rs",
+        "polyhost_schema_request.bin",
+    ] {
+        let fresh = std::fs::read(out.path().join(name)).unwrap();
+        let current = std::fs::read(format!("{checked_in}/{name}")).unwrap_or_default();
         assert!(
             fresh == current,
             "runtime/src/generated/{name} is stale; regenerate with:\n  cargo run -p polyhost-codegen -- --polyhost-crate crate --rust-out runtime/src/generated schema/polyhost.capnp"

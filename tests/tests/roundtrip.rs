@@ -231,13 +231,32 @@ fn polyhost_tests_color_offset() -> usize {
     }
 }
 
+/// The owned types' JSON Schema (schemars) is the JSON mapping's: every field and
+/// union member by its schema name, and what the types serialise validates.
 #[test]
 fn json_schemas_describe_the_owned_types() {
     let schema = serde_json::to_value(schemars::schema_for!(Shape)).unwrap();
-    let props = &schema["properties"];
-    for field in ["name", "which", "style", "anchor", "origin", "label"] {
+    assert_eq!(schema["$ref"], "#/$defs/Shape", "{schema}");
+    let props = &schema["$defs"]["Shape"]["properties"];
+    for field in [
+        "name",
+        "style",
+        "anchor",
+        "origin",
+        "label",
+        "circle",
+        "rectangle",
+        "polygon",
+        "empty",
+    ] {
         assert!(props.get(field).is_some(), "{field} missing from {schema}");
     }
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let value = serde_json::to_value(Shape::default()).unwrap();
+    assert!(
+        validator.is_valid(&value),
+        "{value} does not match {schema}"
+    );
     let json = serde_json::to_string(&Point { x: 1.0, y: 2.0 }).unwrap();
     assert_eq!(json, r#"{"x":1.0,"y":2.0}"#);
 }

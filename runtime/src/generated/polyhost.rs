@@ -17,6 +17,7 @@ pub const BINDINGS: crate::Bindings = crate::Bindings {
     schema: SCHEMA,
     fingerprint: FINGERPRINT,
     guests: crate::POLYHOST_GUEST_MODULES,
+    schema_request: crate::POLYHOST_SCHEMA_REQUEST,
 };
 
 /// Separates `Type: message` from the raising language's traceback in the reason of a
@@ -24,9 +25,9 @@ pub const BINDINGS: crate::Bindings = crate::Bindings {
 /// traceback travels in the reason); the receiver splits it off again.
 pub const TRACEBACK_MARKER: &str = "\n--- polyhost traceback ---\n";
 /// An error crossing the boundary as data (a stream ending in error).
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     /// the exception's type name in the raising language
     pub r#type: String,
@@ -53,6 +54,30 @@ impl crate::Struct for Failure {
     }
 }
 
+impl crate::__private::serde::Serialize for Failure {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0xae788be47cc47d01, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for Failure {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0xae788be47cc47d01, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for Failure {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "Failure".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0xae788be47cc47d01, g)
+    }
+}
+
 impl Default for Failure {
     /// The schema's defaults (what an all-zero message decodes to).
     fn default() -> Self {
@@ -60,9 +85,9 @@ impl Default for Failure {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerProcessStartParams {
     pub callbacks: Vec<Service>,
 }
@@ -82,6 +107,30 @@ impl crate::Struct for WorkerProcessStartParams {
     }
 }
 
+impl crate::__private::serde::Serialize for WorkerProcessStartParams {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0x9459077bfe949c6e, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for WorkerProcessStartParams {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0x9459077bfe949c6e, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for WorkerProcessStartParams {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "WorkerProcess.startParams".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0x9459077bfe949c6e, g)
+    }
+}
+
 impl Default for WorkerProcessStartParams {
     /// The schema's defaults (what an all-zero message decodes to).
     fn default() -> Self {
@@ -89,9 +138,9 @@ impl Default for WorkerProcessStartParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerProcessStartResults {
     pub info: WorkerInfo,
     pub services: Vec<Service>,
@@ -114,6 +163,30 @@ impl crate::Struct for WorkerProcessStartResults {
     }
 }
 
+impl crate::__private::serde::Serialize for WorkerProcessStartResults {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0xcbee8bd30099a0db, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for WorkerProcessStartResults {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0xcbee8bd30099a0db, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for WorkerProcessStartResults {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "WorkerProcess.startResults".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0xcbee8bd30099a0db, g)
+    }
+}
+
 impl Default for WorkerProcessStartResults {
     /// The schema's defaults (what an all-zero message decodes to).
     fn default() -> Self {
@@ -121,9 +194,9 @@ impl Default for WorkerProcessStartResults {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerProcessScopedParams {
     pub context: CallContext,
     pub interface_id: u64,
@@ -146,6 +219,30 @@ impl crate::Struct for WorkerProcessScopedParams {
     }
 }
 
+impl crate::__private::serde::Serialize for WorkerProcessScopedParams {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0x895f4f4155ad5903, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for WorkerProcessScopedParams {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0x895f4f4155ad5903, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for WorkerProcessScopedParams {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "WorkerProcess.scopedParams".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0x895f4f4155ad5903, g)
+    }
+}
+
 impl Default for WorkerProcessScopedParams {
     /// The schema's defaults (what an all-zero message decodes to).
     fn default() -> Self {
@@ -153,9 +250,9 @@ impl Default for WorkerProcessScopedParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerProcessScopedResults {
     pub service: Option<crate::Capability>,
 }
@@ -175,6 +272,30 @@ impl crate::Struct for WorkerProcessScopedResults {
     }
 }
 
+impl crate::__private::serde::Serialize for WorkerProcessScopedResults {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0xda06c5dfd17b8ebf, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for WorkerProcessScopedResults {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0xda06c5dfd17b8ebf, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for WorkerProcessScopedResults {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "WorkerProcess.scopedResults".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0xda06c5dfd17b8ebf, g)
+    }
+}
+
 impl Default for WorkerProcessScopedResults {
     /// The schema's defaults (what an all-zero message decodes to).
     fn default() -> Self {
@@ -182,9 +303,9 @@ impl Default for WorkerProcessScopedResults {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerProcessPingParams {
     pub nonce: u64,
 }
@@ -204,6 +325,30 @@ impl crate::Struct for WorkerProcessPingParams {
     }
 }
 
+impl crate::__private::serde::Serialize for WorkerProcessPingParams {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0xe0671965793d7506, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for WorkerProcessPingParams {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0xe0671965793d7506, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for WorkerProcessPingParams {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "WorkerProcess.pingParams".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0xe0671965793d7506, g)
+    }
+}
+
 impl Default for WorkerProcessPingParams {
     /// The schema's defaults (what an all-zero message decodes to).
     fn default() -> Self {
@@ -211,9 +356,9 @@ impl Default for WorkerProcessPingParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerProcessPingResults {
     pub nonce: u64,
 }
@@ -233,6 +378,30 @@ impl crate::Struct for WorkerProcessPingResults {
     }
 }
 
+impl crate::__private::serde::Serialize for WorkerProcessPingResults {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0xdc596216bf6da42e, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for WorkerProcessPingResults {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0xdc596216bf6da42e, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for WorkerProcessPingResults {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "WorkerProcess.pingResults".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0xdc596216bf6da42e, g)
+    }
+}
+
 impl Default for WorkerProcessPingResults {
     /// The schema's defaults (what an all-zero message decodes to).
     fn default() -> Self {
@@ -240,9 +409,9 @@ impl Default for WorkerProcessPingResults {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerProcessShutdownParams {
 }
 
@@ -259,6 +428,30 @@ impl crate::Struct for WorkerProcessShutdownParams {
     }
 }
 
+impl crate::__private::serde::Serialize for WorkerProcessShutdownParams {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0xa6d590f15b7236b6, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for WorkerProcessShutdownParams {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0xa6d590f15b7236b6, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for WorkerProcessShutdownParams {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "WorkerProcess.shutdownParams".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0xa6d590f15b7236b6, g)
+    }
+}
+
 impl Default for WorkerProcessShutdownParams {
     /// The schema's defaults (what an all-zero message decodes to).
     fn default() -> Self {
@@ -266,9 +459,9 @@ impl Default for WorkerProcessShutdownParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerProcessShutdownResults {
 }
 
@@ -285,6 +478,30 @@ impl crate::Struct for WorkerProcessShutdownResults {
     }
 }
 
+impl crate::__private::serde::Serialize for WorkerProcessShutdownResults {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0x8d3e3b3246bcbf8d, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for WorkerProcessShutdownResults {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0x8d3e3b3246bcbf8d, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for WorkerProcessShutdownResults {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "WorkerProcess.shutdownResults".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0x8d3e3b3246bcbf8d, g)
+    }
+}
+
 impl Default for WorkerProcessShutdownResults {
     /// The schema's defaults (what an all-zero message decodes to).
     fn default() -> Self {
@@ -292,9 +509,9 @@ impl Default for WorkerProcessShutdownResults {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     pub interface_id: u64,
     /// the schema's interface name, for diagnostics
@@ -321,6 +538,30 @@ impl crate::Struct for Service {
     }
 }
 
+impl crate::__private::serde::Serialize for Service {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0x8ba9cacc86853bb3, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for Service {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0x8ba9cacc86853bb3, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for Service {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "Service".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0x8ba9cacc86853bb3, g)
+    }
+}
+
 impl Default for Service {
     /// The schema's defaults (what an all-zero message decodes to).
     fn default() -> Self {
@@ -328,9 +569,9 @@ impl Default for Service {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerInfo {
     /// "python", "node", ...
     pub language: String,
@@ -365,6 +606,30 @@ impl crate::Struct for WorkerInfo {
     }
 }
 
+impl crate::__private::serde::Serialize for WorkerInfo {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0xd3a0bd8f0c1e6b55, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for WorkerInfo {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0xd3a0bd8f0c1e6b55, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for WorkerInfo {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "WorkerInfo".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0xd3a0bd8f0c1e6b55, g)
+    }
+}
+
 impl Default for WorkerInfo {
     /// The schema's defaults (what an all-zero message decodes to).
     fn default() -> Self {
@@ -372,9 +637,9 @@ impl Default for WorkerInfo {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct SchemaFingerprint {
     /// schema file, as named in generated headers
     pub schema: String,
@@ -399,6 +664,30 @@ impl crate::Struct for SchemaFingerprint {
     }
 }
 
+impl crate::__private::serde::Serialize for SchemaFingerprint {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0xa5c8e2f1b7d04963, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for SchemaFingerprint {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0xa5c8e2f1b7d04963, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for SchemaFingerprint {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "SchemaFingerprint".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0xa5c8e2f1b7d04963, g)
+    }
+}
+
 impl Default for SchemaFingerprint {
     /// The schema's defaults (what an all-zero message decodes to).
     fn default() -> Self {
@@ -406,9 +695,9 @@ impl Default for SchemaFingerprint {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, crate::__private::serde::Serialize, crate::__private::serde::Deserialize, crate::__private::schemars::JsonSchema)]
-#[serde(crate = "crate::__private::serde")]
-#[schemars(crate = "crate::__private::schemars")]
+///
+/// Serialises by the JSON mapping of calls by name (`polyhost::json`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct CallContext {
     /// W3C traceparent of the host span, empty when none
     pub trace_parent: String,
@@ -434,6 +723,30 @@ impl crate::Struct for CallContext {
         b.set_deadline_unix_ms(self.deadline_unix_ms);
         b.set_session(self.session.as_str());
         Ok(())
+    }
+}
+
+impl crate::__private::serde::Serialize for CallContext {
+    fn serialize<S: crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::typed::serialize(self, crate::POLYHOST_SCHEMA_REQUEST, 0xf1e9d7c5b3a19284, s)
+    }
+}
+
+impl<'de> crate::__private::serde::Deserialize<'de> for CallContext {
+    fn deserialize<D: crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::json::typed::deserialize(crate::POLYHOST_SCHEMA_REQUEST, 0xf1e9d7c5b3a19284, d)
+    }
+}
+
+impl crate::__private::schemars::JsonSchema for CallContext {
+    fn schema_name() -> ::std::borrow::Cow<'static, str> {
+        "CallContext".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut crate::__private::schemars::SchemaGenerator) -> crate::__private::schemars::Schema {
+        crate::json::typed::json_schema(crate::POLYHOST_SCHEMA_REQUEST, 0xf1e9d7c5b3a19284, g)
     }
 }
 

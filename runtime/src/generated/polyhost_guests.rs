@@ -6,3 +6,8 @@
 #[doc(hidden)]
 pub static POLYHOST_GUEST_MODULES: &[crate::GuestModules] = &[
 ];
+
+/// The CodeGeneratorRequest of these schemas (with doc comments), for calls by
+/// name and the JSON mapping (`Bindings::schema_request`).
+#[doc(hidden)]
+pub static POLYHOST_SCHEMA_REQUEST: &[u8] = include_bytes!("polyhost_schema_request.bin");

@@ -157,14 +157,25 @@ struct LocalSink<T> {
     items: mpsc::Sender<Result<T, CallError>>,
     method: &'static str,
     order: Arc<Order>,
+    read: ReadBatch<T>,
 }
 
+/// Reads one pushed batch (an `AnyList` of `T`) into items.
+pub type ReadBatch<T> = Arc<
+    dyn Fn(capnp::any_pointer::Reader<'_>, &dyn CapBridge) -> capnp::Result<Vec<T>> + Send + Sync,
+>;
+
 impl<T> LocalSink<T> {
-    fn new(items: mpsc::Sender<Result<T, CallError>>, method: &'static str) -> Self {
+    fn new(
+        items: mpsc::Sender<Result<T, CallError>>,
+        method: &'static str,
+        read: ReadBatch<T>,
+    ) -> Self {
         LocalSink {
             items,
             method,
             order: Arc::default(),
+            read,
         }
     }
 }
@@ -292,7 +303,7 @@ fn broken_stream() -> HandlerError {
     )
 }
 
-impl<T: ListItem> Dispatch for LocalSink<T> {
+impl<T: Send + 'static> Dispatch for LocalSink<T> {
     fn interface_name(&self) -> &'static str {
         "Sink"
     }
@@ -312,7 +323,7 @@ impl<T: ListItem> Dispatch for LocalSink<T> {
         match (interface_id, method_id) {
             (SINK_INTERFACE_ID, PUSH) => {
                 let batch = crate::rpc::codec::decoding(|| {
-                    T::read_batch(
+                    (self.read)(
                         capnp::any_pointer::Reader::new(p.get_pointer_field(0)),
                         caps,
                     )
@@ -406,8 +417,20 @@ impl<T: ListItem> ItemStream<T> {
         F: FnOnce(SinkHandle<T>) -> Fut,
         Fut: std::future::Future<Output = Result<(), CallError>> + Send + 'static,
     {
+        Self::open_reading(cap, Arc::new(|list, caps| T::read_batch(list, caps)), call)
+    }
+}
+
+impl<T: Send + 'static> ItemStream<T> {
+    /// [`ItemStream::open`] for items read by `read` (the JSON path's, whose item type
+    /// is known only at run time).
+    pub(crate) fn open_reading<F, Fut>(cap: &Capability, read: ReadBatch<T>, call: F) -> Self
+    where
+        F: FnOnce(SinkHandle<T>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), CallError>> + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel(BUFFER_ITEMS);
-        let sink = LocalSink::new(tx, "Sink.push");
+        let sink = LocalSink::new(tx, "Sink.push", read);
         match cap.hook().export(Arc::new(sink)) {
             Ok(local) => ItemStream {
                 items: Some(rx),
@@ -421,7 +444,9 @@ impl<T: ListItem> ItemStream<T> {
             },
         }
     }
+}
 
+impl<T> ItemStream<T> {
     /// A stream that yields `error` and ends.
     pub fn failed(error: CallError) -> Self {
         ItemStream {

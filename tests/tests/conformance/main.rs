@@ -12,6 +12,7 @@ mod abuse;
 mod calls;
 mod corpus;
 mod hostile;
+mod json;
 mod protocol;
 mod raw;
 mod registry;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use abuse::*;
 use calls::*;
+use json::*;
 use protocol::*;
 use transfer::*;
 use values::*;
@@ -58,4 +60,9 @@ scenarios!(
     many_calls_in_flight_on_one_connection_all_answer,
     unknown_methods_and_interfaces_are_unimplemented,
     unimplemented_and_unknown_messages_are_echoed_and_the_connection_carries_on,
+    every_type_round_trips_through_call_json,
+    invalid_json_params_are_refused_before_sending,
+    stream_items_arrive_as_json_values,
+    capabilities_in_json_results_are_refused,
+    call_json_takes_the_pool_call_path,
 );

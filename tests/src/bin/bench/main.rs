@@ -36,6 +36,7 @@ mod bare;
 mod figures;
 mod floor;
 mod hop;
+mod json;
 
 use bare::*;
 use figures::*;
@@ -350,6 +351,7 @@ async fn run() -> Result<(), BoxError> {
     for language in ["node", "ruby"] {
         language_rows(&mut table, &mut targets, language).await?;
     }
+    json::json_rows(&mut table).await?;
 
     table.print();
     targets.print();
