@@ -1,4 +1,4 @@
-//! The command line, parsed by hand (two subcommands and a few flags need no parser
+//! The command line, parsed by hand (three subcommands and a few flags need no parser
 //! crate): what each subcommand was asked to do, or a usage error.
 
 use std::path::PathBuf;
@@ -11,6 +11,10 @@ usage:
                 [--adapter python|node|ruby] [--module-path DIR]... [--timeout-ms N]
       starts the plugin, calls the method with the JSON params and prints the results
       (a streaming method's items as JSON lines)
+  polyhost mcp FILE.capnp --plugin ENTRY
+                [--adapter python|node|ruby] [--module-path DIR]... [--timeout-ms N]
+      serves the file's $worker methods as the tools of a Model Context Protocol
+      server on stdin/stdout (tool `Interface_method`), calling the plugin's workers
 
 exit status: 0 done; 2 usage error or params that do not match the method's schema
 (nothing is sent); 1 any other failure (schema, unknown method, worker error).";
@@ -22,6 +26,7 @@ pub enum Command {
         method: Option<String>,
     },
     Call(CallArgs),
+    Mcp(McpArgs),
     Help,
 }
 
@@ -30,6 +35,18 @@ pub struct CallArgs {
     pub file: PathBuf,
     pub method: String,
     pub params: String,
+    pub plugin: PluginArgs,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpArgs {
+    pub file: PathBuf,
+    pub plugin: PluginArgs,
+}
+
+/// The flags that say how to start a plugin (`call` and `mcp`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginArgs {
     pub entry: String,
     pub adapter: String,
     pub module_paths: Vec<PathBuf>,
@@ -65,12 +82,33 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                 "`schema` takes FILE.capnp and, optionally, Interface.method",
             )),
         },
-        "call" => parse_call(rest),
+        "call" => {
+            let (positional, plugin) = plugin_flags("call", rest)?;
+            let [file, method, params] = <[String; 3]>::try_from(positional).map_err(|_| {
+                usage("`call` takes FILE.capnp, Interface.method and the params as JSON")
+            })?;
+            Ok(Command::Call(CallArgs {
+                file: file.into(),
+                method,
+                params,
+                plugin,
+            }))
+        }
+        "mcp" => {
+            let (positional, plugin) = plugin_flags("mcp", rest)?;
+            let [file] =
+                <[String; 1]>::try_from(positional).map_err(|_| usage("`mcp` takes FILE.capnp"))?;
+            Ok(Command::Mcp(McpArgs {
+                file: file.into(),
+                plugin,
+            }))
+        }
         other => Err(usage(format!("unknown subcommand `{other}`"))),
     }
 }
 
-fn parse_call(args: &[String]) -> Result<Command, UsageError> {
+/// The positional arguments of `sub` and its plugin flags.
+fn plugin_flags(sub: &str, args: &[String]) -> Result<(Vec<String>, PluginArgs), UsageError> {
     let mut positional = Vec::new();
     let mut entry = None;
     let mut adapter = None;
@@ -100,24 +138,23 @@ fn parse_call(args: &[String]) -> Result<Command, UsageError> {
             _ => positional.push(arg.clone()),
         }
     }
-    let [file, method, params] = <[String; 3]>::try_from(positional)
-        .map_err(|_| usage("`call` takes FILE.capnp, Interface.method and the params as JSON"))?;
-    let entry = entry.ok_or_else(|| usage("`call` needs --plugin ENTRY (`module:factory`)"))?;
+    let entry =
+        entry.ok_or_else(|| usage(format!("`{sub}` needs --plugin ENTRY (`module:factory`)")))?;
     let adapter = adapter.unwrap_or_else(|| "python".into());
     if !matches!(adapter.as_str(), "python" | "node" | "ruby") {
         return Err(usage(format!(
             "--adapter is python, node or ruby, not `{adapter}`"
         )));
     }
-    Ok(Command::Call(CallArgs {
-        file: file.into(),
-        method,
-        params,
-        entry,
-        adapter,
-        module_paths,
-        timeout_ms,
-    }))
+    Ok((
+        positional,
+        PluginArgs {
+            entry,
+            adapter,
+            module_paths,
+            timeout_ms,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -135,9 +172,23 @@ mod tests {
         ))
         .unwrap();
         let Command::Call(c) = c else { panic!() };
-        assert_eq!(c.adapter, "python");
-        assert_eq!(c.module_paths, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(c.plugin.adapter, "python");
+        assert_eq!(
+            c.plugin.module_paths,
+            [PathBuf::from("a"), PathBuf::from("b")]
+        );
         assert_eq!(c.params, "{}");
+    }
+
+    #[test]
+    fn mcp_takes_the_schema_file_and_the_plugin_flags() {
+        let c = parse(&args("mcp g.capnp --plugin p:make --adapter node")).unwrap();
+        let Command::Mcp(c) = c else { panic!() };
+        assert_eq!(c.file, PathBuf::from("g.capnp"));
+        assert_eq!(c.plugin.adapter, "node");
+        let e = parse(&args("mcp g.capnp")).unwrap_err();
+        assert!(e.to_string().contains("`mcp` needs --plugin"), "{e}");
+        assert!(parse(&args("mcp --plugin p:make")).is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! `polyhost`: the JSON Schemas of a plugin's methods (`schema`) and calls by name with
-//! JSON (`call`). Parsing is in `args`, everything about schemas and workers in
-//! `plugin`; this file runs a subcommand and maps its outcome to output and an exit
-//! status (0 done, 2 usage or invalid params, 1 any other failure).
+//! `polyhost`: the JSON Schemas of a plugin's methods (`schema`), calls by name with
+//! JSON (`call`) and a Model Context Protocol server over a plugin (`mcp`). Parsing is
+//! in `args`, everything about schemas and workers in `plugin`, the MCP tools in `mcp`;
+//! this file runs a subcommand and maps its outcome to output and an exit status (0
+//! done, 2 usage or invalid params, 1 any other failure).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,7 +11,8 @@ use futures::StreamExt;
 use polyhost::{CallError, CallOptions, JsonCallError, JsonReply};
 use serde_json::Value;
 
-use polyhost_cli::args::{self, CallArgs, Command};
+use polyhost_cli::args::{self, CallArgs, Command, McpArgs, PluginArgs};
+use polyhost_cli::mcp::PluginTools;
 use polyhost_cli::plugin::{Plugin, PluginOptions, SchemaFile};
 
 /// Usage errors and params that do not match the method's schema.
@@ -32,19 +34,22 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Schema { file, method } => schema(&file, method.as_deref()),
-        Command::Call(call_args) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("polyhost: cannot start the async runtime: {e}");
-                    return ExitCode::from(FAILED);
-                }
-            };
-            runtime.block_on(call(call_args))
+        Command::Call(call_args) => run(call(call_args)),
+        Command::Mcp(mcp_args) => run(mcp(mcp_args)),
+    }
+}
+
+/// Runs a subcommand on an async runtime.
+fn run(subcommand: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(subcommand),
+        Err(e) => {
+            eprintln!("polyhost: cannot start the async runtime: {e}");
+            ExitCode::from(FAILED)
         }
     }
 }
@@ -119,13 +124,7 @@ async fn call(a: CallArgs) -> ExitCode {
         );
         return ExitCode::from(INVALID);
     }
-    let options = PluginOptions {
-        entry: a.entry.clone(),
-        adapter: a.adapter.clone(),
-        module_paths: a.module_paths.clone(),
-        size: 1,
-    };
-    let plugin = match Plugin::start(loaded, options).await {
+    let plugin = match Plugin::start(loaded, plugin_options(&a.plugin)).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("polyhost: {e}");
@@ -133,7 +132,7 @@ async fn call(a: CallArgs) -> ExitCode {
         }
     };
     let call_options = CallOptions {
-        timeout: a.timeout_ms.map(Duration::from_millis),
+        timeout: a.plugin.timeout_ms.map(Duration::from_millis),
         ..Default::default()
     };
     let code = match plugin.call(&a.method, params, call_options).await {
@@ -166,6 +165,48 @@ async fn call(a: CallArgs) -> ExitCode {
     };
     plugin.shutdown().await;
     code
+}
+
+fn plugin_options(a: &PluginArgs) -> PluginOptions {
+    PluginOptions {
+        entry: a.entry.clone(),
+        adapter: a.adapter.clone(),
+        module_paths: a.module_paths.clone(),
+        size: 1,
+    }
+}
+
+/// Serves the plugin's methods as MCP tools on stdin/stdout until stdin ends.
+async fn mcp(a: McpArgs) -> ExitCode {
+    let loaded = match SchemaFile::load(&a.file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("polyhost: {e}");
+            return ExitCode::from(FAILED);
+        }
+    };
+    let plugin = match Plugin::start(loaded, plugin_options(&a.plugin)).await {
+        Ok(p) => std::sync::Arc::new(p),
+        Err(e) => {
+            eprintln!("polyhost: {e}");
+            return ExitCode::from(FAILED);
+        }
+    };
+    let timeout = a.plugin.timeout_ms.map(Duration::from_millis);
+    let info = polyhost_mcp::ServerInfo {
+        name: "polyhost".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        instructions: None,
+    };
+    let served = polyhost_mcp::serve_stdio(info, PluginTools::new(plugin.clone(), timeout)).await;
+    plugin.pool().shutdown().await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("polyhost: {e}");
+            ExitCode::from(FAILED)
+        }
+    }
 }
 
 /// A failed call, with the guest's traceback when it raised.

@@ -174,7 +174,10 @@ pub(crate) fn pycapnp_python() -> Result<PathBuf, String> {
             ))
         }
     };
-    run(std::process::Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    run(std::process::Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv))?;
     run(std::process::Command::new(venv.join("bin/pip")).args(["install", "-q", "pycapnp"]))?;
     if ready(&python) {
         Ok(python)
@@ -216,10 +219,8 @@ pub(crate) fn worker_spec(adapter: &Adapter, entry: &str) -> Result<WorkerSpec, 
     let modules = polyhost_tests::bench::BINDINGS
         .modules_for(language)
         .ok_or_else(|| format!("the bench bindings carry no {language} modules"))?;
-    let dir = std::env::temp_dir().join(format!(
-        "polyhost-bench-{}-{language}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("polyhost-bench-{}-{language}", std::process::id()));
     for (path, contents) in modules.files {
         let file = dir.join(path);
         if let Some(parent) = file.parent() {

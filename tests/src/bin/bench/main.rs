@@ -181,9 +181,7 @@ async fn run() -> Result<(), BoxError> {
     if std::env::var_os("POLYHOST_BENCH_FRESH").is_some() {
         first = first.start_mode(StartMode::Fresh);
     }
-    let pool = first
-        .start()
-        .await?;
+    let pool = first.start().await?;
     let client: BenchClient = pool.client();
     let pids = pool.stats().pids;
     let got = calls(&client, &pids).await?;
@@ -233,11 +231,27 @@ async fn run() -> Result<(), BoxError> {
         into / floor.rate,
         into_cpu,
     );
-    targets.check("items/s worker -> host, in millions", per_s(out), out / 1e6, Limit::AtLeast(2.0));
-    targets.check("items/s host -> worker, in millions", per_s(into), into / 1e6, Limit::AtLeast(4.0));
+    targets.check(
+        "items/s worker -> host, in millions",
+        per_s(out),
+        out / 1e6,
+        Limit::AtLeast(2.0),
+    );
+    targets.check(
+        "items/s host -> worker, in millions",
+        per_s(into),
+        into / 1e6,
+        Limit::AtLeast(4.0),
+    );
     pool.shutdown().await;
 
-    scaling_rows(&mut table, &mut targets, &worker_adapter, profile.as_deref()).await?;
+    scaling_rows(
+        &mut table,
+        &mut targets,
+        &worker_adapter,
+        profile.as_deref(),
+    )
+    .await?;
 
     // Start-up.
     eprintln!("start-up ...");
@@ -383,7 +397,11 @@ fn calls_section(table: &mut Table, title: &str, got: &Calls, floor: Option<&Cal
     if let Some([sequential, in_flight]) = got.by_thread {
         for (how, (io, rest)) in [("sequential", sequential), ("in flight", in_flight)] {
             table.row(
-                &format!("  host CPU per call, {how}: polyhost I/O threads {} + caller's runtime {}", us(io), us(rest)),
+                &format!(
+                    "  host CPU per call, {how}: polyhost I/O threads {} + caller's runtime {}",
+                    us(io),
+                    us(rest)
+                ),
                 String::new(),
                 ratio(io, io + rest),
             );
@@ -433,7 +451,10 @@ async fn scaling_rows(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for (mode, how) in [START_MODES[1], START_MODES[0]] {
         let before = host_threads();
-        let pool = bench_pool(adapter, 64, None).start_mode(mode).start().await?;
+        let pool = bench_pool(adapter, 64, None)
+            .start_mode(mode)
+            .start()
+            .await?;
         let during = host_threads();
         pool.shutdown().await;
         let added = during.saturating_sub(before);
@@ -480,8 +501,16 @@ async fn language_rows(
     let adapter = Adapter::bundled(language)?;
     let interpreter = adapter.resolve_interpreter(None)?;
     let (title, script, floor_calls_n) = match language {
-        "node" => ("Node net.Socket", "echo_floor.mjs", NODE_FLOOR_PIPELINED_CALLS),
-        _ => ("Ruby socket read/write loop", "echo_floor.rb", PIPELINED_CALLS),
+        "node" => (
+            "Node net.Socket",
+            "echo_floor.mjs",
+            NODE_FLOOR_PIPELINED_CALLS,
+        ),
+        _ => (
+            "Ruby socket read/write loop",
+            "echo_floor.rb",
+            PIPELINED_CALLS,
+        ),
     };
     let name = adapter.definition.language.clone();
     let named = format!("{}{}", name[..1].to_uppercase(), &name[1..]);
@@ -497,12 +526,16 @@ async fn language_rows(
     let bare = bare_calls(worker_spec(&adapter, entry_of(language))?, Peer::Worker)?;
     calls_section(
         table,
-        &format!("host floor: bare capnp-rpc client -> one {named} worker; ratio to the {named} floor"),
+        &format!(
+            "host floor: bare capnp-rpc client -> one {named} worker; ratio to the {named} floor"
+        ),
         &bare,
         Some(&floor),
     );
     eprintln!("polyhost: calls into one {named} worker ...");
-    let pool = language_pool(&adapter, entry_of(language), 1).start().await?;
+    let pool = language_pool(&adapter, entry_of(language), 1)
+        .start()
+        .await?;
     let client: BenchClient = pool.client();
     let pids = pool.stats().pids;
     let got = calls(&client, &pids).await?;
@@ -697,4 +730,3 @@ where
     rates.sort_by(f64::total_cmp);
     Ok((rates[rates.len() / 2], per_item))
 }
-

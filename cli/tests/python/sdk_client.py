@@ -1,12 +1,11 @@
 """Drives an MCP server through the official MCP Python SDK (package `mcp`).
 
-Usage: python sdk_client.py SERVER_COMMAND
+Usage: python sdk_client.py CALLS_JSON SERVER_COMMAND [SERVER_ARG]...
 
 Starts the server over stdio (mcp.client.stdio.stdio_client), initializes an
-mcp.ClientSession, pings, lists the tools, then calls, in order: greet with good
-arguments, greet with a wrong-typed argument, greet without arguments, crash, an
-unknown tool, and greet again. Prints one JSON object describing what the SDK saw
-(results as their wire JSON), for tests/python_sdk.rs to check.
+mcp.ClientSession, pings, lists the tools, then makes the calls CALLS_JSON lists
+(`[[tool, arguments], ...]`), one after the other. Prints one JSON object describing
+what the SDK saw (results as their wire JSON), for tests/mcp_sdk.rs to check.
 """
 
 import asyncio
@@ -18,24 +17,14 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
-CALLS = [
-    ("greet", {"name": "Ada"}),
-    ("greet", {"name": 42}),
-    ("greet", {}),
-    ("crash", {}),
-    ("no_such_tool", {}),
-    ("greet", {"name": "Bo"}),
-]
-
-
 def wire(model):
     """A pydantic model of the SDK as the JSON it stands for."""
     return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-async def main(command):
+async def main(calls_json, command, args):
     report = {"sdk": version("mcp")}
-    server = StdioServerParameters(command=command, args=[])
+    server = StdioServerParameters(command=command, args=args)
     async with stdio_client(server) as (read, write):
         async with ClientSession(read, write) as session:
             report["initialize"] = wire(await session.initialize())
@@ -43,7 +32,7 @@ async def main(command):
             report["ping"] = True
             report["tools"] = wire(await session.list_tools())["tools"]
             calls = []
-            for name, arguments in CALLS:
+            for name, arguments in json.loads(calls_json):
                 try:
                     result = await session.call_tool(name, arguments)
                     calls.append({"tool": name, "result": wire(result)})
@@ -54,4 +43,4 @@ async def main(command):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3:]))

@@ -1,7 +1,8 @@
-//! The official MCP Python SDK talks to the server: `tests/python/sdk_client.py` starts
-//! `mcp-fake-server` over stdio with `mcp.ClientSession` + `mcp.client.stdio.stdio_client`,
+//! The official MCP Python SDK talks to `polyhost mcp`: `tests/python/sdk_client.py`
+//! starts it over stdio with `mcp.ClientSession` + `mcp.client.stdio.stdio_client` on the
+//! fault-injection plugin (`tests/schema/faults.capnp`, `tests/plugins/fault_plugin.py`),
 //! initializes, pings, lists the tools and makes a series of calls (good, invalid
-//! arguments, a crashing tool, an unknown tool, good again); this test checks what the
+//! arguments, a crashing worker, an unknown tool, good again); this test checks what the
 //! SDK saw.
 //!
 //! The SDK is a dev check only. It is installed once from the Python package index into
@@ -10,7 +11,9 @@
 //! any other failure fails it. By hand:
 //!
 //! ```sh
-//! target/tmp/mcp-venv/bin/python mcp/tests/python/sdk_client.py target/debug/mcp-fake-server
+//! target/tmp/mcp-venv/bin/python cli/tests/python/sdk_client.py '[["Faults_pid", {}]]' \
+//!     target/debug/polyhost mcp tests/schema/faults.capnp --plugin fault_plugin:make \
+//!     --module-path tests/plugins
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -169,16 +172,34 @@ fn text(result: &Value) -> &str {
         .unwrap_or_else(|| panic!("no text content: {result}"))
 }
 
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The tools the server offers for the fault-injection plugin, then, one after the
+/// other: a call that succeeds, invalid arguments (a string for a number, an integer
+/// beyond its type), a call whose worker crashes, an unknown tool, and a call served by
+/// the restarted worker.
 #[tokio::test]
-async fn the_official_python_sdk_client_lists_and_calls_tools() {
+async fn the_official_python_sdk_client_lists_and_calls_the_tools_of_a_plugin() {
     let Some(python) = sdk_python().await else {
         return;
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/sdk_client.py");
+    let calls = json!([
+        ["Faults_pid", {}],
+        ["Faults_sleep", {"ms": "soon"}],
+        ["Faults_sleep", {"ms": 5_000_000_000u64}],
+        ["Faults_exit", {"code": 3}],
+        ["no_such_tool", {}],
+        ["Faults_pid", {}],
+    ]);
     let mut client = Command::new(&python);
     client
         .arg(&script)
-        .arg(env!("CARGO_BIN_EXE_mcp-fake-server"));
+        .arg(calls.to_string())
+        .arg(env!("CARGO_BIN_EXE_polyhost"))
+        .args(["mcp", &format!("{ROOT}/tests/schema/faults.capnp")])
+        .args(["--plugin", "fault_plugin:make"])
+        .args(["--module-path", &format!("{ROOT}/tests/plugins")]);
     let out = run(&mut client, CLIENT_TIMEOUT)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -197,27 +218,34 @@ async fn the_official_python_sdk_client_lists_and_calls_tools() {
         json!(LATEST_PROTOCOL_VERSION),
         "{init}"
     );
-    assert_eq!(
-        init["serverInfo"]["name"],
-        json!("polyhost-mcp-fake"),
-        "{init}"
-    );
-    assert_eq!(
-        init["capabilities"]["tools"]["listChanged"],
-        json!(false),
-        "{init}"
-    );
+    assert_eq!(init["serverInfo"]["name"], json!("polyhost"), "{init}");
     assert_eq!(report["ping"], json!(true));
 
     let tools = report["tools"].as_array().expect("tools");
-    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["greet", "crash"]);
-    assert_eq!(tools[0]["annotations"]["idempotentHint"], json!(true));
-    assert_eq!(tools[0]["inputSchema"]["required"], json!(["name"]));
-    assert_eq!(tools[0]["outputSchema"]["required"], json!(["greeting"]));
-    assert_eq!(tools[1]["annotations"]["idempotentHint"], json!(false));
+    let tool = |name: &str| -> &Value {
+        tools
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no tool {name} in {tools:?}"))
+    };
+    let pid = tool("Faults_pid");
+    assert_eq!(
+        pid["description"],
+        json!("The worker's process id and process group.")
+    );
+    assert_eq!(pid["annotations"]["idempotentHint"], json!(false));
+    assert_eq!(
+        pid["outputSchema"]["properties"]["pid"]["type"],
+        json!("integer"),
+        "{pid}"
+    );
+    assert_eq!(
+        tool("Faults_sleep")["inputSchema"]["properties"]["ms"]["type"],
+        json!("integer")
+    );
 
     let calls = report["calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 6, "{calls:?}");
     let result = |i: usize| -> &Value {
         assert!(
             calls[i].get("error").is_none(),
@@ -226,34 +254,46 @@ async fn the_official_python_sdk_client_lists_and_calls_tools() {
         );
         &calls[i]["result"]
     };
-    assert_eq!(calls.len(), 6, "{calls:?}");
-    assert_eq!(result(0)["isError"], json!(false));
-    assert_eq!(
-        result(0)["structuredContent"],
-        json!({"greeting": "Hello, Ada!"})
-    );
-    assert_eq!(result(1)["isError"], json!(true));
+    assert_eq!(result(0)["isError"], json!(false), "{}", result(0));
+    let first_pid = result(0)["structuredContent"]["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no pid: {}", result(0)));
+    for i in [1, 2] {
+        assert_eq!(result(i)["isError"], json!(true), "{}", result(i));
+        assert!(text(result(i)).contains("/ms"), "{}", result(i));
+    }
+    assert_eq!(result(3)["isError"], json!(true), "{}", result(3));
     assert!(
-        text(result(1)).contains("/name: 42 is not of type \"string\""),
-        "{}",
-        result(1)
-    );
-    assert_eq!(result(2)["isError"], json!(true));
-    assert!(
-        text(result(2)).contains("\"name\" is a required property"),
-        "{}",
-        result(2)
-    );
-    assert_eq!(result(3)["isError"], json!(true));
-    assert!(
-        text(result(3)).contains("Tool `crash` failed: the worker process exited"),
+        text(result(3)).contains("Faults.exit") && text(result(3)).contains("exit status 3"),
         "{}",
         result(3)
     );
     assert_eq!(calls[4]["error"]["code"], json!(-32602), "{}", calls[4]);
-    assert_eq!(result(5)["isError"], json!(false));
+    assert_eq!(result(5)["isError"], json!(false), "{}", result(5));
+    let second_pid = result(5)["structuredContent"]["pid"].as_u64();
+    assert!(
+        second_pid.is_some_and(|p| p != first_pid),
+        "the call after the crash is served by a new worker: {}",
+        result(5)
+    );
+}
+
+/// Every `$worker` method is a tool: named `Interface_method`, described by its doc
+/// comment, `$idempotent` as its idempotent hint.
+#[test]
+fn tools_carry_the_doc_comment_and_idempotent_hint_of_their_method() {
+    let schema = polyhost_cli::plugin::SchemaFile::load(Path::new(&format!(
+        "{ROOT}/examples/quickstart/schema/greeter.capnp"
+    )))
+    .expect("the quickstart schema loads");
+    let tools = polyhost_cli::mcp::tools_of(&schema);
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["Greeter_greet", "Greeter_counter", "Greeter_shout"]);
+    assert!(tools[0].idempotent);
+    assert!(!tools[2].idempotent);
+    assert_eq!(tools[0].description.as_deref(), Some("A plain method."));
     assert_eq!(
-        result(5)["structuredContent"],
-        json!({"greeting": "Hello, Bo!"})
+        tools[0].input_schema["properties"]["name"]["type"],
+        json!("string")
     );
 }
