@@ -19,6 +19,8 @@ const PACKAGES: &[&str] = &[
     "polyhost-adapters",
     "polyhost-codegen",
     "polyhost",
+    "polyhost-mcp",
+    "polyhost-cli",
 ];
 
 fn workspace() -> PathBuf {
