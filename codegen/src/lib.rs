@@ -408,37 +408,40 @@ impl Builder {
             PathBuf::from("polyhost_guests.rs"),
             self.guest_table(&guests).into_bytes(),
         ));
-        rust.push((PathBuf::from(SCHEMA_REQUEST_FILE), Self::canonical_request(&request)?));
+        rust.push((
+            PathBuf::from(SCHEMA_REQUEST_FILE),
+            Self::canonical_request(&request)?,
+        ));
         Ok(Plan { ir, rust, guests })
     }
 
     /// The request in canonical form, as one segment: the compiler's own output splits it into
-/// segments by allocation, which varies with its surroundings (the length of the staging
-/// folder's path, say), so the same schema would give different bytes in different builds.
-fn canonical_request(request: &[u8]) -> Result<Vec<u8>, CodegenError> {
-    let invalid = |e: capnp::Error| CodegenError::Compile {
-        files: String::new(),
-        detail: format!("the compiler's request cannot be read: {e}"),
-    };
-    let mut bytes = request;
-    let message = capnp::serialize::read_message_from_flat_slice(
-        &mut bytes,
-        capnp::message::ReaderOptions {
-            traversal_limit_in_words: None,
-            nesting_limit: 128,
-        },
-    )
-    .map_err(invalid)?;
-    let words = message.canonicalize().map_err(invalid)?;
-    let body = capnp::Word::words_to_bytes(&words);
-    let mut out = Vec::with_capacity(8 + body.len());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
-    out.extend_from_slice(body);
-    Ok(out)
-}
+    /// segments by allocation, which varies with its surroundings (the length of the staging
+    /// folder's path, say), so the same schema would give different bytes in different builds.
+    fn canonical_request(request: &[u8]) -> Result<Vec<u8>, CodegenError> {
+        let invalid = |e: capnp::Error| CodegenError::Compile {
+            files: String::new(),
+            detail: format!("the compiler's request cannot be read: {e}"),
+        };
+        let mut bytes = request;
+        let message = capnp::serialize::read_message_from_flat_slice(
+            &mut bytes,
+            capnp::message::ReaderOptions {
+                traversal_limit_in_words: None,
+                nesting_limit: 128,
+            },
+        )
+        .map_err(invalid)?;
+        let words = message.canonicalize().map_err(invalid)?;
+        let body = capnp::Word::words_to_bytes(&words);
+        let mut out = Vec::with_capacity(8 + body.len());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(words.len() as u32).to_le_bytes());
+        out.extend_from_slice(body);
+        Ok(out)
+    }
 
-/// `polyhost_guests.rs`: the guest modules of every target, embedded with
+    /// `polyhost_guests.rs`: the guest modules of every target, embedded with
     /// `include_str!` from the copies beside it.
     fn guest_table(&self, guests: &[RenderedGuest]) -> String {
         let polyhost = &self.globals()["polyhost"];

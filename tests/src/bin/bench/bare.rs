@@ -33,7 +33,7 @@ pub(crate) fn bare_calls(spec: WorkerSpec, peer: Peer) -> Result<Calls, BoxError
             .map_err(|e| e.to_string())?;
         let local = tokio::task::LocalSet::new();
         local
-            .block_on(&runtime, measure(spec, peer))
+            .block_on(&runtime, connect_and_measure(spec, peer))
             .map_err(|e| e.to_string())
     })
     .join()
@@ -41,7 +41,7 @@ pub(crate) fn bare_calls(spec: WorkerSpec, peer: Peer) -> Result<Calls, BoxError
     .map_err(Into::into)
 }
 
-async fn measure(spec: WorkerSpec, peer: Peer) -> Result<Calls, BoxError> {
+async fn connect_and_measure(spec: WorkerSpec, peer: Peer) -> Result<Calls, BoxError> {
     let mut spawned = worker::spawn(&spec, 0)?;
     let pids = [spawned.child.id()];
     spawned.socket.set_nonblocking(true)?;
@@ -63,7 +63,13 @@ async fn measure(spec: WorkerSpec, peer: Peer) -> Result<Calls, BoxError> {
         Some(process) => bench_service(process).await?,
         None => bootstrap.cast_to(),
     };
-    let result = run_calls(&client, &pids).await;
+    let result = measure(
+        &pids,
+        PIPELINED_CALLS,
+        |n| sequential(&client, n),
+        |n| pipelined(&client, n),
+    )
+    .await;
     drop(client);
     // A polyhost worker is asked to stop (so a profiled one writes its profile);
     // anything else is killed.
@@ -90,24 +96,6 @@ async fn bench_service(process: &worker_process::Client) -> Result<bench::Client
         }
     }
     Err("the worker serves no Bench".into())
-}
-
-async fn run_calls(client: &bench::Client, pids: &[u32]) -> Result<Calls, BoxError> {
-    sequential(client, WARMUP_CALLS).await?;
-    let cpu = Cpu::now(pids);
-    let rtt = Percentiles::of(sequential(client, SEQUENTIAL_CALLS).await?);
-    let rtt_cpu = cpu.per(pids, SEQUENTIAL_CALLS);
-    pipelined(client, PIPELINED_CALLS / 4).await?;
-    let cpu = Cpu::now(pids);
-    let rate = pipelined(client, PIPELINED_CALLS).await?;
-    let rate_cpu = cpu.per(pids, PIPELINED_CALLS);
-    Ok(Calls {
-        rtt,
-        rtt_cpu,
-        rate,
-        rate_cpu,
-        by_thread: None,
-    })
 }
 
 async fn echo(client: &bench::Client) -> Result<(), BoxError> {
@@ -188,27 +176,16 @@ pub(crate) fn pycapnp_python() -> Result<PathBuf, String> {
 
 /// How to start the pycapnp echo server with `python`.
 pub(crate) fn pycapnp_spec(python: &Adapter, interpreter: PathBuf) -> WorkerSpec {
-    let mut adapter = python.clone();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    adapter.definition.args = vec![
-        bench_file("pycapnp_echo.py"),
-        root.join("schema").display().to_string(),
-        root.join("../schema").display().to_string(),
-    ];
-    adapter.definition.template.clear();
-    WorkerSpec {
-        adapter,
-        entry: String::new(),
-        module_paths: vec![],
+    script_spec(
+        python,
         interpreter,
-        env_allowlist: DEFAULT_ENV_ALLOWLIST
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        env: vec![],
-        cwd: None,
-        concurrency: IN_FLIGHT,
-    }
+        vec![
+            bench_file("pycapnp_echo.py"),
+            root.join("schema").display().to_string(),
+            root.join("../schema").display().to_string(),
+        ],
+    )
 }
 
 /// How to start a polyhost worker of `adapter` on the bench plugin `entry` by hand: the
@@ -228,17 +205,10 @@ pub(crate) fn worker_spec(adapter: &Adapter, entry: &str) -> Result<WorkerSpec, 
         }
         std::fs::write(file, contents)?;
     }
-    Ok(WorkerSpec {
-        adapter: adapter.clone(),
-        entry: entry.to_string(),
-        module_paths: vec![dir, PathBuf::from(PLUGINS)],
-        interpreter: adapter.resolve_interpreter(None)?,
-        env_allowlist: DEFAULT_ENV_ALLOWLIST
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        env: vec![],
-        cwd: None,
-        concurrency: IN_FLIGHT,
-    })
+    Ok(spec_of(
+        adapter.clone(),
+        entry.to_string(),
+        vec![dir, PathBuf::from(PLUGINS)],
+        adapter.resolve_interpreter(None)?,
+    ))
 }

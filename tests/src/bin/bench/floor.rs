@@ -27,21 +27,11 @@ impl FloorEcho {
         interpreter: &Path,
         script: &str,
     ) -> Result<FloorEcho, BoxError> {
-        let mut adapter = language.clone();
-        adapter.definition.args = vec![bench_file(script)];
-        let spec = WorkerSpec {
-            adapter,
-            entry: String::new(),
-            module_paths: vec![],
-            interpreter: interpreter.to_path_buf(),
-            env_allowlist: DEFAULT_ENV_ALLOWLIST
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            env: vec![],
-            cwd: None,
-            concurrency: 1,
-        };
+        let spec = script_spec(
+            language,
+            interpreter.to_path_buf(),
+            vec![bench_file(script)],
+        );
         let spawned = worker::spawn(&spec, 0)?;
         let read = BufReader::with_capacity(64 * 1024, spawned.socket.try_clone()?);
         Ok(FloorEcho {
@@ -116,36 +106,66 @@ pub(crate) struct Calls {
     pub(crate) rtt_cpu: (Duration, Duration),
     pub(crate) rate: f64,
     pub(crate) rate_cpu: (Duration, Duration),
-    /// The host's CPU per call by thread kind (I/O threads, the rest), sequential and
-    /// in flight; for polyhost's rows.
-    pub(crate) by_thread: Option<[(Duration, Duration); 2]>,
+    /// The host's CPU per call by thread kind (polyhost's I/O threads, the rest),
+    /// sequential and in flight.
+    pub(crate) by_thread: [(Duration, Duration); 2],
 }
 
 /// The floor echo of one interpreter (`tests/bench/<script>`), warmed up, then measured
 /// (`pipelined_calls` for calls/s).
-pub(crate) fn floor_calls(
+pub(crate) async fn floor_calls(
     language: &Adapter,
     interpreter: &Path,
     script: &str,
     pipelined_calls: usize,
 ) -> Result<Calls, BoxError> {
-    let mut floor = FloorEcho::spawn(language, interpreter, script)?;
-    let pids = [floor.child.id()];
-    floor.sequential(WARMUP_CALLS)?;
-    let cpu = Cpu::now(&pids);
-    let rtt = Percentiles::of(floor.sequential(SEQUENTIAL_CALLS)?);
-    let rtt_cpu = cpu.per(&pids, SEQUENTIAL_CALLS);
-    floor.pipelined(pipelined_calls / 4)?;
-    let cpu = Cpu::now(&pids);
-    let rate = floor.pipelined(pipelined_calls)?;
-    let rate_cpu = cpu.per(&pids, pipelined_calls);
-    floor.stop()?;
+    let floor = std::cell::RefCell::new(FloorEcho::spawn(language, interpreter, script)?);
+    let pids = [floor.borrow().child.id()];
+    let got = measure(
+        &pids,
+        pipelined_calls,
+        |n| std::future::ready(floor.borrow_mut().sequential(n)),
+        |n| std::future::ready(floor.borrow_mut().pipelined(n)),
+    )
+    .await?;
+    floor.into_inner().stop()?;
+    Ok(got)
+}
+
+/// What every calls section measures: `WARMUP_CALLS` one at a time, then
+/// `SEQUENTIAL_CALLS` timed one at a time; a quarter of `pipelined_calls` as warm-up,
+/// then `pipelined_calls` at `IN_FLIGHT`; with the CPU of the host (also by thread kind)
+/// and of the processes `pids` over each.
+pub(crate) async fn measure<S, SF, P, PF>(
+    pids: &[u32],
+    pipelined_calls: usize,
+    mut sequential: S,
+    mut pipelined: P,
+) -> Result<Calls, BoxError>
+where
+    S: FnMut(usize) -> SF,
+    SF: std::future::Future<Output = Result<Vec<Duration>, BoxError>>,
+    P: FnMut(usize) -> PF,
+    PF: std::future::Future<Output = Result<f64, BoxError>>,
+{
+    sequential(WARMUP_CALLS).await?;
+    let cpu = Cpu::now(pids);
+    let threads = ThreadCpu::now();
+    let rtt = Percentiles::of(sequential(SEQUENTIAL_CALLS).await?);
+    let rtt_cpu = cpu.per(pids, SEQUENTIAL_CALLS);
+    let rtt_threads = threads.per(SEQUENTIAL_CALLS);
+    pipelined(pipelined_calls / 4).await?;
+    let cpu = Cpu::now(pids);
+    let threads = ThreadCpu::now();
+    let rate = pipelined(pipelined_calls).await?;
+    let rate_cpu = cpu.per(pids, pipelined_calls);
+    let rate_threads = threads.per(pipelined_calls);
     Ok(Calls {
         rtt,
         rtt_cpu,
         rate,
         rate_cpu,
-        by_thread: None,
+        by_thread: [rtt_threads, rate_threads],
     })
 }
 
@@ -178,6 +198,41 @@ pub(crate) fn remove_read_only_tree(dir: &Path) {
     }
     let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// How to start `language`'s interpreter by hand on a script of the bench (`args`, in
+/// place of the adapter's worker command), with polyhost's launch machinery.
+pub(crate) fn script_spec(
+    language: &Adapter,
+    interpreter: PathBuf,
+    args: Vec<String>,
+) -> WorkerSpec {
+    let mut adapter = language.clone();
+    adapter.definition.args = args;
+    adapter.definition.template.clear();
+    spec_of(adapter, String::new(), vec![], interpreter)
+}
+
+/// A worker spec with the default environment allowlist.
+pub(crate) fn spec_of(
+    adapter: Adapter,
+    entry: String,
+    module_paths: Vec<PathBuf>,
+    interpreter: PathBuf,
+) -> WorkerSpec {
+    WorkerSpec {
+        adapter,
+        entry,
+        module_paths,
+        interpreter,
+        env_allowlist: DEFAULT_ENV_ALLOWLIST
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        env: vec![],
+        cwd: None,
+        concurrency: IN_FLIGHT,
+    }
 }
 
 pub(crate) fn bench_file(name: &str) -> String {

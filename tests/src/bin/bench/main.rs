@@ -119,7 +119,7 @@ async fn run() -> Result<(), BoxError> {
 
     // Python: the floors, then polyhost.
     eprintln!("floor: raw asyncio echo ...");
-    let floor = floor_calls(&python, &interpreter, "echo_floor.py", PIPELINED_CALLS)?;
+    let floor = floor_calls(&python, &interpreter, "echo_floor.py", PIPELINED_CALLS).await?;
     calls_section(
         &mut table,
         "floor: raw length-prefixed echo, Python asyncio streams, same socketpair",
@@ -394,7 +394,8 @@ fn calls_section(table: &mut Table, title: &str, got: &Calls, floor: Option<&Cal
         rate,
         got.rate_cpu,
     );
-    if let Some([sequential, in_flight]) = got.by_thread {
+    let [sequential, in_flight] = got.by_thread;
+    if !sequential.0.is_zero() {
         for (how, (io, rest)) in [("sequential", sequential), ("in flight", in_flight)] {
             table.row(
                 &format!(
@@ -515,7 +516,7 @@ async fn language_rows(
     let name = adapter.definition.language.clone();
     let named = format!("{}{}", name[..1].to_uppercase(), &name[1..]);
     eprintln!("{named} floor ...");
-    let floor = floor_calls(&adapter, &interpreter, script, floor_calls_n)?;
+    let floor = floor_calls(&adapter, &interpreter, script, floor_calls_n).await?;
     calls_section(
         table,
         &format!("floor: raw length-prefixed echo, {title}, same socketpair"),
@@ -632,25 +633,13 @@ fn profiled(python: &Adapter) -> Adapter {
 
 /// `echoBytes` into a pool (whose workers are `pids`), warmed up, then measured.
 async fn calls(client: &BenchClient, pids: &[u32]) -> Result<Calls, BoxError> {
-    sequential(client, WARMUP_CALLS).await?;
-    let cpu = Cpu::now(pids);
-    let threads = ThreadCpu::now();
-    let rtt = Percentiles::of(sequential(client, SEQUENTIAL_CALLS).await?);
-    let rtt_cpu = cpu.per(pids, SEQUENTIAL_CALLS);
-    let rtt_threads = threads.per(SEQUENTIAL_CALLS);
-    pipelined(client, PIPELINED_CALLS / 4).await?;
-    let cpu = Cpu::now(pids);
-    let threads = ThreadCpu::now();
-    let rate = pipelined(client, PIPELINED_CALLS).await?;
-    let rate_cpu = cpu.per(pids, PIPELINED_CALLS);
-    let rate_threads = threads.per(PIPELINED_CALLS);
-    Ok(Calls {
-        rtt,
-        rtt_cpu,
-        rate,
-        rate_cpu,
-        by_thread: Some([rtt_threads, rate_threads]),
-    })
+    measure(
+        pids,
+        PIPELINED_CALLS,
+        |n| sequential(client, n),
+        |n| pipelined(client, n),
+    )
+    .await
 }
 
 async fn sequential(client: &BenchClient, n: usize) -> Result<Vec<Duration>, BoxError> {
