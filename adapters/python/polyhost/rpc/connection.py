@@ -228,7 +228,8 @@ class Connection(CapabilityTables):
             return
         out = self._out
         out.append(data)
-        if len(out) == 1:
+        if len(out) == 1 and not self._reading:
+            # (while a chunk is handled, _handle_chunk flushes at its end)
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self):

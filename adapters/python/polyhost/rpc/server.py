@@ -19,8 +19,10 @@ as ``Capability`` objects), then calls ``getattr(server, name)(params)``:
   block the loop. At most ``max_concurrency`` handlers of one connection run at once
   (``limiter.Limiter``); a server class that sets ``_polyhost_unlimited = True`` (the
   worker's own control interface: pings, shutdown) is not counted, so a busy worker
-  still answers them. (Starting the task eagerly, running its first step at once,
-  was measured: no gain in latency or throughput, so it is not done.)
+  still answers them. A handler's first step runs at once, in the event-loop pass
+  that read the call: one that completes without suspending answers without a task
+  (its Return goes out in the same write as the others of that read); one that
+  suspends continues in a task.
 - It returns an instance of the results class, or None (empty results), or a dict of
   the results' fields; an awaitable result is awaited.
 - A raised exception becomes an rpc Exception: an ``RpcError`` keeps its type and
@@ -38,6 +40,7 @@ A method missing from the table or from the object answers ``unimplemented``.
 
 import asyncio
 import collections
+import collections.abc
 import contextvars
 import inspect
 import types
@@ -146,7 +149,16 @@ class LocalHook(Hook):
             if self._worker is None:
                 self._worker = loop.create_task(self._drain())
         else:
-            p.task = loop.create_task(self._run(entry, content, ctx, p, handler))
+            # Run the call's first step now, in the pass that read it: a handler that
+            # does not suspend (the usual async def) completes here, without a task and
+            # a later loop pass; one that suspends continues in a task.
+            coro = self._run(entry, content, ctx, p, handler)
+            context = _copy_context()
+            try:
+                first = context.run(coro.send, None)
+            except StopIteration:
+                return p
+            p.task = loop.create_task(_Resumed(coro, first, context))
         return p
 
     async def _drain(self):
@@ -199,6 +211,50 @@ class LocalHook(Hook):
             p._complete(error=from_python_exception(e))
         else:
             p._complete(content=ObjContent(results))
+
+
+_copy_context = contextvars.copy_context
+_NOTHING = object()
+
+
+class _Resumed(collections.abc.Coroutine):
+    """A coroutine already stepped once (eagerly, in ``LocalHook.call``), continued by a
+    task: its first ``send`` hands the task what the first step yielded (the future it
+    waits on), later steps go to the coroutine, in the call's own context."""
+
+    __slots__ = ("_coro", "_first", "_context")
+
+    def __init__(self, coro, first, context):
+        self._coro = coro
+        self._first = first
+        self._context = context
+
+    @property
+    def cr_code(self):
+        return self._coro.cr_code
+
+    def send(self, value):
+        first = self._first
+        if first is not _NOTHING:
+            self._first = _NOTHING
+            return first
+        return self._context.run(self._coro.send, value)
+
+    def throw(self, *args):
+        self._first = _NOTHING
+        return self._context.run(self._coro.throw, *args)
+
+    def close(self):
+        self._coro.close()
+
+    def __await__(self):
+        return self
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self.send(None)
 
 
 # inspect.iscoroutinefunction costs ~1 us; cache it per function of a bound method (the
