@@ -302,6 +302,8 @@ class Connection(CapabilityTables):
     # -- dispatch -------------------------------------------------------------------------
 
     def _handle(self, mr):
+        if _fast.direct_call(self, mr):
+            return
         root = mr.root()
         d = root.get_uint16(0, 0)
         # Fast paths for the common shapes of Call and Return (no capabilities, plain
