@@ -39,6 +39,7 @@ _unpack_u16 = _struct.Struct("<H").unpack_from
 _unpack_call = _struct.Struct("<IHHQ").unpack_from
 _unpack_target = _struct.Struct("<IH").unpack_from
 _NULL_WORD = bytes(8)
+_FIRST_SEGMENT_WORDS = 32
 _MSG_CALL = 2
 _PointerReader = wire.PointerReader
 
@@ -81,7 +82,9 @@ _HEAD_A, _HEAD_B = _split_head()
 def encode_results(answer_id, payload):
     """The framed Return(results=payload) for ``answer_id`` (``payload``: the
     connection's _OutPayload; noFinishNeeded is set when it wrote no capability)."""
-    mb = wire.MessageBuilder()
+    # a small first segment that grows (the message stays one segment): zeroing the
+    # default 8 KiB segment for a Return of a few words costs more than the encoding
+    mb = wire.MessageBuilder(first_segment_words=_FIRST_SEGMENT_WORDS, single_segment=True)
     payload.table = mb.cap_table
     mb.preset(_HEAD_A + _pack_u32(answer_id) + _HEAD_B)
     payload._polyhost_write(mb.struct_at(_PAYLOAD_WORD, 0, 2))
