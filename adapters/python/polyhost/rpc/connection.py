@@ -401,6 +401,11 @@ class Connection(CapabilityTables):
         finally:
             target.release()
         a.pending = p
+        if p.done:
+            # answered while the call was started (a handler that did not suspend): the
+            # Return joins the others of this read (_handle_chunk flushes at its end)
+            self._on_answer_done(a, p)
+            return
         self._calls_running += 1
         p.add_listener(functools.partial(self._on_call_done, a))
 

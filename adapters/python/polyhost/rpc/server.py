@@ -124,7 +124,7 @@ def _coerce(res, results_cls):
 class LocalHook(Hook):
     """The hook of one Server object (one per object; reference counts are not used)."""
 
-    __slots__ = ("server", "_queue", "_worker", "_limited")
+    __slots__ = ("server", "_queue", "_worker", "_limited", "_dispatch")
 
     def __init__(self, server):
         super().__init__()
@@ -132,22 +132,34 @@ class LocalHook(Hook):
         self._limited = not getattr(server, "_polyhost_unlimited", False)
         self._queue = collections.deque()
         self._worker = None
+        self._dispatch = {}     # (interface_id, method_id) -> (entry, bound handler)
+
+    def _lookup(self, interface_id, method_id):
+        """The method entry and bound handler of a call, or None (cached once found)."""
+        key = (interface_id, method_id)
+        entry = self.server._polyhost_methods.get(key)
+        handler = None if entry is None else getattr(self.server, entry[0], None)
+        if handler is None:
+            return None
+        found = self._dispatch[key] = (entry, handler)
+        return found
 
     def __repr__(self):
         return "<LocalHook %s>" % type(self.server).__name__
 
     def call(self, interface_id, method_id, content, ctx=None):
         p = LocalCall()
-        entry = self.server._polyhost_methods.get((interface_id, method_id))
-        handler = None if entry is None else getattr(self.server, entry[0], None)
-        if handler is None:
-            p._complete(error=_unimplemented(self.server, interface_id, method_id))
-            return p
-        loop = asyncio.get_running_loop()
+        found = self._dispatch.get((interface_id, method_id))
+        if found is None:
+            found = self._lookup(interface_id, method_id)
+            if found is None:
+                p._complete(error=_unimplemented(self.server, interface_id, method_id))
+                return p
+        entry, handler = found
         if entry[3] or self._queue:
             self._queue.append((entry, content, ctx, p))
             if self._worker is None:
-                self._worker = loop.create_task(self._drain())
+                self._worker = asyncio.get_running_loop().create_task(self._drain())
         else:
             # Run the call's first step now, in the pass that read it: a handler that
             # does not suspend (the usual async def) completes here, without a task and
@@ -158,7 +170,7 @@ class LocalHook(Hook):
                 first = context.run(coro.send, None)
             except StopIteration:
                 return p
-            p.task = loop.create_task(_Resumed(coro, first, context))
+            p.task = asyncio.get_running_loop().create_task(_Resumed(coro, first, context))
         return p
 
     async def _drain(self):
