@@ -161,16 +161,29 @@ class LocalHook(Hook):
             if self._worker is None:
                 self._worker = asyncio.get_running_loop().create_task(self._drain())
         else:
+            loop = asyncio.get_running_loop()
+            coro = self._run(entry, content, ctx, p, handler)
+            if _current_task(loop) is not None or _enter_task is None:
+                # called from a task (a local call): a task of its own, as always
+                p.task = loop.create_task(coro)
+                return p
             # Run the call's first step now, in the pass that read it: a handler that
             # does not suspend (the usual async def) completes here, without a task and
-            # a later loop pass; one that suspends continues in a task.
-            coro = self._run(entry, content, ctx, p, handler)
+            # a later loop pass; one that suspends continues in a task. Meanwhile
+            # asyncio.current_task() is an _EagerTask standing for that task.
             context = _copy_context()
+            eager = _EagerTask(loop)
+            _enter_task(loop, eager)
             try:
                 first = context.run(coro.send, None)
             except StopIteration:
                 return p
-            p.task = asyncio.get_running_loop().create_task(_Resumed(coro, first, context))
+            finally:
+                _leave_task(loop, eager)
+            task = p.task = loop.create_task(_Resumed(coro, first, context))
+            eager.task = task
+            if eager.cancels:
+                task.cancel()
         return p
 
     async def _drain(self):
@@ -226,7 +239,61 @@ class LocalHook(Hook):
 
 
 _copy_context = contextvars.copy_context
+_current_task = asyncio.current_task
+# (asyncio's own bookkeeping of the running task; without it, no eager first step)
+_enter_task = getattr(asyncio.tasks, "_enter_task", None)
+_leave_task = getattr(asyncio.tasks, "_leave_task", None)
 _NOTHING = object()
+
+
+class _EagerTask:
+    """``asyncio.current_task()`` while a handler takes its eager first step (no task
+    runs it yet): what ``asyncio.timeout()`` and ``TaskGroup`` use of a task. Once the
+    handler suspends, ``task`` is the task that continues it and every method goes to
+    it; a cancel asked for before that is applied to it when it is made."""
+
+    __slots__ = ("_loop", "task", "cancels")
+
+    def __init__(self, loop):
+        self._loop = loop
+        self.task = None
+        self.cancels = 0
+
+    def get_loop(self):
+        return self._loop
+
+    def cancel(self, msg=None):
+        if self.task is not None:
+            return self.task.cancel(msg)
+        self.cancels += 1
+        return True
+
+    def cancelling(self):
+        return self.task.cancelling() if self.task is not None else self.cancels
+
+    def uncancel(self):
+        if self.task is not None:
+            return self.task.uncancel()
+        if self.cancels:
+            self.cancels -= 1
+        return self.cancels
+
+    def done(self):
+        return self.task is not None and self.task.done()
+
+    def cancelled(self):
+        return self.task is not None and self.task.cancelled()
+
+    def get_name(self):
+        return self.task.get_name() if self.task is not None else "polyhost-call"
+
+    def add_done_callback(self, fn, *, context=None):
+        if self.task is None:
+            raise RuntimeError("a call's eager first step has no task to wait on yet")
+        self.task.add_done_callback(fn, context=context)
+
+    def remove_done_callback(self, fn):
+        return 0 if self.task is None else self.task.remove_done_callback(fn)
 
 
 class _Resumed(collections.abc.Coroutine):
