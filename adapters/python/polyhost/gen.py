@@ -280,11 +280,14 @@ def read_rows(cls: Any, lr: wire.ListReader) -> Optional[List[Any]]:
     r = _rows(cls)
     if r is None:
         return None
+    if r.in_order:
+        rows = lr.iter_rows(r.packer)
+        if rows is None:
+            return None
+        return list(itertools.starmap(cls._polyhost_row, rows))
     rows = lr.unpack_rows(r.packer)
     if rows is None:
         return None
-    if r.in_order:
-        return list(itertools.starmap(cls._polyhost_row, rows))
     new = cls.__new__
     setters = r.setters
     out = []

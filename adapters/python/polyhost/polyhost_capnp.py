@@ -140,10 +140,10 @@ class Failure:
     _polyhost_layout = (None, None, None, )
 
     @classmethod
-    def _polyhost_row(_c, type: _polyhost_typing.Any, message: _polyhost_typing.Any, traceback: _polyhost_typing.Any) -> Failure:
+    def _polyhost_row(_c, type: _polyhost_typing.Any, message: _polyhost_typing.Any, traceback: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Failure:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.type = type
         self.message = message
         self.traceback = traceback
@@ -426,10 +426,10 @@ class Service:
     _polyhost_layout = (("interface_id", "Q", 0, 0), None, None, )
 
     @classmethod
-    def _polyhost_row(_c, interface_id: _polyhost_typing.Any, name: _polyhost_typing.Any, cap: _polyhost_typing.Any) -> Service:
+    def _polyhost_row(_c, interface_id: _polyhost_typing.Any, name: _polyhost_typing.Any, cap: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Service:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.interface_id = interface_id
         self.name = name
         self.cap = cap
@@ -502,10 +502,10 @@ class WorkerInfo:
     _polyhost_layout = (None, None, None, ("pid", "I", 0, 0), None, )
 
     @classmethod
-    def _polyhost_row(_c, language: _polyhost_typing.Any, runtime_version: _polyhost_typing.Any, adapter_version: _polyhost_typing.Any, pid: _polyhost_typing.Any, fingerprints: _polyhost_typing.Any) -> WorkerInfo:
+    def _polyhost_row(_c, language: _polyhost_typing.Any, runtime_version: _polyhost_typing.Any, adapter_version: _polyhost_typing.Any, pid: _polyhost_typing.Any, fingerprints: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> WorkerInfo:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.language = language
         self.runtime_version = runtime_version
         self.adapter_version = adapter_version
@@ -567,10 +567,10 @@ class SchemaFingerprint:
     _polyhost_layout = (None, None, )
 
     @classmethod
-    def _polyhost_row(_c, schema: _polyhost_typing.Any, fingerprint: _polyhost_typing.Any) -> SchemaFingerprint:
+    def _polyhost_row(_c, schema: _polyhost_typing.Any, fingerprint: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> SchemaFingerprint:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.schema = schema
         self.fingerprint = fingerprint
         return self
@@ -634,10 +634,10 @@ class CallContext:
     _polyhost_layout = (None, ("deadline_unix_ms", "Q", 0, 0), None, )
 
     @classmethod
-    def _polyhost_row(_c, trace_parent: _polyhost_typing.Any, deadline_unix_ms: _polyhost_typing.Any, session: _polyhost_typing.Any) -> CallContext:
+    def _polyhost_row(_c, trace_parent: _polyhost_typing.Any, deadline_unix_ms: _polyhost_typing.Any, session: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> CallContext:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.trace_parent = trace_parent
         self.deadline_unix_ms = deadline_unix_ms
         self.session = session

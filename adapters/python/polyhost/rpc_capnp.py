@@ -453,10 +453,10 @@ class Bootstrap:
     _polyhost_layout = (("question_id", "I", 0, 0), None, )
 
     @classmethod
-    def _polyhost_row(_c, question_id: _polyhost_typing.Any, deprecated_object_id: _polyhost_typing.Any) -> Bootstrap:
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, deprecated_object_id: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Bootstrap:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.question_id = question_id
         self.deprecated_object_id = deprecated_object_id
         return self
@@ -581,10 +581,10 @@ class Call:
     _polyhost_layout = (("question_id", "I", 0, 0), None, ("interface_id", "Q", 1, 0), ("method_id", "H", 2, 0), None, None, None, None, None, )
 
     @classmethod
-    def _polyhost_row(_c, question_id: _polyhost_typing.Any, target: _polyhost_typing.Any, interface_id: _polyhost_typing.Any, method_id: _polyhost_typing.Any, allow_third_party_tail_call: _polyhost_typing.Any, no_promise_pipelining: _polyhost_typing.Any, only_promise_pipeline: _polyhost_typing.Any, params: _polyhost_typing.Any, send_results_to: _polyhost_typing.Any) -> Call:
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, target: _polyhost_typing.Any, interface_id: _polyhost_typing.Any, method_id: _polyhost_typing.Any, allow_third_party_tail_call: _polyhost_typing.Any, no_promise_pipelining: _polyhost_typing.Any, only_promise_pipeline: _polyhost_typing.Any, params: _polyhost_typing.Any, send_results_to: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Call:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.question_id = question_id
         self.target = target
         self.interface_id = interface_id
@@ -958,10 +958,10 @@ class Finish:
     _polyhost_layout = (("question_id", "I", 0, 0), None, None, )
 
     @classmethod
-    def _polyhost_row(_c, question_id: _polyhost_typing.Any, release_result_caps: _polyhost_typing.Any, require_early_cancellation_workaround: _polyhost_typing.Any) -> Finish:
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, release_result_caps: _polyhost_typing.Any, require_early_cancellation_workaround: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Finish:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.question_id = question_id
         self.release_result_caps = release_result_caps
         self.require_early_cancellation_workaround = require_early_cancellation_workaround
@@ -1147,10 +1147,10 @@ class Release:
     _polyhost_layout = (("id", "I", 0, 0), ("reference_count", "I", 1, 0), )
 
     @classmethod
-    def _polyhost_row(_c, id: _polyhost_typing.Any, reference_count: _polyhost_typing.Any) -> Release:
+    def _polyhost_row(_c, id: _polyhost_typing.Any, reference_count: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Release:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.id = id
         self.reference_count = reference_count
         return self
@@ -1278,10 +1278,10 @@ class Disembargo:
     _polyhost_layout = (None, None, )
 
     @classmethod
-    def _polyhost_row(_c, target: _polyhost_typing.Any, context: _polyhost_typing.Any) -> Disembargo:
+    def _polyhost_row(_c, target: _polyhost_typing.Any, context: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Disembargo:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.target = target
         self.context = context
         return self
@@ -1460,10 +1460,10 @@ class Provide:
     _polyhost_layout = (("question_id", "I", 0, 0), None, None, )
 
     @classmethod
-    def _polyhost_row(_c, question_id: _polyhost_typing.Any, target: _polyhost_typing.Any, recipient: _polyhost_typing.Any) -> Provide:
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, target: _polyhost_typing.Any, recipient: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Provide:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.question_id = question_id
         self.target = target
         self.recipient = recipient
@@ -1567,10 +1567,10 @@ class Accept:
     _polyhost_layout = (("question_id", "I", 0, 0), None, None, )
 
     @classmethod
-    def _polyhost_row(_c, question_id: _polyhost_typing.Any, provision: _polyhost_typing.Any, embargo: _polyhost_typing.Any) -> Accept:
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, provision: _polyhost_typing.Any, embargo: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Accept:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.question_id = question_id
         self.provision = provision
         self.embargo = embargo
@@ -1687,10 +1687,10 @@ class Join:
     _polyhost_layout = (("question_id", "I", 0, 0), None, None, )
 
     @classmethod
-    def _polyhost_row(_c, question_id: _polyhost_typing.Any, target: _polyhost_typing.Any, key_part: _polyhost_typing.Any) -> Join:
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, target: _polyhost_typing.Any, key_part: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Join:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.question_id = question_id
         self.target = target
         self.key_part = key_part
@@ -1830,10 +1830,10 @@ class Payload:
     _polyhost_layout = (None, None, )
 
     @classmethod
-    def _polyhost_row(_c, content: _polyhost_typing.Any, cap_table: _polyhost_typing.Any) -> Payload:
+    def _polyhost_row(_c, content: _polyhost_typing.Any, cap_table: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Payload:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.content = content
         self.cap_table = cap_table
         return self
@@ -2112,10 +2112,10 @@ class PromisedAnswer:
     _polyhost_layout = (("question_id", "I", 0, 0), None, )
 
     @classmethod
-    def _polyhost_row(_c, question_id: _polyhost_typing.Any, transform: _polyhost_typing.Any) -> PromisedAnswer:
+    def _polyhost_row(_c, question_id: _polyhost_typing.Any, transform: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> PromisedAnswer:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.question_id = question_id
         self.transform = transform
         return self
@@ -2260,10 +2260,10 @@ class ThirdPartyCapDescriptor:
     _polyhost_layout = (None, ("vine_id", "I", 0, 0), )
 
     @classmethod
-    def _polyhost_row(_c, id: _polyhost_typing.Any, vine_id: _polyhost_typing.Any) -> ThirdPartyCapDescriptor:
+    def _polyhost_row(_c, id: _polyhost_typing.Any, vine_id: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> ThirdPartyCapDescriptor:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.id = id
         self.vine_id = vine_id
         return self
@@ -2360,10 +2360,10 @@ class Exception_:
     _polyhost_layout = (None, None, None, ("obsolete_durability", "H", 1, 0), None, )
 
     @classmethod
-    def _polyhost_row(_c, reason: _polyhost_typing.Any, type: _polyhost_typing.Any, obsolete_is_callers_fault: _polyhost_typing.Any, obsolete_durability: _polyhost_typing.Any, trace: _polyhost_typing.Any) -> Exception_:
+    def _polyhost_row(_c, reason: _polyhost_typing.Any, type: _polyhost_typing.Any, obsolete_is_callers_fault: _polyhost_typing.Any, obsolete_durability: _polyhost_typing.Any, trace: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Exception_:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.reason = reason
         self.type = type
         self.obsolete_is_callers_fault = obsolete_is_callers_fault

@@ -39,7 +39,7 @@ import contextvars
 import inspect
 import traceback
 from typing import (
-    Any, AsyncIterable, AsyncIterator, Callable, Deque, Generator, Generic, Iterable,
+    Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Deque, Generator, Generic, Iterable,
     List, Optional, TypeVar, Union,
 )
 
@@ -88,7 +88,7 @@ class Producer(Generic[T]):
     """Pushes items of type ``T`` into a ``Sink(T)`` capability (see the module doc)."""
 
     __slots__ = ("_sink", "_codec", "_max", "_buf", "_window", "_scheduled", "_loop",
-                 "_error", "_closed", "sent")
+                 "_error", "_closed", "_ready", "sent")
 
     def __init__(self, sink: Optional[_P.SinkClient], codec: Codec, *,
                  max_batch: int = MAX_BATCH) -> None:
@@ -101,6 +101,8 @@ class Producer(Generic[T]):
         self._window: Optional[asyncio.Future[None]] = None
         self._scheduled = False
         self._loop = asyncio.get_running_loop()
+        self._ready = self._loop.create_future()     # what send() hands back when queued
+        self._ready.set_result(None)
         self._error: Optional[BaseException] = None
         self._closed = False
         #: items handed to ``push`` calls so far
@@ -114,21 +116,29 @@ class Producer(Generic[T]):
     def closed(self) -> bool:
         return self._closed
 
-    async def send(self, item: T) -> None:
-        """Queue one item; waits only while ``max_batch`` items are already waiting
-        for the flow-control window. Raises the error of a failed push (e.g. the
-        consumer stopped reading)."""
-        if self._error is not None:
-            raise self._error
-        if self._closed:
-            raise RuntimeError("send() on a closed stream")
+    def send(self, item: T) -> Awaitable[None]:
+        """Queue one item (await the result); waits only while ``max_batch`` items are
+        already waiting for the flow-control window. Raises the error of a failed push
+        (e.g. the consumer stopped reading).
+
+        Not a coroutine function: while the batch has room, the item is queued at once
+        and an already completed future is handed back, which costs less than running
+        a coroutine per item."""
+        if self._error is not None or self._closed:
+            return self._refuse()
         buf = self._buf
         buf.append(item)
         if len(buf) >= self._max:
-            await self._flush()
-        elif not self._scheduled:
+            return self._flush()
+        if not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self._flush_soon)
+        return self._ready
+
+    async def _refuse(self) -> None:
+        if self._error is not None:
+            raise self._error
+        raise RuntimeError("send() on a closed stream")
 
     async def send_many(self, items: Iterable[T]) -> None:
         """Queue several items (as if by ``send`` each)."""
@@ -151,7 +161,10 @@ class Producer(Generic[T]):
 
     def send_blocking(self, item: T, timeout: Optional[float] = None) -> None:
         """``send`` from another thread (a sync handler): blocks until queued."""
-        asyncio.run_coroutine_threadsafe(self.send(item), self._loop).result(timeout)
+        asyncio.run_coroutine_threadsafe(self._send_async(item), self._loop).result(timeout)
+
+    async def _send_async(self, item: T) -> None:
+        await self.send(item)
 
     async def flush(self) -> None:
         """Push everything queued now, waiting for the window as needed."""

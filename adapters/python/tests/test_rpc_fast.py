@@ -1,7 +1,9 @@
 """The connection's fast paths (polyhost/rpc/_fast.py) against the generic encoder: a
 Return with results is byte-for-byte what rpc_capnp writes, with and without
-capabilities in the results."""
+capabilities in the results; a Call read straight from its words (``direct_call``)
+gives what the reader-based path gives, and other shapes are left to that path."""
 
+import collections
 import os
 import sys
 import unittest
@@ -14,9 +16,11 @@ for _p in (os.path.join(_HERE, "generated"), os.path.dirname(_HERE)):
 import features_capnp as F  # noqa: E402
 from polyhost import wire  # noqa: E402
 from polyhost.rpc import _fast, connection  # noqa: E402
-from polyhost.rpc.content import CapContent, ObjContent  # noqa: E402
+from polyhost.rpc.content import CapContent, ObjContent, builder_cap_table  # noqa: E402
 from polyhost.rpc.hooks import BrokenHook  # noqa: E402
-from polyhost.rpc_capnp import CapDescriptor, Message, Return  # noqa: E402
+from polyhost.rpc_capnp import (  # noqa: E402
+    Call, CapDescriptor, Message, MessageTarget, PromisedAnswer, Return,
+)
 
 
 class _Conn:
@@ -64,6 +68,97 @@ class EncodeResultsTest(unittest.TestCase):
     def test_results_with_a_capability(self):
         hook = BrokenHook(None)
         self.assertEqual(self.check(3, CapContent(hook)).ncaps, 1)
+
+
+class _Target:
+    def release(self):
+        pass
+
+
+class _Answering:
+    """What direct_call / handle_call ask of a connection: records the call started."""
+
+    def __init__(self):
+        self.stats = collections.Counter()
+        self._answers = {}
+        self.started = None
+
+    def _export_target(self, import_id):
+        self.import_id = import_id
+        return _Target()
+
+    def _answer_call(self, qid, target, interface_id, method_id, content, descriptors, mr):
+        self.started = (qid, self.import_id, interface_id, method_id,
+                        F.Point._polyhost_read(content.as_struct()), content._nest, descriptors)
+
+
+def call_frame(target, params=F.Point(x=1.5, y=-2), qid=1):
+    """The frame of a Call as the connection writes it (rpc_capnp's encoder)."""
+    payload = connection._OutPayload(_Conn(), ObjContent(params))
+    table = []
+    mb = wire.MessageBuilder(cap_table=table)
+    payload.table = builder_cap_table(mb, table)
+    Message(call=Call(question_id=qid, target=target, interface_id=0x1234567890ABCDEF,
+                      method_id=7, params=payload))._polyhost_write(
+        mb.init_root(Message._polyhost_data_words, Message._polyhost_ptr_count))
+    return mb.to_bytes()
+
+
+def reader(frame, limits=None):
+    """The message of a one-segment frame (its 8-byte header skipped)."""
+    return wire.MessageReader([frame[8:]], limits)
+
+
+class DirectCallTest(unittest.TestCase):
+    def test_same_call_as_the_readers(self):
+        frame = call_frame(MessageTarget(imported_cap=42))
+        direct, generic = _Answering(), _Answering()
+        mr_direct, mr_generic = reader(frame), reader(frame)
+        self.assertTrue(_fast.direct_call(direct, mr_direct))
+        self.assertTrue(_fast.handle_call(generic, mr_generic, mr_generic.root()))
+        self.assertEqual(direct.started[:4], (1, 42, 0x1234567890ABCDEF, 7))
+        self.assertEqual(direct.started, generic.started)
+        self.assertEqual(mr_direct.traversal_words_left, mr_generic.traversal_words_left)
+        self.assertEqual(direct.stats, generic.stats)
+
+    def check_left_alone(self, frame, limits=None):
+        mr = reader(frame, limits)
+        budget = mr.traversal_words_left
+        conn = _Answering()
+        self.assertFalse(_fast.direct_call(conn, mr))
+        self.assertIsNone(conn.started)
+        self.assertEqual(mr.traversal_words_left, budget)
+
+    def test_promised_answer_target_is_left_to_the_readers(self):
+        self.check_left_alone(call_frame(MessageTarget(promised_answer=PromisedAnswer(
+            question_id=3))))
+
+    def test_capabilities_in_the_params_are_left_to_the_readers(self):
+        self.check_left_alone(call_frame(MessageTarget(imported_cap=1), _WithCap()))
+
+    def test_other_messages_are_left_to_the_readers(self):
+        ret = connection._OutPayload(_Conn(), ObjContent(F.Point()))
+        self.check_left_alone(_fast.encode_results(5, ret))
+
+    def test_a_budget_too_small_is_left_to_the_readers(self):
+        self.check_left_alone(call_frame(MessageTarget(imported_cap=1)),
+                              wire.Limits(traversal_words=10))
+
+    def test_a_pointer_out_of_bounds_is_left_to_the_readers(self):
+        frame = bytearray(call_frame(MessageTarget(imported_cap=1)))
+        # the Message's pointer to the Call (segment word 2): 32767 data words
+        frame[8 + 16 + 4:8 + 16 + 6] = b"\xff\x7f"
+        self.check_left_alone(bytes(frame))
+
+
+class _WithCap:
+    """Params whose only pointer is a capability (the cap table gets one entry)."""
+
+    _polyhost_data_words = 0
+    _polyhost_ptr_count = 1
+
+    def _polyhost_write(self, b):
+        b.set_capability(0, BrokenHook(None))
 
 
 if __name__ == "__main__":

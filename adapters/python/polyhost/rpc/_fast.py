@@ -5,6 +5,10 @@ a Return with results. Decoding those through the generated ``rpc_capnp`` classe
 builds five objects per message; encoding a Return goes through four generic struct
 writers. Here:
 
+- :func:`direct_call` reads a Call straight from the words of a one-segment message
+  (struct offsets computed inline, every bound checked, the budget charged as the
+  readers would) when its pointers are all near struct pointers; anything else falls
+  back, untouched, to the readers below.
 - :func:`handle_call` / :func:`handle_return` read only the fields the connection
   needs, in the same order as the generated decoder (so a malformed message raises the
   same error). Any other shape (a promisedAnswer target, sendResultsTo other than
@@ -24,10 +28,20 @@ from polyhost.rpc_capnp import Message, Return
 
 from .errors import ProtocolError
 
-__all__ = ["handle_call", "handle_return", "encode_results"]
+__all__ = ["direct_call", "handle_call", "handle_return", "encode_results"]
 
 _INLINE_COMPOSITE = wire.INLINE_COMPOSITE
 _pack_u32 = _struct.Struct("<I").pack
+_unpack_word = _struct.Struct("<iI").unpack_from
+_unpack_u16 = _struct.Struct("<H").unpack_from
+# Call's data section: questionId u32, methodId u16, sendResultsTo's discriminant u16,
+# interfaceId u64; MessageTarget's: importedCap u32, its discriminant u16
+_unpack_call = _struct.Struct("<IHHQ").unpack_from
+_unpack_target = _struct.Struct("<IH").unpack_from
+_NULL_WORD = bytes(8)
+_FIRST_SEGMENT_WORDS = 32
+_MSG_CALL = 2
+_PointerReader = wire.PointerReader
 
 # Word offsets of the structs in the captured Return prefix (checked below).
 _RETURN_WORD = 3
@@ -68,13 +82,92 @@ _HEAD_A, _HEAD_B = _split_head()
 def encode_results(answer_id, payload):
     """The framed Return(results=payload) for ``answer_id`` (``payload``: the
     connection's _OutPayload; noFinishNeeded is set when it wrote no capability)."""
-    mb = wire.MessageBuilder()
+    # a small first segment that grows (the message stays one segment): zeroing the
+    # default 8 KiB segment for a Return of a few words costs more than the encoding
+    mb = wire.MessageBuilder(first_segment_words=_FIRST_SEGMENT_WORDS, single_segment=True)
     payload.table = mb.cap_table
     mb.preset(_HEAD_A + _pack_u32(answer_id) + _HEAD_B)
     payload._polyhost_write(mb.struct_at(_PAYLOAD_WORD, 0, 2))
     if payload.ncaps:
         mb.struct_at(_RETURN_WORD, 2, 1).set_bool(_NO_FINISH_NEEDED_BIT, False, False)
     return mb.to_bytes()
+
+
+def direct_call(conn, mr):
+    """Handle a Call read straight from the words of a one-segment message, when every
+    pointer on the way is a valid near struct pointer and the Call has the common shape
+    (see handle_call); False before anything happened otherwise (the generic readers
+    then decode it and raise the error of a bad message). The traversal budget is
+    charged as the generic readers charge it."""
+    segs = mr._segs
+    if len(segs) != 1:
+        return False
+    seg = segs[0]
+    n = len(seg)
+    nest = mr.limits.nesting
+    if n < 8 or nest < 4:
+        return False
+    lo, hi = _unpack_word(seg, 0)                   # root pointer -> Message
+    if lo & 3 or (lo == 0 and hi == 0):
+        return False
+    t = 8 + ((lo >> 2) << 3)
+    dw = hi & 0xFFFF
+    pc = hi >> 16
+    if dw == 0 or pc == 0 or t < 0 or t + ((dw + pc) << 3) > n:
+        return False
+    if _unpack_u16(seg, t)[0] != _MSG_CALL:
+        return False
+    words = 1 + dw + pc
+    off = t + (dw << 3)
+    lo, hi = _unpack_word(seg, off)                 # Message.call -> Call
+    if lo & 3 or (lo == 0 and hi == 0):
+        return False
+    t = off + 8 + ((lo >> 2) << 3)
+    dw = hi & 0xFFFF
+    pc = hi >> 16
+    if dw < 3 or pc < 2 or t < 0 or t + ((dw + pc) << 3) > n:
+        return False
+    qid, method_id, send_to, interface_id = _unpack_call(seg, t)
+    if send_to != 0:                                # sendResultsTo is not `caller`
+        return False
+    words += dw + pc
+    off = t + (dw << 3)
+    lo, hi = _unpack_word(seg, off)                 # Call.target -> MessageTarget
+    if lo & 3 or (lo == 0 and hi == 0):
+        return False
+    t = off + 8 + ((lo >> 2) << 3)
+    tdw = hi & 0xFFFF
+    tpc = hi >> 16
+    if tdw == 0 or t < 0 or t + ((tdw + tpc) << 3) > n:
+        return False
+    import_id, target_kind = _unpack_target(seg, t)
+    if target_kind != 0:                            # the target is a promisedAnswer
+        return False
+    words += tdw + tpc
+    off += 8
+    lo, hi = _unpack_word(seg, off)                 # Call.params -> Payload
+    if lo & 3 or (lo == 0 and hi == 0):
+        return False
+    t = off + 8 + ((lo >> 2) << 3)
+    dw = hi & 0xFFFF
+    pc = hi >> 16
+    if pc == 0 or t < 0 or t + ((dw + pc) << 3) > n:
+        return False
+    words += dw + pc
+    content = t + (dw << 3)
+    if pc > 1 and seg[content + 8:content + 16] != _NULL_WORD:
+        return False                                # a cap table (maybe empty): generic
+    budget = mr._budget - words
+    if budget < 0:
+        return False
+    mr._budget = budget
+    conn.stats["recv.call"] += 1
+    if qid in conn._answers:
+        raise ProtocolError("Call reuses question id %d still in use" % qid)
+    # nesting as the generic readers count it: root pointer, Message, Call, Payload
+    conn._answer_call(qid, conn._export_target(import_id), interface_id, method_id,
+                      _PointerReader(mr, 0, content, nest - 3), None, mr)
+    return True
 
 
 def handle_call(conn, mr, root):

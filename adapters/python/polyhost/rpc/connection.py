@@ -228,7 +228,8 @@ class Connection(CapabilityTables):
             return
         out = self._out
         out.append(data)
-        if len(out) == 1:
+        if len(out) == 1 and not self._reading:
+            # (while a chunk is handled, _handle_chunk flushes at its end)
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self):
@@ -301,6 +302,8 @@ class Connection(CapabilityTables):
     # -- dispatch -------------------------------------------------------------------------
 
     def _handle(self, mr):
+        if _fast.direct_call(self, mr):
+            return
         root = mr.root()
         d = root.get_uint16(0, 0)
         # Fast paths for the common shapes of Call and Return (no capabilities, plain
@@ -398,6 +401,11 @@ class Connection(CapabilityTables):
         finally:
             target.release()
         a.pending = p
+        if p.done:
+            # answered while the call was started (a handler that did not suspend): the
+            # Return joins the others of this read (_handle_chunk flushes at its end)
+            self._on_answer_done(a, p)
+            return
         self._calls_running += 1
         p.add_listener(functools.partial(self._on_call_done, a))
 

@@ -19,8 +19,10 @@ as ``Capability`` objects), then calls ``getattr(server, name)(params)``:
   block the loop. At most ``max_concurrency`` handlers of one connection run at once
   (``limiter.Limiter``); a server class that sets ``_polyhost_unlimited = True`` (the
   worker's own control interface: pings, shutdown) is not counted, so a busy worker
-  still answers them. (Starting the task eagerly, running its first step at once,
-  was measured: no gain in latency or throughput, so it is not done.)
+  still answers them. A handler's first step runs at once, in the event-loop pass
+  that read the call: one that completes without suspending answers without a task
+  (its Return goes out in the same write as the others of that read); one that
+  suspends continues in a task.
 - It returns an instance of the results class, or None (empty results), or a dict of
   the results' fields; an awaitable result is awaited.
 - A raised exception becomes an rpc Exception: an ``RpcError`` keeps its type and
@@ -38,6 +40,7 @@ A method missing from the table or from the object answers ``unimplemented``.
 
 import asyncio
 import collections
+import collections.abc
 import contextvars
 import inspect
 import types
@@ -121,7 +124,7 @@ def _coerce(res, results_cls):
 class LocalHook(Hook):
     """The hook of one Server object (one per object; reference counts are not used)."""
 
-    __slots__ = ("server", "_queue", "_worker", "_limited")
+    __slots__ = ("server", "_queue", "_worker", "_limited", "_dispatch")
 
     def __init__(self, server):
         super().__init__()
@@ -129,24 +132,58 @@ class LocalHook(Hook):
         self._limited = not getattr(server, "_polyhost_unlimited", False)
         self._queue = collections.deque()
         self._worker = None
+        self._dispatch = {}     # (interface_id, method_id) -> (entry, bound handler)
+
+    def _lookup(self, interface_id, method_id):
+        """The method entry and bound handler of a call, or None (cached once found)."""
+        key = (interface_id, method_id)
+        entry = self.server._polyhost_methods.get(key)
+        handler = None if entry is None else getattr(self.server, entry[0], None)
+        if handler is None:
+            return None
+        found = self._dispatch[key] = (entry, handler)
+        return found
 
     def __repr__(self):
         return "<LocalHook %s>" % type(self.server).__name__
 
     def call(self, interface_id, method_id, content, ctx=None):
         p = LocalCall()
-        entry = self.server._polyhost_methods.get((interface_id, method_id))
-        handler = None if entry is None else getattr(self.server, entry[0], None)
-        if handler is None:
-            p._complete(error=_unimplemented(self.server, interface_id, method_id))
-            return p
-        loop = asyncio.get_running_loop()
+        found = self._dispatch.get((interface_id, method_id))
+        if found is None:
+            found = self._lookup(interface_id, method_id)
+            if found is None:
+                p._complete(error=_unimplemented(self.server, interface_id, method_id))
+                return p
+        entry, handler = found
         if entry[3] or self._queue:
             self._queue.append((entry, content, ctx, p))
             if self._worker is None:
-                self._worker = loop.create_task(self._drain())
+                self._worker = asyncio.get_running_loop().create_task(self._drain())
         else:
-            p.task = loop.create_task(self._run(entry, content, ctx, p, handler))
+            loop = asyncio.get_running_loop()
+            coro = self._run(entry, content, ctx, p, handler)
+            if _current_task(loop) is not None or _enter_task is None:
+                # called from a task (a local call): a task of its own, as always
+                p.task = loop.create_task(coro)
+                return p
+            # Run the call's first step now, in the pass that read it: a handler that
+            # does not suspend (the usual async def) completes here, without a task and
+            # a later loop pass; one that suspends continues in a task. Meanwhile
+            # asyncio.current_task() is an _EagerTask standing for that task.
+            context = _copy_context()
+            eager = _EagerTask(loop)
+            _enter_task(loop, eager)
+            try:
+                first = context.run(coro.send, None)
+            except StopIteration:
+                return p
+            finally:
+                _leave_task(loop, eager)
+            task = p.task = loop.create_task(_Resumed(coro, first, context))
+            eager.task = task
+            if eager.cancels:
+                task.cancel()
         return p
 
     async def _drain(self):
@@ -199,6 +236,104 @@ class LocalHook(Hook):
             p._complete(error=from_python_exception(e))
         else:
             p._complete(content=ObjContent(results))
+
+
+_copy_context = contextvars.copy_context
+_current_task = asyncio.current_task
+# (asyncio's own bookkeeping of the running task; without it, no eager first step)
+_enter_task = getattr(asyncio.tasks, "_enter_task", None)
+_leave_task = getattr(asyncio.tasks, "_leave_task", None)
+_NOTHING = object()
+
+
+class _EagerTask:
+    """``asyncio.current_task()`` while a handler takes its eager first step (no task
+    runs it yet): what ``asyncio.timeout()`` and ``TaskGroup`` use of a task. Once the
+    handler suspends, ``task`` is the task that continues it and every method goes to
+    it; a cancel asked for before that is applied to it when it is made."""
+
+    __slots__ = ("_loop", "task", "cancels")
+
+    def __init__(self, loop):
+        self._loop = loop
+        self.task = None
+        self.cancels = 0
+
+    def get_loop(self):
+        return self._loop
+
+    def cancel(self, msg=None):
+        if self.task is not None:
+            return self.task.cancel(msg)
+        self.cancels += 1
+        return True
+
+    def cancelling(self):
+        return self.task.cancelling() if self.task is not None else self.cancels
+
+    def uncancel(self):
+        if self.task is not None:
+            return self.task.uncancel()
+        if self.cancels:
+            self.cancels -= 1
+        return self.cancels
+
+    def done(self):
+        return self.task is not None and self.task.done()
+
+    def cancelled(self):
+        return self.task is not None and self.task.cancelled()
+
+    def get_name(self):
+        return self.task.get_name() if self.task is not None else "polyhost-call"
+
+    def add_done_callback(self, fn, *, context=None):
+        if self.task is None:
+            raise RuntimeError("a call's eager first step has no task to wait on yet")
+        self.task.add_done_callback(fn, context=context)
+
+    def remove_done_callback(self, fn):
+        return 0 if self.task is None else self.task.remove_done_callback(fn)
+
+
+class _Resumed(collections.abc.Coroutine):
+    """A coroutine already stepped once (eagerly, in ``LocalHook.call``), continued by a
+    task: its first ``send`` hands the task what the first step yielded (the future it
+    waits on), later steps go to the coroutine, in the call's own context."""
+
+    __slots__ = ("_coro", "_first", "_context")
+
+    def __init__(self, coro, first, context):
+        self._coro = coro
+        self._first = first
+        self._context = context
+
+    @property
+    def cr_code(self):
+        return self._coro.cr_code
+
+    def send(self, value):
+        first = self._first
+        if first is not _NOTHING:
+            self._first = _NOTHING
+            return first
+        return self._context.run(self._coro.send, value)
+
+    def throw(self, *args):
+        self._first = _NOTHING
+        return self._context.run(self._coro.throw, *args)
+
+    def close(self):
+        self._coro.close()
+
+    def __await__(self):
+        return self
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self.send(None)
 
 
 # inspect.iscoroutinefunction costs ~1 us; cache it per function of a bound method (the

@@ -1,7 +1,7 @@
 # Type stub of polyhost.wire: the public API generated code and plugins use (see
 # adapters/python/README.md, "The wire API generated code relies on").
 import struct as _struct
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 _Bytes = Union[bytes, bytearray, memoryview]
 
@@ -77,6 +77,7 @@ class StructReader:
 class ListReader:
     def len(self) -> int: ...
     def unpack_rows(self, packer: _struct.Struct) -> Optional[List[Tuple[Any, ...]]]: ...
+    def iter_rows(self, packer: _struct.Struct) -> Optional[Iterator[Tuple[Any, ...]]]: ...
     def __len__(self) -> int: ...
     @property
     def element_size(self) -> int: ...

@@ -641,6 +641,16 @@ class ListReader:
         unpack_from = packer.unpack_from
         return [unpack_from(seg, off + i * stride) for i in range(n)]
 
+    def iter_rows(self, packer):
+        """Like :meth:`unpack_rows`, as an iterator (no list of tuples built first)."""
+        if self._esize == BIT or (self._dbits >> 3) < packer.size:
+            return None
+        stride = self._step >> 3
+        if stride == packer.size:
+            off = self._off
+            return packer.iter_unpack(self._seg[off:off + self._count * stride])
+        return iter(self.unpack_rows(packer))
+
     def get_struct(self, i):
         """Element ``i`` as a struct (struct lists, or upgraded primitive/pointer lists)."""
         if i >= self._count or i < 0:

@@ -81,10 +81,10 @@ class Point:
     _polyhost_layout = (("x", "d", 0, 0.0), ("y", "d", 1, 0.0), )
 
     @classmethod
-    def _polyhost_row(_c, x: _polyhost_typing.Any, y: _polyhost_typing.Any) -> Point:
+    def _polyhost_row(_c, x: _polyhost_typing.Any, y: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Point:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.x = x
         self.y = y
         return self
@@ -225,10 +225,10 @@ class Primitives:
     _polyhost_layout = (None, ("i8", "b", 1, 0), ("i16", "h", 1, 0), ("i32", "i", 1, 0), ("i64", "q", 1, 0), ("u8", "B", 16, 0), ("u16", "H", 9, 0), ("u32", "I", 5, 0), ("u64", "Q", 3, 0), ("f32", "f", 8, 0.0), ("f64", "d", 5, 0.0), None, None, None, None, ("minus", "i", 9, -7), ("big", "Q", 6, 18446744073709551615), ("ratio", "f", 14, 0.5), ("not_a_number", "d", 8, float("nan")), ("infinity", "d", 9, float("inf")), None, None, None, )
 
     @classmethod
-    def _polyhost_row(_c, flag: _polyhost_typing.Any, i8: _polyhost_typing.Any, i16: _polyhost_typing.Any, i32: _polyhost_typing.Any, i64: _polyhost_typing.Any, u8: _polyhost_typing.Any, u16: _polyhost_typing.Any, u32: _polyhost_typing.Any, u64: _polyhost_typing.Any, f32: _polyhost_typing.Any, f64: _polyhost_typing.Any, text: _polyhost_typing.Any, data: _polyhost_typing.Any, void: _polyhost_typing.Any, flag_on: _polyhost_typing.Any, minus: _polyhost_typing.Any, big: _polyhost_typing.Any, ratio: _polyhost_typing.Any, not_a_number: _polyhost_typing.Any, infinity: _polyhost_typing.Any, named: _polyhost_typing.Any, bytes_: _polyhost_typing.Any, color: _polyhost_typing.Any) -> Primitives:
+    def _polyhost_row(_c, flag: _polyhost_typing.Any, i8: _polyhost_typing.Any, i16: _polyhost_typing.Any, i32: _polyhost_typing.Any, i64: _polyhost_typing.Any, u8: _polyhost_typing.Any, u16: _polyhost_typing.Any, u32: _polyhost_typing.Any, u64: _polyhost_typing.Any, f32: _polyhost_typing.Any, f64: _polyhost_typing.Any, text: _polyhost_typing.Any, data: _polyhost_typing.Any, void: _polyhost_typing.Any, flag_on: _polyhost_typing.Any, minus: _polyhost_typing.Any, big: _polyhost_typing.Any, ratio: _polyhost_typing.Any, not_a_number: _polyhost_typing.Any, infinity: _polyhost_typing.Any, named: _polyhost_typing.Any, bytes_: _polyhost_typing.Any, color: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Primitives:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.flag = flag
         self.i8 = i8
         self.i16 = i16
@@ -342,10 +342,10 @@ class Lists:
     _polyhost_layout = (None, None, None, None, None, None, None, None, None, None, None, )
 
     @classmethod
-    def _polyhost_row(_c, bools: _polyhost_typing.Any, ints: _polyhost_typing.Any, floats: _polyhost_typing.Any, texts: _polyhost_typing.Any, blobs: _polyhost_typing.Any, points: _polyhost_typing.Any, colors: _polyhost_typing.Any, nested: _polyhost_typing.Any, matrix: _polyhost_typing.Any, words: _polyhost_typing.Any, defaulted: _polyhost_typing.Any) -> Lists:
+    def _polyhost_row(_c, bools: _polyhost_typing.Any, ints: _polyhost_typing.Any, floats: _polyhost_typing.Any, texts: _polyhost_typing.Any, blobs: _polyhost_typing.Any, points: _polyhost_typing.Any, colors: _polyhost_typing.Any, nested: _polyhost_typing.Any, matrix: _polyhost_typing.Any, words: _polyhost_typing.Any, defaulted: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Lists:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.bools = bools
         self.ints = ints
         self.floats = floats
@@ -523,10 +523,10 @@ class Shape_Label:
     _polyhost_layout = (None, None, )
 
     @classmethod
-    def _polyhost_row(_c, text: _polyhost_typing.Any, kind: _polyhost_typing.Any) -> Shape_Label:
+    def _polyhost_row(_c, text: _polyhost_typing.Any, kind: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Shape_Label:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.text = text
         self.kind = kind
         return self
@@ -670,10 +670,10 @@ class Pair:
     _polyhost_layout = (None, None, )
 
     @classmethod
-    def _polyhost_row(_c, key: _polyhost_typing.Any, value: _polyhost_typing.Any) -> Pair:
+    def _polyhost_row(_c, key: _polyhost_typing.Any, value: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Pair:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.key = key
         self.value = value
         return self
@@ -731,10 +731,10 @@ class Tagged:
     _polyhost_layout = (None, None, )
 
     @classmethod
-    def _polyhost_row(_c, entry: _polyhost_typing.Any, points: _polyhost_typing.Any) -> Tagged:
+    def _polyhost_row(_c, entry: _polyhost_typing.Any, points: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Tagged:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.entry = entry
         self.points = points
         return self
@@ -1529,10 +1529,10 @@ class Holder:
     _polyhost_layout = (None, None, None, )
 
     @classmethod
-    def _polyhost_row(_c, counter: _polyhost_typing.Any, counters: _polyhost_typing.Any, any: _polyhost_typing.Any) -> Holder:
+    def _polyhost_row(_c, counter: _polyhost_typing.Any, counters: _polyhost_typing.Any, any: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Holder:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.counter = counter
         self.counters = counters
         self.any = any
@@ -1595,10 +1595,10 @@ class Chain:
     _polyhost_layout = (("value", "i", 0, 0), None, None, )
 
     @classmethod
-    def _polyhost_row(_c, value: _polyhost_typing.Any, next: _polyhost_typing.Any, branches: _polyhost_typing.Any) -> Chain:
+    def _polyhost_row(_c, value: _polyhost_typing.Any, next: _polyhost_typing.Any, branches: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Chain:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.value = value
         self.next = next
         self.branches = branches
@@ -1723,10 +1723,10 @@ class Pong:
     _polyhost_layout = (None, )
 
     @classmethod
-    def _polyhost_row(_c, ping: _polyhost_typing.Any) -> Pong:
+    def _polyhost_row(_c, ping: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Pong:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.ping = ping
         return self
 
@@ -1813,10 +1813,10 @@ class Silent:
     _polyhost_layout = (None, None, None, )
 
     @classmethod
-    def _polyhost_row(_c, a: _polyhost_typing.Any, quiet: _polyhost_typing.Any, hush: _polyhost_typing.Any) -> Silent:
+    def _polyhost_row(_c, a: _polyhost_typing.Any, quiet: _polyhost_typing.Any, hush: _polyhost_typing.Any, _new: _polyhost_typing.Any = object.__new__) -> Silent:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         self.a = a
         self.quiet = quiet
         self.hush = hush
@@ -1946,10 +1946,10 @@ class Nothing:
     _polyhost_layout = ()
 
     @classmethod
-    def _polyhost_row(_c) -> Nothing:
+    def _polyhost_row(_c, _new: _polyhost_typing.Any = object.__new__) -> Nothing:
         # an instance from its fields' values in declaration order, as they are on the
         # wire (no conversion): for the bulk list reader
-        self = _c.__new__(_c)
+        self = _new(_c)
         return self
 
     @classmethod

@@ -1,0 +1,96 @@
+"""A call's handler takes its first step in the event-loop pass that read the Call
+(polyhost/rpc/server.py, LocalHook.call): what asyncio offers a handler inside a task
+must work there too (asyncio.current_task(), asyncio.timeout(), TaskGroup), before and
+after the handler suspends."""
+
+import asyncio
+import socket
+import sys
+import unittest
+
+import test_wire_support  # noqa: F401  (puts the adapter on sys.path)
+from test_rpc import Ints
+from polyhost import rpc
+
+IFACE = 0xB0000000000000E1
+[NOW, TIMED, EXPIRES, GROUP, TASKS] = range(5)
+
+
+class Handlers(rpc.Server):
+    _polyhost_methods = {
+        (IFACE, NOW): ("now", Ints, Ints, False),
+        (IFACE, TIMED): ("timed", Ints, Ints, False),
+        (IFACE, EXPIRES): ("expires", Ints, Ints, False),
+        (IFACE, GROUP): ("group", Ints, Ints, False),
+        (IFACE, TASKS): ("tasks", Ints, Ints, False),
+    }
+
+    def __init__(self):
+        self.never = asyncio.Event()    # nobody sets it: a wait that only a cancel ends
+
+    async def now(self, p):
+        return Ints(a=p.a + 1)
+
+    async def timed(self, p):
+        async with asyncio.timeout(30):
+            first = p.a
+        async with asyncio.timeout(30):
+            await asyncio.sleep(0)      # suspends: the rest runs in a task
+            return Ints(a=first + 2)
+
+    async def expires(self, p):
+        async with asyncio.timeout(0):
+            await self.never.wait()
+        return Ints(a=p.a)
+
+    async def group(self, p):
+        async def child(n):
+            await asyncio.sleep(0)
+            return n * 2
+        async with asyncio.TaskGroup() as tg:
+            t = tg.create_task(child(p.a))
+        return Ints(a=t.result())
+
+    async def tasks(self, p):
+        before = asyncio.current_task()
+        await asyncio.sleep(0)
+        after = asyncio.current_task()
+        return Ints(a=int(before is not None) + 2 * int(after is not None))
+
+
+@unittest.skipIf(sys.version_info < (3, 11), "asyncio.timeout and TaskGroup are 3.11+")
+class EagerStepTest(unittest.IsolatedAsyncioTestCase):
+    async def asyncSetUp(self):
+        a, b = socket.socketpair()
+        self.server = await rpc.Connection.connect(b, bootstrap=Handlers(), name="server")
+        self.client = await rpc.Connection.connect(a, name="client")
+        self.cap = self.client.bootstrap()
+
+    async def asyncTearDown(self):
+        self.cap.close()
+        await self.client.close()
+        await self.server.close()
+
+    async def call(self, method, a):
+        return (await self.cap.call(IFACE, method, Ints(a=a), Ints)).a
+
+    async def test_a_handler_that_does_not_suspend_answers(self):
+        self.assertEqual(await self.call(NOW, 1), 2)
+
+    async def test_asyncio_timeout_before_and_after_suspending(self):
+        self.assertEqual(await self.call(TIMED, 5), 7)
+
+    async def test_an_expired_timeout_cancels_the_task_that_continues_the_handler(self):
+        with self.assertRaises(rpc.RemoteError) as cm:
+            await self.call(EXPIRES, 1)
+        self.assertIn("TimeoutError", str(cm.exception))
+
+    async def test_task_group(self):
+        self.assertEqual(await self.call(GROUP, 21), 42)
+
+    async def test_current_task_is_there_before_and_after_suspending(self):
+        self.assertEqual(await self.call(TASKS, 0), 3)
+
+
+if __name__ == "__main__":
+    unittest.main()
