@@ -1,6 +1,7 @@
 //! The Python adapter needs nothing but the interpreter: no `.py` file in
-//! `adapters/python` (runtime, tests) nor any module generated from the test and
-//! conformance schemas imports anything outside the Python standard library, except
+//! `adapters/python` (runtime, tests), in the test plugins (`tests/plugins`) nor any
+//! module generated from the test and conformance schemas imports anything outside the
+//! Python standard library, except
 //! `polyhost` itself and modules defined in the scanned folders (test helpers,
 //! generated modules). The standard library's module names come from the interpreter
 //! the tests run (`sys.stdlib_module_names`).
@@ -71,11 +72,13 @@ fn the_python_adapter_imports_only_the_standard_library() {
         .expect("tests/ is inside the repository");
     let adapter = root.join("adapters/python");
     let generated = Path::new(polyhost_tests::OUT_DIR).join("python");
+    let plugins = root.join("tests/plugins");
     let out = Command::new("python3")
         .arg("-c")
         .arg(SCAN)
         .arg(&adapter)
         .arg(&generated)
+        .arg(&plugins)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .expect("python3 is on PATH");
