@@ -73,6 +73,16 @@ const START_MODES: [(StartMode, &str); 3] = [
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The adapter of `language` the bench runs: the bundled one, or with
+/// `POLYHOST_BENCH_ADAPTERS=<folder>`, the one in `<folder>/<language>` as it is on disk
+/// (to measure a change to a guest runtime without rebuilding the bench).
+fn adapter(language: &str) -> Result<Adapter, BoxError> {
+    Ok(match std::env::var_os("POLYHOST_BENCH_ADAPTERS") {
+        Some(root) => Adapter::load(PathBuf::from(root).join(language))?,
+        None => Adapter::bundled(language)?,
+    })
+}
+
 fn main() -> Result<(), BoxError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -81,7 +91,7 @@ fn main() -> Result<(), BoxError> {
 }
 
 async fn run() -> Result<(), BoxError> {
-    let python = Adapter::bundled("python")?;
+    let python = adapter("python")?;
     let interpreter = python.resolve_interpreter(None)?;
     let version = std::process::Command::new(&interpreter)
         .args(&python.definition.version)
@@ -95,7 +105,7 @@ async fn run() -> Result<(), BoxError> {
         interpreter.display(),
         PAYLOAD.len()
     );
-    let node = Adapter::bundled("node")?;
+    let node = adapter("node")?;
     let node_interpreter = node.resolve_interpreter(None)?;
     let node_version = std::process::Command::new(&node_interpreter)
         .args(&node.definition.version)
@@ -499,7 +509,7 @@ async fn language_rows(
     targets: &mut Targets,
     language: &str,
 ) -> Result<(), BoxError> {
-    let adapter = Adapter::bundled(language)?;
+    let adapter = adapter(language)?;
     let interpreter = adapter.resolve_interpreter(None)?;
     let (title, script, floor_calls_n) = match language {
         "node" => (
