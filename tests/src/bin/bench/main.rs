@@ -14,7 +14,7 @@
 //! as a ratio to its floor (the Node rows to the Node floor), so the table survives a
 //! noisy machine. See the "Benchmarks" section of README.md for what each row means.
 //!
-//! `POLYHOST_BENCH_QUICK=1` stops after the Python call rows (for quick comparisons).
+//! `POLYHOST_BENCH_QUICK=1` stops after the Python call and stream rows (for quick comparisons).
 //!
 //! `POLYHOST_BENCH_PROFILE=<folder>` runs the call and stream workers under cProfile
 //! (`tests/bench/profiled_worker.py`) and writes `<folder>/worker-<pid>.prof`; the
@@ -217,13 +217,6 @@ async fn run() -> Result<(), BoxError> {
         );
     }
 
-    if std::env::var_os("POLYHOST_BENCH_QUICK").is_some() {
-        pool.shutdown().await;
-        table.print();
-        targets.print();
-        return Ok(());
-    }
-
     // Streams, on the same worker.
     eprintln!("polyhost: streams ...");
     let (out, out_cpu) = stream_rate(&pids, |n| produce(&client, n)).await?;
@@ -254,6 +247,11 @@ async fn run() -> Result<(), BoxError> {
         Limit::AtLeast(4.0),
     );
     pool.shutdown().await;
+    if std::env::var_os("POLYHOST_BENCH_QUICK").is_some() {
+        table.print();
+        targets.print();
+        return Ok(());
+    }
 
     scaling_rows(
         &mut table,
