@@ -7,6 +7,10 @@
 //! thread that ever ran, so a host whose workers restart grows), the process has up to
 //! [`MAX_THREADS`] such threads, one per core, started on first use and kept; each
 //! task goes to the one running the fewest.
+//!
+//! A host that drives a `LocalSet` on a current-thread runtime may have a pool's
+//! connections run there instead ([`Place::Local`]): calls made on that thread then
+//! reach their connection without crossing threads.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -56,6 +60,39 @@ fn start_thread(index: usize) -> std::io::Result<Thread> {
             });
         })?;
     Ok(Thread { jobs, running })
+}
+
+/// Where a task of the host's I/O runs.
+#[derive(Clone, Default)]
+pub(crate) enum Place {
+    /// On the least busy of the shared I/O threads.
+    #[default]
+    Shared,
+    /// As a task of a `LocalSet` the host drives; a task on it spawns what is sent here.
+    Local(mpsc::UnboundedSender<Job>),
+}
+
+impl Place {
+    /// Tasks of `set`, spawned when `set` is next driven.
+    pub(crate) fn local(set: &tokio::task::LocalSet) -> Place {
+        let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
+        set.spawn_local(async move {
+            while let Some(job) = rx.recv().await {
+                tokio::task::spawn_local(job());
+            }
+        });
+        Place::Local(jobs)
+    }
+
+    /// Runs the future `job` builds here, until it ends.
+    pub(crate) fn run(&self, job: Job) -> std::io::Result<()> {
+        match self {
+            Place::Shared => run(job),
+            Place::Local(jobs) => jobs.send(job).map_err(|_| {
+                std::io::Error::other("the LocalSet this pool's connections run on is gone")
+            }),
+        }
+    }
 }
 
 /// Runs the future `job` builds on the least busy I/O thread, until it ends.

@@ -688,3 +688,51 @@ async fn a_template_that_stops_answering_is_replaced() {
     assert_eq!(lab.echo(5).await.unwrap(), 5);
     pool.shutdown().await;
 }
+
+/// A host on one thread runs its pool's connections on its own `LocalSet`: calls from
+/// inside it and from another thread are answered, and once the `LocalSet` is gone
+/// calls fail (the connection ended) instead of waiting forever.
+#[test]
+fn connections_on_the_hosts_local_set_answer_calls_from_it_and_from_other_threads() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    let pool = local.block_on(&runtime, async {
+        let pool = lab(1).connections_on(&local).start().await.unwrap();
+        let lab: LabClient = pool.client();
+        assert_eq!(lab.echo(41).await.unwrap(), 41);
+        let pid = lab.pid().await.unwrap();
+        // Another thread's call reaches the connection through this thread, which keeps
+        // driving the LocalSet while it waits.
+        let other = lab.clone();
+        let from_other = tokio::task::spawn_blocking(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(other.pid())
+        })
+        .await
+        .unwrap();
+        assert_eq!(from_other.unwrap(), pid);
+        pool
+    });
+    drop(local);
+    runtime.block_on(async {
+        let lab: LabClient = pool.client();
+        let options = CallOptions {
+            timeout: Some(Duration::from_secs(20)),
+            ..Default::default()
+        };
+        match lab.echo_with(1, options).await {
+            Err(CallError::Disconnected { reason, .. }) => {
+                assert!(reason.contains("LocalSet"), "{reason}")
+            }
+            Err(CallError::WorkerCrashed { .. }) => {}
+            other => panic!("a call after the LocalSet was dropped: {other:?}"),
+        }
+        pool.shutdown().await;
+    });
+}

@@ -130,6 +130,17 @@ impl PoolBuilder {
         self.config.spec.cwd = Some(dir.into());
         self
     }
+    /// Runs the connections to the workers as tasks of `local`, a `LocalSet` the host
+    /// drives on a current-thread runtime (`local.run_until(..)`, `local.block_on(..)`),
+    /// instead of on polyhost's shared I/O threads. Calls made inside `local` then reach
+    /// their worker with no thread hop: the cheapest path there is, for a host that
+    /// runs on one thread. Calls from other threads still work. The pool's calls
+    /// wait while `local` is not driven, and fail as disconnected once it is dropped.
+    /// (Workers' output and exits are still watched on the shared I/O threads.)
+    pub fn connections_on(mut self, local: &tokio::task::LocalSet) -> Self {
+        self.config.connections = crate::executor::Place::local(local);
+        self
+    }
     /// Message size and nesting limits for what workers send.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.config.limits = limits;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::bindings::Bindings;
+use crate::executor::Place;
 use crate::process::adapter::Adapter;
 use crate::process::launch::{WorkerSpec, DEFAULT_ENV_ALLOWLIST};
 use crate::rpc::capability::Dispatch;
@@ -51,6 +52,8 @@ pub(crate) struct Config {
     pub(crate) drain_timeout: Duration,
     pub(crate) stop_timeout: Duration,
     pub(crate) limits: Limits,
+    /// Where the workers' connections run.
+    pub(crate) connections: Place,
     pub(crate) callbacks: Vec<Arc<dyn Dispatch>>,
     pub(crate) bindings: Vec<Bindings>,
     pub(crate) interpreter: Option<PathBuf>,
@@ -88,6 +91,7 @@ impl Config {
             drain_timeout: Duration::from_secs(10),
             stop_timeout: Duration::from_secs(2),
             limits: Limits::default(),
+            connections: Place::Shared,
             callbacks: vec![],
             bindings: vec![],
             interpreter: None,

@@ -152,6 +152,7 @@ async fn start_worker(inner: &Arc<PoolInner>, slot: usize) -> Result<Live, PoolE
         socket,
         name.clone(),
         cfg.limits,
+        &cfg.connections,
         inner.runtime.clone(),
         Some(adopt),
     )?;

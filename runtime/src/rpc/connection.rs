@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{CallError, ErrorKind};
 use crate::executor;
 use crate::rpc::bridge::{Bridge, Table, MAX_CALLBACKS_IN_FLIGHT};
+use crate::rpc::buffered::buffered;
 use crate::rpc::capability::{Capability, Dispatch, OutgoingCall};
 use crate::rpc::handle::{Adopt, CapId, Command, Shared};
 use crate::rpc::transport::Transport;
@@ -57,13 +58,15 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Starts the connection on `transport` (on a shared I/O thread) and returns the connection and the peer's
+    /// Starts the connection on `transport` (as a task at `place`: a shared I/O thread,
+    /// or the host's own `LocalSet`) and returns the connection and the peer's
     /// bootstrap capability. Handlers of exported objects run on `handlers`;
     /// capabilities the peer sends pass through `adopt`.
     pub fn start(
         transport: impl Transport,
         name: String,
         limits: Limits,
+        place: &executor::Place,
         handlers: tokio::runtime::Handle,
         adopt: Option<Adopt>,
     ) -> std::io::Result<(Connection, Capability)> {
@@ -81,18 +84,14 @@ impl Connection {
         });
         let bootstrap_id = 0;
         let io_shared = shared.clone();
-        executor::run(Box::new(move || {
+        place.run(Box::new(move || {
             Box::pin(async move {
-                let reason = io_main(
-                    transport,
-                    limits,
-                    io_shared.clone(),
-                    rx,
-                    handlers,
-                    bootstrap_id,
-                )
-                .await;
-                io_shared.finish(reason);
+                // Ends the connection also when the task is dropped unfinished (its
+                // LocalSet dropped), so that calls and the pool learn of it.
+                let ended = Ended(io_shared.clone());
+                let reason =
+                    io_main(transport, limits, io_shared, rx, handlers, bootstrap_id).await;
+                ended.0.finish(reason);
             })
         }))?;
         let bootstrap = shared.new_handle(bootstrap_id);
@@ -125,6 +124,16 @@ impl Connection {
     /// Closes the connection; pending calls fail as disconnected.
     pub fn close(&self) {
         let _ = self.shared.commands.send(Command::Close);
+    }
+}
+
+/// Ends the connection with its reason, or as dropped if it is dropped first.
+struct Ended(Arc<Shared>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0
+            .finish("the task running the connection was dropped (its LocalSet is gone)".into());
     }
 }
 
@@ -189,6 +198,7 @@ async fn io_main(
         Ok(halves) => halves,
         Err(e) => return format!("cannot open the {described}: {e}"),
     };
+    let (read, write) = buffered(read, write);
     let options = capnp::message::ReaderOptions {
         traversal_limit_in_words: Some(limits.max_message_words),
         nesting_limit: limits.nesting,

@@ -11,11 +11,13 @@
 //! - `pipeline`: capabilities usable before the call returning them has returned;
 //! - `stream`: `Sink(T)` streams as Rust `Stream`s and writers;
 //! - `transport`: the byte stream a connection runs over (a socketpair end today);
+//! - `buffered`: reads in large chunks, writes of one turn of the thread in one syscall;
 //! - `handle`: a connection's `Send` side: handles on its table, its commands;
 //! - `bridge`: a connection's I/O side: the table, serving local objects;
 //! - `connection`: one worker's RPC connection, a task on one of the shared I/O threads.
 
 pub(crate) mod bridge;
+pub(crate) mod buffered;
 pub(crate) mod call;
 pub(crate) mod capability;
 pub mod codec;
