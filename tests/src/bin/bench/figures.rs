@@ -244,9 +244,9 @@ impl Targets {
             ratio(got.rtt.p50, floor.rtt.p50),
             Limit::AtMost(2.0),
         );
-        if language == "Python" {
+        if language.starts_with("Python") {
             self.check(
-                "Python: worker CPU per sequential call vs the floor worker's",
+                &format!("{language}: worker CPU per sequential call vs the floor worker's"),
                 us(got.rtt_cpu.1),
                 ratio(got.rtt_cpu.1, floor.rtt_cpu.1),
                 Limit::AtMost(1.4),

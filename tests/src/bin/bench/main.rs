@@ -37,11 +37,13 @@ mod figures;
 mod floor;
 mod hop;
 mod json;
+mod local;
 
 use bare::*;
 use figures::*;
 use floor::*;
 use hop::*;
+use local::*;
 
 const PAYLOAD: [u8; 16] = *b"polyhost-bench16";
 const WARMUP_CALLS: usize = 500;
@@ -70,6 +72,10 @@ const START_MODES: [(StartMode, &str); 3] = [
         "forked from a template (runtime and plugin imported)",
     ),
 ];
+
+/// How the rows of pools whose connections run on the caller's thread are named.
+const ON_CALLER: &str = "one current-thread runtime, PoolBuilder::connections_on";
+const ON_CALLER_SHORT: &str = " (connections on the caller's thread)";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -201,20 +207,31 @@ async fn run() -> Result<(), BoxError> {
         &got,
         Some(&floor),
     );
-    targets.calls("Python", &got, &floor, &bare);
-    if let Some(peer) = &pycapnp {
-        targets.check(
-            "Python round trip p50 vs pycapnp's",
-            us(got.rtt.p50),
-            ratio(got.rtt.p50, peer.rtt.p50),
-            Limit::AtMost(0.8),
-        );
-        targets.check(
-            &format!("Python calls/s, {IN_FLIGHT} in flight, vs pycapnp's"),
-            per_s(got.rate),
-            got.rate / peer.rate,
-            Limit::AtLeast(1.5),
-        );
+    eprintln!("polyhost: calls into one worker, connections on the caller's thread ...");
+    let on_caller = local_calls(bench_pool(&worker_adapter, 1, profile.as_deref()))?;
+    calls_section(
+        &mut table,
+        &format!("polyhost, connections on the caller's thread ({ON_CALLER}): typed client -> pool -> one Python worker; ratio to the raw floor"),
+        &on_caller,
+        Some(&floor),
+    );
+    for (how, got) in [("", &got), (ON_CALLER_SHORT, &on_caller)] {
+        let language = format!("Python{how}");
+        targets.calls(&language, got, &floor, &bare);
+        if let Some(peer) = &pycapnp {
+            targets.check(
+                &format!("{language}: round trip p50 vs pycapnp's"),
+                us(got.rtt.p50),
+                ratio(got.rtt.p50, peer.rtt.p50),
+                Limit::AtMost(0.8),
+            );
+            targets.check(
+                &format!("{language}: calls/s, {IN_FLIGHT} in flight, vs pycapnp's"),
+                per_s(got.rate),
+                got.rate / peer.rate,
+                Limit::AtLeast(1.5),
+            );
+        }
     }
 
     // Streams, on the same worker.
@@ -556,7 +573,23 @@ async fn language_rows(
         Some(&floor),
     );
     if language == "node" {
+        eprintln!(
+            "polyhost: calls into one {named} worker, connections on the caller's thread ..."
+        );
+        let on_caller = local_calls(language_pool(&adapter, entry_of(language), 1))?;
+        calls_section(
+            table,
+            &format!("polyhost, connections on the caller's thread ({ON_CALLER}): typed client -> pool -> one {named} worker; ratio to the {named} floor"),
+            &on_caller,
+            Some(&floor),
+        );
         targets.calls(&named, &got, &floor, &bare);
+        targets.calls(
+            &format!("{named}{ON_CALLER_SHORT}"),
+            &on_caller,
+            &floor,
+            &bare,
+        );
     }
     if language != "ruby" {
         return Ok(());
