@@ -117,6 +117,10 @@ async fn flush_loop(mut inner: WriteHalf, state: Rc<RefCell<State>>) {
             inner.write_all(&out).await
         };
         out.clear();
+        if out.capacity() > WRITE_HIGH_WATER {
+            // A large message passed: do not keep its buffer for the connection's life.
+            out = Vec::new();
+        }
         let mut s = state.borrow_mut();
         if let Err(e) = written {
             s.failed = Some((e.kind(), e.to_string()));
