@@ -211,6 +211,7 @@ impl PoolBuilder {
                 slots: (0..size).map(|_| Slot::default()).collect(),
                 waiting: 0,
                 sessions: HashMap::new(),
+                sessions_pruned: std::time::Instant::now(),
             }),
             changed: Notify::new(),
             runtime: tokio::runtime::Handle::current(),

@@ -18,7 +18,7 @@ use crate::error::CallError;
 use crate::polyhost::{
     CallContext, WorkerProcessClient, WorkerProcessMethods, WorkerProcessScopedParams,
 };
-use crate::pool::state::{PoolInner, SessionBinding, State};
+use crate::pool::state::{PoolInner, SessionBinding, State, SESSION_PRUNE_EVERY};
 use crate::rpc::capability::{Capability, CapabilityHandle};
 
 /// Where a call may go.
@@ -276,10 +276,14 @@ impl PoolInner {
     ) -> Result<Option<usize>, CallError> {
         let ttl = self.config.session_ttl;
         let now = Instant::now();
-        st.sessions
-            .retain(|_, b| now.duration_since(b.last_used) < ttl);
+        if now.duration_since(st.sessions_pruned) >= SESSION_PRUNE_EVERY.min(ttl) {
+            st.sessions
+                .retain(|_, b| now.duration_since(b.last_used) < ttl);
+            st.sessions_pruned = now;
+        }
         if let Some(key) = session {
-            if let Some(bound) = st.sessions.get(key) {
+            let live = |b: &&SessionBinding| now.duration_since(b.last_used) < ttl;
+            if let Some(bound) = st.sessions.get(key).filter(live) {
                 let (slot, worker) = (bound.slot, bound.worker);
                 let slot = self.session_slot(st, key, slot, worker, method)?;
                 let room = st.slots[slot].in_flight < self.config.spec.concurrency;

@@ -100,7 +100,14 @@ pub(crate) struct State {
     pub(crate) slots: Vec<Slot>,
     pub(crate) waiting: usize,
     pub(crate) sessions: HashMap<String, SessionBinding>,
+    /// When idle sessions were last dropped from `sessions` (at most every
+    /// [`SESSION_PRUNE_EVERY`], so that a call does not scan every session).
+    pub(crate) sessions_pruned: Instant,
 }
+
+/// How often a call may drop the idle sessions (an idle one is refused on lookup
+/// whether or not it was dropped yet).
+pub(crate) const SESSION_PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 pub(crate) struct SessionBinding {
     pub(crate) slot: usize,
