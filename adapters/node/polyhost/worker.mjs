@@ -19,7 +19,9 @@
 // POLYHOST_CONCURRENCY bounds the handlers running at once (default: unlimited); the
 // worker's own methods (ping above all) are not counted. With POLYHOST_PING_TIMEOUT_MS
 // set (the host sets it), a handler that blocks the event loop for half that time gets a
-// message on stderr saying what to write instead (loopwatch.mjs). Node
+// message on stderr saying what to write instead (loopwatch.mjs). The worker lowers
+// V8's interrupt budget so that its hot path is optimized within ~1000 calls
+// (tuneTierUp). Node
 // cannot ask for a parent-death signal itself: the host's launcher sets it before exec,
 // and the worker exits on socket EOF.
 
@@ -29,6 +31,7 @@ import * as nodeModule from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import v8 from "node:v8";
 
 import * as P from "./polyhost_capnp.mjs";
 import { runWith } from "./context.mjs";
@@ -226,6 +229,23 @@ export function openSocket(fd) {
   return socket;
 }
 
+/** V8's --interrupt-budget while serving: a quarter of its default (66 KiB in Node 20). */
+const INTERRUPT_BUDGET = 16 * 1024;
+
+/** Lets V8 optimize the worker's hot path sooner. V8 compiles a function with its
+ *  optimizing compiler once it has run an "interrupt budget" of bytecode; with the
+ *  default, the RPC loop (decode, dispatch, encode: many small functions run once per
+ *  call) runs unoptimized, 2-3x slower, for the first ~4000 calls. A quarter of the
+ *  budget brings that down to ~1000, which also cuts the start-up work per call of a
+ *  short-lived worker. An --interrupt-budget given on the command line or in
+ *  NODE_OPTIONS is left alone. */
+export function tuneTierUp(execArgv = process.execArgv, env = process.env) {
+  const given = [...execArgv, ...(env.NODE_OPTIONS ?? "").split(/\s+/)]
+    .some((a) => /^--interrupt[-_]budget(=|$)/.test(a));
+  if (!given) v8.setFlagsFromString(`--interrupt-budget=${INTERRUPT_BUDGET}`);
+  return !given;
+}
+
 /** Imports `module.mjs:factory` (the module: a path, or a file name looked up on the
  *  search path) and returns the factory. */
 export async function loadFactory(spec, searchPath = []) {
@@ -294,6 +314,7 @@ export async function main(argv = process.argv.slice(2)) {
     process.stderr.write(`polyhost worker: bad environment: ${e.message}\n`);
     return EXIT_USAGE;
   }
+  tuneTierUp();
   process.on("unhandledRejection", (e) => {
     process.stderr.write(`polyhost worker: unhandled rejection: ${e?.stack ?? e}\n`);
   });
