@@ -1,7 +1,8 @@
 // The two-party RPC connection: message loop and protocol state machine.
 //
 // Owns reading frames (wire's FrameDecoder with the connection's limits) and writing
-// them (messages produced in one turn of the event loop go out in one write), the
+// them (the messages produced while handling one chunk go out in one write when it is
+// handled; others produced in one turn of the event loop, in one write), the
 // handling of every rpc Message (bootstrap, call, return, finish, resolve, release,
 // disembargo, abort, unimplemented; anything else is answered with Unimplemented), the
 // question / answer / export / import / embargo tables (capabilities, Resolve and
@@ -122,6 +123,7 @@ export class Connection extends CapabilityTables {
     this._out = [];
     this._scratch = new wire.Scratch();
     this._flushScheduled = false;
+    this._receiving = false; // in _receive: it flushes when done
     this._flush = () => this._flushNow();
     let resolveClosed;
     /** Resolves when the connection is closed (by either side or an error). */
@@ -184,6 +186,18 @@ export class Connection extends CapabilityTables {
 
   _receive(chunk) {
     if (this.closed) return;
+    // What the chunk's messages produce synchronously (the answers of synchronous
+    // handlers above all) goes out in one write at the end, without waiting for a tick.
+    this._receiving = true;
+    try {
+      this._receiveFrames(chunk);
+    } finally {
+      this._receiving = false;
+    }
+    if (this._out.length !== 0) this._flushNow();
+  }
+
+  _receiveFrames(chunk) {
     let messages;
     try {
       messages = this._decoder.feed(chunk);
@@ -225,7 +239,7 @@ export class Connection extends CapabilityTables {
       if (scratch !== null) scratch.release(mb);
     }
     this._out.push(data);
-    if (!this._flushScheduled) {
+    if (!this._flushScheduled && !this._receiving) {
       this._flushScheduled = true;
       process.nextTick(this._flush);
     }
