@@ -28,6 +28,10 @@ export declare class WorkerService extends WorkerProcess {
 
 export declare function serve(socket: Socket, factory: Factory,
   options?: { concurrency?: number | null; shutdownGrace?: number }): Promise<number>;
+/** The host's socket on file descriptor `fd`, read into one reused buffer. */
+export declare function openSocket(fd: number): Socket;
+/** Lowers V8's --interrupt-budget (unless execArgv or NODE_OPTIONS sets it); true when it did. */
+export declare function tuneTierUp(execArgv?: string[], env?: Record<string, string | undefined>): boolean;
 export declare function loadFactory(spec: string, searchPath?: string[]): Promise<Factory>;
 export declare function searchPath(): string[];
 export declare function installSearchPath(paths: string[]): void;

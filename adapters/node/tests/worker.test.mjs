@@ -8,6 +8,7 @@ import * as P from "../polyhost/polyhost_capnp.mjs";
 import * as rpc from "../polyhost/rpc/index.mjs";
 import * as F from "./generated/features_capnp.mjs";
 import { startWorker } from "./support.mjs";
+import { tuneTierUp } from "../polyhost/worker.mjs";
 
 /** The host's Logger callback. */
 class HostLogger extends F.Logger {
@@ -129,5 +130,11 @@ describe("worker process", () => {
     assert.ok(Date.now() - t0 >= 290, "two at a time: the third waited"); // 2 x 150 ms
     assert.equal((await w.exited).code, 0);
     conn.close();
+  });
+
+  test("the interrupt budget is lowered unless the command line or NODE_OPTIONS sets it", () => {
+    assert.equal(tuneTierUp(["--interrupt-budget=70000"], {}), false);
+    assert.equal(tuneTierUp([], { NODE_OPTIONS: "--max-old-space-size=64 --interrupt_budget=70000" }), false);
+    assert.equal(tuneTierUp(["--interrupt-budget-for-feedback-allocation=900"], {}), true);
   });
 });

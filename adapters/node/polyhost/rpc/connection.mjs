@@ -1,7 +1,8 @@
 // The two-party RPC connection: message loop and protocol state machine.
 //
 // Owns reading frames (wire's FrameDecoder with the connection's limits) and writing
-// them (messages produced in one turn of the event loop go out in one write), the
+// them (the messages produced while handling one chunk go out in one write when it is
+// handled; others produced in one turn of the event loop, in one write), the
 // handling of every rpc Message (bootstrap, call, return, finish, resolve, release,
 // disembargo, abort, unimplemented; anything else is answered with Unimplemented), the
 // question / answer / export / import / embargo tables (capabilities, Resolve and
@@ -25,7 +26,7 @@ import { Buffer } from "node:buffer";
 
 import * as wire from "../wire/index.mjs";
 import {
-  Bootstrap, Call, CapDescriptor, Exception, Exception_Type, Finish, Message, Payload, Return,
+  Bootstrap, Call, CapDescriptor, Exception, Exception_Type, Finish, Message, MessageTarget, Payload, Return,
 } from "../rpc_capnp.mjs";
 import { CapabilityTables } from "./capabilities.mjs";
 import { CapContent, RawContent } from "./content.mjs";
@@ -38,11 +39,42 @@ import { Question } from "./remote.mjs";
 import { Limiter } from "./server.mjs";
 import { Answer, IdTable } from "./tables.mjs";
 
-// Payload.content is pointer 0, Payload.capTable pointer 1; Return.noFinishNeeded is
-// data bit 33 (capnp/rpc.capnp layout).
+// capnp/rpc.capnp layout: Message's union discriminant is data bits 0-15 and its member
+// pointer 0; Return's answerId is data bits 0-31, releaseParamCaps bit 32 (default
+// true), noFinishNeeded bit 33, its union discriminant the 16 bits at 48 and `results`
+// pointer 0; Payload.content is pointer 0, Payload.capTable pointer 1.
+const MESSAGE_CALL = Message.$union.call;
+const MESSAGE_RETURN = Message.$union.return;
+const RETURN_RELEASE_PARAM_CAPS_BIT = 32;
+const RETURN_NO_FINISH_NEEDED_BIT = 33;
+const RETURN_WHICH = 3; // in 16-bit units
+const RETURN_RESULTS = Return.$union.results;
 const PAYLOAD_CONTENT = 0;
 const PAYLOAD_CAP_TABLE = 1;
-const RETURN_NO_FINISH_NEEDED_BIT = 33;
+// Call: questionId data bits 0-31, methodId the 16 bits at 32, sendResultsTo's union
+// discriminant the 16 bits at 48 (caller: 0), interfaceId the 64 bits at 64; target
+// pointer 0, params pointer 1.
+const CALL_QUESTION_ID = 0; // in 32-bit units
+const CALL_METHOD_ID = 2; // in 16-bit units
+const CALL_SEND_RESULTS_TO = 3; // in 16-bit units
+const CALL_INTERFACE_ID = 1; // in 64-bit units
+const CALL_TARGET = 0;
+const CALL_PARAMS = 1;
+const SEND_RESULTS_TO_CALLER = 0;
+
+/** What the connection reads of a received Call (the message of every call: no
+ *  generated Message / Call objects are made for it); target and params are decoded
+ *  by the generated classes, in the order Call.$read decodes them. */
+class CallReader {
+  constructor(s) {
+    this.questionId = s.getUint32(CALL_QUESTION_ID, 0);
+    this.target = s.hasPointer(CALL_TARGET) ? MessageTarget.$read(s.getStruct(CALL_TARGET)) : null;
+    this.interfaceId = s.getUint64(CALL_INTERFACE_ID, 0n);
+    this.methodId = s.getUint16(CALL_METHOD_ID, 0);
+    this.params = s.hasPointer(CALL_PARAMS) ? Payload.$read(s.getStruct(CALL_PARAMS)) : null;
+    this.toCaller = s.getUint16(CALL_SEND_RESULTS_TO, 0) === SEND_RESULTS_TO_CALLER;
+  }
+}
 
 /** Written in place of a Payload: the content first, then the cap table made from the
  *  capabilities the content put in the message's cap table. */
@@ -67,17 +99,25 @@ class OutPayload extends Payload {
   }
 }
 
-/** Written in place of a Return with results: sets noFinishNeeded when the results
+/** Written in place of a Message holding a Return with results (releaseParamCaps
+ *  false), straight into the builder (the answer of every successful call: no generated
+ *  Message / Return objects are made for it); sets noFinishNeeded when the results
  *  turned out to hold no capability. */
-class ReturnWriter extends Return {
-  constructor(init, payload) {
-    super(init);
+class ResultsMessage {
+  constructor(answerId, payload) {
+    this.which = "return";
+    this.answerId = answerId;
     this.payload = payload;
   }
 
   $write(b) {
-    super.$write(b);
-    if (this.payload.ncaps === 0) b.setBool(RETURN_NO_FINISH_NEEDED_BIT, true, false);
+    b.setUint16(0, MESSAGE_RETURN, 0);
+    const r = b.initStruct(0, Return.$dataWords, Return.$ptrCount);
+    r.setUint32(0, this.answerId, 0);
+    r.setBool(RETURN_RELEASE_PARAM_CAPS_BIT, false, true);
+    r.setUint16(RETURN_WHICH, RETURN_RESULTS, 0);
+    this.payload.$write(r.initStruct(0, Payload.$dataWords, Payload.$ptrCount));
+    if (this.payload.ncaps === 0) r.setBool(RETURN_NO_FINISH_NEEDED_BIT, true, false);
   }
 }
 
@@ -122,6 +162,7 @@ export class Connection extends CapabilityTables {
     this._out = [];
     this._scratch = new wire.Scratch();
     this._flushScheduled = false;
+    this._receiving = false; // in _receive: it flushes when done
     this._flush = () => this._flushNow();
     let resolveClosed;
     /** Resolves when the connection is closed (by either side or an error). */
@@ -184,6 +225,18 @@ export class Connection extends CapabilityTables {
 
   _receive(chunk) {
     if (this.closed) return;
+    // What the chunk's messages produce synchronously (the answers of synchronous
+    // handlers above all) goes out in one write at the end, without waiting for a tick.
+    this._receiving = true;
+    try {
+      this._receiveFrames(chunk);
+    } finally {
+      this._receiving = false;
+    }
+    if (this._out.length !== 0) this._flushNow();
+  }
+
+  _receiveFrames(chunk) {
     let messages;
     try {
       messages = this._decoder.feed(chunk);
@@ -225,7 +278,7 @@ export class Connection extends CapabilityTables {
       if (scratch !== null) scratch.release(mb);
     }
     this._out.push(data);
-    if (!this._flushScheduled) {
+    if (!this._flushScheduled && !this._receiving) {
       this._flushScheduled = true;
       process.nextTick(this._flush);
     }
@@ -295,12 +348,16 @@ export class Connection extends CapabilityTables {
 
   _handle(mr) {
     const root = mr.root();
+    if (root.getUint16(0, 0) === MESSAGE_CALL) { // (so `call` is not among the cases below)
+      this._count(RECV.call);
+      this._onCall(new CallReader(present(root.hasPointer(0) ? root.getStruct(0) : null, "Message.call")), mr);
+      return;
+    }
     const msg = Message.$read(root);
     const w = msg.which;
     this._count(RECV[w] ?? `recv.${w}`);
     if (STRUCT_MEMBERS.has(w)) present(msg[w], `Message.${w}`);
     switch (w) {
-      case "call": this._onCall(msg.call, mr, msg); break;
       case "return": this._onReturn(msg.return, mr, msg); break;
       case "finish": this._onFinish(msg.finish); break;
       case "resolve": this._onResolve(msg.resolve); break;
@@ -351,10 +408,10 @@ export class Connection extends CapabilityTables {
     this._onAnswerDone(a, p);
   }
 
-  _onCall(c, mr, msg) {
+  _onCall(c, mr) {
     const qid = c.questionId;
     if (this._answers.has(qid)) throw new ProtocolError(`Call reuses question id ${qid} still in use`);
-    if (c.sendResultsTo.which !== "caller") {
+    if (!c.toCaller) {
       this._sendUnimplemented(mr.root());
       return;
     }
@@ -384,9 +441,8 @@ export class Connection extends CapabilityTables {
       this._sendExceptionReturn(a, p.error);
     } else {
       const payload = new OutPayload(this, p.content);
-      const ret = new ReturnWriter({ answerId: a.id, releaseParamCaps: false, which: "results", results: payload }, payload);
       try {
-        this._send(new Message({ return: ret }), payload);
+        this._send(new ResultsMessage(a.id, payload), payload);
       } catch (e) {
         this._releaseExports(payload.exports);
         report(this, `could not encode the results of answer ${a.id}: ${e.message}`);

@@ -357,10 +357,16 @@ function textAt(msg, segi, seg, off, lo, hi) {
   return decodeUtf8(bytesSeg, bytesStart, n - 1);
 }
 
+/** A copy of `n` bytes of segment `s` from `start`. TypedArray slice, not
+ *  ArrayBuffer slice: a small copy then lives on the JS heap (no off-heap buffer, ~10x
+ *  cheaper). */
+function copyBytes(s, start, n) {
+  return new Uint8Array(s.buffer, s.byteOffset + start, n).slice();
+}
+
 function dataAt(msg, segi, seg, off, lo, hi) {
   const n = bytesAt(msg, segi, seg, off, lo, hi, "Data");
-  const s = bytesSeg;
-  return new Uint8Array(s.buffer.slice(s.byteOffset + bytesStart, s.byteOffset + bytesStart + n));
+  return copyBytes(bytesSeg, bytesStart, n);
 }
 
 function capAt(msg, lo, hi) {
@@ -398,8 +404,7 @@ export class StructReader {
 
   /** The raw data section bytes (a copy). */
   dataSection() {
-    const s = this._seg;
-    return new Uint8Array(s.buffer.slice(s.byteOffset + this._data, s.byteOffset + this._data + this._dsize));
+    return copyBytes(this._seg, this._data, this._dsize);
   }
 
   getBool(bit, d = false) {
@@ -650,8 +655,7 @@ export class ListReader {
   /** The list's bytes as a Uint8Array copy (byte lists: List(UInt8) / Data payloads). */
   bytes() {
     if (this._esize !== BYTE) throw new IncompatibleListElement(`bytes() of a ${elementSizeName(this._esize)} list`);
-    const s = this._seg;
-    return new Uint8Array(s.buffer.slice(s.byteOffset + this._off, s.byteOffset + this._off + this._count));
+    return copyBytes(this._seg, this._off, this._count);
   }
 
   /** Element `i` as a struct (struct lists, or upgraded primitive/pointer lists). */
