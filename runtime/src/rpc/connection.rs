@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
 use futures::future::LocalBoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{CallError, ErrorKind};
@@ -258,8 +259,31 @@ async fn io_main(
                     }
                 }
             }
-            Some(()) = calls.next(), if !calls.is_empty() => {}
+            Some(answered) = calls.next(), if !calls.is_empty() => {
+                answer(&mut calls, answered).await;
+            }
         }
+    }
+}
+
+/// Hands the callers the outcome of `first` and of every other call already answered.
+/// When several have been, the RPC system is let to read the answers already buffered
+/// first, so that a burst of answers wakes each caller's thread once, not once per
+/// answer.
+async fn answer(calls: &mut Calls, first: Option<Answer>) {
+    let mut answers: Vec<Answer> = first.into_iter().collect();
+    let mut collect = |answers: &mut Vec<Answer>| {
+        while let Some(Some(answered)) = calls.next().now_or_never() {
+            answers.extend(answered);
+        }
+    };
+    collect(&mut answers);
+    if answers.len() > 1 {
+        tokio::task::yield_now().await;
+        collect(&mut answers);
+    }
+    for (reply, outcome) in answers {
+        let _ = reply.send(outcome);
     }
 }
 
@@ -267,7 +291,12 @@ async fn io_main(
 const COMMAND_BATCH: usize = 64;
 
 /// The calls a connection has in flight.
-type Calls = FuturesUnordered<LocalBoxFuture<'static, ()>>;
+type Calls = FuturesUnordered<LocalBoxFuture<'static, Option<Answer>>>;
+
+/// What a call in flight resolves to: its caller's reply channel and the outcome to
+/// send on it; none when the caller gave up.
+type Reply = oneshot::Sender<Result<Box<dyn Any + Send>, CallError>>;
+type Answer = (Reply, Result<Box<dyn Any + Send>, CallError>);
 
 fn start_call(
     bridge: &Rc<Bridge>,
@@ -275,7 +304,7 @@ fn start_call(
     cap: CapId,
     call: OutgoingCall,
     pipeline: Vec<(Vec<u16>, CapId)>,
-    reply: oneshot::Sender<Result<Box<dyn Any + Send>, CallError>>,
+    reply: Reply,
 ) {
     let method = call.method.name;
     // The request holds its own reference to the capability: no clone of ours.
@@ -341,11 +370,11 @@ fn start_call(
                         .map_err(|e| CallError::Codec { method: method.to_string(), message: e.to_string() }),
                     Err(e) => Err(call_error(method, &bridge.shared, e)),
                 };
-                let _ = reply.send(outcome);
+                Some((reply, outcome))
             }
             // The caller dropped its future: dropping the response sends Finish, which
             // cancels the call in the worker.
-            _ = reply.closed() => {}
+            _ = reply.closed() => None,
         }
     }));
 }
