@@ -116,11 +116,23 @@ impl PoolInner {
                 let mut first = first;
                 let mut avoid = None;
                 for attempt in 0..2 {
+                    // A free slot is taken at once; waiting in the queue (rare, and a
+                    // large future) is boxed so that every call's future stays small.
                     let lease = match first.take() {
                         Some(lease) => lease,
                         None => {
-                            this.acquire(&route, method, session.as_deref(), avoid)
-                                .await?
+                            match this.try_acquire(&route, method, session.as_deref(), avoid)? {
+                                Some(lease) => lease,
+                                None => {
+                                    Box::pin(this.acquire(
+                                        &route,
+                                        method,
+                                        session.as_deref(),
+                                        avoid,
+                                    ))
+                                    .await?
+                                }
+                            }
                         }
                     };
                     tracing::Span::current().record("worker", lease.worker_id);
@@ -152,7 +164,8 @@ impl PoolInner {
                     drop(lease);
                     match result {
                         Err(cause @ CallError::Disconnected { .. }) => {
-                            let crash = this.crash_error(slot, worker, method, cause).await;
+                            let crash =
+                                Box::pin(this.crash_error(slot, worker, method, cause)).await;
                             if retry && attempt == 0 {
                                 tracing::info!(
                                     method,

@@ -29,6 +29,7 @@ use crate::rpc::bridge::{Bridge, Table, MAX_CALLBACKS_IN_FLIGHT};
 use crate::rpc::buffered::buffered;
 use crate::rpc::capability::{Capability, Dispatch, OutgoingCall};
 use crate::rpc::handle::{Adopt, CapId, Command, Shared};
+use crate::rpc::network::Network;
 use crate::rpc::transport::Transport;
 use crate::task::AbortOnDrop;
 
@@ -205,7 +206,7 @@ async fn io_main(
         nesting_limit: limits.nesting,
     };
     let network = twoparty::VatNetwork::new(read, write, rpc_twoparty_capnp::Side::Client, options);
-    let mut rpc = RpcSystem::new(Box::new(network), None);
+    let mut rpc = RpcSystem::new(Box::new(Network(network)), None);
     let bootstrap: capnp::capability::Client = rpc.bootstrap(rpc_twoparty_capnp::Side::Server);
     let disconnector = rpc.get_disconnector();
     let table = Rc::new(RefCell::new(Table {

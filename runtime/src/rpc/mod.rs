@@ -12,6 +12,7 @@
 //! - `stream`: `Sink(T)` streams as Rust `Stream`s and writers;
 //! - `transport`: the byte stream a connection runs over (a socketpair end today);
 //! - `buffered`: reads in large chunks, writes of one turn of the thread in one syscall;
+//! - `network`: capnp-rpc's two-party network, with messages sized to what they hold;
 //! - `handle`: a connection's `Send` side: handles on its table, its commands;
 //! - `bridge`: a connection's I/O side: the table, serving local objects;
 //! - `connection`: one worker's RPC connection, a task on one of the shared I/O threads.
@@ -25,6 +26,7 @@ pub(crate) mod connection;
 pub mod dispatch;
 pub(crate) mod handle;
 pub(crate) mod layout;
+pub(crate) mod network;
 pub(crate) mod pipeline;
 pub(crate) mod stream;
 pub(crate) mod transport;
