@@ -237,8 +237,9 @@ async def _drain(grace: float) -> None:
         await asyncio.wait(running, timeout=left)
 
 
-_LocalHook: Any = importlib.import_module("polyhost.rpc.server").LocalHook
-_HANDLER_CODES = {_LocalHook._run.__code__, _LocalHook._drain.__code__}
+_server: Any = importlib.import_module("polyhost.rpc.server")
+_HANDLER_CODES = {_server.LocalHook._run.__code__, _server.LocalHook._drain.__code__,
+                  _server._finish.__code__}
 
 
 def _is_handler(t: asyncio.Task[Any]) -> bool:

@@ -21,12 +21,16 @@ writers. Here:
   are the ones the generic path produces.
 """
 
+import functools
 import struct as _struct
 
 from polyhost import wire
 from polyhost.rpc_capnp import Message, Return
 
 from .errors import ProtocolError
+from .content import ObjContent
+from .server import LocalCall, LocalHook, run_direct
+from .tables import Answer
 
 __all__ = ["direct_call", "handle_call", "handle_return", "encode_results"]
 
@@ -42,6 +46,12 @@ _NULL_WORD = bytes(8)
 _FIRST_SEGMENT_WORDS = 32
 _MSG_CALL = 2
 _PointerReader = wire.PointerReader
+_partial = functools.partial
+_StructReader = wire.StructReader
+_StructBuilder = wire.StructBuilder
+_EMPTY_STRUCT = _PointerReader(None, 0, 0, 0).as_struct()
+_pack_word = _struct.Struct("<iI").pack
+_pack_uword = _struct.Struct("<II").pack
 
 # Word offsets of the structs in the captured Return prefix (checked below).
 _RETURN_WORD = 3
@@ -91,6 +101,75 @@ def encode_results(answer_id, payload):
     if payload.ncaps:
         mb.struct_at(_RETURN_WORD, 2, 1).set_bool(_NO_FINISH_NEEDED_BIT, False, False)
     return mb.to_bytes()
+
+
+# The Return prefix with the results struct placed right behind it (word 8, so the
+# content pointer at word 6 has offset 1) and some zeroed room for what it points to,
+# per (data words, pointer count) of the results struct.
+_CONTENT_AT = (_PAYLOAD_WORD << 3) - len(_HEAD_A) - 4
+_RESULTS_WORD = _PAYLOAD_WORD + 2
+_ROOM = bytes(24 << 3)
+_TAILS = {}
+
+
+def _tail(dw, pc):
+    if not (0 <= dw <= 0xFFFF and 0 <= pc <= 0xFFFF):
+        raise ValueError("struct size out of range: %r data words, %r pointers" % (dw, pc))
+    ptr = _pack_uword(1 << 2, dw | (pc << 16)) if dw or pc else _pack_word(-4, 0)
+    t = _TAILS[dw, pc] = (_HEAD_B[:_CONTENT_AT] + ptr + _HEAD_B[_CONTENT_AT + 8:]
+                          + bytes((dw + pc) << 3) + _ROOM)
+    return t
+
+
+def encode_direct(answer_id, results):
+    """The framed Return(results) for ``answer_id`` with ``results`` (a generated struct
+    instance, or None) as content, when it holds no capability; None when it does or
+    cannot be encoded (the connection then encodes it the generic way, which reports
+    the error). The bytes are the ones ``encode_results`` produces."""
+    if results is None:
+        mb = wire.MessageBuilder.from_prefix(_HEAD_A + _pack_u32(answer_id) + _HEAD_B + _ROOM,
+                                             _RESULTS_WORD << 3)
+        return mb.to_bytes()
+    cls = type(results)
+    try:
+        dw = cls._polyhost_data_words
+        pc = cls._polyhost_ptr_count
+        tail = _TAILS.get((dw, pc))
+        if tail is None:
+            tail = _tail(dw, pc)
+        t = _RESULTS_WORD << 3
+        d = dw << 3
+        mb = wire.MessageBuilder.from_prefix(_HEAD_A + _pack_u32(answer_id) + tail,
+                                             t + d + (pc << 3))
+        results._polyhost_write(_StructBuilder(mb, mb._segs[0], 0, t, d, t + d, pc))
+        if mb.cap_table:
+            return None
+        return mb.to_bytes()
+    except Exception:
+        return None
+
+
+def _answer_direct(conn, qid, r):
+    """Answer question ``qid`` with what ``run_direct`` returned."""
+    if type(r) is not LocalCall:
+        if conn.closed:
+            return
+        data = encode_direct(qid, r)
+        if data is not None:
+            conn._write(data)
+            conn.stats["sent.return_"] += 1
+            return
+        p = LocalCall()
+        p._complete(content=ObjContent(r))
+        r = p
+    a = Answer(qid)
+    a.pending = r
+    conn._answers[qid] = a
+    if r.done:
+        conn._on_answer_done(a, r)
+    else:
+        conn._calls_running += 1
+        r.add_listener(_partial(conn._on_call_done, a))
 
 
 def direct_call(conn, mr):
@@ -160,6 +239,37 @@ def direct_call(conn, mr):
     budget = mr._budget - words
     if budget < 0:
         return False
+    e = conn._exports.get(import_id)
+    if e is not None and type(e.hook) is LocalHook:
+        # An object served here, an async def method: the params struct read here too,
+        # the handler run at once and its Return encoded without the generic objects.
+        hook = e.hook
+        found = hook.direct_entry(interface_id, method_id)
+        if found is not None:
+            lo, hi = _unpack_word(seg, content)     # Payload.content -> params struct
+            if lo == 0 and hi == 0:
+                params = _EMPTY_STRUCT
+            elif lo & 3 == 0:
+                t = content + 8 + ((lo >> 2) << 3)
+                dw = hi & 0xFFFF
+                pc = hi >> 16
+                budget -= dw + pc
+                if t < 0 or t + ((dw + pc) << 3) > n or budget < 0:
+                    params = None
+                else:
+                    d = dw << 3
+                    params = _StructReader(mr, seg, 0, t, d, t + d, pc, nest - 4)
+            else:
+                params = None
+            if params is not None:
+                mr._budget = budget
+                conn.stats["recv.call"] += 1
+                if qid in conn._answers:
+                    raise ProtocolError("Call reuses question id %d still in use" % qid)
+                mr.cap_table = []
+                _answer_direct(conn, qid, run_direct(hook, found, params, conn))
+                return True
+            budget = mr._budget - words
     mr._budget = budget
     conn.stats["recv.call"] += 1
     if qid in conn._answers:

@@ -123,6 +123,7 @@ class Connection(CapabilityTables):
         self._protocol = None       # set by connect() until start()
         self._calls_running = 0     # calls from the peer not answered yet
         self._reading = False       # inside _on_data
+        self._handler_context = None    # handlers' base context (server.run_direct)
 
     @classmethod
     async def connect(cls, sock, **kwargs):
