@@ -112,9 +112,25 @@ class _Answering:
                         F.Point._polyhost_read(content.as_struct()), content._nest, descriptors)
 
 
-def call_frame(target, params=F.Point(x=1.5, y=-2), qid=1):
+class _EmptyCapTable:
+    """Params written with an empty cap table list (not a null pointer), as capnp-rpc
+    (Rust, C++) writes them."""
+
+    def __init__(self, params):
+        self.params = params
+        self.table = None
+
+    def _polyhost_write(self, b):
+        ObjContent(self.params).write_into(b, 0)
+        b.init_struct_list(1, 0, CapDescriptor._polyhost_data_words,
+                           CapDescriptor._polyhost_ptr_count)
+
+
+def call_frame(target, params=F.Point(x=1.5, y=-2), qid=1, empty_cap_table=False):
     """The frame of a Call as the connection writes it (rpc_capnp's encoder)."""
     payload = connection._OutPayload(_Conn(), ObjContent(params))
+    if empty_cap_table:
+        payload = _EmptyCapTable(params)
     table = []
     mb = wire.MessageBuilder(cap_table=table)
     payload.table = builder_cap_table(mb, table)
@@ -140,6 +156,16 @@ class DirectCallTest(unittest.TestCase):
         self.assertEqual(direct.started, generic.started)
         self.assertEqual(mr_direct.traversal_words_left, mr_generic.traversal_words_left)
         self.assertEqual(direct.stats, generic.stats)
+
+    def test_an_empty_cap_table_list(self):
+        frame = call_frame(MessageTarget(imported_cap=42), empty_cap_table=True)
+        self.assertNotEqual(frame, call_frame(MessageTarget(imported_cap=42)))
+        direct, generic = _Answering(), _Answering()
+        mr_direct, mr_generic = reader(frame), reader(frame)
+        self.assertTrue(_fast.direct_call(direct, mr_direct))
+        self.assertTrue(_fast.handle_call(generic, mr_generic, mr_generic.root()))
+        self.assertEqual(direct.started, generic.started)
+        self.assertEqual(mr_direct.traversal_words_left, mr_generic.traversal_words_left)
 
     def check_left_alone(self, frame, limits=None):
         mr = reader(frame, limits)
