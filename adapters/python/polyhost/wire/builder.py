@@ -229,6 +229,25 @@ def _set_bytes(mb, segi, seg, ref, raw, n):
         tseg[t:t + len(raw)] = raw
 
 
+def _put_bytes(sb, i, raw, n):
+    """The usual case of a Text/Data write, inline: a byte list of ``n`` elements
+    holding ``raw`` placed in the struct's own segment, which has room for it (no far
+    pointer, no growth). False, with nothing written, otherwise."""
+    mb = sb._msg
+    segi = sb._segi
+    seg = sb._seg
+    used = mb._used[segi]
+    end = used + (((n + 7) >> 3) << 3)
+    if end > len(seg) or n > MAX_LIST_COUNT:
+        return False
+    mb._used[segi] = end
+    ref = sb._ptrs + (i << 3)
+    _pack_word(seg, ref, ((used - ref - 8) >> 1) | 1, (n << 3) | 2)
+    if raw:
+        seg[used:used + len(raw)] = raw
+    return True
+
+
 def _set_text(mb, segi, seg, ref, s):
     if s is None:
         _pack_word(seg, ref, 0, 0)
@@ -359,9 +378,15 @@ class StructBuilder:
         return PointerBuilder(self._msg, self._segi, self._seg, self._ref(i))
 
     def set_text(self, i, s):
+        if type(s) is str and 0 <= i < self._pcount:
+            raw = s.encode("utf-8")
+            if _put_bytes(self, i, raw, len(raw) + 1):
+                return
         _set_text(self._msg, self._segi, self._seg, self._ref(i), s)
 
     def set_data(self, i, b):
+        if type(b) is bytes and 0 <= i < self._pcount and _put_bytes(self, i, b, len(b)):
+            return
         _set_data(self._msg, self._segi, self._seg, self._ref(i), b)
 
     def init_struct(self, i, data_words, ptr_count):

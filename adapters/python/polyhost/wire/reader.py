@@ -471,6 +471,20 @@ class StructReader:
         lo, hi = _unpack_word(seg, off)
         if lo == 0 and hi == 0:
             return default
+        if lo & 3 == 1 and hi & 7 == BYTE:          # a near byte list (the usual case)
+            t = off + 8 + ((lo >> 2) << 3)
+            n = hi >> 3
+            words = (n + 7) >> 3
+            msg = self._msg
+            b = msg._budget - words
+            if n and t >= 0 and t + (words << 3) <= len(seg) and b >= 0 and seg[t + n - 1] == 0:
+                try:
+                    s = str(seg[t:t + n - 1], "utf-8")
+                except UnicodeDecodeError:
+                    pass                        # (_text_at raises the error)
+                else:
+                    msg._budget = b
+                    return s
         return _text_at(self._msg, self._segi, seg, off, lo, hi)
 
     def get_data(self, i, default=b""):
@@ -481,6 +495,15 @@ class StructReader:
         lo, hi = _unpack_word(seg, off)
         if lo == 0 and hi == 0:
             return default
+        if lo & 3 == 1 and hi & 7 == BYTE:          # a near byte list (the usual case)
+            t = off + 8 + ((lo >> 2) << 3)
+            n = hi >> 3
+            words = (n + 7) >> 3
+            msg = self._msg
+            b = msg._budget - words
+            if t >= 0 and t + (words << 3) <= len(seg) and b >= 0:
+                msg._budget = b
+                return bytes(seg[t:t + n])
         seg, t, n = _bytes_at(self._msg, self._segi, seg, off, lo, hi, "Data")
         return bytes(seg[t:t + n])
 
@@ -679,6 +702,20 @@ class ListReader:
         lo, hi = _unpack_word(seg, off)
         if lo == 0 and hi == 0:
             return default
+        if lo & 3 == 1 and hi & 7 == BYTE:          # a near byte list (the usual case)
+            t = off + 8 + ((lo >> 2) << 3)
+            n = hi >> 3
+            words = (n + 7) >> 3
+            msg = self._msg
+            b = msg._budget - words
+            if n and t >= 0 and t + (words << 3) <= len(seg) and b >= 0 and seg[t + n - 1] == 0:
+                try:
+                    s = str(seg[t:t + n - 1], "utf-8")
+                except UnicodeDecodeError:
+                    pass                        # (_text_at raises the error)
+                else:
+                    msg._budget = b
+                    return s
         return _text_at(self._msg, self._segi, seg, off, lo, hi)
 
     def get_data(self, i, default=b""):
@@ -687,6 +724,15 @@ class ListReader:
         lo, hi = _unpack_word(seg, off)
         if lo == 0 and hi == 0:
             return default
+        if lo & 3 == 1 and hi & 7 == BYTE:          # a near byte list (the usual case)
+            t = off + 8 + ((lo >> 2) << 3)
+            n = hi >> 3
+            words = (n + 7) >> 3
+            msg = self._msg
+            b = msg._budget - words
+            if t >= 0 and t + (words << 3) <= len(seg) and b >= 0:
+                msg._budget = b
+                return bytes(seg[t:t + n])
         seg, t, n = _bytes_at(self._msg, self._segi, seg, off, lo, hi, "Data")
         return bytes(seg[t:t + n])
 
