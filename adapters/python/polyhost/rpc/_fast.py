@@ -105,22 +105,34 @@ def encode_results(answer_id, payload):
     return mb.to_bytes()
 
 
-# The Return prefix with the results struct placed right behind it (word 8, so the
-# content pointer at word 6 has offset 1) and some zeroed room for what it points to,
-# per (data words, pointer count) of the results struct.
-_CONTENT_AT = (_PAYLOAD_WORD << 3) - len(_HEAD_A) - 4
-_RESULTS_WORD = _PAYLOAD_WORD + 2
+# A Return-with-results frame laid out ahead, per (data words, pointer count) of the
+# results struct: the stream framing's header (8 bytes, the size filled in at the end),
+# the Return prefix, the results struct right behind it (word 8, so the content
+# pointer at word 6 has offset 1), zeroed, and some room for what it points to. The
+# builder's segment holds the header too: pointers are relative, so nothing else moves.
+_CONTENT_AT = 8 + (_PAYLOAD_WORD << 3)
+_QID_AT = 8 + (_RETURN_WORD << 3)
+_RESULTS_AT = 8 + ((_PAYLOAD_WORD + 2) << 3)
 _ROOM = bytes(24 << 3)
-_TAILS = {}
+_FRAMES = {}
+_pack_header_into = _struct.Struct("<II").pack_into
+_pack_u32_into = _struct.Struct("<I").pack_into
 
 
-def _tail(dw, pc):
-    if not (0 <= dw <= 0xFFFF and 0 <= pc <= 0xFFFF):
-        raise ValueError("struct size out of range: %r data words, %r pointers" % (dw, pc))
-    ptr = _pack_uword(1 << 2, dw | (pc << 16)) if dw or pc else _pack_word(-4, 0)
-    t = _TAILS[dw, pc] = (_HEAD_B[:_CONTENT_AT] + ptr + _HEAD_B[_CONTENT_AT + 8:]
-                          + bytes((dw + pc) << 3) + _ROOM)
-    return t
+def _frame(shape):
+    prefix = bytes(8) + _HEAD_A + bytes(4) + _HEAD_B
+    if shape is None:
+        ptr = bytes(8)
+        words = 0
+    else:
+        dw, pc = shape
+        if not (0 <= dw <= 0xFFFF and 0 <= pc <= 0xFFFF):
+            raise ValueError("struct size out of range: %r data words, %r pointers" % shape)
+        ptr = _pack_uword(1 << 2, dw | (pc << 16)) if dw or pc else _pack_word(-4, 0)
+        words = dw + pc
+    f = _FRAMES[shape] = (prefix[:_CONTENT_AT] + ptr + prefix[_CONTENT_AT + 8:]
+                          + bytes(words << 3) + _ROOM, _RESULTS_AT + (words << 3))
+    return f
 
 
 def encode_direct(answer_id, results):
@@ -128,25 +140,28 @@ def encode_direct(answer_id, results):
     instance, or None) as content, when it holds no capability; None when it does or
     cannot be encoded (the connection then encodes it the generic way, which reports
     the error). The bytes are the ones ``encode_results`` produces."""
-    if results is None:
-        mb = wire.MessageBuilder.from_prefix(_HEAD_A + _pack_u32(answer_id) + _HEAD_B + _ROOM,
-                                             _RESULTS_WORD << 3)
-        return mb.to_bytes()
-    cls = type(results)
     try:
-        dw = cls._polyhost_data_words
-        pc = cls._polyhost_ptr_count
-        tail = _TAILS.get((dw, pc))
-        if tail is None:
-            tail = _tail(dw, pc)
-        t = _RESULTS_WORD << 3
-        d = dw << 3
-        mb = wire.MessageBuilder.from_prefix(_HEAD_A + _pack_u32(answer_id) + tail,
-                                             t + d + (pc << 3))
-        results._polyhost_write(_StructBuilder(mb, mb._segs[0], 0, t, d, t + d, pc))
-        if mb.cap_table:
-            return None
-        return mb.to_bytes()
+        if results is None:
+            shape = None
+        else:
+            cls = type(results)
+            shape = (cls._polyhost_data_words, cls._polyhost_ptr_count)
+        f = _FRAMES.get(shape)
+        if f is None:
+            f = _frame(shape)
+        mb = wire.MessageBuilder.from_prefix(f[0], f[1])
+        seg = mb._segs[0]
+        _pack_u32_into(seg, _QID_AT, answer_id)
+        if results is not None:
+            d = shape[0] << 3
+            results._polyhost_write(_StructBuilder(mb, seg, 0, _RESULTS_AT, d,
+                                                   _RESULTS_AT + d, shape[1]))
+            if mb.cap_table:
+                return None
+        used = mb._used[0]
+        _pack_header_into(seg, 0, 0, (used - 8) >> 3)
+        del seg[used:]
+        return seg
     except Exception:
         return None
 

@@ -124,6 +124,8 @@ class Connection(CapabilityTables):
         self._calls_running = 0     # calls from the peer not answered yet
         self._reading = False       # inside _on_data
         self._handler_context = None    # handlers' base context (server.run_direct)
+        self._eager_task = None         # a spare server._EagerTask (server.run_direct)
+        self._loop = None               # the loop it runs on, once known
 
     @classmethod
     async def connect(cls, sock, **kwargs):
@@ -133,6 +135,7 @@ class Connection(CapabilityTables):
         proto = StreamProtocol(loop)
         await loop.create_connection(lambda: proto, sock=sock)
         conn = cls(Writer(proto), **kwargs)
+        conn._loop = loop
         conn._protocol = proto
         conn.start()
         return conn

@@ -278,19 +278,28 @@ def run_direct(hook, found, params, conn):
     completed without suspending (the common case: the caller encodes the Return at
     once); otherwise a LocalCall (failed, or continuing in a task)."""
     entry, handler = found[0], found[1]
-    loop = _get_running_loop()
+    loop = conn._loop
+    if loop is None:
+        loop = conn._loop = _get_running_loop()
     limiter = conn._limiter if hook._limited else None
     if (_current_task(loop) is not None or _enter_task is None
-            or (limiter is not None and not limiter.try_acquire())):
+            or (limiter is not None and (limiter.free <= 0 or limiter._waiters))):
         p = LocalCall()     # (no slot free now: the task waits for one)
         p.task = loop.create_task(hook._run(entry, _StructContent(params), conn, p, handler))
         return p
+    # A free slot of the limiter is not taken for the first step: nothing else can take
+    # or give back one while it runs (handlers run in tasks, later); the call takes it
+    # if it continues in a task.
     context = conn._handler_context
     if context is None:
         context = conn._handler_context = _copy_context()
         context.run(_connection.set, conn)
     context = context.copy()
-    eager = _EagerTask(loop)
+    eager = conn._eager_task        # (kept from a call that did not suspend)
+    if eager is None:
+        eager = _EagerTask(loop)
+    else:
+        conn._eager_task = None
     _enter_task(loop, eager)
     try:
         try:
@@ -303,14 +312,14 @@ def run_direct(hook, found, params, conn):
     except StopIteration as e:
         res = e.value
     except asyncio.CancelledError:
-        if limiter is not None:
-            limiter.release()
         return _failed(canceled_error())
     except Exception as e:
-        if limiter is not None:
-            limiter.release()
+        if not eager.cancels:
+            conn._eager_task = eager
         return _failed(from_python_exception(e))
     else:
+        if limiter is not None:
+            limiter.free -= 1
         p = LocalCall()
         task = p.task = loop.create_task(
             _finish(_Resumed(coro, first, context), entry[2], limiter, p, True))
@@ -318,17 +327,17 @@ def run_direct(hook, found, params, conn):
         if eager.cancels:
             task.cancel()
         return p
+    if not eager.cancels:
+        conn._eager_task = eager
     results_cls = entry[2]
     if type(res) is results_cls:
-        if limiter is not None:
-            limiter.release()
         return res
     if res is not None and inspect.isawaitable(res):
+        if limiter is not None:
+            limiter.free -= 1
         p = LocalCall()
         p.task = context.run(loop.create_task, _finish(res, results_cls, limiter, p, False))
         return p
-    if limiter is not None:
-        limiter.release()
     try:
         return _coerce(res, results_cls)
     except Exception as e:

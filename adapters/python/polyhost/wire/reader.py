@@ -30,6 +30,7 @@ __all__ = ["MessageReader", "StructReader", "ListReader", "PointerReader", "Capa
 _unpack_word = WORD.unpack_from
 _copysign = _math.copysign
 _NO_NEST = 1 << 30
+_new = object.__new__
 
 
 class MessageReader:
@@ -66,6 +67,20 @@ class MessageReader:
         self._budget = limits.traversal_budget()
         self._zero_budget = limits.zero_sized_budget()
         self._walk = 0      # pointers a deep copy may still follow (polyhost.wire.copy)
+
+    @classmethod
+    def _of_segment(cls, seg, limits, budget, zero_budget):
+        """A reader of one segment known to be good (a ``memoryview`` of bytes, whole
+        words, within the limits: ``FrameDecoder``'s), with the budgets given
+        (``limits.traversal_budget()``, ``limits.zero_sized_budget()``)."""
+        mr = _new(cls)
+        mr._segs = [seg]
+        mr.limits = limits
+        mr.cap_table = None
+        mr._budget = budget
+        mr._zero_budget = zero_budget
+        mr._walk = 0
+        return mr
 
     @property
     def traversal_words_left(self):
