@@ -521,6 +521,23 @@ class ListBuilder:
         except _PACK_ERRORS as e:
             raise ValueOutOfRange("set_primitives(%r, ...): %s" % (code, e)) from None
 
+    def element_bytes(self):
+        """The size of one element in bytes (its data and pointer sections)."""
+        return self._step >> 3
+
+    def put_elements(self, data):
+        """Copy ``data`` (exactly every element's bytes, in order) over the elements of
+        a struct list whose elements hold no pointer (e.g. ``pack``-ed rows)."""
+        if self._esize != INLINE_COMPOSITE or self._pcount:
+            raise IncompatibleListElement("put_elements needs a struct list without "
+                                          "pointers")
+        n = self._count * (self._step >> 3)
+        if len(data) != n:
+            raise IndexOutOfRange("put_elements got %d bytes for %d elements of %d bytes"
+                                  % (len(data), self._count, self._step >> 3))
+        off = self._off
+        self._seg[off:off + n] = data
+
     def pack_rows(self, packer, rows):
         """Write the data section of each struct element from ``rows`` (one tuple per
         element, in order) with ``packer`` (a ``struct.Struct`` no larger than the data
