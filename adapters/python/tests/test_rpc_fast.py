@@ -101,6 +101,7 @@ class _Answering:
         self.stats = collections.Counter()
         self._answers = {}
         self._exports = IdTable()       # no object served here: the call is passed on
+        self._call_layout = None
         self.started = None
 
     def _export_target(self, import_id):
@@ -166,6 +167,31 @@ class DirectCallTest(unittest.TestCase):
         self.assertTrue(_fast.handle_call(generic, mr_generic, mr_generic.root()))
         self.assertEqual(direct.started, generic.started)
         self.assertEqual(mr_direct.traversal_words_left, mr_generic.traversal_words_left)
+
+    def test_later_calls_of_the_same_layout(self):
+        # the places of the structs are read once per layout: later calls still read
+        # their own ids, params and cap table, and another layout is parsed again
+        direct = _Answering()
+        frames = [call_frame(MessageTarget(imported_cap=42)),
+                  call_frame(MessageTarget(imported_cap=7), F.Point(x=-1, y=3), qid=9),
+                  call_frame(MessageTarget(imported_cap=8), F.Calculator_AddParams(a=1, b=2),
+                             qid=10, empty_cap_table=True),
+                  call_frame(MessageTarget(imported_cap=5), qid=11)]
+        for frame in frames:
+            generic = _Answering()
+            mr_direct, mr_generic = reader(frame), reader(frame)
+            self.assertTrue(_fast.direct_call(direct, mr_direct))
+            self.assertTrue(_fast.handle_call(generic, mr_generic, mr_generic.root()))
+            self.assertEqual(direct.started, generic.started)
+            self.assertEqual(mr_direct.traversal_words_left, mr_generic.traversal_words_left)
+        for frame in (call_frame(MessageTarget(promised_answer=PromisedAnswer(question_id=3))),
+                      call_frame(MessageTarget(imported_cap=1), _WithCap())):
+            mr = reader(frame)
+            budget = mr.traversal_words_left
+            direct.started = None
+            self.assertFalse(_fast.direct_call(direct, mr))
+            self.assertIsNone(direct.started)
+            self.assertEqual(mr.traversal_words_left, budget)
 
     def check_left_alone(self, frame, limits=None):
         mr = reader(frame, limits)

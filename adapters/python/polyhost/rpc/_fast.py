@@ -189,69 +189,121 @@ def _answer_direct(conn, qid, r):
         r.add_listener(_partial(conn._on_call_done, a))
 
 
+class _Layout:
+    """Where a Call message's structs were (the root pointer, Message, Call,
+    MessageTarget, Payload) and the words that placed them: a later message whose
+    words are the same there (a peer writes every Call the same way) has its structs
+    at the same places, within ``end`` bytes, so only its own values are read."""
+
+    __slots__ = ("end", "mask", "expect", "call", "target", "content", "cap_table", "words")
+
+    def __init__(self, seg, end, relied, call, target, content, cap_table, words):
+        mask = bytearray(end)
+        for at, size in relied:
+            mask[at:at + size] = b"\xff" * size
+        self.end = end
+        self.mask = int.from_bytes(mask, "little")
+        self.expect = int.from_bytes(seg[:end], "little") & self.mask
+        self.call = call
+        self.target = target
+        self.content = content
+        self.cap_table = cap_table      # the Payload has a capTable pointer
+        self.words = words
+
+
+def _parse_call(seg):
+    """The places of a Call's structs read from its pointers (see direct_call), as a
+    _Layout; None when the message is not a Call of the common shape or a pointer is
+    not a valid near struct pointer."""
+    n = len(seg)
+    if n < 8:
+        return None
+    lo, hi = _unpack_word(seg, 0)                   # root pointer -> Message
+    if lo & 3 or (lo == 0 and hi == 0):
+        return None
+    t = 8 + ((lo >> 2) << 3)
+    dw = hi & 0xFFFF
+    pc = hi >> 16
+    if dw == 0 or pc == 0 or t < 0 or t + ((dw + pc) << 3) > n:
+        return None
+    if _unpack_u16(seg, t)[0] != _MSG_CALL:
+        return None
+    relied = [(0, 8), (t, 2)]
+    end = t + ((dw + pc) << 3)
+    words = 1 + dw + pc
+    off = t + (dw << 3)
+    lo, hi = _unpack_word(seg, off)                 # Message.call -> Call
+    if lo & 3 or (lo == 0 and hi == 0):
+        return None
+    relied.append((off, 8))
+    t = off + 8 + ((lo >> 2) << 3)
+    dw = hi & 0xFFFF
+    pc = hi >> 16
+    if dw < 3 or pc < 2 or t < 0 or t + ((dw + pc) << 3) > n:
+        return None
+    if _unpack_call(seg, t)[2] != 0:                # sendResultsTo is not `caller`
+        return None
+    call = t
+    relied.append((t + 6, 2))
+    end = max(end, t + ((dw + pc) << 3))
+    words += dw + pc
+    off = t + (dw << 3)
+    lo, hi = _unpack_word(seg, off)                 # Call.target -> MessageTarget
+    if lo & 3 or (lo == 0 and hi == 0):
+        return None
+    relied.append((off, 16))                        # (and Call.params)
+    t = off + 8 + ((lo >> 2) << 3)
+    tdw = hi & 0xFFFF
+    tpc = hi >> 16
+    if tdw == 0 or t < 0 or t + ((tdw + tpc) << 3) > n:
+        return None
+    if _unpack_target(seg, t)[1] != 0:              # the target is a promisedAnswer
+        return None
+    target = t
+    relied.append((t + 4, 2))
+    end = max(end, t + ((tdw + tpc) << 3))
+    words += tdw + tpc
+    off += 8
+    lo, hi = _unpack_word(seg, off)                 # Call.params -> Payload
+    if lo & 3 or (lo == 0 and hi == 0):
+        return None
+    t = off + 8 + ((lo >> 2) << 3)
+    dw = hi & 0xFFFF
+    pc = hi >> 16
+    if pc == 0 or t < 0 or t + ((dw + pc) << 3) > n:
+        return None
+    end = max(end, t + ((dw + pc) << 3))
+    words += dw + pc
+    return _Layout(seg, end, relied, call, target, t + (dw << 3), pc > 1, words)
+
+
 def direct_call(conn, mr):
     """Handle a Call read straight from the words of a one-segment message, when every
     pointer on the way is a valid near struct pointer and the Call has the common shape
     (see handle_call); False before anything happened otherwise (the generic readers
     then decode it and raise the error of a bad message). The traversal budget is
-    charged as the generic readers charge it."""
+    charged as the generic readers charge it. The places of the structs are read once
+    per layout (``conn._call_layout``, see _Layout)."""
     segs = mr._segs
     if len(segs) != 1:
         return False
     seg = segs[0]
     n = len(seg)
     nest = mr.limits.nesting
-    if n < 8 or nest < 4:
+    if nest < 4:
         return False
-    lo, hi = _unpack_word(seg, 0)                   # root pointer -> Message
-    if lo & 3 or (lo == 0 and hi == 0):
-        return False
-    t = 8 + ((lo >> 2) << 3)
-    dw = hi & 0xFFFF
-    pc = hi >> 16
-    if dw == 0 or pc == 0 or t < 0 or t + ((dw + pc) << 3) > n:
-        return False
-    if _unpack_u16(seg, t)[0] != _MSG_CALL:
-        return False
-    words = 1 + dw + pc
-    off = t + (dw << 3)
-    lo, hi = _unpack_word(seg, off)                 # Message.call -> Call
-    if lo & 3 or (lo == 0 and hi == 0):
-        return False
-    t = off + 8 + ((lo >> 2) << 3)
-    dw = hi & 0xFFFF
-    pc = hi >> 16
-    if dw < 3 or pc < 2 or t < 0 or t + ((dw + pc) << 3) > n:
-        return False
-    qid, method_id, send_to, interface_id = _unpack_call(seg, t)
-    if send_to != 0:                                # sendResultsTo is not `caller`
-        return False
-    words += dw + pc
-    off = t + (dw << 3)
-    lo, hi = _unpack_word(seg, off)                 # Call.target -> MessageTarget
-    if lo & 3 or (lo == 0 and hi == 0):
-        return False
-    t = off + 8 + ((lo >> 2) << 3)
-    tdw = hi & 0xFFFF
-    tpc = hi >> 16
-    if tdw == 0 or t < 0 or t + ((tdw + tpc) << 3) > n:
-        return False
-    import_id, target_kind = _unpack_target(seg, t)
-    if target_kind != 0:                            # the target is a promisedAnswer
-        return False
-    words += tdw + tpc
-    off += 8
-    lo, hi = _unpack_word(seg, off)                 # Call.params -> Payload
-    if lo & 3 or (lo == 0 and hi == 0):
-        return False
-    t = off + 8 + ((lo >> 2) << 3)
-    dw = hi & 0xFFFF
-    pc = hi >> 16
-    if pc == 0 or t < 0 or t + ((dw + pc) << 3) > n:
-        return False
-    words += dw + pc
-    content = t + (dw << 3)
-    if pc > 1:
+    lay = conn._call_layout
+    if (lay is None or n < lay.end
+            or int.from_bytes(seg[:lay.end], "little") & lay.mask != lay.expect):
+        lay = _parse_call(seg)
+        if lay is None:
+            return False
+        conn._call_layout = lay
+    qid, method_id, _, interface_id = _unpack_call(seg, lay.call)
+    import_id = _unpack_target(seg, lay.target)[0]
+    content = lay.content
+    words = lay.words
+    if lay.cap_table:
         lo, hi = _unpack_word(seg, content + 8)     # Payload.capTable
         if lo or hi:
             # an empty list (what most peers send) is read as the generic readers read

@@ -126,6 +126,7 @@ class Connection(CapabilityTables):
         self._handler_context = None    # handlers' base context (server.run_direct)
         self._eager_task = None         # a spare server._EagerTask (server.run_direct)
         self._loop = None               # the loop it runs on, once known
+        self._call_layout = None        # how the peer lays out a Call (_fast.direct_call)
 
     @classmethod
     async def connect(cls, sock, **kwargs):
