@@ -117,21 +117,24 @@ _ROOM = bytes(24 << 3)
 _FRAMES = {}
 _pack_header_into = _struct.Struct("<II").pack_into
 _pack_u32_into = _struct.Struct("<I").pack_into
+_from_prefix = wire.MessageBuilder.from_prefix
 
 
-def _frame(shape):
-    prefix = bytes(8) + _HEAD_A + bytes(4) + _HEAD_B
-    if shape is None:
+def _frame(cls):
+    if cls is None:
         ptr = bytes(8)
-        words = 0
+        dw = pc = 0
     else:
-        dw, pc = shape
+        dw = cls._polyhost_data_words
+        pc = cls._polyhost_ptr_count
         if not (0 <= dw <= 0xFFFF and 0 <= pc <= 0xFFFF):
-            raise ValueError("struct size out of range: %r data words, %r pointers" % shape)
+            raise ValueError("struct size out of range: %r data words, %r pointers"
+                             % (dw, pc))
         ptr = _pack_uword(1 << 2, dw | (pc << 16)) if dw or pc else _pack_word(-4, 0)
-        words = dw + pc
-    f = _FRAMES[shape] = (prefix[:_CONTENT_AT] + ptr + prefix[_CONTENT_AT + 8:]
-                          + bytes(words << 3) + _ROOM, _RESULTS_AT + (words << 3))
+    prefix = bytes(8) + _HEAD_A + bytes(4) + _HEAD_B
+    f = _FRAMES[cls] = (prefix[:_CONTENT_AT] + ptr + prefix[_CONTENT_AT + 8:]
+                        + bytes((dw + pc) << 3) + _ROOM,
+                        _RESULTS_AT + ((dw + pc) << 3), dw << 3, pc)
     return f
 
 
@@ -141,21 +144,17 @@ def encode_direct(answer_id, results):
     cannot be encoded (the connection then encodes it the generic way, which reports
     the error). The bytes are the ones ``encode_results`` produces."""
     try:
-        if results is None:
-            shape = None
-        else:
-            cls = type(results)
-            shape = (cls._polyhost_data_words, cls._polyhost_ptr_count)
-        f = _FRAMES.get(shape)
+        cls = None if results is None else type(results)
+        f = _FRAMES.get(cls)
         if f is None:
-            f = _frame(shape)
-        mb = wire.MessageBuilder.from_prefix(f[0], f[1])
+            f = _frame(cls)
+        mb = _from_prefix(f[0], f[1])
         seg = mb._segs[0]
         _pack_u32_into(seg, _QID_AT, answer_id)
-        if results is not None:
-            d = shape[0] << 3
+        if cls is not None:
+            d = f[2]
             results._polyhost_write(_StructBuilder(mb, seg, 0, _RESULTS_AT, d,
-                                                   _RESULTS_AT + d, shape[1]))
+                                                   _RESULTS_AT + d, f[3]))
             if mb.cap_table:
                 return None
         used = mb._used[0]
@@ -322,7 +321,9 @@ def direct_call(conn, mr):
         # An object served here, an async def method: the params struct read here too,
         # the handler run at once and its Return encoded without the generic objects.
         hook = e.hook
-        found = hook.direct_entry(interface_id, method_id)
+        found = hook._dispatch.get((interface_id, method_id))   # (direct_entry, inline)
+        if found is None or not found[2] or hook._queue:
+            found = hook.direct_entry(interface_id, method_id)
         if found is not None:
             lo, hi = _unpack_word(seg, content)     # Payload.content -> params struct
             if lo == 0 and hi == 0:
