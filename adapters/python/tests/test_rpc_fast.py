@@ -82,6 +82,21 @@ class EncodeDirectTest(unittest.TestCase):
             self.assertEqual(_fast.encode_direct(answer_id, results),
                              generic(answer_id, ObjContent(results)), results)
 
+    def test_builders_kept_between_messages(self):
+        # one encoders dict, as a connection keeps it: each message is its own, and one
+        # left to the generic encoder (a capability) leaves nothing behind
+        encoders = {}
+        sequence = [(1, F.Calculator_DescribeResults(area=1.0, label="a" * 500)),
+                    (2, F.Calculator_DescribeResults(label="b")),
+                    (3, F.Calculator_CounterResults(counter=BrokenHook(None))),
+                    (4, F.Calculator_CounterResults()), (5, None), (6, F.Point(x=3))]
+        for answer_id, results in sequence * 2:
+            data = _fast.encode_direct(answer_id, results, encoders)
+            if answer_id == 3:
+                self.assertIsNone(data)
+            else:
+                self.assertEqual(data, generic(answer_id, ObjContent(results)), results)
+
     def test_left_to_the_generic_encoder(self):
         # a capability in the results, a value that does not fit its field
         self.assertIsNone(_fast.encode_direct(1, F.Calculator_CounterResults(

@@ -120,7 +120,8 @@ _pack_u32_into = _struct.Struct("<I").pack_into
 _from_prefix = wire.MessageBuilder.from_prefix
 
 
-def _frame(cls):
+def _encoder(cls):
+    """[frame, bytes used, builder, results struct builder] for Returns of ``cls``."""
     if cls is None:
         ptr = bytes(8)
         dw = pc = 0
@@ -132,36 +133,47 @@ def _frame(cls):
                              % (dw, pc))
         ptr = _pack_uword(1 << 2, dw | (pc << 16)) if dw or pc else _pack_word(-4, 0)
     prefix = bytes(8) + _HEAD_A + bytes(4) + _HEAD_B
-    f = _FRAMES[cls] = (prefix[:_CONTENT_AT] + ptr + prefix[_CONTENT_AT + 8:]
-                        + bytes((dw + pc) << 3) + _ROOM,
-                        _RESULTS_AT + ((dw + pc) << 3), dw << 3, pc)
-    return f
+    frame = (prefix[:_CONTENT_AT] + ptr + prefix[_CONTENT_AT + 8:] + bytes((dw + pc) << 3)
+             + _ROOM)
+    used = _RESULTS_AT + ((dw + pc) << 3)
+    mb = _from_prefix(frame, used)
+    sb = _StructBuilder(mb, mb._segs[0], 0, _RESULTS_AT, dw << 3, _RESULTS_AT + (dw << 3), pc)
+    return [frame, used, mb, sb]
 
 
-def encode_direct(answer_id, results):
+def encode_direct(answer_id, results, encoders=None):
     """The framed Return(results) for ``answer_id`` with ``results`` (a generated struct
     instance, or None) as content, when it holds no capability; None when it does or
     cannot be encoded (the connection then encodes it the generic way, which reports
-    the error). The bytes are the ones ``encode_results`` produces."""
+    the error). The bytes are the ones ``encode_results`` produces. ``encoders``: a
+    dict kept by the caller (one connection: one thread) where the builders made for a
+    results class are kept and reused, each message in a new bytearray."""
     try:
         cls = None if results is None else type(results)
-        f = _FRAMES.get(cls)
-        if f is None:
-            f = _frame(cls)
-        mb = _from_prefix(f[0], f[1])
-        seg = mb._segs[0]
+        e = None if encoders is None else encoders.get(cls)
+        if e is None:
+            e = _encoder(cls)
+            if encoders is not None:
+                encoders[cls] = e
+        seg = bytearray(e[0])
+        mb = e[2]
+        mb._segs[0] = seg
+        mb._used[0] = e[1]
         _pack_u32_into(seg, _QID_AT, answer_id)
         if cls is not None:
-            d = f[2]
-            results._polyhost_write(_StructBuilder(mb, seg, 0, _RESULTS_AT, d,
-                                                   _RESULTS_AT + d, f[3]))
+            sb = e[3]
+            sb._seg = seg
+            results._polyhost_write(sb)
             if mb.cap_table:
+                mb.cap_table = []
                 return None
         used = mb._used[0]
         _pack_header_into(seg, 0, 0, (used - 8) >> 3)
         del seg[used:]
         return seg
     except Exception:
+        if encoders is not None:
+            encoders.pop(cls, None)     # (its builder may be left in any state)
         return None
 
 
@@ -170,9 +182,12 @@ def _answer_direct(conn, qid, r):
     if type(r) is not LocalCall:
         if conn.closed:
             return
-        data = encode_direct(qid, r)
+        data = encode_direct(qid, r, conn._encoders)
         if data is not None:
-            conn._write(data)
+            if conn._reading:
+                conn._out.append(data)      # (written at the end of the chunk)
+            else:
+                conn._write(data)
             conn.stats["sent.return_"] += 1
             return
         p = LocalCall()

@@ -127,6 +127,7 @@ class Connection(CapabilityTables):
         self._eager_task = None         # a spare server._EagerTask (server.run_direct)
         self._loop = None               # the loop it runs on, once known
         self._call_layout = None        # how the peer lays out a Call (_fast.direct_call)
+        self._encoders = {}             # _fast.encode_direct's, per results class
 
     @classmethod
     async def connect(cls, sock, **kwargs):

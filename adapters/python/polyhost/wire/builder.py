@@ -385,8 +385,20 @@ class StructBuilder:
         _set_text(self._msg, self._segi, self._seg, self._ref(i), s)
 
     def set_data(self, i, b):
-        if type(b) is bytes and 0 <= i < self._pcount and _put_bytes(self, i, b, len(b)):
-            return
+        if type(b) is bytes and 0 <= i < self._pcount:
+            # (_put_bytes, inline: the usual Data write)
+            mb = self._msg
+            segi = self._segi
+            seg = self._seg
+            used = mb._used[segi]
+            n = len(b)
+            end = used + (((n + 7) >> 3) << 3)
+            if end <= len(seg) and n <= MAX_LIST_COUNT:
+                mb._used[segi] = end
+                ref = self._ptrs + (i << 3)
+                _pack_word(seg, ref, ((used - ref - 8) >> 1) | 1, (n << 3) | 2)
+                seg[used:used + n] = b
+                return
         _set_data(self._msg, self._segi, self._seg, self._ref(i), b)
 
     def init_struct(self, i, data_words, ptr_count):
