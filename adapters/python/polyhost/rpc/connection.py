@@ -104,6 +104,7 @@ class Connection(CapabilityTables):
         # ``writer``: ``write`` / ``close`` / ``wait_closed`` (``transport.Writer``); bytes
         # come in through ``_on_data`` / ``_on_eof`` / ``_on_lost``.
         self._writer = writer
+        self._write_out = writer.write  # (connect() binds the transport's own write)
         self.name = name
         self._decoder = wire.FrameDecoder(limits if limits is not None else wire.Limits())
         self._questions = IdTable()
@@ -137,6 +138,7 @@ class Connection(CapabilityTables):
         proto = StreamProtocol(loop)
         await loop.create_connection(lambda: proto, sock=sock)
         conn = cls(Writer(proto), **kwargs)
+        conn._write_out = proto.transport.write
         conn._loop = loop
         conn._protocol = proto
         conn.start()
@@ -197,11 +199,13 @@ class Connection(CapabilityTables):
         except wire.WireError as e:
             self._abort("malformed frame: %s: %s" % (type(e).__name__, e))
             return False
+        direct_call = _fast.direct_call
         for mr in messages:
             if self.closed:
                 return False
             try:
-                self._handle(mr)
+                if not direct_call(self, mr):
+                    self._handle(mr)
             except ProtocolError as e:
                 self._abort("protocol error: %s" % e)
                 return False
@@ -243,7 +247,7 @@ class Connection(CapabilityTables):
         if out:
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
-            self._writer.write(data)
+            self._write_out(data)
 
     def _send(self, msg, payload=None):
         """Encode and write one Message; returns its size in bytes."""
@@ -308,8 +312,7 @@ class Connection(CapabilityTables):
     # -- dispatch -------------------------------------------------------------------------
 
     def _handle(self, mr):
-        if _fast.direct_call(self, mr):
-            return
+        # (a Call of the common shape was handled by _fast.direct_call already)
         root = mr.root()
         d = root.get_uint16(0, 0)
         # Fast paths for the common shapes of Call and Return (no capabilities, plain
