@@ -331,7 +331,7 @@ def direct_call(conn, mr):
     budget = mr._budget - words
     if budget < 0:
         return False
-    e = conn._exports.get(import_id)
+    e = conn._exports._slots.get(import_id)        # (IdTable.get, inline)
     if e is not None and type(e.hook) is LocalHook:
         # An object served here, an async def method: the params struct read here too,
         # the handler run at once and its Return encoded without the generic objects.

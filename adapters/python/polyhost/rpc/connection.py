@@ -187,38 +187,37 @@ class Connection(CapabilityTables):
 
     def _on_data(self, data):
         """Decode and handle a chunk of bytes; False once the connection is closed."""
+        if self.closed:
+            return False
         self._reading = True
         try:
-            return self._handle_chunk(data)
+            try:
+                messages = self._decoder.feed(data)
+            except wire.WireError as e:
+                self._abort("malformed frame: %s: %s" % (type(e).__name__, e))
+                return False
+            direct_call = _fast.direct_call
+            for mr in messages:
+                if self.closed:
+                    return False
+                try:
+                    if not direct_call(self, mr):
+                        self._handle(mr)
+                except ProtocolError as e:
+                    self._abort("protocol error: %s" % e)
+                    return False
+                except wire.WireError as e:
+                    self._abort("malformed message: %s: %s" % (type(e).__name__, e))
+                    return False
+                except Exception as e:
+                    log.exception("%s: internal error handling a message", self.name)
+                    self._abort("internal error: %s: %s" % (type(e).__name__, e))
+                    return False
+            if self._out:
+                self._flush()   # answers given while handling this chunk
+            return not self.closed
         finally:
             self._reading = False
-
-    def _handle_chunk(self, data):
-        try:
-            messages = self._decoder.feed(data)
-        except wire.WireError as e:
-            self._abort("malformed frame: %s: %s" % (type(e).__name__, e))
-            return False
-        direct_call = _fast.direct_call
-        for mr in messages:
-            if self.closed:
-                return False
-            try:
-                if not direct_call(self, mr):
-                    self._handle(mr)
-            except ProtocolError as e:
-                self._abort("protocol error: %s" % e)
-                return False
-            except wire.WireError as e:
-                self._abort("malformed message: %s: %s" % (type(e).__name__, e))
-                return False
-            except Exception as e:
-                log.exception("%s: internal error handling a message", self.name)
-                self._abort("internal error: %s: %s" % (type(e).__name__, e))
-                return False
-        if self._out:
-            self._flush()   # answers given while handling this chunk
-        return not self.closed
 
     def _on_eof(self):
         decoder = self._decoder
@@ -239,7 +238,7 @@ class Connection(CapabilityTables):
         out = self._out
         out.append(data)
         if len(out) == 1 and not self._reading:
-            # (while a chunk is handled, _handle_chunk flushes at its end)
+            # (while a chunk is handled, _on_data flushes at its end)
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self):
@@ -412,7 +411,7 @@ class Connection(CapabilityTables):
         a.pending = p
         if p.done:
             # answered while the call was started (a handler that did not suspend): the
-            # Return joins the others of this read (_handle_chunk flushes at its end)
+            # Return joins the others of this read (_on_data flushes at its end)
             self._on_answer_done(a, p)
             return
         self._calls_running += 1

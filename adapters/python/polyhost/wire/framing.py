@@ -12,7 +12,7 @@ import struct as _struct
 
 from .errors import MalformedFrame, MessageTooLarge, TooManySegments, WrongType
 from .layout import MAX_SEGMENT_WORDS, U32
-from .limits import DEFAULT_LIMITS
+from .limits import DEFAULT_LIMITS, UNLIMITED_TRAVERSAL
 from .reader import MessageReader
 
 __all__ = ["frame", "read_message", "FrameDecoder"]
@@ -168,11 +168,13 @@ class FrameDecoder:
         tw = limits.traversal_words
         if tw is not None and tw < max_words:
             max_words = tw
-        budget = limits.traversal_budget()
-        zero = limits.zero_sized_budget()
+        budget = UNLIMITED_TRAVERSAL if tw is None else tw     # (limits.traversal_budget())
+        zero = limits.zero_sized_structs                        # (limits.zero_sized_budget())
+        if zero is None:
+            zero = UNLIMITED_TRAVERSAL
         of_segment = MessageReader._of_segment
         try:
-            while True:
+            while pos < end:
                 avail = end - pos
                 need = self._need
                 if not need:
