@@ -125,7 +125,6 @@ class Connection(CapabilityTables):
         self._calls_running = 0     # calls from the peer not answered yet
         self._reading = False       # inside _on_data
         self._handler_context = None    # handlers' base context (server.run_direct)
-        self._eager_task = None         # a spare server._EagerTask (server.run_direct)
         self._loop = None               # the loop it runs on, once known
         self._call_layout = None        # how the peer lays out a Call (_fast.direct_call)
         self._encoders = {}             # _fast.encode_direct's, per results class

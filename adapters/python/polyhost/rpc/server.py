@@ -295,11 +295,7 @@ def run_direct(hook, found, params, conn):
         context = conn._handler_context = _copy_context()
         context.run(_connection.set, conn)
     context = context.copy()
-    eager = conn._eager_task        # (kept from a call that did not suspend)
-    if eager is None:
-        eager = _EagerTask(loop)
-    else:
-        conn._eager_task = None
+    eager = _EagerTask(loop)
     _enter_task(loop, eager)
     try:
         try:
@@ -314,8 +310,6 @@ def run_direct(hook, found, params, conn):
     except asyncio.CancelledError:
         return _failed(canceled_error())
     except Exception as e:
-        if not eager.cancels:
-            conn._eager_task = eager
         return _failed(from_python_exception(e))
     else:
         if limiter is not None:
@@ -327,8 +321,6 @@ def run_direct(hook, found, params, conn):
         if eager.cancels:
             task.cancel()
         return p
-    if not eager.cancels:
-        conn._eager_task = eager
     results_cls = entry[2]
     if type(res) is results_cls:
         return res
