@@ -110,11 +110,9 @@ class _Scoped(Server):
         ctx = self._context
         if inspect.iscoroutinefunction(handler):
             async def run_async(*args: Any) -> Any:
-                token = _current.set(ctx)
-                try:
-                    return await handler(*args)
-                finally:
-                    _current.reset(token)
+                # (no reset: the engine runs every async call in a context of its own)
+                _current.set(ctx)
+                return await handler(*args)
             wrapped: Callable[..., Any] = run_async
         else:
             def run(*args: Any) -> Any:
