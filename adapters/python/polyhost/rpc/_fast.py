@@ -9,9 +9,11 @@ writers. Here:
   (struct offsets computed inline, every bound checked, the budget charged as the
   readers would) when its pointers are all near struct pointers and its cap table is
   null or an empty list; anything else falls back, untouched, to the readers below.
-  A Call to an ``async def`` method of an object served here then runs the short way:
-  the params struct read here, ``server.run_direct`` takes the handler's first step and
-  :func:`encode_direct` writes the Return.
+  The struct offsets are computed once per layout (:class:`_Layout`: a peer writes
+  every Call the same way). A Call to an ``async def`` method of an object served here
+  then runs the short way: the params struct read here, ``server.run_direct`` takes
+  the handler's first step and :func:`encode_direct` writes the Return (into a frame
+  laid out ahead, with builders the connection keeps per results class).
 - :func:`handle_call` / :func:`handle_return` read only the fields the connection
   needs, in the same order as the generated decoder (so a malformed message raises the
   same error). Any other shape (a promisedAnswer target, sendResultsTo other than

@@ -22,7 +22,9 @@ as ``Capability`` objects), then calls ``getattr(server, name)(params)``:
   still answers them. A handler's first step runs at once, in the event-loop pass
   that read the call: one that completes without suspending answers without a task
   (its Return goes out in the same write as the others of that read); one that
-  suspends continues in a task.
+  suspends continues in a task. (A call from a connection, to an ``async def``
+  method, takes :func:`run_direct`: the same steps without the LocalCall and Pending
+  objects when the handler does not suspend.)
 - It returns an instance of the results class, or None (empty results), or a dict of
   the results' fields; an awaitable result is awaited.
 - A raised exception becomes an rpc Exception: an ``RpcError`` keeps its type and
