@@ -211,7 +211,7 @@ _CODE_SIZES = {"b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "q": 8, "Q": 8, "
 class _Rows:
     """A struct class's data section as one ``struct.Struct`` (see :func:`_rows`)."""
 
-    __slots__ = ("packer", "get", "setters", "in_order")
+    __slots__ = ("packer", "get", "setters", "in_order", "getters", "_unit", "_by_count")
 
     def __init__(self, cls: Any, fields: List[Tuple[str, str, int, Any]]) -> None:
         fmt = "<"
@@ -226,6 +226,12 @@ class _Rows:
         # attrgetter of one name returns the value itself, not a 1-tuple
         self.get = getter if len(names) > 1 else (lambda v: (getter(v),))
         self.setters = [_setter(cls, n) for n in names]
+        # a whole list packed at once: one getter per field, one struct.Struct per
+        # element count (the packer repeated, padded to the element's size)
+        self.getters = [operator.attrgetter(n) for n in names]
+        pad = cls._polyhost_data_words * 8 - self.packer.size
+        self._unit = self.packer.format.lstrip("<") + ("%dx" % pad if pad > 0 else "")
+        self._by_count: Dict[int, _struct.Struct] = {}
         # fields declared in wire order (the usual case): a row is the argument list of
         # the generated _polyhost_row (one call per element, no per-field loop)
         self.in_order = ([f[0] for f in fields] == names
@@ -257,6 +263,10 @@ def _rows(cls: Any) -> Optional[_Rows]:
     return r
 
 
+#: element counts whose whole-list packer is kept, per struct class
+_PACKERS_KEPT = 8
+
+
 def write_rows(cls: Any, lb: wire.ListBuilder, values: Sequence[Any]) -> bool:
     """Write ``values`` (instances of ``cls``) into the struct list ``lb`` in bulk;
     False when ``cls`` has no bulk codec or a value is not exactly a ``cls`` or does
@@ -264,13 +274,37 @@ def write_rows(cls: Any, lb: wire.ListBuilder, values: Sequence[Any]) -> bool:
     r = _rows(cls)
     if r is None:
         return False
-    for v in values:
-        if type(v) is not cls:
+    n = len(values)
+    if not n:
+        return True
+    if type(values[0]) is not cls or len(set(map(type, values))) != 1:
+        return False
+    if lb.element_bytes() != cls._polyhost_data_words * 8:
+        try:
+            lb.pack_rows(r.packer, map(r.get, values))
+        except (_struct.error, OverflowError, TypeError):
             return False
+        return True
+    # every field's values in one list (field after field, element after element: the
+    # order of the repeated packer), one pack, one copy into the message
+    packer = r._by_count.get(n)
+    if packer is None:
+        if len(r._by_count) >= _PACKERS_KEPT:
+            r._by_count.clear()
+        packer = r._by_count[n] = _struct.Struct("<" + r._unit * n)
+    getters = r.getters
+    k = len(getters)
+    if k == 1:
+        flat = list(map(getters[0], values))
+    else:
+        flat = [None] * (n * k)
+        for j, get in enumerate(getters):
+            flat[j::k] = map(get, values)
     try:
-        lb.pack_rows(r.packer, map(r.get, values))
+        data = packer.pack(*flat)
     except (_struct.error, OverflowError, TypeError):
         return False
+    lb.put_elements(data)
     return True
 
 

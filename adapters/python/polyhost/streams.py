@@ -88,7 +88,7 @@ class Producer(Generic[T]):
     """Pushes items of type ``T`` into a ``Sink(T)`` capability (see the module doc)."""
 
     __slots__ = ("_sink", "_codec", "_max", "_buf", "_window", "_scheduled", "_loop",
-                 "_error", "_closed", "_ready", "sent")
+                 "_error", "_closed", "_ready", "_room_left", "sent")
 
     def __init__(self, sink: Optional[_P.SinkClient], codec: Codec, *,
                  max_batch: int = MAX_BATCH) -> None:
@@ -105,6 +105,9 @@ class Producer(Generic[T]):
         self._ready.set_result(None)
         self._error: Optional[BaseException] = None
         self._closed = False
+        # send()'s quick test: the batch has room for one more item before it is full,
+        # and no error or close happened (then -1: every send takes the long way)
+        self._room_left = self._max - 1
         #: items handed to ``push`` calls so far
         self.sent = 0
 
@@ -124,9 +127,15 @@ class Producer(Generic[T]):
         Not a coroutine function: while the batch has room, the item is queued at once
         and an already completed future is handed back, which costs less than running
         a coroutine per item."""
+        buf = self._buf
+        if len(buf) < self._room_left:
+            buf.append(item)
+            if not self._scheduled:
+                self._scheduled = True
+                self._loop.call_soon(self._flush_soon)
+            return self._ready
         if self._error is not None or self._closed:
             return self._refuse()
-        buf = self._buf
         buf.append(item)
         if len(buf) >= self._max:
             return self._flush()
@@ -180,6 +189,7 @@ class Producer(Generic[T]):
             await self.flush()
         finally:
             self._closed = True
+            self._room_left = -1
         await self._sink.end(error=None)
         await self._sink.wait_streams()
 
@@ -188,6 +198,7 @@ class Producer(Generic[T]):
         if self._closed:
             return
         self._closed = True
+        self._room_left = -1
         failure = _P.Failure(
             type=type(exc).__name__, message=str(exc),
             traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
@@ -232,6 +243,7 @@ class Producer(Generic[T]):
         if e is not None:
             if self._error is None:
                 self._error = e
+                self._room_left = -1
             return
         if self._buf and not self._scheduled and not self._closed:
             self._scheduled = True

@@ -110,11 +110,9 @@ class _Scoped(Server):
         ctx = self._context
         if inspect.iscoroutinefunction(handler):
             async def run_async(*args: Any) -> Any:
-                token = _current.set(ctx)
-                try:
-                    return await handler(*args)
-                finally:
-                    _current.reset(token)
+                # (no reset: the engine runs every async call in a context of its own)
+                _current.set(ctx)
+                return await handler(*args)
             wrapped: Callable[..., Any] = run_async
         else:
             def run(*args: Any) -> Any:
@@ -237,8 +235,9 @@ async def _drain(grace: float) -> None:
         await asyncio.wait(running, timeout=left)
 
 
-_LocalHook: Any = importlib.import_module("polyhost.rpc.server").LocalHook
-_HANDLER_CODES = {_LocalHook._run.__code__, _LocalHook._drain.__code__}
+_server: Any = importlib.import_module("polyhost.rpc.server")
+_HANDLER_CODES = {_server.LocalHook._run.__code__, _server.LocalHook._drain.__code__,
+                  _server._finish.__code__}
 
 
 def _is_handler(t: asyncio.Task[Any]) -> bool:

@@ -13,7 +13,7 @@ from test_rpc import Ints
 from polyhost import rpc
 
 IFACE = 0xB0000000000000E1
-[NOW, TIMED, EXPIRES, GROUP, TASKS] = range(5)
+[NOW, TIMED, EXPIRES, GROUP, TASKS, LATER, DICT, RAISES, CONN] = range(9)
 
 
 class Handlers(rpc.Server):
@@ -23,6 +23,10 @@ class Handlers(rpc.Server):
         (IFACE, EXPIRES): ("expires", Ints, Ints, False),
         (IFACE, GROUP): ("group", Ints, Ints, False),
         (IFACE, TASKS): ("tasks", Ints, Ints, False),
+        (IFACE, LATER): ("later", Ints, Ints, False),
+        (IFACE, DICT): ("as_dict", Ints, Ints, False),
+        (IFACE, RAISES): ("raises", Ints, Ints, False),
+        (IFACE, CONN): ("conn", Ints, Ints, False),
     }
 
     def __init__(self):
@@ -57,9 +61,23 @@ class Handlers(rpc.Server):
         after = asyncio.current_task()
         return Ints(a=int(before is not None) + 2 * int(after is not None))
 
+    async def later(self, p):
+        # an awaitable result (completed in a later pass), awaited by the engine
+        fut = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(fut.set_result, Ints(a=p.a * 3))
+        return fut
 
-@unittest.skipIf(sys.version_info < (3, 11), "asyncio.timeout and TaskGroup are 3.11+")
-class EagerStepTest(unittest.IsolatedAsyncioTestCase):
+    async def as_dict(self, p):
+        return {"a": p.a - 1}
+
+    async def raises(self, p):
+        raise ValueError("no %d" % p.a)
+
+    async def conn(self, p):
+        return Ints(a=int(rpc.server.current_connection() is not None))
+
+
+class EagerStepBase(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self):
         a, b = socket.socketpair()
         self.server = await rpc.Connection.connect(b, bootstrap=Handlers(), name="server")
@@ -74,6 +92,26 @@ class EagerStepTest(unittest.IsolatedAsyncioTestCase):
     async def call(self, method, a):
         return (await self.cap.call(IFACE, method, Ints(a=a), Ints)).a
 
+
+class ResultsTest(EagerStepBase):
+    async def test_an_awaitable_result_is_awaited(self):
+        self.assertEqual(await self.call(LATER, 5), 15)
+
+    async def test_a_dict_result(self):
+        self.assertEqual(await self.call(DICT, 5), 4)
+
+    async def test_an_exception_in_the_first_step(self):
+        with self.assertRaises(rpc.RemoteError) as cm:
+            await self.call(RAISES, 3)
+        self.assertIn("no 3", str(cm.exception))
+        self.assertEqual(await self.call(NOW, 1), 2)    # the connection is still fine
+
+    async def test_the_handler_sees_its_connection(self):
+        self.assertEqual(await self.call(CONN, 0), 1)
+
+
+@unittest.skipIf(sys.version_info < (3, 11), "asyncio.timeout and TaskGroup are 3.11+")
+class EagerStepTest(EagerStepBase):
     async def test_a_handler_that_does_not_suspend_answers(self):
         self.assertEqual(await self.call(NOW, 1), 2)
 

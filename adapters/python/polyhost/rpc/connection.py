@@ -104,6 +104,7 @@ class Connection(CapabilityTables):
         # ``writer``: ``write`` / ``close`` / ``wait_closed`` (``transport.Writer``); bytes
         # come in through ``_on_data`` / ``_on_eof`` / ``_on_lost``.
         self._writer = writer
+        self._write_out = writer.write  # (connect() binds the transport's own write)
         self.name = name
         self._decoder = wire.FrameDecoder(limits if limits is not None else wire.Limits())
         self._questions = IdTable()
@@ -123,6 +124,10 @@ class Connection(CapabilityTables):
         self._protocol = None       # set by connect() until start()
         self._calls_running = 0     # calls from the peer not answered yet
         self._reading = False       # inside _on_data
+        self._handler_context = None    # handlers' base context (server.run_direct)
+        self._loop = None               # the loop it runs on, once known
+        self._call_layout = None        # how the peer lays out a Call (_fast.direct_call)
+        self._encoders = {}             # _fast.encode_direct's, per results class
 
     @classmethod
     async def connect(cls, sock, **kwargs):
@@ -132,6 +137,8 @@ class Connection(CapabilityTables):
         proto = StreamProtocol(loop)
         await loop.create_connection(lambda: proto, sock=sock)
         conn = cls(Writer(proto), **kwargs)
+        conn._write_out = proto.transport.write
+        conn._loop = loop
         conn._protocol = proto
         conn.start()
         return conn
@@ -179,36 +186,37 @@ class Connection(CapabilityTables):
 
     def _on_data(self, data):
         """Decode and handle a chunk of bytes; False once the connection is closed."""
+        if self.closed:
+            return False
         self._reading = True
         try:
-            return self._handle_chunk(data)
+            try:
+                messages = self._decoder.feed(data)
+            except wire.WireError as e:
+                self._abort("malformed frame: %s: %s" % (type(e).__name__, e))
+                return False
+            direct_call = _fast.direct_call
+            for mr in messages:
+                if self.closed:
+                    return False
+                try:
+                    if not direct_call(self, mr):
+                        self._handle(mr)
+                except ProtocolError as e:
+                    self._abort("protocol error: %s" % e)
+                    return False
+                except wire.WireError as e:
+                    self._abort("malformed message: %s: %s" % (type(e).__name__, e))
+                    return False
+                except Exception as e:
+                    log.exception("%s: internal error handling a message", self.name)
+                    self._abort("internal error: %s: %s" % (type(e).__name__, e))
+                    return False
+            if self._out:
+                self._flush()   # answers given while handling this chunk
+            return not self.closed
         finally:
             self._reading = False
-
-    def _handle_chunk(self, data):
-        try:
-            messages = self._decoder.feed(data)
-        except wire.WireError as e:
-            self._abort("malformed frame: %s: %s" % (type(e).__name__, e))
-            return False
-        for mr in messages:
-            if self.closed:
-                return False
-            try:
-                self._handle(mr)
-            except ProtocolError as e:
-                self._abort("protocol error: %s" % e)
-                return False
-            except wire.WireError as e:
-                self._abort("malformed message: %s: %s" % (type(e).__name__, e))
-                return False
-            except Exception as e:
-                log.exception("%s: internal error handling a message", self.name)
-                self._abort("internal error: %s: %s" % (type(e).__name__, e))
-                return False
-        if self._out:
-            self._flush()   # answers given while handling this chunk
-        return not self.closed
 
     def _on_eof(self):
         decoder = self._decoder
@@ -229,7 +237,7 @@ class Connection(CapabilityTables):
         out = self._out
         out.append(data)
         if len(out) == 1 and not self._reading:
-            # (while a chunk is handled, _handle_chunk flushes at its end)
+            # (while a chunk is handled, _on_data flushes at its end)
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self):
@@ -237,7 +245,7 @@ class Connection(CapabilityTables):
         if out:
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
-            self._writer.write(data)
+            self._write_out(data)
 
     def _send(self, msg, payload=None):
         """Encode and write one Message; returns its size in bytes."""
@@ -302,8 +310,7 @@ class Connection(CapabilityTables):
     # -- dispatch -------------------------------------------------------------------------
 
     def _handle(self, mr):
-        if _fast.direct_call(self, mr):
-            return
+        # (a Call of the common shape was handled by _fast.direct_call already)
         root = mr.root()
         d = root.get_uint16(0, 0)
         # Fast paths for the common shapes of Call and Return (no capabilities, plain
@@ -403,7 +410,7 @@ class Connection(CapabilityTables):
         a.pending = p
         if p.done:
             # answered while the call was started (a handler that did not suspend): the
-            # Return joins the others of this read (_handle_chunk flushes at its end)
+            # Return joins the others of this read (_on_data flushes at its end)
             self._on_answer_done(a, p)
             return
         self._calls_running += 1

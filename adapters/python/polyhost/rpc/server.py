@@ -22,7 +22,9 @@ as ``Capability`` objects), then calls ``getattr(server, name)(params)``:
   still answers them. A handler's first step runs at once, in the event-loop pass
   that read the call: one that completes without suspending answers without a task
   (its Return goes out in the same write as the others of that read); one that
-  suspends continues in a task.
+  suspends continues in a task. (A call from a connection, to an ``async def``
+  method, takes :func:`run_direct`: the same steps without the LocalCall and Pending
+  objects when the handler does not suspend.)
 - It returns an instance of the results class, or None (empty results), or a dict of
   the results' fields; an awaitable result is awaited.
 - A raised exception becomes an rpc Exception: an ``RpcError`` keeps its type and
@@ -49,7 +51,7 @@ from .content import ObjContent
 from .errors import ExceptionType, RpcError, from_python_exception
 from .hooks import Hook, Pending, canceled_error
 
-__all__ = ["Server", "LocalHook", "MethodEntry"]
+__all__ = ["Server", "LocalHook", "MethodEntry", "run_direct"]
 
 #: the shape of one dispatch-table value
 MethodEntry = collections.namedtuple("MethodEntry",
@@ -132,7 +134,9 @@ class LocalHook(Hook):
         self._limited = not getattr(server, "_polyhost_unlimited", False)
         self._queue = collections.deque()
         self._worker = None
-        self._dispatch = {}     # (interface_id, method_id) -> (entry, bound handler)
+        # (interface_id, method_id) -> (entry, bound handler, direct): ``direct`` when the
+        # handler is an ``async def`` of a non-stream method (see run_direct)
+        self._dispatch = {}
 
     def _lookup(self, interface_id, method_id):
         """The method entry and bound handler of a call, or None (cached once found)."""
@@ -141,8 +145,21 @@ class LocalHook(Hook):
         handler = None if entry is None else getattr(self.server, entry[0], None)
         if handler is None:
             return None
-        found = self._dispatch[key] = (entry, handler)
+        direct = not entry[3] and _is_async(handler)
+        found = self._dispatch[key] = (entry, handler, direct)
         return found
+
+    def direct_entry(self, interface_id, method_id):
+        """The dispatch entry of a call :func:`run_direct` may run (an ``async def`` of a
+        non-stream method, nothing queued on this object), else None."""
+        found = self._dispatch.get((interface_id, method_id))
+        if found is None:
+            found = self._lookup(interface_id, method_id)
+            if found is None:
+                return None
+        if found[2] and not self._queue:
+            return found
+        return None
 
     def __repr__(self):
         return "<LocalHook %s>" % type(self.server).__name__
@@ -155,7 +172,7 @@ class LocalHook(Hook):
             if found is None:
                 p._complete(error=_unimplemented(self.server, interface_id, method_id))
                 return p
-        entry, handler = found
+        entry, handler = found[0], found[1]
         if entry[3] or self._queue:
             self._queue.append((entry, content, ctx, p))
             if self._worker is None:
@@ -238,6 +255,111 @@ class LocalHook(Hook):
             p._complete(content=ObjContent(results))
 
 
+class _StructContent:
+    """Params already read as a StructReader (``run_direct``'s, when it needs a task)."""
+
+    __slots__ = ("reader",)
+
+    def __init__(self, reader):
+        self.reader = reader
+
+    def struct(self):
+        return self.reader
+
+
+def _failed(error):
+    p = LocalCall()
+    p._complete(error=error)
+    return p
+
+
+def run_direct(hook, found, params, conn):
+    """Run a call from ``conn`` to ``hook`` (``found``: its ``direct_entry``; ``params``:
+    the params as a StructReader) the short way: the handler's first step runs here, as
+    ``call`` runs it, without a LocalCall. Returns the results object when the handler
+    completed without suspending (the common case: the caller encodes the Return at
+    once); otherwise a LocalCall (failed, or continuing in a task)."""
+    entry, handler = found[0], found[1]
+    loop = conn._loop
+    if loop is None:
+        loop = conn._loop = _get_running_loop()
+    limiter = conn._limiter if hook._limited else None
+    if (_current_task(loop) is not None or _enter_task is None
+            or (limiter is not None and (limiter.free <= 0 or limiter._waiters))):
+        p = LocalCall()     # (no slot free now: the task waits for one)
+        p.task = loop.create_task(hook._run(entry, _StructContent(params), conn, p, handler))
+        return p
+    # A free slot of the limiter is not taken for the first step: nothing else can take
+    # or give back one while it runs (handlers run in tasks, later); the call takes it
+    # if it continues in a task.
+    context = conn._handler_context
+    if context is None:
+        context = conn._handler_context = _copy_context()
+        context.run(_connection.set, conn)
+    context = context.copy()
+    eager = _EagerTask(loop)
+    _enter_task(loop, eager)
+    try:
+        try:
+            params_cls = entry[1]
+            coro = handler(params_cls._polyhost_read(params) if params_cls is not None
+                           else None)
+            first = context.run(coro.send, None)
+        finally:
+            _leave_task(loop, eager)
+    except StopIteration as e:
+        res = e.value
+    except asyncio.CancelledError:
+        return _failed(canceled_error())
+    except Exception as e:
+        return _failed(from_python_exception(e))
+    else:
+        if limiter is not None:
+            limiter.free -= 1
+        p = LocalCall()
+        task = p.task = loop.create_task(
+            _finish(_Resumed(coro, first, context), entry[2], limiter, p, True))
+        eager.task = task
+        if eager.cancels:
+            task.cancel()
+        return p
+    results_cls = entry[2]
+    if type(res) is results_cls:
+        return res
+    if res is not None and inspect.isawaitable(res):
+        if limiter is not None:
+            limiter.free -= 1
+        p = LocalCall()
+        p.task = context.run(loop.create_task, _finish(res, results_cls, limiter, p, False))
+        return p
+    try:
+        return _coerce(res, results_cls)
+    except Exception as e:
+        return _failed(from_python_exception(e))
+
+
+async def _finish(aw, results_cls, limiter, p, again):
+    """The rest of a ``run_direct`` call, in a task: await ``aw`` (the handler resumed,
+    or the awaitable it returned; ``again``: an awaitable result is awaited too)."""
+    try:
+        try:
+            res = await aw
+            if (again and res is not None and type(res) is not results_cls
+                    and inspect.isawaitable(res)):
+                res = await res
+            results = _coerce(res, results_cls)
+        finally:
+            if limiter is not None:
+                limiter.release()
+    except asyncio.CancelledError:
+        p._complete(error=canceled_error())
+    except Exception as e:
+        p._complete(error=from_python_exception(e))
+    else:
+        p._complete(content=ObjContent(results))
+
+
+_get_running_loop = asyncio.get_running_loop
 _copy_context = contextvars.copy_context
 _current_task = asyncio.current_task
 # (asyncio's own bookkeeping of the running task; without it, no eager first step)

@@ -26,6 +26,9 @@ class StreamProtocol(asyncio.Protocol):
         early, self._early = self._early, None
         for ev in early:
             self._dispatch(*ev)
+        # from now on the transport hands bytes straight to the connection (which
+        # ignores them once closed)
+        self.data_received = conn._on_data
 
     def _dispatch(self, kind, arg=None):
         conn = self.conn

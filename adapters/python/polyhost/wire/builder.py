@@ -75,6 +75,20 @@ class MessageBuilder:
         seg[:n] = prefix
         self._used[0] = n
 
+    @classmethod
+    def from_prefix(cls, prefix, used):
+        """A new one-segment builder (grown as needed) whose segment starts as a copy of
+        ``prefix`` (bytes captured from a message this module built, whole words, zero
+        beyond what was written), of which the first ``used`` bytes are allocated: the
+        faster ``preset`` for encoders with a fixed layout (see ``rpc._fast``)."""
+        mb = cls.__new__(cls)
+        mb.cap_table = []
+        mb._segs = [bytearray(prefix)]
+        mb._used = [used]
+        mb._next = len(prefix)
+        mb._growable = True
+        return mb
+
     def struct_at(self, word, data_words, ptr_count):
         """A StructBuilder for the struct at ``word`` of segment 0 (laid out by
         :meth:`preset`)."""
@@ -215,6 +229,25 @@ def _set_bytes(mb, segi, seg, ref, raw, n):
         tseg[t:t + len(raw)] = raw
 
 
+def _put_bytes(sb, i, raw, n):
+    """The usual case of a Text/Data write, inline: a byte list of ``n`` elements
+    holding ``raw`` placed in the struct's own segment, which has room for it (no far
+    pointer, no growth). False, with nothing written, otherwise."""
+    mb = sb._msg
+    segi = sb._segi
+    seg = sb._seg
+    used = mb._used[segi]
+    end = used + (((n + 7) >> 3) << 3)
+    if end > len(seg) or n > MAX_LIST_COUNT:
+        return False
+    mb._used[segi] = end
+    ref = sb._ptrs + (i << 3)
+    _pack_word(seg, ref, ((used - ref - 8) >> 1) | 1, (n << 3) | 2)
+    if raw:
+        seg[used:used + len(raw)] = raw
+    return True
+
+
 def _set_text(mb, segi, seg, ref, s):
     if s is None:
         _pack_word(seg, ref, 0, 0)
@@ -345,9 +378,27 @@ class StructBuilder:
         return PointerBuilder(self._msg, self._segi, self._seg, self._ref(i))
 
     def set_text(self, i, s):
+        if type(s) is str and 0 <= i < self._pcount:
+            raw = s.encode("utf-8")
+            if _put_bytes(self, i, raw, len(raw) + 1):
+                return
         _set_text(self._msg, self._segi, self._seg, self._ref(i), s)
 
     def set_data(self, i, b):
+        if type(b) is bytes and 0 <= i < self._pcount:
+            # (_put_bytes, inline: the usual Data write)
+            mb = self._msg
+            segi = self._segi
+            seg = self._seg
+            used = mb._used[segi]
+            n = len(b)
+            end = used + (((n + 7) >> 3) << 3)
+            if end <= len(seg) and n <= MAX_LIST_COUNT:
+                mb._used[segi] = end
+                ref = self._ptrs + (i << 3)
+                _pack_word(seg, ref, ((used - ref - 8) >> 1) | 1, (n << 3) | 2)
+                seg[used:used + n] = b
+                return
         _set_data(self._msg, self._segi, self._seg, self._ref(i), b)
 
     def init_struct(self, i, data_words, ptr_count):
@@ -481,6 +532,23 @@ class ListBuilder:
             _struct.pack_into("<%d%s" % (n, code), seg, off, *values)
         except _PACK_ERRORS as e:
             raise ValueOutOfRange("set_primitives(%r, ...): %s" % (code, e)) from None
+
+    def element_bytes(self):
+        """The size of one element in bytes (its data and pointer sections)."""
+        return self._step >> 3
+
+    def put_elements(self, data):
+        """Copy ``data`` (exactly every element's bytes, in order) over the elements of
+        a struct list whose elements hold no pointer (e.g. ``pack``-ed rows)."""
+        if self._esize != INLINE_COMPOSITE or self._pcount:
+            raise IncompatibleListElement("put_elements needs a struct list without "
+                                          "pointers")
+        n = self._count * (self._step >> 3)
+        if len(data) != n:
+            raise IndexOutOfRange("put_elements got %d bytes for %d elements of %d bytes"
+                                  % (len(data), self._count, self._step >> 3))
+        off = self._off
+        self._seg[off:off + n] = data
 
     def pack_rows(self, packer, rows):
         """Write the data section of each struct element from ``rows`` (one tuple per

@@ -12,12 +12,13 @@ import struct as _struct
 
 from .errors import MalformedFrame, MessageTooLarge, TooManySegments, WrongType
 from .layout import MAX_SEGMENT_WORDS, U32
-from .limits import DEFAULT_LIMITS
+from .limits import DEFAULT_LIMITS, UNLIMITED_TRAVERSAL
 from .reader import MessageReader
 
 __all__ = ["frame", "read_message", "FrameDecoder"]
 
 _u32_from = U32.unpack_from
+_header_from = _struct.Struct("<II").unpack_from
 
 
 def frame(segments):
@@ -161,11 +162,32 @@ class FrameDecoder:
         pos = 0
         out = []
         limits = self.limits
+        # a one-segment frame within the limits (nearly every one) is read inline
+        one = limits.max_segments >= 1
+        max_words = limits.max_message_bytes >> 3
+        tw = limits.traversal_words
+        if tw is not None and tw < max_words:
+            max_words = tw
+        budget = UNLIMITED_TRAVERSAL if tw is None else tw     # (limits.traversal_budget())
+        zero = limits.zero_sized_structs                        # (limits.zero_sized_budget())
+        if zero is None:
+            zero = UNLIMITED_TRAVERSAL
+        of_segment = MessageReader._of_segment
         try:
-            while True:
+            while pos < end:
                 avail = end - pos
                 need = self._need
                 if not need:
+                    if avail >= 8 and one:
+                        count, size = _header_from(data, pos)
+                        if count == 0 and size <= max_words:
+                            need = 8 + (size << 3)
+                            if avail < need:
+                                self._need, self._hdr, self._sizes = need, 8, (size,)
+                                break
+                            out.append(of_segment(mv[pos + 8:pos + need], limits, budget, zero))
+                            pos += need
+                            continue
                     parsed = _parse_header(data, pos, avail, limits)
                     if parsed is None:
                         break

@@ -30,6 +30,7 @@ __all__ = ["MessageReader", "StructReader", "ListReader", "PointerReader", "Capa
 _unpack_word = WORD.unpack_from
 _copysign = _math.copysign
 _NO_NEST = 1 << 30
+_new = object.__new__
 
 
 class MessageReader:
@@ -66,6 +67,20 @@ class MessageReader:
         self._budget = limits.traversal_budget()
         self._zero_budget = limits.zero_sized_budget()
         self._walk = 0      # pointers a deep copy may still follow (polyhost.wire.copy)
+
+    @classmethod
+    def _of_segment(cls, seg, limits, budget, zero_budget):
+        """A reader of one segment known to be good (a ``memoryview`` of bytes, whole
+        words, within the limits: ``FrameDecoder``'s), with the budgets given
+        (``limits.traversal_budget()``, ``limits.zero_sized_budget()``)."""
+        mr = _new(cls)
+        mr._segs = [seg]
+        mr.limits = limits
+        mr.cap_table = None
+        mr._budget = budget
+        mr._zero_budget = zero_budget
+        mr._walk = 0
+        return mr
 
     @property
     def traversal_words_left(self):
@@ -471,6 +486,20 @@ class StructReader:
         lo, hi = _unpack_word(seg, off)
         if lo == 0 and hi == 0:
             return default
+        if lo & 3 == 1 and hi & 7 == BYTE:          # a near byte list (the usual case)
+            t = off + 8 + ((lo >> 2) << 3)
+            n = hi >> 3
+            words = (n + 7) >> 3
+            msg = self._msg
+            b = msg._budget - words
+            if n and t >= 0 and t + (words << 3) <= len(seg) and b >= 0 and seg[t + n - 1] == 0:
+                try:
+                    s = str(seg[t:t + n - 1], "utf-8")
+                except UnicodeDecodeError:
+                    pass                        # (_text_at raises the error)
+                else:
+                    msg._budget = b
+                    return s
         return _text_at(self._msg, self._segi, seg, off, lo, hi)
 
     def get_data(self, i, default=b""):
@@ -481,6 +510,15 @@ class StructReader:
         lo, hi = _unpack_word(seg, off)
         if lo == 0 and hi == 0:
             return default
+        if lo & 3 == 1 and hi & 7 == BYTE:          # a near byte list (the usual case)
+            t = off + 8 + ((lo >> 2) << 3)
+            n = hi >> 3
+            words = (n + 7) >> 3
+            msg = self._msg
+            b = msg._budget - words
+            if t >= 0 and t + (words << 3) <= len(seg) and b >= 0:
+                msg._budget = b
+                return bytes(seg[t:t + n])
         seg, t, n = _bytes_at(self._msg, self._segi, seg, off, lo, hi, "Data")
         return bytes(seg[t:t + n])
 
@@ -679,6 +717,20 @@ class ListReader:
         lo, hi = _unpack_word(seg, off)
         if lo == 0 and hi == 0:
             return default
+        if lo & 3 == 1 and hi & 7 == BYTE:          # a near byte list (the usual case)
+            t = off + 8 + ((lo >> 2) << 3)
+            n = hi >> 3
+            words = (n + 7) >> 3
+            msg = self._msg
+            b = msg._budget - words
+            if n and t >= 0 and t + (words << 3) <= len(seg) and b >= 0 and seg[t + n - 1] == 0:
+                try:
+                    s = str(seg[t:t + n - 1], "utf-8")
+                except UnicodeDecodeError:
+                    pass                        # (_text_at raises the error)
+                else:
+                    msg._budget = b
+                    return s
         return _text_at(self._msg, self._segi, seg, off, lo, hi)
 
     def get_data(self, i, default=b""):
@@ -687,6 +739,15 @@ class ListReader:
         lo, hi = _unpack_word(seg, off)
         if lo == 0 and hi == 0:
             return default
+        if lo & 3 == 1 and hi & 7 == BYTE:          # a near byte list (the usual case)
+            t = off + 8 + ((lo >> 2) << 3)
+            n = hi >> 3
+            words = (n + 7) >> 3
+            msg = self._msg
+            b = msg._budget - words
+            if t >= 0 and t + (words << 3) <= len(seg) and b >= 0:
+                msg._budget = b
+                return bytes(seg[t:t + n])
         seg, t, n = _bytes_at(self._msg, self._segi, seg, off, lo, hi, "Data")
         return bytes(seg[t:t + n])
 
