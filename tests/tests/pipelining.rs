@@ -38,12 +38,19 @@ async fn a_pipelined_call_holds_its_slot_until_it_completes_and_is_counted() {
     assert_eq!(counter.next().await.unwrap(), 11);
     assert!(
         // The router records a pipelined call in a task of its own, after the calls
-        // on its capabilities have returned.
-        eventually(Duration::from_secs(10), || ready(
-            pool.stats().in_flight == 0
-        ))
+        // on its capabilities have returned: it gives the slot back, then counts it.
+        eventually(Duration::from_secs(10), || {
+            let stats = pool.stats();
+            ready(
+                stats.in_flight == 0
+                    && stats
+                        .methods
+                        .iter()
+                        .any(|m| m.method == "Lab.counterWhenPiped"),
+            )
+        })
         .await,
-        "the slot is given back once the pipelined call completed: {:?}",
+        "the slot is given back and the call counted once the pipelined call completed: {:?}",
         pool.stats()
     );
     let stats = pool.stats();
