@@ -20,11 +20,12 @@
 //!
 //! `polyhost.pool` is the pool's plugin entry (`greeter_plugin:make`).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
+
+use crate::pool::small_map::SchemaMap;
 
 /// Buckets per power of two.
 const SUB: u32 = 4;
@@ -103,7 +104,7 @@ impl Histogram {
 
 /// The metrics of one pool.
 pub(crate) struct Metrics {
-    methods: Mutex<HashMap<&'static str, Histogram>>,
+    methods: Mutex<SchemaMap<&'static str, Histogram>>,
     /// `polyhost.call.duration`
     duration: opentelemetry::metrics::Histogram<f64>,
     /// `polyhost.pool = <entry>`, shared by every measurement of the pool.

@@ -19,6 +19,7 @@
 //! From the bottom up:
 //! - `config`: settings and defaults; `error`: why a pool did not start;
 //! - `metrics`: per-method calls, errors and latency percentiles;
+//! - `small_map`: the hasher of the maps every call looks up;
 //! - `state`: what the parts below share, under one lock;
 //! - `supervisor`: starting, watching and restarting each worker;
 //! - `lease`: choosing the worker a call goes to (sessions, least loaded, queue);
@@ -33,5 +34,6 @@ pub(crate) mod lease;
 pub(crate) mod metrics;
 pub(crate) mod router;
 pub(crate) mod running;
+pub(crate) mod small_map;
 pub(crate) mod state;
 pub(crate) mod supervisor;

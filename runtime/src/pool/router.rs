@@ -183,7 +183,9 @@ impl PoolInner {
                 unreachable!("the loop returns on its second pass")
             }
         };
-        let attempt = tracing::Instrument::instrument(attempt, span.clone());
+        // Boxed on its own: the two halves of a call's state each stay within the
+        // allocator's per-thread cache (one block of both would not).
+        let attempt = tracing::Instrument::instrument(Box::pin(attempt), span.clone());
         let result = match tokio::time::timeout(deadline, attempt).await {
             Ok(r) => r,
             Err(_) => {

@@ -13,6 +13,7 @@ use crate::error::ExitReason;
 use crate::polyhost::{WorkerInfo, WorkerProcessClient};
 use crate::pool::config::Config;
 use crate::pool::metrics::{Gauges, Metrics};
+use crate::pool::small_map::SchemaMap;
 use crate::process::exit::{ExitWatch, ProcessHandle};
 use crate::process::output::{tail_lines, StderrTail};
 use crate::process::spawner::Spawner;
@@ -142,7 +143,7 @@ pub(crate) struct Live {
     pub(crate) pid: u32,
     pub(crate) conn: Arc<Connection>,
     pub(crate) worker: WorkerProcessClient,
-    pub(crate) services: HashMap<u64, Capability>,
+    pub(crate) services: SchemaMap<u64, Capability>,
     /// `name (0x<id>)` of every service, for errors.
     pub(crate) service_names: Vec<String>,
     pub(crate) info: WorkerInfo,

@@ -3,7 +3,6 @@
 //! records its death and restarts it with backoff, holding back a slot that keeps
 //! crashing.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -173,7 +172,7 @@ async fn start_worker(inner: &Arc<PoolInner>, slot: usize) -> Result<Live, PoolE
         pid,
         conn: conn.clone(),
         worker: worker.clone(),
-        services: HashMap::new(),
+        services: Default::default(),
         service_names: vec![],
         info: WorkerInfo::default(),
         exit,
