@@ -196,14 +196,19 @@ mod tests {
         tokio::task::LocalSet::new().block_on(&rt, f)
     }
 
+    /// A buffered writer on one end of a socketpair (inside a `LocalSet`), and the
+    /// other end.
+    fn writer_and_peer() -> (WriteHalf, Box<dyn Transport>) {
+        let (host, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (read, write) = (Box::new(host) as Box<dyn Transport>).open().unwrap();
+        (buffered(read, write).1, Box::new(peer))
+    }
+
     #[test]
     fn writes_of_one_turn_leave_in_one_write_and_arrive_in_order() {
         local(async {
-            let (host, peer) = std::os::unix::net::UnixStream::pair().unwrap();
-            let (read, write) = (Box::new(host) as Box<dyn Transport>).open().unwrap();
-            let (_read, mut write) = buffered(read, write);
-            let (mut peer_read, _peer_write) =
-                (Box::new(peer) as Box<dyn Transport>).open().unwrap();
+            let (mut write, peer) = writer_and_peer();
+            let (mut peer_read, _peer_write) = peer.open().unwrap();
             for i in 0..100u8 {
                 write.write_all(&[i; 3]).await.unwrap();
                 write.flush().await.unwrap();
@@ -218,11 +223,8 @@ mod tests {
     #[test]
     fn more_than_the_high_water_mark_waits_for_the_flusher_and_all_of_it_arrives() {
         local(async {
-            let (host, peer) = std::os::unix::net::UnixStream::pair().unwrap();
-            let (read, write) = (Box::new(host) as Box<dyn Transport>).open().unwrap();
-            let (_read, mut write) = buffered(read, write);
-            let (mut peer_read, _peer_write) =
-                (Box::new(peer) as Box<dyn Transport>).open().unwrap();
+            let (mut write, peer) = writer_and_peer();
+            let (mut peer_read, _peer_write) = peer.open().unwrap();
             let chunk = vec![7u8; 256 * 1024];
             let total = 4 * WRITE_HIGH_WATER;
             let reader = tokio::task::spawn_local(async move {
@@ -241,9 +243,7 @@ mod tests {
     #[test]
     fn a_failed_write_fails_the_writes_after_it() {
         local(async {
-            let (host, peer) = std::os::unix::net::UnixStream::pair().unwrap();
-            let (read, write) = (Box::new(host) as Box<dyn Transport>).open().unwrap();
-            let (_read, mut write) = buffered(read, write);
+            let (mut write, peer) = writer_and_peer();
             drop(peer);
             let mut failed = None;
             // The first writes are accepted; the flusher's write then fails (EPIPE),

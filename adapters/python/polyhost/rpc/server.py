@@ -219,40 +219,34 @@ class LocalHook(Hook):
             self._worker = None
 
     async def _run(self, entry, content, ctx, p, handler=None):
-        name, params_cls, results_cls = entry[0], entry[1], entry[2]
         if ctx is not None:
             _connection.set(ctx)  # this task's own context: seen by the handler only
             limiter = ctx._limiter if self._limited else None
         else:
             limiter = None
-        try:
-            if limiter is not None and not limiter.try_acquire():
-                await limiter.acquire()
+        if limiter is not None and not limiter.try_acquire():
             try:
-                params = (params_cls._polyhost_read(content.struct())
-                          if params_cls is not None else None)
-                if handler is None:
-                    handler = getattr(self.server, name)
-                if _is_async(handler):
-                    res = await handler(params)
-                else:
-                    loop = asyncio.get_running_loop()
-                    res = await loop.run_in_executor(
-                        ctx._executor if ctx is not None else None, handler, params)
-                # (the usual results instance is not awaitable: skip the slower check)
-                if (res is not None and type(res) is not results_cls
-                        and inspect.isawaitable(res)):
-                    res = await res
-                results = _coerce(res, results_cls)
-            finally:
-                if limiter is not None:
-                    limiter.release()
-        except asyncio.CancelledError:
-            p._complete(error=canceled_error())
-        except Exception as e:
-            p._complete(error=from_python_exception(e))
-        else:
-            p._complete(content=ObjContent(results))
+                await limiter.acquire()
+            except asyncio.CancelledError:
+                p._complete(error=canceled_error())
+                return
+            except Exception as e:
+                p._complete(error=from_python_exception(e))
+                return
+        await _finish(self._call(entry, content, ctx, handler), entry[2], limiter, p, True)
+
+    async def _call(self, entry, content, ctx, handler):
+        """Reads the params and runs the handler (a plain ``def`` on the executor)."""
+        name, params_cls = entry[0], entry[1]
+        params = (params_cls._polyhost_read(content.struct())
+                  if params_cls is not None else None)
+        if handler is None:
+            handler = getattr(self.server, name)
+        if _is_async(handler):
+            return await handler(params)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            ctx._executor if ctx is not None else None, handler, params)
 
 
 class _StructContent:
@@ -339,8 +333,9 @@ def run_direct(hook, found, params, conn):
 
 
 async def _finish(aw, results_cls, limiter, p, again):
-    """The rest of a ``run_direct`` call, in a task: await ``aw`` (the handler resumed,
-    or the awaitable it returned; ``again``: an awaitable result is awaited too)."""
+    """The rest of a call, in a task: await ``aw`` (the handler's call, or a
+    ``run_direct`` handler resumed, or the awaitable it returned; ``again``: an
+    awaitable result is awaited too), give the limiter slot back and complete ``p``."""
     try:
         try:
             res = await aw

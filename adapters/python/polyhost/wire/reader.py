@@ -412,6 +412,45 @@ def _float_getter(packer, ipacker, size, bits_of, name):
     return get
 
 
+def _text_in(msg, segi, seg, off, default):
+    """The Text at pointer ``off`` of segment ``segi``: a near byte list read inline (the
+    usual case, shared by struct and list readers), anything else by ``_text_at``."""
+    lo, hi = _unpack_word(seg, off)
+    if lo == 0 and hi == 0:
+        return default
+    if lo & 3 == 1 and hi & 7 == BYTE:
+        t = off + 8 + ((lo >> 2) << 3)
+        n = hi >> 3
+        words = (n + 7) >> 3
+        b = msg._budget - words
+        if n and t >= 0 and t + (words << 3) <= len(seg) and b >= 0 and seg[t + n - 1] == 0:
+            try:
+                s = str(seg[t:t + n - 1], "utf-8")
+            except UnicodeDecodeError:
+                pass                        # (_text_at raises the error)
+            else:
+                msg._budget = b
+                return s
+    return _text_at(msg, segi, seg, off, lo, hi)
+
+
+def _data_in(msg, segi, seg, off, default):
+    """The Data at pointer ``off`` of segment ``segi``, as ``_text_in`` reads Text."""
+    lo, hi = _unpack_word(seg, off)
+    if lo == 0 and hi == 0:
+        return default
+    if lo & 3 == 1 and hi & 7 == BYTE:
+        t = off + 8 + ((lo >> 2) << 3)
+        n = hi >> 3
+        words = (n + 7) >> 3
+        b = msg._budget - words
+        if t >= 0 and t + (words << 3) <= len(seg) and b >= 0:
+            msg._budget = b
+            return bytes(seg[t:t + n])
+    seg, t, n = _bytes_at(msg, segi, seg, off, lo, hi, "Data")
+    return bytes(seg[t:t + n])
+
+
 class StructReader:
     """A view of one struct: its data section and pointer section."""
 
@@ -483,44 +522,14 @@ class StructReader:
             return default
         seg = self._seg
         off = self._ptrs + (i << 3)
-        lo, hi = _unpack_word(seg, off)
-        if lo == 0 and hi == 0:
-            return default
-        if lo & 3 == 1 and hi & 7 == BYTE:          # a near byte list (the usual case)
-            t = off + 8 + ((lo >> 2) << 3)
-            n = hi >> 3
-            words = (n + 7) >> 3
-            msg = self._msg
-            b = msg._budget - words
-            if n and t >= 0 and t + (words << 3) <= len(seg) and b >= 0 and seg[t + n - 1] == 0:
-                try:
-                    s = str(seg[t:t + n - 1], "utf-8")
-                except UnicodeDecodeError:
-                    pass                        # (_text_at raises the error)
-                else:
-                    msg._budget = b
-                    return s
-        return _text_at(self._msg, self._segi, seg, off, lo, hi)
+        return _text_in(self._msg, self._segi, seg, off, default)
 
     def get_data(self, i, default=b""):
         if i >= self._pcount or i < 0:
             return default
         seg = self._seg
         off = self._ptrs + (i << 3)
-        lo, hi = _unpack_word(seg, off)
-        if lo == 0 and hi == 0:
-            return default
-        if lo & 3 == 1 and hi & 7 == BYTE:          # a near byte list (the usual case)
-            t = off + 8 + ((lo >> 2) << 3)
-            n = hi >> 3
-            words = (n + 7) >> 3
-            msg = self._msg
-            b = msg._budget - words
-            if t >= 0 and t + (words << 3) <= len(seg) and b >= 0:
-                msg._budget = b
-                return bytes(seg[t:t + n])
-        seg, t, n = _bytes_at(self._msg, self._segi, seg, off, lo, hi, "Data")
-        return bytes(seg[t:t + n])
+        return _data_in(self._msg, self._segi, seg, off, default)
 
     def get_struct(self, i):
         """Struct pointer ``i``; a reader of defaults when null or absent."""
@@ -714,42 +723,12 @@ class ListReader:
     def get_text(self, i, default=""):
         off = self._pointer_off(i)
         seg = self._seg
-        lo, hi = _unpack_word(seg, off)
-        if lo == 0 and hi == 0:
-            return default
-        if lo & 3 == 1 and hi & 7 == BYTE:          # a near byte list (the usual case)
-            t = off + 8 + ((lo >> 2) << 3)
-            n = hi >> 3
-            words = (n + 7) >> 3
-            msg = self._msg
-            b = msg._budget - words
-            if n and t >= 0 and t + (words << 3) <= len(seg) and b >= 0 and seg[t + n - 1] == 0:
-                try:
-                    s = str(seg[t:t + n - 1], "utf-8")
-                except UnicodeDecodeError:
-                    pass                        # (_text_at raises the error)
-                else:
-                    msg._budget = b
-                    return s
-        return _text_at(self._msg, self._segi, seg, off, lo, hi)
+        return _text_in(self._msg, self._segi, seg, off, default)
 
     def get_data(self, i, default=b""):
         off = self._pointer_off(i)
         seg = self._seg
-        lo, hi = _unpack_word(seg, off)
-        if lo == 0 and hi == 0:
-            return default
-        if lo & 3 == 1 and hi & 7 == BYTE:          # a near byte list (the usual case)
-            t = off + 8 + ((lo >> 2) << 3)
-            n = hi >> 3
-            words = (n + 7) >> 3
-            msg = self._msg
-            b = msg._budget - words
-            if t >= 0 and t + (words << 3) <= len(seg) and b >= 0:
-                msg._budget = b
-                return bytes(seg[t:t + n])
-        seg, t, n = _bytes_at(self._msg, self._segi, seg, off, lo, hi, "Data")
-        return bytes(seg[t:t + n])
+        return _data_in(self._msg, self._segi, seg, off, default)
 
     def get_list(self, i, element_size):
         off = self._pointer_off(i)

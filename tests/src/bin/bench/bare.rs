@@ -26,18 +26,29 @@ pub(crate) enum Peer {
 /// Starts `spec`'s child, connects a bare capnp-rpc client on a thread of its own and
 /// measures the same calls as the polyhost rows: p50 and calls/s at `IN_FLIGHT`.
 pub(crate) fn bare_calls(spec: WorkerSpec, peer: Peer) -> Result<Calls, BoxError> {
+    on_own_thread("the bare client", move |_| connect_and_measure(spec, peer))
+}
+
+/// Runs the future `start` makes on a thread of its own, in a `LocalSet` on one
+/// current-thread runtime (as a host on one thread runs), and returns its calls.
+pub(crate) fn on_own_thread<F, Fut>(what: &str, start: F) -> Result<Calls, BoxError>
+where
+    F: FnOnce(&tokio::task::LocalSet) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Calls, BoxError>> + 'static,
+{
     std::thread::spawn(move || -> Result<Calls, String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
         let local = tokio::task::LocalSet::new();
+        let measured = start(&local);
         local
-            .block_on(&runtime, connect_and_measure(spec, peer))
+            .block_on(&runtime, measured)
             .map_err(|e| e.to_string())
     })
     .join()
-    .map_err(|_| "the bare client's thread panicked")?
+    .map_err(|_| format!("{what}'s thread panicked"))?
     .map_err(Into::into)
 }
 

@@ -8,24 +8,15 @@ use super::*;
 /// runtime and a `LocalSet` that runs its connections) and measures the same calls as
 /// the other polyhost rows.
 pub(crate) fn local_calls(builder: PoolBuilder) -> Result<Calls, BoxError> {
-    std::thread::spawn(move || -> Result<Calls, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        let local = tokio::task::LocalSet::new();
-        local
-            .block_on(&runtime, async {
-                let pool = builder.connections_on(&local).start().await?;
-                let client: BenchClient = pool.client();
-                let pids = pool.stats().pids;
-                let got = calls(&client, &pids).await;
-                pool.shutdown().await;
-                got
-            })
-            .map_err(|e| e.to_string())
+    on_own_thread("the local pool", |local| {
+        let builder = builder.connections_on(local);
+        async move {
+            let pool = builder.start().await?;
+            let client: BenchClient = pool.client();
+            let pids = pool.stats().pids;
+            let got = calls(&client, &pids).await;
+            pool.shutdown().await;
+            got
+        }
     })
-    .join()
-    .map_err(|_| "the local pool's thread panicked")?
-    .map_err(Into::into)
 }
