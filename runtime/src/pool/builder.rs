@@ -135,7 +135,8 @@ impl PoolBuilder {
     /// instead of on polyhost's shared I/O threads. Calls made inside `local` then reach
     /// their worker with no thread hop: the cheapest path there is, for a host that
     /// runs on one thread. Calls from other threads still work. The pool's calls
-    /// wait while `local` is not driven, and fail as disconnected once it is dropped.
+    /// wait while `local` is not driven, and fail once it is dropped (the connections
+    /// end with it; new workers cannot start until the pool is built again).
     /// (Workers' output and exits are still watched on the shared I/O threads.)
     pub fn connections_on(mut self, local: &tokio::task::LocalSet) -> Self {
         self.config.connections = crate::executor::Place::local(local);
