@@ -111,8 +111,9 @@ async def _server():
     c = Connection(_Capture(), name="client")
     c._send(Message(bootstrap=Bootstrap(question_id=BOOTSTRAP_QID)))
     c._flush()
+    answered = _answered(w, 1)
     conn._on_data(c._writer.frames[-1])     # exports the Bench object as import id 0
-    await asyncio.sleep(0)
+    await answered                          # the bootstrap's Return was written
     assert len(conn._exports) == 1, conn.table_sizes()
     return conn, w
 
@@ -129,9 +130,9 @@ async def main(calls, modes):
     conn, w = await _server()
     # one answer's size, to know when a batch is answered
     n0 = w.nbytes
+    answered = _answered(w, 1)
     conn._on_data(frames[0])
-    while w.nbytes == n0:
-        await asyncio.sleep(0)
+    await answered                          # its Return leaves in one write
     answer = w.nbytes - n0
     chunk = b"".join(frames)
     # bytes arrive in a loop callback (Protocol.data_received), not in a task

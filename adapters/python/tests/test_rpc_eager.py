@@ -16,6 +16,14 @@ IFACE = 0xB0000000000000E1
 [NOW, TIMED, EXPIRES, GROUP, TASKS, LATER, DICT, RAISES, CONN] = range(9)
 
 
+async def suspend():
+    """Suspends the caller for one pass of the event loop (what the handlers below
+    test: code after a suspension runs in a task)."""
+    fut = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(fut.set_result, None)
+    await fut
+
+
 class Handlers(rpc.Server):
     _polyhost_methods = {
         (IFACE, NOW): ("now", Ints, Ints, False),
@@ -39,7 +47,7 @@ class Handlers(rpc.Server):
         async with asyncio.timeout(30):
             first = p.a
         async with asyncio.timeout(30):
-            await asyncio.sleep(0)      # suspends: the rest runs in a task
+            await suspend()             # the rest runs in a task
             return Ints(a=first + 2)
 
     async def expires(self, p):
@@ -49,7 +57,7 @@ class Handlers(rpc.Server):
 
     async def group(self, p):
         async def child(n):
-            await asyncio.sleep(0)
+            await suspend()
             return n * 2
         async with asyncio.TaskGroup() as tg:
             t = tg.create_task(child(p.a))
@@ -57,7 +65,7 @@ class Handlers(rpc.Server):
 
     async def tasks(self, p):
         before = asyncio.current_task()
-        await asyncio.sleep(0)
+        await suspend()
         after = asyncio.current_task()
         return Ints(a=int(before is not None) + 2 * int(after is not None))
 
