@@ -134,6 +134,13 @@ impl Client {
         }
     }
 
+    /// A client that has done the initialize handshake at the latest protocol version.
+    async fn initialized() -> Client {
+        let mut client = Client::start();
+        client.initialize(LATEST_PROTOCOL_VERSION).await;
+        client
+    }
+
     async fn send_line(&mut self, line: &str) {
         let write = self.write.as_mut().expect("input still open");
         write.write_all(line.as_bytes()).await.unwrap();
@@ -246,8 +253,7 @@ async fn initialize_answers_a_known_version_with_it_and_others_with_the_latest()
 
 #[tokio::test]
 async fn tools_list_describes_every_tool() {
-    let mut client = Client::start();
-    client.initialize(LATEST_PROTOCOL_VERSION).await;
+    let mut client = Client::initialized().await;
     let tools = client.call(2, "tools/list", json!({})).await["result"]["tools"].clone();
     let names: Vec<&str> = tools
         .as_array()
@@ -285,8 +291,7 @@ async fn an_older_client_gets_neither_annotations_nor_structured_content() {
 
 #[tokio::test]
 async fn a_call_returns_its_result_as_text_and_structured_content() {
-    let mut client = Client::start();
-    client.initialize(LATEST_PROTOCOL_VERSION).await;
+    let mut client = Client::initialized().await;
     let result = client.tool(2, "greet", json!({"name": "Ada"})).await;
     assert_eq!(result["isError"], json!(false));
     assert_eq!(
@@ -302,8 +307,7 @@ async fn a_call_returns_its_result_as_text_and_structured_content() {
 
 #[tokio::test]
 async fn invalid_arguments_are_an_error_result_naming_the_field() {
-    let mut client = Client::start();
-    client.initialize(LATEST_PROTOCOL_VERSION).await;
+    let mut client = Client::initialized().await;
     let wrong_type = client.tool(2, "greet", json!({"name": 42})).await;
     assert_eq!(wrong_type["isError"], json!(true));
     assert!(
@@ -330,8 +334,7 @@ async fn invalid_arguments_are_an_error_result_naming_the_field() {
 
 #[tokio::test]
 async fn a_failed_call_is_an_error_result_and_the_next_call_is_served() {
-    let mut client = Client::start();
-    client.initialize(LATEST_PROTOCOL_VERSION).await;
+    let mut client = Client::initialized().await;
     let failed = client.tool(2, "crash", json!({})).await;
     assert_eq!(failed["isError"], json!(true));
     let message = text(&failed);
@@ -353,8 +356,7 @@ async fn a_failed_call_is_an_error_result_and_the_next_call_is_served() {
 
 #[tokio::test]
 async fn an_unknown_tool_is_an_invalid_params_error() {
-    let mut client = Client::start();
-    client.initialize(LATEST_PROTOCOL_VERSION).await;
+    let mut client = Client::initialized().await;
     let response = client
         .call(2, "tools/call", json!({"name": "nope", "arguments": {}}))
         .await;
@@ -373,8 +375,7 @@ async fn an_unknown_tool_is_an_invalid_params_error() {
 
 #[tokio::test]
 async fn malformed_messages_get_errors_and_serving_goes_on() {
-    let mut client = Client::start();
-    client.initialize(LATEST_PROTOCOL_VERSION).await;
+    let mut client = Client::initialized().await;
     client
         .send_line("{\"jsonrpc\": \"2.0\", \"id\": 2, \"method\": ")
         .await;
@@ -416,8 +417,7 @@ async fn malformed_messages_get_errors_and_serving_goes_on() {
 
 #[tokio::test]
 async fn an_unknown_method_is_method_not_found() {
-    let mut client = Client::start();
-    client.initialize(LATEST_PROTOCOL_VERSION).await;
+    let mut client = Client::initialized().await;
     let response = client.call(2, "resources/list", json!({})).await;
     assert_eq!(error_code(&response), -32601);
     // Unknown notifications and stray responses get no answer.
@@ -433,8 +433,7 @@ async fn an_unknown_method_is_method_not_found() {
 
 #[tokio::test]
 async fn a_running_call_does_not_hold_up_other_requests() {
-    let mut client = Client::start();
-    client.initialize(LATEST_PROTOCOL_VERSION).await;
+    let mut client = Client::initialized().await;
     client
         .request(2, "tools/call", json!({"name": "wait", "arguments": {}}))
         .await;
@@ -454,8 +453,7 @@ async fn a_running_call_does_not_hold_up_other_requests() {
 
 #[tokio::test]
 async fn a_cancelled_call_is_dropped_and_never_answered() {
-    let mut client = Client::start();
-    client.initialize(LATEST_PROTOCOL_VERSION).await;
+    let mut client = Client::initialized().await;
     client
         .request(2, "tools/call", json!({"name": "wait"}))
         .await;
@@ -470,8 +468,7 @@ async fn a_cancelled_call_is_dropped_and_never_answered() {
 
 #[tokio::test]
 async fn at_the_end_of_the_input_running_calls_still_get_their_answers() {
-    let mut client = Client::start();
-    client.initialize(LATEST_PROTOCOL_VERSION).await;
+    let mut client = Client::initialized().await;
     client
         .request(2, "tools/call", json!({"name": "wait"}))
         .await;
@@ -512,8 +509,7 @@ async fn duplicate_tool_names_are_refused() {
 
 #[tokio::test]
 async fn hostile_lines_are_each_answered_with_an_error() {
-    let mut client = Client::start();
-    client.initialize(LATEST_PROTOCOL_VERSION).await;
+    let mut client = Client::initialized().await;
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let deep_params = format!(
         r#"{{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{{"name":"greet","arguments":{}{}}}}}"#,
