@@ -409,6 +409,59 @@ class ListTest(unittest.TestCase):
             b.init_list(1, wire.BYTE, 1 << 29)
 
 
+class ColumnsTest(unittest.TestCase):
+    """ListReader.columns / ListBuilder.put_columns: a field at a time over every element
+    of a struct list, the same bytes and values as element by element."""
+
+    # (struct code, byte position, setter / getter name, offset in the field's units)
+    FIELDS = [("b", 0, "int8", 0), ("H", 2, "uint16", 1), ("i", 4, "int32", 1),
+              ("f", 8, "float32", 2), ("Q", 16, "uint64", 2)]
+    VALUES = [[-128, 0, 127], [0, 65535, 7], [-(2 ** 31), 5, 2 ** 31 - 1],
+              [1.5, -0.25, float("inf")], [2 ** 64 - 1, 0, 1]]
+
+    def lists(self):
+        mb = wire.MessageBuilder()
+        b = mb.init_root(0, 2)
+        # elements of 3 data words and a pointer: a stride larger than the data
+        return mb, b.init_struct_list(0, 3, 3, 1), b.init_struct_list(1, 3, 3, 1)
+
+    def test_same_bytes_and_values_as_element_by_element(self):
+        mb, one_by_one, bulk = self.lists()
+        for (_code, _pos, name, offset), values in zip(self.FIELDS, self.VALUES):
+            for i, v in enumerate(values):
+                getattr(one_by_one.get_struct(i), "set_" + name)(offset, v)
+        fields = [(code, pos) for code, pos, _n, _o in self.FIELDS]
+        self.assertTrue(bulk.put_columns(fields, [iter(v) for v in self.VALUES]))
+        r = reread(mb)
+        first, second = r.get_list(0, wire.INLINE_COMPOSITE), r.get_list(1, wire.INLINE_COMPOSITE)
+        # root pointer, root struct (2 pointers), then each list: a tag word, 3 x 32 bytes
+        segment = bytes(mb.segments()[0])
+        self.assertEqual(segment[32:128], segment[136:232])
+        self.assertEqual(first.columns(fields), self.VALUES)
+        self.assertEqual(second.columns(fields), self.VALUES)
+        self.assertEqual([[getattr(second.get_struct(i), "get_" + name)(offset)
+                           for i in range(3)] for _c, _p, name, offset in self.FIELDS],
+                         self.VALUES)
+
+    def test_a_value_out_of_range_raises(self):
+        _mb, lb, _ = self.lists()
+        with self.assertRaises(OverflowError):
+            lb.put_columns([("b", 0)], [[1, 2, 128]])
+        with self.assertRaises(TypeError):
+            lb.put_columns([("i", 4)], [[1, 2.5, 3]])
+        with self.assertRaises(wire.IndexOutOfRange):
+            lb.put_columns([("i", 4)], [[1, 2]])
+
+    def test_fields_beyond_the_elements_are_read_one_at_a_time(self):
+        mb = wire.MessageBuilder()
+        b = mb.init_root(0, 2)
+        self.assertFalse(b.init_struct_list(0, 2, 1, 0).put_columns([("d", 8)], [[1.0, 2.0]]))
+        b.init_list(1, wire.BIT, 3).set_primitives("?", [True, False, True])
+        r = reread(mb)
+        self.assertIsNone(r.get_list(0, wire.INLINE_COMPOSITE).columns([("d", 8)]))
+        self.assertIsNone(r.get_list(0, wire.INLINE_COMPOSITE).columns([("i", 2)]))  # unaligned
+        self.assertIsNone(r.get_list(1, wire.BIT).columns([("B", 0)]))
+
 class UpgradeRulesTest(unittest.TestCase):
     """Reading a list with another element size than written (spec: schema evolution)."""
 

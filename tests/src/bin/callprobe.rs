@@ -1,16 +1,20 @@
 //! A measuring aid for the host's cost per call, to run under `strace -c -f` or
 //! `valgrind --tool=callgrind`, where the bench's timings mean nothing: starts a pool of
 //! one worker running the bench plugin and makes `calls` echoBytes calls, one at a time
-//! or 64 in flight, after 200 warm-up calls. Two runs with different counts give the
+//! or 64 in flight, after 200 warm-up calls; or, with `produce`/`consume`, streams
+//! `calls` items worker -> host or host -> worker (after a warm-up stream). Two runs with different counts give the
 //! cost per call as the difference over the difference. The calls are made on a
 //! multi-thread runtime, or with `local` on a current-thread runtime whose `LocalSet`
-//! runs the connection (`PoolBuilder::connections_on`).
+//! runs the connection (`PoolBuilder::connections_on`). `POLYHOST_BENCH_ADAPTERS=<folder>`
+//! runs the adapter in `<folder>/<language>` as it is on disk, as the bench does.
 //!
-//!     cargo run --release -p polyhost-tests --bin callprobe -- python|node sequential|inflight CALLS [local]
+//!     cargo run --release -p polyhost-tests --bin callprobe -- python|node sequential|inflight|produce|consume CALLS [local]
+
+use std::sync::Arc;
 
 use futures::StreamExt;
-use polyhost::{Adapter, Pool};
-use polyhost_tests::bench::{self, BenchClient};
+use polyhost::{Adapter, HandlerError, Pool, SinkWriter};
+use polyhost_tests::bench::{self, BenchClient, FeederDispatch, FeederHandler, Item};
 use polyhost_tests::PLUGINS;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -20,12 +24,16 @@ const PAYLOAD: [u8; 16] = *b"polyhost-bench16";
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(language), Some(mode), Some(calls)) = (args.get(1), args.get(2), args.get(3)) else {
-        return Err("usage: callprobe python|node sequential|inflight CALLS".into());
+        return Err(
+            "usage: callprobe python|node sequential|inflight|produce|consume CALLS".into(),
+        );
     };
     let calls: usize = calls.parse()?;
-    let in_flight = match mode.as_str() {
-        "sequential" => 1,
-        "inflight" => 64,
+    let mode = match mode.as_str() {
+        "sequential" => Mode::Calls(1),
+        "inflight" => Mode::Calls(64),
+        "produce" => Mode::Produce,
+        "consume" => Mode::Consume,
         other => return Err(format!("unknown mode {other}").into()),
     };
     let entry = match language.as_str() {
@@ -44,31 +52,89 @@ fn main() -> Result<(), BoxError> {
             .build()?
     };
     set.block_on(&runtime, async {
-        let mut builder = Pool::builder(Adapter::bundled(language)?, entry)
+        let adapter = match std::env::var_os("POLYHOST_BENCH_ADAPTERS") {
+            Some(root) => Adapter::load(std::path::PathBuf::from(root).join(language))?,
+            None => Adapter::bundled(language)?,
+        };
+        let mut builder = Pool::builder(adapter, entry)
             .size(1)
             .concurrency(64)
             .module_path(PLUGINS)
-            .bindings(&bench::BINDINGS);
+            .bindings(&bench::BINDINGS)
+            .callback(Arc::new(FeederDispatch(Arc::new(Feeder))));
         if local {
             builder = builder.connections_on(&set);
         }
         let pool = builder.start().await?;
         let client: BenchClient = pool.client();
-        run(&client, 200, in_flight).await?;
-        let (cpu, wall) = (own_cpu(), std::time::Instant::now());
-        run(&client, calls, in_flight).await?;
-        let (cpu, wall) = (own_cpu() - cpu, wall.elapsed());
+        run(&client, 200, mode).await?;
+        let pids = pool.stats().pids;
+        let (cpu, worker, wall) = (own_cpu(), workers_cpu(&pids), std::time::Instant::now());
+        run(&client, calls, mode).await?;
+        let (cpu, worker, wall) = (own_cpu() - cpu, workers_cpu(&pids) - worker, wall.elapsed());
         println!(
-            "{calls} calls: {:.1} us wall, {:.1} us host CPU per call",
+            "{calls} calls or items: {:.3} us wall, {:.3} us host CPU, {:.3} us worker CPU each",
             wall.as_secs_f64() * 1e6 / calls as f64,
-            cpu * 1e6 / calls as f64
+            cpu * 1e6 / calls as f64,
+            worker * 1e6 / calls as f64
         );
         pool.shutdown().await;
         Ok::<(), BoxError>(())
     })
 }
 
-async fn run(client: &BenchClient, n: usize, in_flight: usize) -> Result<(), BoxError> {
+#[derive(Clone, Copy)]
+enum Mode {
+    /// echoBytes calls, this many in flight.
+    Calls(usize),
+    /// One stream of `n` items worker -> host.
+    Produce,
+    /// One stream of `n` items host -> worker.
+    Consume,
+}
+
+/// The host's end of `Bench.consume`: streams `count` items into the worker.
+struct Feeder;
+
+#[async_trait::async_trait]
+impl FeederHandler for Feeder {
+    async fn feed(&self, count: u32, mut out: SinkWriter<Item>) -> Result<(), HandlerError> {
+        for i in 0..count {
+            out.send(Item {
+                seq: i,
+                value: i as f64,
+            })
+            .await?;
+        }
+        out.finish().await
+    }
+}
+
+async fn run(client: &BenchClient, n: usize, mode: Mode) -> Result<(), BoxError> {
+    let in_flight = match mode {
+        Mode::Calls(in_flight) => in_flight,
+        Mode::Produce => {
+            let mut items = client.produce(n as u32);
+            let mut got = 0;
+            while let Some(item) = items.next().await {
+                item?;
+                got += 1;
+            }
+            return if got == n {
+                Ok(())
+            } else {
+                Err(format!("{got} of {n} items").into())
+            };
+        }
+        Mode::Consume => {
+            let got = client.consume(n as u32).await?;
+            return if got as usize == n {
+                Ok(())
+            } else {
+                Err(format!("{got} of {n} items").into())
+            };
+        }
+    };
     let mut calls = futures::stream::iter(0..n)
         .map(|_| client.echo_bytes(PAYLOAD.to_vec()))
         .buffer_unordered(in_flight);
@@ -78,6 +144,20 @@ async fn run(client: &BenchClient, n: usize, in_flight: usize) -> Result<(), Box
         }
     }
     Ok(())
+}
+
+/// CPU seconds the worker processes `pids` (every thread) have used.
+fn workers_cpu(pids: &[u32]) -> f64 {
+    let ran = |task: std::fs::DirEntry| -> Option<u64> {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        stat.split_whitespace().next()?.parse().ok()
+    };
+    let nanos: u64 = pids
+        .iter()
+        .filter_map(|pid| std::fs::read_dir(format!("/proc/{pid}/task")).ok())
+        .flat_map(|tasks| tasks.flatten().filter_map(ran))
+        .sum();
+    nanos as f64 / 1e9
 }
 
 /// CPU seconds this process (every thread, no children) has used.

@@ -11,17 +11,21 @@ unreachable zero-or-stale words, like orphaned space in the reference implementa
 
 import math as _math
 import struct as _struct
+import sys as _sys
+from array import array as _array
 from itertools import starmap as _starmap
 
 from .errors import IncompatibleListElement, IndexOutOfRange, ValueOutOfRange, WrongType
 from .layout import (
     BIT, DATA_BITS, F32, F64, I8, I16, I32, I64, INLINE_COMPOSITE, MAX_LIST_COUNT,
     MAX_SEGMENT_WORDS, POINTER, POINTERS, STEP_BITS, U8, U16, U32, U64, UWORD, WORD,
-    CODE_SIZES, element_size_name, float32_bits, float64_bits,
+    CODE_SIZES, COLUMN_SIZES, element_size_name, float32_bits, float64_bits,
 )
 from .reader import ListReader, MessageReader, PointerReader, StructReader
 
 __all__ = ["MessageBuilder", "StructBuilder", "ListBuilder", "PointerBuilder"]
+
+_BIG_ENDIAN = _sys.byteorder != "little"
 
 _pack_word = WORD.pack_into
 _UWORD_pack = UWORD.pack
@@ -537,18 +541,36 @@ class ListBuilder:
         """The size of one element in bytes (its data and pointer sections)."""
         return self._step >> 3
 
-    def put_elements(self, data):
-        """Copy ``data`` (exactly every element's bytes, in order) over the elements of
-        a struct list whose elements hold no pointer (e.g. ``pack``-ed rows)."""
-        if self._esize != INLINE_COMPOSITE or self._pcount:
-            raise IncompatibleListElement("put_elements needs a struct list without "
-                                          "pointers")
-        n = self._count * (self._step >> 3)
-        if len(data) != n:
-            raise IndexOutOfRange("put_elements got %d bytes for %d elements of %d bytes"
-                                  % (len(data), self._count, self._step >> 3))
+    def put_columns(self, fields, columns):
+        """Write each field of ``fields`` ((struct code, byte position in the data
+        section) pairs of numbers at their natural alignment) over every element, its
+        values from the matching iterable of ``columns`` (the inverse of
+        ``ListReader.columns``). False, with nothing written, when a field does not fit
+        the elements or this machine is not little-endian (then write them one at a
+        time). A value that does not fit its field raises OverflowError / TypeError,
+        maybe after earlier fields were written."""
+        if self._esize != INLINE_COMPOSITE or _BIG_ENDIAN:
+            return False
+        stride = self._step >> 3
+        dbytes = self._dbits >> 3
+        for code, pos in fields:
+            size = COLUMN_SIZES.get(code)
+            if size is None or pos + size > dbytes or stride % size or pos % size:
+                return False
+        count = self._count
         off = self._off
-        self._seg[off:off + n] = data
+        elements = memoryview(self._seg)[off:off + count * stride]
+        try:
+            for (code, pos), values in zip(fields, columns):
+                packed = _array(code, values)
+                if len(packed) != count:
+                    raise IndexOutOfRange("put_columns got %d values for a list of %d"
+                                          % (len(packed), count))
+                size = COLUMN_SIZES[code]
+                elements.cast(code)[pos // size::stride // size] = packed
+        finally:
+            elements.release()      # the segment may grow again once no view is left
+        return True
 
     def pack_rows(self, packer, rows):
         """Write the data section of each struct element from ``rows`` (one tuple per

@@ -6,6 +6,7 @@ read and write words, so formats are compiled exactly once.
 """
 
 import struct as _struct
+from array import array as _array
 
 __all__ = [
     "VOID", "BIT", "BYTE", "TWO_BYTES", "FOUR_BYTES", "EIGHT_BYTES", "POINTER",
@@ -62,6 +63,12 @@ CODE_SIZES = {
     "b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "l": 4, "L": 4,
     "q": 8, "Q": 8, "f": 4, "d": 8, "?": 0,
 }
+
+# the codes of numbers a memoryview cast / an array holds at their size on the wire:
+# what ListReader.columns and ListBuilder.put_columns read and write (native byte order,
+# so only on little-endian machines)
+COLUMN_SIZES = {c: n for c, n in CODE_SIZES.items()
+                if n and _array(c).itemsize == n and _struct.calcsize(c) == n}
 
 
 def element_size_name(es):

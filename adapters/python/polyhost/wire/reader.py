@@ -11,6 +11,7 @@ and never copy message data except to produce the Python values asked for.
 
 import math as _math
 import struct as _struct
+import sys as _sys
 
 from .errors import (
     IncompatibleListElement, IndexOutOfRange, InvalidCapability, InvalidSegmentId,
@@ -19,9 +20,9 @@ from .errors import (
     WrongType,
 )
 from .layout import (
-    BIT, BYTE, BYTE_BITS, CODE_SIZES, DATA_BITS, F32, F64, I8, I16, I32, I64, INLINE_COMPOSITE,
-    POINTER, POINTERS, STEP_BITS, U8, U16, U32, U64, VOID, WORD, element_size_name,
-    float32_bits, float64_bits,
+    BIT, BYTE, BYTE_BITS, CODE_SIZES, COLUMN_SIZES, DATA_BITS, F32, F64, I8, I16, I32,
+    I64, INLINE_COMPOSITE, POINTER, POINTERS, STEP_BITS, U8, U16, U32, U64, VOID, WORD,
+    element_size_name, float32_bits, float64_bits,
 )
 from .limits import DEFAULT_LIMITS
 
@@ -31,6 +32,7 @@ _unpack_word = WORD.unpack_from
 _copysign = _math.copysign
 _NO_NEST = 1 << 30
 _new = object.__new__
+_BIG_ENDIAN = _sys.byteorder != "little"
 
 
 class MessageReader:
@@ -688,15 +690,29 @@ class ListReader:
         unpack_from = packer.unpack_from
         return [unpack_from(seg, off + i * stride) for i in range(n)]
 
-    def iter_rows(self, packer):
-        """Like :meth:`unpack_rows`, as an iterator (no list of tuples built first)."""
-        if self._esize == BIT or (self._dbits >> 3) < packer.size:
+    def columns(self, fields):
+        """Every element's value of each field in ``fields`` ((struct code, byte
+        position in the data section) pairs of numbers at their natural alignment), as
+        one list per field. None when a field lies beyond the elements' data sections,
+        the list is a bit list, or this machine is not little-endian (then read them
+        one at a time)."""
+        if self._esize == BIT or _BIG_ENDIAN:
             return None
         stride = self._step >> 3
-        if stride == packer.size:
-            off = self._off
-            return packer.iter_unpack(self._seg[off:off + self._count * stride])
-        return iter(self.unpack_rows(packer))
+        dbytes = self._dbits >> 3
+        for code, pos in fields:
+            size = COLUMN_SIZES.get(code)
+            if size is None or pos + size > dbytes or stride % size or pos % size:
+                return None
+        off = self._off
+        # one memoryview of the elements, cast per field to its type and strided over
+        # the elements: the values come out as a list in one C loop per field
+        elements = memoryview(self._seg)[off:off + self._count * stride]
+        try:
+            return [elements.cast(code)[pos // COLUMN_SIZES[code]::stride // COLUMN_SIZES[code]]
+                    .tolist() for code, pos in fields]
+        finally:
+            elements.release()
 
     def get_struct(self, i):
         """Element ``i`` as a struct (struct lists, or upgraded primitive/pointer lists)."""
