@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import gc
+import keyword
 import math
 import operator
 import struct as _struct
@@ -259,6 +260,37 @@ def _rows(cls: Any) -> Optional[_Rows]:
         r = None
     setattr(cls, "_polyhost_rows", r)
     return r
+
+
+def rows_of(cls: Any) -> _Rows:
+    """The bulk codec of ``cls``, which has one (see :func:`_rows`)."""
+    r = _rows(cls)
+    if r is None:
+        raise TypeError("%s is not a struct made only of numbers" % cls.__name__)
+    return r
+
+
+def column_send_source(cls: Any) -> Optional[str]:
+    """The source of a stream's ``send`` for items of ``cls`` kept as columns
+    (``streams._ColumnProducer``), or None when ``cls`` has no bulk codec, this machine
+    cannot write columns, or a field name is not a plain identifier. The names it uses
+    (``cls``, ``last``, ``limit``, ``ready``, ``slow``, ``append0``...) are given when it
+    is run."""
+    r = _rows(cls)
+    if r is None or not wire.COLUMNS_WORK:
+        return None
+    names = [f[0] for f in cls._polyhost_layout]
+    if not all(n.isidentifier() and not keyword.iskeyword(n) for n in names):
+        return None
+    appends = "; ".join("append%d(item.%s)" % (k, n) for k, n in enumerate(names))
+    return ("def send(item):\n"
+            "    if type(item) is cls and 0 < len(last) < limit[0]:\n"
+            "        try:\n"
+            "            %s\n"
+            "        except BaseException:\n"
+            "            return slow(item)\n"
+            "        return ready\n"
+            "    return slow(item)\n" % appends)
 
 
 def write_rows(cls: Any, lb: wire.ListBuilder, values: Sequence[Any]) -> bool:

@@ -35,15 +35,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from array import array as _array
 import contextvars
 import inspect
 import traceback
 from typing import (
     Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Deque, Generator, Generic, Iterable,
-    List, Optional, TypeVar, Union,
+    List, Optional, TypeVar, Union, cast,
 )
 
+from polyhost import gen as _gen
 from polyhost import polyhost_capnp as _P
+from polyhost import wire as _wire
 from polyhost.gen import Builder, Codec
 from polyhost.rpc import ExceptionType, Promise, RemoteError, RpcError
 
@@ -88,7 +91,15 @@ class Producer(Generic[T]):
     """Pushes items of type ``T`` into a ``Sink(T)`` capability (see the module doc)."""
 
     __slots__ = ("_sink", "_codec", "_max", "_buf", "_window", "_scheduled", "_loop",
-                 "_error", "_closed", "_ready", "_room_left", "sent")
+                 "_error", "_closed", "_ready", "_limit", "sent")
+
+    def __new__(cls, sink: Optional[_P.SinkClient], codec: Codec, *,
+                max_batch: int = MAX_BATCH) -> Producer[T]:
+        # items of a struct made only of numbers are kept as columns (see
+        # _ColumnProducer); anything else as a list of items
+        if cls is Producer and _ColumnProducer.fits(codec):
+            cls = _ColumnProducer
+        return object.__new__(cls)
 
     def __init__(self, sink: Optional[_P.SinkClient], codec: Codec, *,
                  max_batch: int = MAX_BATCH) -> None:
@@ -106,14 +117,15 @@ class Producer(Generic[T]):
         self._error: Optional[BaseException] = None
         self._closed = False
         # send()'s quick test: the batch has room for one more item before it is full,
-        # and no error or close happened (then -1: every send takes the long way)
-        self._room_left = self._max - 1
+        # and no error or close happened (then -1: every send takes the long way); a
+        # list, so that a send function made for this producer shares it
+        self._limit = [self._max - 1]
         #: items handed to ``push`` calls so far
         self.sent = 0
 
     def __repr__(self) -> str:
         return "<Producer sent=%d buffered=%d%s>" % (
-            self.sent, len(self._buf), " closed" if self._closed else "")
+            self.sent, self._pending(), " closed" if self._closed else "")
 
     @property
     def closed(self) -> bool:
@@ -128,21 +140,28 @@ class Producer(Generic[T]):
         and an already completed future is handed back, which costs less than running
         a coroutine per item."""
         buf = self._buf
-        if len(buf) < self._room_left:
+        if len(buf) < self._limit[0]:
             buf.append(item)
             if not self._scheduled:
                 self._scheduled = True
                 self._loop.call_soon(self._flush_soon)
             return self._ready
+        return self._send_slowly(item)
+
+    def _send_slowly(self, item: T) -> Awaitable[None]:
+        """send() when the quick test fails: a closed or failed stream, a full batch."""
         if self._error is not None or self._closed:
             return self._refuse()
-        buf.append(item)
-        if len(buf) >= self._max:
+        self._queue(item)
+        if self._pending() >= self._max:
             return self._flush()
         if not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self._flush_soon)
         return self._ready
+
+    def _queue(self, item: T) -> None:
+        self._buf.append(item)
 
     async def _refuse(self) -> None:
         if self._error is not None:
@@ -177,7 +196,7 @@ class Producer(Generic[T]):
 
     async def flush(self) -> None:
         """Push everything queued now, waiting for the window as needed."""
-        while self._buf:
+        while self._pending():
             await self._flush()
 
     async def close(self) -> None:
@@ -189,7 +208,7 @@ class Producer(Generic[T]):
             await self.flush()
         finally:
             self._closed = True
-            self._room_left = -1
+            self._limit[0] = -1
         await self._sink.end(error=None)
         await self._sink.wait_streams()
 
@@ -198,12 +217,12 @@ class Producer(Generic[T]):
         if self._closed:
             return
         self._closed = True
-        self._room_left = -1
+        self._limit[0] = -1
         failure = _P.Failure(
             type=type(exc).__name__, message=str(exc),
             traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         try:
-            if self._buf and self._error is None:
+            if self._pending() and self._error is None:
                 self._push()
             await self._sink.end(error=failure)
         except Exception:
@@ -214,7 +233,7 @@ class Producer(Generic[T]):
     def _flush_soon(self) -> None:
         self._scheduled = False
         w = self._window
-        if self._buf and self._error is None and not self._closed and (w is None or w.done()):
+        if self._pending() and self._error is None and not self._closed and (w is None or w.done()):
             self._push()
 
     async def _flush(self) -> None:
@@ -223,14 +242,22 @@ class Producer(Generic[T]):
             await w
         if self._error is not None:
             raise self._error
-        if self._buf:
+        if self._pending():
             self._push()
 
-    def _push(self) -> None:
+    def _pending(self) -> int:
+        """Items queued and not pushed yet."""
+        return len(self._buf)
+
+    def _take(self) -> Any:
+        """The queued items as a ``batch`` pointer (and an empty queue)."""
         batch = self._buf
         self._buf = []
-        self.sent += len(batch)
-        fut = self._sink.push(batch=_Batch(self._codec, batch))
+        return _Batch(self._codec, batch)
+
+    def _push(self) -> None:
+        self.sent += self._pending()
+        fut = self._sink.push(batch=self._take())
         if not isinstance(fut, asyncio.Future):
             fut = asyncio.ensure_future(fut)
         self._window = fut
@@ -243,11 +270,100 @@ class Producer(Generic[T]):
         if e is not None:
             if self._error is None:
                 self._error = e
-                self._room_left = -1
+                self._limit[0] = -1
             return
-        if self._buf and not self._scheduled and not self._closed:
+        if self._pending() and not self._scheduled and not self._closed:
             self._scheduled = True
             self._loop.call_soon(self._flush_soon)
+
+
+class _ColumnProducer(Producer[T]):
+    """A Producer of a struct made only of numbers (``gen.read_rows`` / ``write_rows``
+    can pack it): queued items are not kept, their fields are appended to one array
+    per field, and a push writes the arrays into the message
+    (``ListBuilder.put_columns``). Its ``send`` is a function made for the struct
+    (:func:`_column_send`) that reads each field by name, so an item is dropped as
+    soon as it is sent: the cycle collector never traces the queue, and a push packs
+    no objects. Half the cost per item of a list of items."""
+
+    __slots__ = ("send", "_cls", "_columns", "_rows")
+
+    @staticmethod
+    def fits(codec: Codec) -> bool:
+        cls = getattr(codec, "cls", None)
+        return (cls is not None and not getattr(codec, "args", ())
+                and _gen.column_send_source(cls) is not None)
+
+    def __init__(self, sink: Optional[_P.SinkClient], codec: Codec, *,
+                 max_batch: int = MAX_BATCH) -> None:
+        super().__init__(sink, codec, max_batch=max_batch)
+        cls = getattr(codec, "cls")
+        self._cls = cls
+        self._rows = _gen.rows_of(cls)
+        self._columns = [_array(code) for code, _pos in self._rows.columns]
+        self.send = _column_send(self, cls, self._columns)
+
+    def _pending(self) -> int:
+        return len(self._columns[-1])
+
+    def _queue(self, item: T) -> None:
+        columns = self._columns
+        n = len(columns[-1])
+        for column in columns:              # a quick send that raised part-way
+            del column[n:]
+        if not isinstance(item, self._cls):
+            raise TypeError("this stream sends %s items, not %s"
+                            % (self._cls.__name__, type(item).__name__))
+        try:
+            for column, get in zip(columns, self._rows.getters):
+                column.append(get(item))
+        except (OverflowError, TypeError, ValueError):
+            for column in columns:
+                del column[n:]
+            # the error the struct's own writer gives for that value
+            scratch = _wire.MessageBuilder().init_root(self._cls._polyhost_data_words,
+                                                        self._cls._polyhost_ptr_count)
+            item._polyhost_write(scratch)
+            raise
+
+    def _take(self) -> Any:
+        columns = [_array(c.typecode, c) for c in self._columns]
+        for column in self._columns:
+            del column[:]
+        return _ColumnBatch(self._cls, self._rows.columns, columns)
+
+
+class _ColumnBatch:
+    """The ``batch`` of a _ColumnProducer's push: its columns written into the
+    message's struct list."""
+
+    __slots__ = ("cls", "fields", "columns")
+
+    def __init__(self, cls: Any, fields: List[Any], columns: List[Any]) -> None:
+        self.cls = cls
+        self.fields = fields
+        self.columns = columns
+
+    def _polyhost_write_pointer(self, b: Builder, i: int) -> None:
+        cls = self.cls
+        lb = b.init_struct_list(i, len(self.columns[0]), cls._polyhost_data_words,
+                                cls._polyhost_ptr_count)
+        if not lb.put_columns(self.fields, self.columns):
+            raise RpcError("%s items cannot be written by columns here" % cls.__name__)
+
+
+def _column_send(producer: _ColumnProducer[Any], cls: Any,
+                 columns: List[Any]) -> Callable[[Any], Awaitable[None]]:
+    """``producer``'s send: made from ``gen.column_send_source`` for ``cls``, so each
+    field is read by name (a specialised attribute load, no getter call). The quick
+    test also sends the first item of a batch the slow way, which schedules the flush."""
+    names: dict = {"cls": cls, "last": columns[-1], "limit": producer._limit,
+                   "ready": producer._ready, "slow": producer._send_slowly}
+    for k, column in enumerate(columns):
+        names["append%d" % k] = column.append
+    made: dict = {}
+    exec(_gen.column_send_source(cls), names, made)
+    return cast(Callable[[Any], Awaitable[None]], made["send"])
 
 
 async def produce(handler: Callable[..., Any], params: Any, *producers: Producer[Any]) -> Any:

@@ -39,8 +39,9 @@ const PUSH: u16 = SinkMethods::PUSH.method_id;
 const END: u16 = SinkMethods::END.method_id;
 const PUSH_METHOD: Method = SinkMethods::PUSH;
 const END_METHOD: Method = SinkMethods::END;
-/// Items buffered between a local sink and its [`ItemStream`].
-const BUFFER_ITEMS: usize = 1024;
+/// Pushed batches buffered between a local sink and its [`ItemStream`] (beyond those of
+/// the pushes waiting to deliver theirs).
+const BUFFER_BATCHES: usize = 4;
 
 /// A type that can be a stream item: a struct, Text or Data.
 pub trait ListItem: Sized + Send + 'static {
@@ -154,7 +155,7 @@ impl<'a> FromPointerBuilder<'a> for RawOut<'a> {
 /// that was refused or cancelled breaks the stream: the consumer gets an error after
 /// the items before it, never a silent gap.
 struct LocalSink<T> {
-    items: mpsc::Sender<Result<T, CallError>>,
+    items: mpsc::Sender<Result<Vec<T>, CallError>>,
     method: &'static str,
     order: Arc<Order>,
     read: ReadBatch<T>,
@@ -167,7 +168,7 @@ pub type ReadBatch<T> = Arc<
 
 impl<T> LocalSink<T> {
     fn new(
-        items: mpsc::Sender<Result<T, CallError>>,
+        items: mpsc::Sender<Result<Vec<T>, CallError>>,
         method: &'static str,
         read: ReadBatch<T>,
     ) -> Self {
@@ -342,12 +343,11 @@ impl<T: Send + 'static> Dispatch for LocalSink<T> {
                             return Err(broken_stream());
                         }
                     }
-                    for item in batch {
-                        // A dropped stream is not an error for the producer's push; the
-                        // call that feeds it is being cancelled.
-                        if tx.send(Ok(item)).await.is_err() {
-                            break;
-                        }
+                    // The batch goes whole (one hand-over, one wake-up per push, not
+                    // per item). A dropped stream is not an error for the producer's
+                    // push; the call that feeds it is being cancelled.
+                    if !batch.is_empty() {
+                        let _ = tx.send(Ok(batch)).await;
                     }
                     turn.finish(true);
                     Ok(no_results())
@@ -405,7 +405,9 @@ impl<T: Send + 'static> Dispatch for LocalSink<T> {
 /// the producer ends the sink and the call has returned; a failure of either is the
 /// last item. Dropping it cancels the call.
 pub struct ItemStream<T> {
-    items: Option<mpsc::Receiver<Result<T, CallError>>>,
+    items: Option<mpsc::Receiver<Result<Vec<T>, CallError>>>,
+    /// What is left of the batch being read.
+    batch: std::vec::IntoIter<T>,
     call: Option<BoxFuture<'static, Result<(), CallError>>>,
     call_error: Option<CallError>,
 }
@@ -429,16 +431,18 @@ impl<T: Send + 'static> ItemStream<T> {
         F: FnOnce(SinkHandle<T>) -> Fut,
         Fut: std::future::Future<Output = Result<(), CallError>> + Send + 'static,
     {
-        let (tx, rx) = mpsc::channel(BUFFER_ITEMS);
+        let (tx, rx) = mpsc::channel(BUFFER_BATCHES);
         let sink = LocalSink::new(tx, "Sink.push", read);
         match cap.hook().export(Arc::new(sink)) {
             Ok(local) => ItemStream {
                 items: Some(rx),
+                batch: Vec::new().into_iter(),
                 call: Some(call(SinkHandle::from_capability(local)).boxed()),
                 call_error: None,
             },
             Err(e) => ItemStream {
                 items: None,
+                batch: Vec::new().into_iter(),
                 call: None,
                 call_error: Some(e),
             },
@@ -451,6 +455,7 @@ impl<T> ItemStream<T> {
     pub fn failed(error: CallError) -> Self {
         ItemStream {
             items: None,
+            batch: Vec::new().into_iter(),
             call: None,
             call_error: Some(error),
         }
@@ -463,21 +468,39 @@ impl<T> Stream for ItemStream<T> {
     type Item = Result<T, CallError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Some(call) = self.call.as_mut() {
-            if let Poll::Ready(result) = call.poll_unpin(cx) {
-                self.call = None;
-                if let Err(e) = result {
-                    self.call_error = Some(e);
+        loop {
+            // Items of a batch already here go first; the call is looked at only when
+            // they run out (its failure comes after the items pushed before it anyway).
+            if let Some(item) = self.batch.next() {
+                return Poll::Ready(Some(Ok(item)));
+            }
+            if let Some(items) = self.items.as_mut() {
+                match items.poll_next_unpin(cx) {
+                    Poll::Ready(Some(Ok(batch))) => {
+                        self.batch = batch.into_iter();
+                        continue;
+                    }
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                    Poll::Ready(None) => self.items = None,
+                    Poll::Pending => {}
                 }
             }
-        }
-        if let Some(items) = self.items.as_mut() {
-            match items.poll_next_unpin(cx) {
-                Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
-                Poll::Ready(None) => self.items = None,
-                Poll::Pending if self.call_error.is_none() => return Poll::Pending,
-                Poll::Pending => self.items = None,
+            if let Some(call) = self.call.as_mut() {
+                if let Poll::Ready(result) = call.poll_unpin(cx) {
+                    self.call = None;
+                    if let Err(e) = result {
+                        self.call_error = Some(e);
+                    }
+                }
             }
+            if self.items.is_some() {
+                if self.call_error.is_none() {
+                    return Poll::Pending;
+                }
+                // The call failed while no batch was waiting: nothing more will come.
+                self.items = None;
+            }
+            break;
         }
         if let Some(e) = self.call_error.take() {
             return Poll::Ready(Some(Err(e)));

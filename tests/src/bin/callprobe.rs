@@ -2,13 +2,15 @@
 //! `valgrind --tool=callgrind`, where the bench's timings mean nothing: starts a pool of
 //! one worker running the bench plugin and makes `calls` echoBytes calls, one at a time
 //! or 64 in flight, after 200 warm-up calls; or, with `produce`/`consume`, streams
-//! `calls` items worker -> host or host -> worker (after a warm-up stream). Two runs with different counts give the
+//! `calls` items worker -> host or host -> worker (after a warm-up stream); or, with
+//! `start`, starts a pool of `calls` workers forked from a template five times and
+//! prints each start's time (for `strace -f -ttt`). Two runs with different counts give the
 //! cost per call as the difference over the difference. The calls are made on a
 //! multi-thread runtime, or with `local` on a current-thread runtime whose `LocalSet`
 //! runs the connection (`PoolBuilder::connections_on`). `POLYHOST_BENCH_ADAPTERS=<folder>`
 //! runs the adapter in `<folder>/<language>` as it is on disk, as the bench does.
 //!
-//!     cargo run --release -p polyhost-tests --bin callprobe -- python|node sequential|inflight|produce|consume CALLS [local]
+//!     cargo run --release -p polyhost-tests --bin callprobe -- python|node sequential|inflight|produce|consume|start CALLS [local]
 
 use std::sync::Arc;
 
@@ -25,7 +27,7 @@ fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(language), Some(mode), Some(calls)) = (args.get(1), args.get(2), args.get(3)) else {
         return Err(
-            "usage: callprobe python|node sequential|inflight|produce|consume CALLS".into(),
+            "usage: callprobe python|node sequential|inflight|produce|consume|start CALLS".into(),
         );
     };
     let calls: usize = calls.parse()?;
@@ -34,6 +36,7 @@ fn main() -> Result<(), BoxError> {
         "inflight" => Mode::Calls(64),
         "produce" => Mode::Produce,
         "consume" => Mode::Consume,
+        "start" => Mode::Start,
         other => return Err(format!("unknown mode {other}").into()),
     };
     let entry = match language.as_str() {
@@ -56,16 +59,46 @@ fn main() -> Result<(), BoxError> {
             Some(root) => Adapter::load(std::path::PathBuf::from(root).join(language))?,
             None => Adapter::bundled(language)?,
         };
-        let mut builder = Pool::builder(adapter, entry)
-            .size(1)
-            .concurrency(64)
-            .module_path(PLUGINS)
-            .bindings(&bench::BINDINGS)
-            .callback(Arc::new(FeederDispatch(Arc::new(Feeder))));
-        if local {
-            builder = builder.connections_on(&set);
+        let builder = |size: usize| {
+            let builder = Pool::builder(adapter.clone(), entry)
+                .size(size)
+                .concurrency(64)
+                .module_path(PLUGINS)
+                .bindings(&bench::BINDINGS)
+                .callback(Arc::new(FeederDispatch(Arc::new(Feeder))));
+            if local {
+                builder.connections_on(&set)
+            } else {
+                builder
+            }
+        };
+        if let Mode::Start = mode {
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                let pool = builder(calls).start().await?;
+                let took = t.elapsed();
+                let cpu = workers_cpu(&pool.stats().pids);
+                let faults: u64 = pool
+                    .stats()
+                    .pids
+                    .iter()
+                    .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+                    .filter_map(|stat| {
+                        let after = stat.rsplit_once(") ")?.1;
+                        after.split_whitespace().nth(7)?.parse::<u64>().ok()
+                    })
+                    .sum();
+                eprintln!("  minor page faults per worker: {}", faults / calls as u64);
+                println!(
+                    "{calls} workers started in {:.1} ms, {:.2} ms CPU each so far",
+                    took.as_secs_f64() * 1e3,
+                    cpu * 1e3 / calls as f64
+                );
+                pool.shutdown().await;
+            }
+            return Ok(());
         }
-        let pool = builder.start().await?;
+        let pool = builder(1).start().await?;
         let client: BenchClient = pool.client();
         run(&client, 200, mode).await?;
         let pids = pool.stats().pids;
@@ -91,6 +124,8 @@ enum Mode {
     Produce,
     /// One stream of `n` items host -> worker.
     Consume,
+    /// Pools of `n` workers started.
+    Start,
 }
 
 /// The host's end of `Bench.consume`: streams `count` items into the worker.
@@ -126,6 +161,7 @@ async fn run(client: &BenchClient, n: usize, mode: Mode) -> Result<(), BoxError>
                 Err(format!("{got} of {n} items").into())
             };
         }
+        Mode::Start => unreachable!("start is measured in main"),
         Mode::Consume => {
             let got = client.consume(n as u32).await?;
             return if got as usize == n {

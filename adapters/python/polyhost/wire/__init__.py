@@ -17,7 +17,8 @@ from .errors import (
 )
 from .framing import FrameDecoder, frame, read_message
 from .layout import (
-    BIT, BYTE, EIGHT_BYTES, FOUR_BYTES, INLINE_COMPOSITE, POINTER, TWO_BYTES, VOID,
+    BIT, BYTE, COLUMNS_WORK, EIGHT_BYTES, FOUR_BYTES, INLINE_COMPOSITE, POINTER, TWO_BYTES,
+    VOID,
 )
 from .limits import DEFAULT_LIMITS, Limits
 from .reader import Capability, ListReader, MessageReader, PointerReader, StructReader
@@ -27,7 +28,7 @@ __all__ = [
     "MessageBuilder", "StructBuilder", "ListBuilder", "PointerBuilder",
     "frame", "read_message", "FrameDecoder", "Limits", "DEFAULT_LIMITS", "canonicalize",
     "VOID", "BIT", "BYTE", "TWO_BYTES", "FOUR_BYTES", "EIGHT_BYTES", "POINTER",
-    "INLINE_COMPOSITE",
+    "INLINE_COMPOSITE", "COLUMNS_WORK",
     "WireError", "MalformedFrame", "TooManySegments", "MessageTooLarge", "MalformedMessage",
     "PointerOutOfBounds", "InvalidSegmentId", "MalformedPointer", "WrongPointerKind",
     "IncompatibleListElement", "MalformedText", "InvalidCapability",

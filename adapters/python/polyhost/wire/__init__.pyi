@@ -13,6 +13,7 @@ FOUR_BYTES: int
 EIGHT_BYTES: int
 POINTER: int
 INLINE_COMPOSITE: int
+COLUMNS_WORK: bool
 
 
 class Limits:

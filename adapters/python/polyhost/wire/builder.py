@@ -11,7 +11,6 @@ unreachable zero-or-stale words, like orphaned space in the reference implementa
 
 import math as _math
 import struct as _struct
-import sys as _sys
 from array import array as _array
 from itertools import starmap as _starmap
 
@@ -19,13 +18,13 @@ from .errors import IncompatibleListElement, IndexOutOfRange, ValueOutOfRange, W
 from .layout import (
     BIT, DATA_BITS, F32, F64, I8, I16, I32, I64, INLINE_COMPOSITE, MAX_LIST_COUNT,
     MAX_SEGMENT_WORDS, POINTER, POINTERS, STEP_BITS, U8, U16, U32, U64, UWORD, WORD,
-    CODE_SIZES, COLUMN_SIZES, element_size_name, float32_bits, float64_bits,
+    CODE_SIZES, COLUMN_SIZES, COLUMNS_WORK, element_size_name, float32_bits,
+    float64_bits,
 )
 from .reader import ListReader, MessageReader, PointerReader, StructReader
 
 __all__ = ["MessageBuilder", "StructBuilder", "ListBuilder", "PointerBuilder"]
 
-_BIG_ENDIAN = _sys.byteorder != "little"
 
 _pack_word = WORD.pack_into
 _UWORD_pack = UWORD.pack
@@ -549,7 +548,7 @@ class ListBuilder:
         the elements or this machine is not little-endian (then write them one at a
         time). A value that does not fit its field raises OverflowError / TypeError,
         maybe after earlier fields were written."""
-        if self._esize != INLINE_COMPOSITE or _BIG_ENDIAN:
+        if self._esize != INLINE_COMPOSITE or not COLUMNS_WORK:
             return False
         stride = self._step >> 3
         dbytes = self._dbits >> 3

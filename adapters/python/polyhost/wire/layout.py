@@ -6,6 +6,7 @@ read and write words, so formats are compiled exactly once.
 """
 
 import struct as _struct
+import sys as _sys
 from array import array as _array
 
 __all__ = [
@@ -69,6 +70,9 @@ CODE_SIZES = {
 # so only on little-endian machines)
 COLUMN_SIZES = {c: n for c, n in CODE_SIZES.items()
                 if n and _array(c).itemsize == n and _struct.calcsize(c) == n}
+#: whether ListReader.columns / ListBuilder.put_columns work here (the wire is
+#: little-endian; a memoryview cast and an array are in this machine's order)
+COLUMNS_WORK = _sys.byteorder == "little"
 
 
 def element_size_name(es):

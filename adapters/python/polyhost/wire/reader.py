@@ -11,7 +11,6 @@ and never copy message data except to produce the Python values asked for.
 
 import math as _math
 import struct as _struct
-import sys as _sys
 
 from .errors import (
     IncompatibleListElement, IndexOutOfRange, InvalidCapability, InvalidSegmentId,
@@ -20,9 +19,9 @@ from .errors import (
     WrongType,
 )
 from .layout import (
-    BIT, BYTE, BYTE_BITS, CODE_SIZES, COLUMN_SIZES, DATA_BITS, F32, F64, I8, I16, I32,
-    I64, INLINE_COMPOSITE, POINTER, POINTERS, STEP_BITS, U8, U16, U32, U64, VOID, WORD,
-    element_size_name, float32_bits, float64_bits,
+    BIT, BYTE, BYTE_BITS, CODE_SIZES, COLUMN_SIZES, COLUMNS_WORK, DATA_BITS, F32, F64,
+    I8, I16, I32, I64, INLINE_COMPOSITE, POINTER, POINTERS, STEP_BITS, U8, U16, U32,
+    U64, VOID, WORD, element_size_name, float32_bits, float64_bits,
 )
 from .limits import DEFAULT_LIMITS
 
@@ -32,7 +31,6 @@ _unpack_word = WORD.unpack_from
 _copysign = _math.copysign
 _NO_NEST = 1 << 30
 _new = object.__new__
-_BIG_ENDIAN = _sys.byteorder != "little"
 
 
 class MessageReader:
@@ -696,7 +694,7 @@ class ListReader:
         one list per field. None when a field lies beyond the elements' data sections,
         the list is a bit list, or this machine is not little-endian (then read them
         one at a time)."""
-        if self._esize == BIT or _BIG_ENDIAN:
+        if self._esize == BIT or not COLUMNS_WORK:
             return None
         stride = self._step >> 3
         dbytes = self._dbits >> 3
