@@ -55,8 +55,10 @@ __all__ = ["Producer", "Inbound", "StreamError", "produce", "MAX_BATCH"]
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: most items per ``push`` by default
-MAX_BATCH = 1024
+#: most items per ``push`` by default (as the host's SinkWriter); a push of as many
+#: small structs still fits the flow-control window (rpc.STREAM_WINDOW_BYTES) several
+#: times over
+MAX_BATCH = 4096
 
 
 class StreamError(RemoteError):
