@@ -55,10 +55,9 @@ __all__ = ["Producer", "Inbound", "StreamError", "produce", "MAX_BATCH"]
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: most items per ``push`` by default (as the host's SinkWriter); a push of as many
-#: small structs still fits the flow-control window (rpc.STREAM_WINDOW_BYTES) several
-#: times over
-MAX_BATCH = 4096
+#: most items per ``push`` by default; a push of as many small structs fits the
+#: flow-control window (rpc.STREAM_WINDOW_BYTES) several times over
+MAX_BATCH = 2048
 
 
 class StreamError(RemoteError):

@@ -39,9 +39,10 @@ const PUSH: u16 = SinkMethods::PUSH.method_id;
 const END: u16 = SinkMethods::END.method_id;
 const PUSH_METHOD: Method = SinkMethods::PUSH;
 const END_METHOD: Method = SinkMethods::END;
-/// Pushed batches buffered between a local sink and its [`ItemStream`] (beyond those of
-/// the pushes waiting to deliver theirs).
-const BUFFER_BATCHES: usize = 4;
+/// Pushed batches buffered between a local sink and its [`ItemStream`] beyond the one
+/// each push hands over: none, so a push returns (and the producer's window opens)
+/// only once the stream has taken its batch.
+const BUFFER_BATCHES: usize = 0;
 
 /// A type that can be a stream item: a struct, Text or Data.
 pub trait ListItem: Sized + Send + 'static {

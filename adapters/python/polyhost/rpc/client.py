@@ -59,7 +59,7 @@ __all__ = ["Capability", "Promise", "STREAM_WINDOW_BYTES", "STREAM_WINDOW_CALLS"
 #: flow-control window of ``Capability.stream`` per capability: bytes of calls in flight
 #: (room for a few pushes of MAX_BATCH small items: with one, the producer waits for
 #: each push's Return before it sends the next)
-STREAM_WINDOW_BYTES = 256 * 1024
+STREAM_WINDOW_BYTES = 128 * 1024
 #: ... and number of calls in flight
 STREAM_WINDOW_CALLS = 256
 _MIN_STREAM_CALL_BYTES = 64
