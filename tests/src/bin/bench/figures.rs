@@ -2,6 +2,7 @@
 
 use super::*;
 
+#[derive(Clone, Copy)]
 pub(crate) struct Percentiles {
     pub(crate) p50: Duration,
     pub(crate) p99: Duration,

@@ -101,6 +101,7 @@ impl FloorEcho {
 
 /// Round trips (one at a time) and calls/s (`IN_FLIGHT` at a time), with the CPU per
 /// call (host, worker or floor process) of each.
+#[derive(Clone, Copy)]
 pub(crate) struct Calls {
     pub(crate) rtt: Percentiles,
     pub(crate) rtt_cpu: (Duration, Duration),
@@ -109,6 +110,33 @@ pub(crate) struct Calls {
     /// The host's CPU per call by thread kind (polyhost's I/O threads, the rest),
     /// sequential and in flight.
     pub(crate) by_thread: [(Duration, Duration); 2],
+}
+
+impl Calls {
+    /// The rounds of one measurement as one: each figure the median of the rounds'.
+    pub(crate) fn median_of(rounds: &[Calls]) -> Option<Calls> {
+        let first = rounds.first()?;
+        let of = |figure: fn(&Calls) -> Duration| median(rounds.iter().map(figure));
+        let mut rates: Vec<f64> = rounds.iter().map(|c| c.rate).collect();
+        rates.sort_by(f64::total_cmp);
+        let mut by_thread = first.by_thread;
+        for (i, kind) in by_thread.iter_mut().enumerate() {
+            *kind = (
+                median(rounds.iter().map(|c| c.by_thread[i].0)),
+                median(rounds.iter().map(|c| c.by_thread[i].1)),
+            );
+        }
+        Some(Calls {
+            rtt: Percentiles {
+                p50: of(|c| c.rtt.p50),
+                p99: of(|c| c.rtt.p99),
+            },
+            rtt_cpu: (of(|c| c.rtt_cpu.0), of(|c| c.rtt_cpu.1)),
+            rate: rates[(rates.len() - 1) / 2],
+            rate_cpu: (of(|c| c.rate_cpu.0), of(|c| c.rate_cpu.1)),
+            by_thread,
+        })
+    }
 }
 
 /// The floor echo of one interpreter (`tests/bench/<script>`), warmed up, then measured

@@ -50,6 +50,10 @@ const WARMUP_CALLS: usize = 500;
 const SEQUENTIAL_CALLS: usize = 2_000;
 const PIPELINED_CALLS: usize = 20_000;
 const IN_FLIGHT: usize = 64;
+/// Rounds of the call measurements: the floors, the peer and polyhost's rows are
+/// measured in turn, round after round, and each figure is the median of its rounds,
+/// so that a drift of the machine during the run reaches all of them alike.
+const ROUNDS: usize = 3;
 /// The Node floor answers 64 pipelined frames ~20x faster than the Python one: ten times
 /// the calls, so its run lasts long enough to measure (and to count CPU ticks).
 const NODE_FLOOR_PIPELINED_CALLS: usize = 10 * PIPELINED_CALLS;
@@ -133,16 +137,7 @@ async fn run() -> Result<(), BoxError> {
     let mut table = Table::default();
     let mut targets = Targets::default();
 
-    // Python: the floors, then polyhost.
-    eprintln!("floor: raw asyncio echo ...");
-    let floor = floor_calls(&python, &interpreter, "echo_floor.py", PIPELINED_CALLS).await?;
-    calls_section(
-        &mut table,
-        "floor: raw length-prefixed echo, Python asyncio streams, same socketpair",
-        &floor,
-        None,
-    );
-    eprintln!("host floor: bare capnp-rpc client -> one Python worker ...");
+    // Python: the floors, the peer and polyhost, in interleaved rounds.
     let worker_adapter = match &profile {
         Some(_) => profiled(&python),
         None => python.clone(),
@@ -152,29 +147,74 @@ async fn run() -> Result<(), BoxError> {
         spec.env
             .push(("POLYHOST_BENCH_PROFILE".into(), dir.display().to_string()));
     }
-    let bare = bare_calls(spec, Peer::Worker)?;
+    let peer_python = pycapnp_python();
+    let shared_pool = || {
+        let mut builder = bench_pool(&worker_adapter, 1, profile.as_deref());
+        if std::env::var_os("POLYHOST_BENCH_FRESH").is_some() {
+            builder = builder.start_mode(StartMode::Fresh);
+        }
+        builder
+    };
+    let mut rounds: [Vec<Calls>; 5] = Default::default();
+    for round in 1..=ROUNDS {
+        eprintln!("round {round}/{ROUNDS}: raw asyncio echo ...");
+        rounds[0].push(floor_calls(&python, &interpreter, "echo_floor.py", PIPELINED_CALLS).await?);
+        eprintln!("round {round}/{ROUNDS}: bare capnp-rpc client -> one Python worker ...");
+        rounds[1].push(bare_calls(spec.clone(), Peer::Worker)?);
+        if let Ok(py) = &peer_python {
+            eprintln!("round {round}/{ROUNDS}: bare capnp-rpc client -> pycapnp ...");
+            rounds[2].push(bare_calls(
+                pycapnp_spec(&python, py.clone()),
+                Peer::Bootstrap,
+            )?);
+        }
+        eprintln!("round {round}/{ROUNDS}: polyhost, calls into one worker ...");
+        let pool = shared_pool().start().await?;
+        let client: BenchClient = pool.client();
+        rounds[3].push(calls(&client, &pool.stats().pids).await?);
+        pool.shutdown().await;
+        eprintln!("round {round}/{ROUNDS}: polyhost, connections on the caller's thread ...");
+        rounds[4].push(local_calls(bench_pool(
+            &worker_adapter,
+            1,
+            profile.as_deref(),
+        ))?);
+    }
+    let [floor, bare, pycapnp, got, on_caller] = rounds.map(|r| Calls::median_of(&r));
+    let (floor, bare, got, on_caller) = (
+        measured(floor)?,
+        measured(bare)?,
+        measured(got)?,
+        measured(on_caller)?,
+    );
+    calls_section(
+        &mut table,
+        "floor: raw length-prefixed echo, Python asyncio streams, same socketpair",
+        &floor,
+        None,
+    );
     calls_section(
         &mut table,
         "host floor: bare capnp-rpc client (one current-thread runtime) -> one Python worker; ratio to the raw floor",
         &bare,
         Some(&floor),
     );
-    eprintln!("peer: bare capnp-rpc client -> pycapnp ...");
-    let pycapnp = match pycapnp_python() {
-        Ok(py) => Some(bare_calls(pycapnp_spec(&python, py), Peer::Bootstrap)?),
+    let pycapnp = match peer_python {
+        Ok(_) => {
+            let peer = measured(pycapnp)?;
+            calls_section(
+                &mut table,
+                "peer: bare capnp-rpc client -> pycapnp (C++ Cap'n Proto in Python) echo server; ratio to the raw floor",
+                &peer,
+                Some(&floor),
+            );
+            Some(peer)
+        }
         Err(why) => {
             table.section(&format!("peer: pycapnp skipped ({why})"));
             None
         }
     };
-    if let Some(peer) = &pycapnp {
-        calls_section(
-            &mut table,
-            "peer: bare capnp-rpc client -> pycapnp (C++ Cap'n Proto in Python) echo server; ratio to the raw floor",
-            peer,
-            Some(&floor),
-        );
-    }
 
     eprintln!("the thread hop alone ...");
     let (hop_sequential, hop_in_flight) = hop_cost().await?;
@@ -192,23 +232,12 @@ async fn run() -> Result<(), BoxError> {
         (hop_in_flight, Duration::ZERO),
     );
 
-    eprintln!("polyhost: calls into one worker ...");
-    let mut first = bench_pool(&worker_adapter, 1, profile.as_deref());
-    if std::env::var_os("POLYHOST_BENCH_FRESH").is_some() {
-        first = first.start_mode(StartMode::Fresh);
-    }
-    let pool = first.start().await?;
-    let client: BenchClient = pool.client();
-    let pids = pool.stats().pids;
-    let got = calls(&client, &pids).await?;
     calls_section(
         &mut table,
         "polyhost: typed client -> pool -> one Python worker, echoBytes(16 bytes); ratio to the raw floor",
         &got,
         Some(&floor),
     );
-    eprintln!("polyhost: calls into one worker, connections on the caller's thread ...");
-    let on_caller = local_calls(bench_pool(&worker_adapter, 1, profile.as_deref()))?;
     calls_section(
         &mut table,
         &format!("polyhost, connections on the caller's thread ({ON_CALLER}): typed client -> pool -> one Python worker; ratio to the raw floor"),
@@ -234,8 +263,11 @@ async fn run() -> Result<(), BoxError> {
         }
     }
 
-    // Streams, on the same worker.
+    // Streams, on a pool of one worker.
     eprintln!("polyhost: streams ...");
+    let pool = shared_pool().start().await?;
+    let client: BenchClient = pool.client();
+    let pids = pool.stats().pids;
     let (out, out_cpu) = stream_rate(&pids, |n| produce(&client, n)).await?;
     let (into, into_cpu) = stream_rate(&pids, |n| consume(&client, n)).await?;
     table.section("polyhost: streams of small structs (Item: UInt32 + Float64), one worker; ratio to the floor's calls/s");
@@ -400,6 +432,11 @@ async fn run() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// A measurement's rounds as one (`Calls::median_of`).
+fn measured(rounds: Option<Calls>) -> Result<Calls, BoxError> {
+    rounds.ok_or_else(|| "a measurement without rounds".into())
+}
+
 /// The rows of one set of calls: round trips and calls/s, each as a ratio to `floor`'s
 /// (or 1.0 for a floor itself).
 fn calls_section(table: &mut Table, title: &str, got: &Calls, floor: Option<&Calls>) {
@@ -445,19 +482,34 @@ async fn scaling_rows(
 ) -> Result<(), BoxError> {
     eprintln!("polyhost: scaling ...");
     table.section(&format!(
-        "polyhost: calls/s, {IN_FLIGHT} in flight, by pool size (value: calls/s, then host threads while running); ratio to 1 worker"
+        "polyhost: calls/s, {IN_FLIGHT} in flight, by pool size (value: calls/s, median of {ROUNDS} rounds, then the most host threads while running); ratio to 1 worker"
     ));
+    // Each size once per round, the rounds interleaved; each figure the median.
+    let mut runs: Vec<Vec<(f64, (Duration, Duration), usize)>> =
+        vec![Vec::new(); SCALE_SIZES.len()];
+    for _ in 0..ROUNDS {
+        for (i, size) in SCALE_SIZES.into_iter().enumerate() {
+            let pool = bench_pool(adapter, size, profile).start().await?;
+            let client: BenchClient = pool.client();
+            let pids = pool.stats().pids;
+            pipelined(&client, PIPELINED_CALLS / 4).await?;
+            let cpu = Cpu::now(&pids);
+            let rate = pipelined(&client, PIPELINED_CALLS).await?;
+            let rate_cpu = cpu.per(&pids, PIPELINED_CALLS);
+            let threads = host_threads();
+            pool.shutdown().await;
+            runs[i].push((rate, rate_cpu, threads));
+        }
+    }
     let mut one = None;
-    for size in SCALE_SIZES {
-        let pool = bench_pool(adapter, size, profile).start().await?;
-        let client: BenchClient = pool.client();
-        let pids = pool.stats().pids;
-        pipelined(&client, PIPELINED_CALLS / 4).await?;
-        let cpu = Cpu::now(&pids);
-        let rate = pipelined(&client, PIPELINED_CALLS).await?;
-        let rate_cpu = cpu.per(&pids, PIPELINED_CALLS);
-        let threads = host_threads();
-        pool.shutdown().await;
+    for (size, mut runs) in SCALE_SIZES.into_iter().zip(runs) {
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let rate = runs[(runs.len() - 1) / 2].0;
+        let rate_cpu = (
+            median(runs.iter().map(|r| r.1 .0)),
+            median(runs.iter().map(|r| r.1 .1)),
+        );
+        let threads = runs.iter().map(|r| r.2).max().unwrap_or(0);
         let base = *one.get_or_insert(rate);
         table.row_cpu(
             &format!("{size} worker{}", if size == 1 { "" } else { "s" }),
@@ -540,16 +592,39 @@ async fn language_rows(
     };
     let name = adapter.definition.language.clone();
     let named = format!("{}{}", name[..1].to_uppercase(), &name[1..]);
-    eprintln!("{named} floor ...");
-    let floor = floor_calls(&adapter, &interpreter, script, floor_calls_n).await?;
+    // The floor, the bare client and polyhost, in interleaved rounds (Node: also with
+    // the connections on the caller's thread).
+    let mut rounds: [Vec<Calls>; 4] = Default::default();
+    for round in 1..=ROUNDS {
+        eprintln!("round {round}/{ROUNDS}: {named} floor ...");
+        rounds[0].push(floor_calls(&adapter, &interpreter, script, floor_calls_n).await?);
+        eprintln!("round {round}/{ROUNDS}: bare capnp-rpc client -> one {named} worker ...");
+        rounds[1].push(bare_calls(
+            worker_spec(&adapter, entry_of(language))?,
+            Peer::Worker,
+        )?);
+        eprintln!("round {round}/{ROUNDS}: polyhost, calls into one {named} worker ...");
+        let pool = language_pool(&adapter, entry_of(language), 1)
+            .start()
+            .await?;
+        let client: BenchClient = pool.client();
+        rounds[2].push(calls(&client, &pool.stats().pids).await?);
+        pool.shutdown().await;
+        if language == "node" {
+            eprintln!(
+                "round {round}/{ROUNDS}: polyhost, {named}, connections on the caller's thread ..."
+            );
+            rounds[3].push(local_calls(language_pool(&adapter, entry_of(language), 1))?);
+        }
+    }
+    let [floor, bare, got, on_caller] = rounds.map(|r| Calls::median_of(&r));
+    let (floor, bare, got) = (measured(floor)?, measured(bare)?, measured(got)?);
     calls_section(
         table,
         &format!("floor: raw length-prefixed echo, {title}, same socketpair"),
         &floor,
         None,
     );
-    eprintln!("host floor: bare capnp-rpc client -> one {named} worker ...");
-    let bare = bare_calls(worker_spec(&adapter, entry_of(language))?, Peer::Worker)?;
     calls_section(
         table,
         &format!(
@@ -558,25 +633,13 @@ async fn language_rows(
         &bare,
         Some(&floor),
     );
-    eprintln!("polyhost: calls into one {named} worker ...");
-    let pool = language_pool(&adapter, entry_of(language), 1)
-        .start()
-        .await?;
-    let client: BenchClient = pool.client();
-    let pids = pool.stats().pids;
-    let got = calls(&client, &pids).await?;
-    pool.shutdown().await;
     calls_section(
         table,
         &format!("polyhost: typed client -> pool -> one {named} worker, echoBytes(16 bytes); ratio to the {named} floor"),
         &got,
         Some(&floor),
     );
-    if language == "node" {
-        eprintln!(
-            "polyhost: calls into one {named} worker, connections on the caller's thread ..."
-        );
-        let on_caller = local_calls(language_pool(&adapter, entry_of(language), 1))?;
+    if let Some(on_caller) = on_caller {
         calls_section(
             table,
             &format!("polyhost, connections on the caller's thread ({ON_CALLER}): typed client -> pool -> one {named} worker; ratio to the {named} floor"),
