@@ -3,6 +3,7 @@
 //! under test, discovered ([`adapters`], [`for_adapters!`]).
 
 pub mod adapters;
+pub mod feeder;
 
 polyhost::include_bindings!();
 

@@ -287,7 +287,7 @@ def column_send_source(cls: Any) -> Optional[str]:
             "    if type(item) is cls and 0 < len(last) < limit[0]:\n"
             "        try:\n"
             "            %s\n"
-            "        except BaseException:\n"
+            "        except Exception:\n"
             "            return slow(item)\n"
             "        return ready\n"
             "    return slow(item)\n" % appends)

@@ -285,7 +285,7 @@ class _ColumnProducer(Producer[T]):
     (``ListBuilder.put_columns``). Its ``send`` is a function made for the struct
     (:func:`_column_send`) that reads each field by name, so an item is dropped as
     soon as it is sent: the cycle collector never traces the queue, and a push packs
-    no objects. Half the cost per item of a list of items."""
+    no objects."""
 
     __slots__ = ("send", "_cls", "_columns", "_rows")
 

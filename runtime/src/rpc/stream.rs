@@ -3,7 +3,7 @@
 //! The callee of a method with a `Sink(T)` parameter produces items into the sink the
 //! caller passed. On the Rust side the caller sees an [`ItemStream`] (a
 //! `futures::Stream`), served by a local sink object whose `push` completes only when
-//! the stream's bounded buffer has room, so the producer's `-> stream` window gives
+//! the stream has taken its batch, so the producer's `-> stream` window gives
 //! backpressure. A producing Rust handler gets a [`SinkWriter`]. Batches travel as an
 //! `AnyList` whose elements are `T` ([`ListItem`]). Pushes into a local sink are
 //! ordered by the sink itself, not queued by capnp-rpc, so a producer that ignores

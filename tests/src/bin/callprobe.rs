@@ -15,8 +15,9 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use polyhost::{Adapter, HandlerError, Pool, SinkWriter};
-use polyhost_tests::bench::{self, BenchClient, FeederDispatch, FeederHandler, Item};
+use polyhost::{Adapter, Pool};
+use polyhost_tests::bench::{self, BenchClient, FeederDispatch};
+use polyhost_tests::feeder::Feeder;
 use polyhost_tests::PLUGINS;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -126,23 +127,6 @@ enum Mode {
     Consume,
     /// Pools of `n` workers started.
     Start,
-}
-
-/// The host's end of `Bench.consume`: streams `count` items into the worker.
-struct Feeder;
-
-#[async_trait::async_trait]
-impl FeederHandler for Feeder {
-    async fn feed(&self, count: u32, mut out: SinkWriter<Item>) -> Result<(), HandlerError> {
-        for i in 0..count {
-            out.send(Item {
-                seq: i,
-                value: i as f64,
-            })
-            .await?;
-        }
-        out.finish().await
-    }
 }
 
 async fn run(client: &BenchClient, n: usize, mode: Mode) -> Result<(), BoxError> {

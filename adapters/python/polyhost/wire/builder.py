@@ -18,8 +18,8 @@ from .errors import IncompatibleListElement, IndexOutOfRange, ValueOutOfRange, W
 from .layout import (
     BIT, DATA_BITS, F32, F64, I8, I16, I32, I64, INLINE_COMPOSITE, MAX_LIST_COUNT,
     MAX_SEGMENT_WORDS, POINTER, POINTERS, STEP_BITS, U8, U16, U32, U64, UWORD, WORD,
-    CODE_SIZES, COLUMN_SIZES, COLUMNS_WORK, element_size_name, float32_bits,
-    float64_bits,
+    CODE_SIZES, COLUMN_SIZES, COLUMNS_WORK, columns_fit, element_size_name,
+    float32_bits, float64_bits,
 )
 from .reader import ListReader, MessageReader, PointerReader, StructReader
 
@@ -551,11 +551,8 @@ class ListBuilder:
         if self._esize != INLINE_COMPOSITE or not COLUMNS_WORK:
             return False
         stride = self._step >> 3
-        dbytes = self._dbits >> 3
-        for code, pos in fields:
-            size = COLUMN_SIZES.get(code)
-            if size is None or pos + size > dbytes or stride % size or pos % size:
-                return False
+        if not columns_fit(fields, stride, self._dbits >> 3):
+            return False
         count = self._count
         off = self._off
         elements = memoryview(self._seg)[off:off + count * stride]

@@ -75,6 +75,17 @@ COLUMN_SIZES = {c: n for c, n in CODE_SIZES.items()
 COLUMNS_WORK = _sys.byteorder == "little"
 
 
+def columns_fit(fields, stride, dbytes):
+    """Whether each (struct code, byte position) of ``fields`` can be read or written
+    as a column over elements of ``stride`` bytes whose data sections hold ``dbytes``:
+    a number of a column code, inside the data section, at its natural alignment."""
+    for code, pos in fields:
+        size = COLUMN_SIZES.get(code)
+        if size is None or pos + size > dbytes or stride % size or pos % size:
+            return False
+    return True
+
+
 def element_size_name(es):
     """Human-readable name of an element size code (for error messages)."""
     if isinstance(es, int) and 0 <= es < 8:

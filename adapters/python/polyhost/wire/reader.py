@@ -19,9 +19,10 @@ from .errors import (
     WrongType,
 )
 from .layout import (
-    BIT, BYTE, BYTE_BITS, CODE_SIZES, COLUMN_SIZES, COLUMNS_WORK, DATA_BITS, F32, F64,
-    I8, I16, I32, I64, INLINE_COMPOSITE, POINTER, POINTERS, STEP_BITS, U8, U16, U32,
-    U64, VOID, WORD, element_size_name, float32_bits, float64_bits,
+    BIT, BYTE, BYTE_BITS, CODE_SIZES, COLUMN_SIZES, COLUMNS_WORK, columns_fit,
+    DATA_BITS, F32, F64, I8, I16, I32, I64, INLINE_COMPOSITE, POINTER, POINTERS,
+    STEP_BITS, U8, U16, U32, U64, VOID, WORD, element_size_name, float32_bits,
+    float64_bits,
 )
 from .limits import DEFAULT_LIMITS
 
@@ -697,11 +698,8 @@ class ListReader:
         if self._esize == BIT or not COLUMNS_WORK:
             return None
         stride = self._step >> 3
-        dbytes = self._dbits >> 3
-        for code, pos in fields:
-            size = COLUMN_SIZES.get(code)
-            if size is None or pos + size > dbytes or stride % size or pos % size:
-                return None
+        if not columns_fit(fields, stride, self._dbits >> 3):
+            return None
         off = self._off
         # one memoryview of the elements, cast per field to its type and strided over
         # the elements: the values come out as a list in one C loop per field

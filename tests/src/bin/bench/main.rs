@@ -28,8 +28,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use polyhost::worker::{self, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
-use polyhost::{Adapter, HandlerError, Pool, PoolBuilder, SinkWriter, StartMode};
-use polyhost_tests::bench::{self, BenchClient, FeederDispatch, FeederHandler, Item};
+use polyhost::{Adapter, Pool, PoolBuilder, StartMode};
+use polyhost_tests::bench::{self, BenchClient, FeederDispatch};
+use polyhost_tests::feeder::Feeder;
 use polyhost_tests::PLUGINS;
 
 mod bare;
@@ -688,23 +689,6 @@ async fn language_rows(
 
 // ---------------------------------------------------------------------------------------
 // polyhost
-
-/// The host's Feeder: streams `count` items into the worker's sink.
-struct Feeder;
-
-#[async_trait::async_trait]
-impl FeederHandler for Feeder {
-    async fn feed(&self, count: u32, mut out: SinkWriter<Item>) -> Result<(), HandlerError> {
-        for i in 0..count {
-            out.send(Item {
-                seq: i,
-                value: i as f64,
-            })
-            .await?;
-        }
-        out.finish().await
-    }
-}
 
 fn bench_pool(adapter: &Adapter, size: usize, profile: Option<&Path>) -> PoolBuilder {
     let mut builder = language_pool(adapter, "bench_plugin:make", size);
