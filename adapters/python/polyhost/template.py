@@ -4,8 +4,11 @@ Forks workers for the host. Importing the interpreter's startup modules and the
 polyhost runtime (asyncio among them) is paid once here; each worker the host asks
 for is a ``fork()`` of this process that already has them. With ``POLYHOST_PRELOAD=1``
 the plugin module is imported here too (an exception there prints its traceback and
-exits with status 3, like a worker). No thread and no event loop run here, so forking
-is safe.
+exits with status 3, like a worker). The modules generated from the pool's schemas,
+named in ``POLYHOST_GENERATED`` (their files, relative to the module folder, separated
+by ``os.pathsep``), are imported here as well: they only define classes, and a worker
+then finds them loaded (one that fails to import is left to the workers, which report
+it as usual). No thread and no event loop run here, so forking is safe.
 
 The protocol (the host side is ``runtime/src/template.rs``) runs on the
 ``SOCK_SEQPACKET`` socket in ``POLYHOST_FD``, one JSON object per message:
@@ -25,6 +28,7 @@ The template exits when the host closes the socket; its workers die with it.
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import select
@@ -153,11 +157,36 @@ def serve(ctl: socket.socket, entry: str, factory: Optional[Callable[..., Any]])
             _send(ctl, {"spawned": {"id": worker_id, "pid": pid}})
 
 
+def generated_modules(files: str) -> List[str]:
+    """The module names of ``POLYHOST_GENERATED``'s files (``pkg/calc_capnp.py`` ->
+    ``pkg.calc_capnp``, ``pkg/__init__.py`` -> ``pkg``); other files are skipped."""
+    names = []
+    for path in files.split(os.pathsep):
+        if not path.endswith(".py"):
+            continue
+        parts = path[:-3].split("/")
+        if parts[-1] == "__init__":
+            parts.pop()
+        if parts and all(p.isidentifier() for p in parts):
+            names.append(".".join(parts))
+    return names
+
+
+def _import_generated() -> None:
+    for name in generated_modules(os.environ.get("POLYHOST_GENERATED", "")):
+        try:
+            importlib.import_module(name)
+        except Exception as e:     # the workers import it again and report it
+            print("polyhost template: generated module %s not preloaded: %s" % (name, e),
+                  file=sys.stderr)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     entry = worker.entry_argument(sys.argv[1:] if argv is None else argv, "polyhost.template")
     if entry is None:
         return worker.EXIT_USAGE
     worker.set_parent_death_signal()
+    _import_generated()
     factory = None
     if os.environ.get("POLYHOST_PRELOAD") == "1":
         factory = worker.import_or_report(entry)

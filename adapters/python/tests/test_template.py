@@ -8,13 +8,15 @@ The plugin is tests/plugin_calc.py; the host side here is plain sockets.
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
-from test_worker_process import spawn  # also puts the adapter on sys.path
+from test_worker_process import MODULE_PATH, spawn  # also puts the adapter on sys.path
 
 
 def start_template(entry="plugin_calc:factory", preload=False):
@@ -136,6 +138,57 @@ class PreloadTest(unittest.TestCase):
         finally:
             ctl.close()
             close_pipes(proc)
+
+
+class GeneratedModulesTest(unittest.TestCase):
+    """The modules generated from the pool's schemas (``POLYHOST_GENERATED``) are
+    imported once, by the template, before it forks."""
+
+    def test_module_names_of_the_generated_files(self):
+        from polyhost import template
+        files = os.pathsep.join(["calc_capnp.py", "pkg/sub_capnp.py", "pkg/__init__.py",
+                                 "calc_capnp.pyi", "not-a-name.py"])
+        self.assertEqual(template.generated_modules(files),
+                         ["calc_capnp", "pkg.sub_capnp", "pkg"])
+        self.assertEqual(template.generated_modules(""), [])
+
+    def test_the_template_imports_them_and_its_workers_find_them_loaded(self):
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        imports = os.path.join(folder, "imports.txt")
+        with open(os.path.join(folder, "probe_capnp.py"), "w") as f:
+            f.write("import os\nwith open(%r, 'a') as f:\n    f.write('%%d\\n' %% os.getpid())\n"
+                    % imports)
+        with open(os.path.join(folder, "plugin_with_probe.py"), "w") as f:
+            f.write("import probe_capnp\nfrom plugin_calc import factory\n")
+        env = {"POLYHOST_GENERATED": os.pathsep.join(["probe_capnp.py", "missing_capnp.py"]),
+               "PYTHONPATH": os.pathsep.join([folder] + MODULE_PATH)}
+        proc, ctl = spawn("plugin_with_probe:factory", env, module="polyhost.template",
+                          kind=socket.SOCK_SEQPACKET)
+        ctl.settimeout(20)
+        self.addCleanup(close_pipes, proc)
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(ctl.close)
+        self.assertEqual(report(ctl), {"ready": {}})
+        with open(imports) as f:
+            self.assertEqual(f.read().split(), [str(proc.pid)])
+        # a worker that imports it finds it loaded: no second import
+        sock, theirs = socket.socketpair()
+        self.addCleanup(sock.close)
+        err_r, err_w = os.pipe()
+        self.addCleanup(os.close, err_r)
+        request_worker(ctl, 1, [theirs.fileno(), err_w, err_w])
+        theirs.close()
+        os.close(err_w)
+        pid = report(ctl)["spawned"]["pid"]
+        sock.close()                  # EOF: the worker exits once it has served
+        self.assertEqual(report(ctl), {"exited": {"pid": pid, "code": 0}})
+        with open(imports) as f:
+            self.assertEqual(f.read().split(), [str(proc.pid)])
+        # the one that could not be imported was named on the template's stderr
+        ctl.close()
+        proc.wait(10)
+        self.assertIn("missing_capnp not preloaded", proc.stderr.read().decode())
 
 
 def _running(pid):

@@ -43,12 +43,16 @@ class HostLogger(F.Logger):
         return {"count": 3}
 
 
+#: the runtime, the test plugins and the generated test modules
+MODULE_PATH = [_ADAPTER, _HERE, _GENERATED]
+
+
 def spawn(spec, extra_env=None, module="polyhost.worker", kind=socket.SOCK_STREAM):
     """Start ``python3 -m <module> <spec>`` with its end of a socketpair of ``kind`` on
     fd 3 (as the host does); returns (process, our end of the socketpair)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, kind)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([_ADAPTER, _HERE, _GENERATED])
+    env["PYTHONPATH"] = os.pathsep.join(MODULE_PATH)
     env.pop("POLYHOST_FD", None)
     env.update(extra_env or {})
     fd = theirs.fileno()

@@ -163,7 +163,9 @@ impl PoolBuilder {
     }
 
     /// Writes the generated modules of the adapter's language, from every `bindings`,
-    /// into the cache and puts that folder first among the module paths.
+    /// into the cache and puts that folder first among the module paths. Their files
+    /// are named to the worker processes in `POLYHOST_GENERATED` (relative paths,
+    /// `:`-separated), so that a template process can load them before it forks.
     fn place_guest_modules(&mut self) -> Result<(), PoolError> {
         let language = self.config.spec.adapter.definition.language.clone();
         let mut files: BTreeMap<&'static str, &'static str> = BTreeMap::new();
@@ -183,6 +185,11 @@ impl PoolBuilder {
         let files: Vec<(&str, &[u8])> = files.iter().map(|(p, c)| (*p, c.as_bytes())).collect();
         let placed = cache::materialize(root, "modules", &language, &files)?;
         self.config.spec.module_paths.insert(0, placed.dir);
+        let names: Vec<&str> = files.iter().map(|(path, _)| *path).collect();
+        self.config
+            .spec
+            .env
+            .push(("POLYHOST_GENERATED".to_string(), names.join(":")));
         Ok(())
     }
 
