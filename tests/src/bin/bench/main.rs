@@ -473,6 +473,14 @@ fn calls_section(table: &mut Table, title: &str, got: &Calls, floor: Option<&Cal
     }
 }
 
+/// One pool size's measurement in one round of the scaling rows.
+#[derive(Clone, Copy)]
+struct ScaleRun {
+    rate: f64,
+    rate_cpu: (Duration, Duration),
+    threads: usize,
+}
+
 /// Calls/s at `IN_FLIGHT` and the host's threads, for pools of 1, 2, 4 and 16 workers;
 /// then the threads of a pool of 64.
 async fn scaling_rows(
@@ -486,8 +494,7 @@ async fn scaling_rows(
         "polyhost: calls/s, {IN_FLIGHT} in flight, by pool size (value: calls/s, median of {ROUNDS} rounds, then the most host threads while running); ratio to 1 worker"
     ));
     // Each size once per round, the rounds interleaved; each figure the median.
-    let mut runs: Vec<Vec<(f64, (Duration, Duration), usize)>> =
-        vec![Vec::new(); SCALE_SIZES.len()];
+    let mut runs: Vec<Vec<ScaleRun>> = vec![Vec::new(); SCALE_SIZES.len()];
     for _ in 0..ROUNDS {
         for (i, size) in SCALE_SIZES.into_iter().enumerate() {
             let pool = bench_pool(adapter, size, profile).start().await?;
@@ -499,18 +506,22 @@ async fn scaling_rows(
             let rate_cpu = cpu.per(&pids, PIPELINED_CALLS);
             let threads = host_threads();
             pool.shutdown().await;
-            runs[i].push((rate, rate_cpu, threads));
+            runs[i].push(ScaleRun {
+                rate,
+                rate_cpu,
+                threads,
+            });
         }
     }
     let mut one = None;
     for (size, mut runs) in SCALE_SIZES.into_iter().zip(runs) {
-        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let rate = runs[(runs.len() - 1) / 2].0;
+        runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+        let rate = runs[(runs.len() - 1) / 2].rate;
         let rate_cpu = (
-            median(runs.iter().map(|r| r.1 .0)),
-            median(runs.iter().map(|r| r.1 .1)),
+            median(runs.iter().map(|r| r.rate_cpu.0)),
+            median(runs.iter().map(|r| r.rate_cpu.1)),
         );
-        let threads = runs.iter().map(|r| r.2).max().unwrap_or(0);
+        let threads = runs.iter().map(|r| r.threads).max().unwrap_or(0);
         let base = *one.get_or_insert(rate);
         table.row_cpu(
             &format!("{size} worker{}", if size == 1 { "" } else { "s" }),
