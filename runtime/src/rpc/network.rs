@@ -14,9 +14,11 @@ use capnp_rpc::{twoparty, Connection, FlowController, IncomingMessage, OutgoingM
 
 use crate::rpc::transport::ReadHalf;
 
-/// Words of a new message's first segment at most: 1 KiB, which holds a call with
-/// small params whole and which the allocator keeps ready for reuse.
-pub(crate) const FIRST_SEGMENT_WORDS: u32 = 128;
+/// Words of a new message's first segment at most: 960 bytes, which hold a call with
+/// small params whole. It stays under glibc's large-chunk size (1 KiB): a burst of
+/// new messages takes the allocator's small-chunk paths, not the large-chunk search
+/// that first merges every free small chunk (`malloc_consolidate`).
+pub(crate) const FIRST_SEGMENT_WORDS: u32 = 120;
 
 /// capnp-rpc's two-party network, its connection wrapped in [`Sized`].
 pub(crate) struct Network(pub(crate) twoparty::VatNetwork<ReadHalf>);
