@@ -270,27 +270,39 @@ def rows_of(cls: Any) -> _Rows:
     return r
 
 
-def column_send_source(cls: Any) -> Optional[str]:
-    """The source of a stream's ``send`` for items of ``cls`` kept as columns
-    (``streams._ColumnProducer``), or None when ``cls`` has no bulk codec, this machine
-    cannot write columns, or a field name is not a plain identifier. The names it uses
-    (``cls``, ``last``, ``limit``, ``ready``, ``slow``, ``append0``...) are given when it
-    is run."""
-    r = _rows(cls)
-    if r is None or not wire.COLUMNS_WORK:
-        return None
-    names = [f[0] for f in cls._polyhost_layout]
-    if not all(n.isidentifier() and not keyword.iskeyword(n) for n in names):
-        return None
-    appends = "; ".join("append%d(item.%s)" % (k, n) for k, n in enumerate(names))
-    return ("def send(item):\n"
-            "    if type(item) is cls and 0 < len(last) < limit[0]:\n"
-            "        try:\n"
-            "            %s\n"
-            "        except Exception:\n"
-            "            return slow(item)\n"
-            "        return ready\n"
-            "    return slow(item)\n" % appends)
+def column_sender(cls: Any) -> Optional[Callable[..., Callable[[Any], Any]]]:
+    """What makes a stream's ``send`` for items of ``cls`` kept as columns
+    (``streams._ColumnProducer``): ``make(cls, last, limit, ready, slow, *appends)``
+    returns a ``send`` that appends each field, read by name, with the matching
+    ``appends`` (one per field, in declaration order), and returns ``ready`` while
+    ``0 < len(last) < limit[0]``; otherwise, or when an append raises, it returns
+    ``slow(item)``. None when ``cls`` has no bulk codec, this machine cannot write
+    columns, or a field name is not a plain identifier. Compiled once per class."""
+    cached = cls.__dict__.get("_polyhost_column_sender", False)
+    if cached is not False:
+        return cast(Optional[Callable[..., Callable[[Any], Any]]], cached)
+    made: Optional[Callable[..., Callable[[Any], Any]]] = None
+    names = [f[0] for f in getattr(cls, "_polyhost_layout", None) or ()]
+    if (_rows(cls) is not None and wire.COLUMNS_WORK
+            and all(n.isidentifier() and not keyword.iskeyword(n) for n in names)):
+        appends = ["append%d" % k for k in range(len(names))]
+        source = ("def make(cls, last, limit, ready, slow, %s):\n"
+                  "    def send(item):\n"
+                  "        if type(item) is cls and 0 < len(last) < limit[0]:\n"
+                  "            try:\n"
+                  "                %s\n"
+                  "            except Exception:\n"
+                  "                return slow(item)\n"
+                  "            return ready\n"
+                  "        return slow(item)\n"
+                  "    return send\n"
+                  % (", ".join(appends),
+                     "; ".join("%s(item.%s)" % (a, n) for a, n in zip(appends, names))))
+        scope: Dict[str, Any] = {}
+        exec(source, scope)
+        made = scope["make"]
+    setattr(cls, "_polyhost_column_sender", made)
+    return made
 
 
 def write_rows(cls: Any, lb: wire.ListBuilder, values: Sequence[Any]) -> bool:

@@ -283,7 +283,7 @@ class _ColumnProducer(Producer[T]):
     can pack it): queued items are not kept, their fields are appended to one array
     per field, and a push writes the arrays into the message
     (``ListBuilder.put_columns``). Its ``send`` is a function made for the struct
-    (:func:`_column_send`) that reads each field by name, so an item is dropped as
+    (``gen.column_sender``) that reads each field by name, so an item is dropped as
     soon as it is sent: the cycle collector never traces the queue, and a push packs
     no objects."""
 
@@ -293,7 +293,7 @@ class _ColumnProducer(Producer[T]):
     def fits(codec: Codec) -> bool:
         cls = getattr(codec, "cls", None)
         return (cls is not None and not getattr(codec, "args", ())
-                and _gen.column_send_source(cls) is not None)
+                and _gen.column_sender(cls) is not None)
 
     def __init__(self, sink: Optional[_P.SinkClient], codec: Codec, *,
                  max_batch: int = MAX_BATCH) -> None:
@@ -301,8 +301,11 @@ class _ColumnProducer(Producer[T]):
         cls = getattr(codec, "cls")
         self._cls = cls
         self._rows = _gen.rows_of(cls)
-        self._columns = [_array(code) for code, _pos in self._rows.columns]
-        self.send = _column_send(self, cls, self._columns)
+        columns = self._columns = [_array(code) for code, _pos in self._rows.columns]
+        # the first item of a batch takes the slow way, which schedules the flush
+        make = cast(Callable[..., Callable[[Any], Awaitable[None]]], _gen.column_sender(cls))
+        self.send = make(cls, columns[-1], self._limit, self._ready, self._send_slowly,
+                         *(c.append for c in columns))
 
     def _pending(self) -> int:
         return len(self._columns[-1])
@@ -351,20 +354,6 @@ class _ColumnBatch:
                                 cls._polyhost_ptr_count)
         if not lb.put_columns(self.fields, self.columns):
             raise RpcError("%s items cannot be written by columns here" % cls.__name__)
-
-
-def _column_send(producer: _ColumnProducer[Any], cls: Any,
-                 columns: List[Any]) -> Callable[[Any], Awaitable[None]]:
-    """``producer``'s send: made from ``gen.column_send_source`` for ``cls``, so each
-    field is read by name (a specialised attribute load, no getter call). The quick
-    test also sends the first item of a batch the slow way, which schedules the flush."""
-    names: dict = {"cls": cls, "last": columns[-1], "limit": producer._limit,
-                   "ready": producer._ready, "slow": producer._send_slowly}
-    for k, column in enumerate(columns):
-        names["append%d" % k] = column.append
-    made: dict = {}
-    exec(_gen.column_send_source(cls), names, made)
-    return cast(Callable[[Any], Awaitable[None]], made["send"])
 
 
 async def produce(handler: Callable[..., Any], params: Any, *producers: Producer[Any]) -> Any:
