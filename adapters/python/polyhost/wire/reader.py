@@ -413,30 +413,10 @@ def _float_getter(packer, ipacker, size, bits_of, name):
     return get
 
 
-def _text_in(msg, segi, seg, off, default):
-    """The Text at pointer ``off`` of segment ``segi``: a near byte list read inline (the
-    usual case, shared by struct and list readers), anything else by ``_text_at``."""
-    lo, hi = _unpack_word(seg, off)
-    if lo == 0 and hi == 0:
-        return default
-    if lo & 3 == 1 and hi & 7 == BYTE:
-        t = off + 8 + ((lo >> 2) << 3)
-        n = hi >> 3
-        words = (n + 7) >> 3
-        b = msg._budget - words
-        if n and t >= 0 and t + (words << 3) <= len(seg) and b >= 0 and seg[t + n - 1] == 0:
-            try:
-                s = str(seg[t:t + n - 1], "utf-8")
-            except UnicodeDecodeError:
-                pass                        # (_text_at raises the error)
-            else:
-                msg._budget = b
-                return s
-    return _text_at(msg, segi, seg, off, lo, hi)
-
-
-def _data_in(msg, segi, seg, off, default):
-    """The Data at pointer ``off`` of segment ``segi``, as ``_text_in`` reads Text."""
+def _bytes_in(msg, segi, seg, off, default, text):
+    """The Text (``text``) or Data at pointer ``off`` of segment ``segi``: a near byte
+    list read inline (the usual case, shared by struct and list readers), anything else
+    by ``_text_at`` / ``_bytes_at``, which also raise the errors."""
     lo, hi = _unpack_word(seg, off)
     if lo == 0 and hi == 0:
         return default
@@ -446,8 +426,19 @@ def _data_in(msg, segi, seg, off, default):
         words = (n + 7) >> 3
         b = msg._budget - words
         if t >= 0 and t + (words << 3) <= len(seg) and b >= 0:
-            msg._budget = b
-            return bytes(seg[t:t + n])
+            if not text:
+                msg._budget = b
+                return bytes(seg[t:t + n])
+            if n and seg[t + n - 1] == 0:
+                try:
+                    s = str(seg[t:t + n - 1], "utf-8")
+                except UnicodeDecodeError:
+                    pass                    # (_text_at raises the error)
+                else:
+                    msg._budget = b
+                    return s
+    if text:
+        return _text_at(msg, segi, seg, off, lo, hi)
     seg, t, n = _bytes_at(msg, segi, seg, off, lo, hi, "Data")
     return bytes(seg[t:t + n])
 
@@ -523,14 +514,14 @@ class StructReader:
             return default
         seg = self._seg
         off = self._ptrs + (i << 3)
-        return _text_in(self._msg, self._segi, seg, off, default)
+        return _bytes_in(self._msg, self._segi, seg, off, default, True)
 
     def get_data(self, i, default=b""):
         if i >= self._pcount or i < 0:
             return default
         seg = self._seg
         off = self._ptrs + (i << 3)
-        return _data_in(self._msg, self._segi, seg, off, default)
+        return _bytes_in(self._msg, self._segi, seg, off, default, False)
 
     def get_struct(self, i):
         """Struct pointer ``i``; a reader of defaults when null or absent."""
@@ -735,12 +726,12 @@ class ListReader:
     def get_text(self, i, default=""):
         off = self._pointer_off(i)
         seg = self._seg
-        return _text_in(self._msg, self._segi, seg, off, default)
+        return _bytes_in(self._msg, self._segi, seg, off, default, True)
 
     def get_data(self, i, default=b""):
         off = self._pointer_off(i)
         seg = self._seg
-        return _data_in(self._msg, self._segi, seg, off, default)
+        return _bytes_in(self._msg, self._segi, seg, off, default, False)
 
     def get_list(self, i, element_size):
         off = self._pointer_off(i)
