@@ -3,7 +3,7 @@
 //! under test, discovered ([`adapters`], [`for_adapters!`]).
 
 pub mod adapters;
-pub mod feeder;
+pub mod bench_host;
 
 polyhost::include_bindings!();
 

@@ -17,12 +17,10 @@ use std::sync::Arc;
 use futures::StreamExt;
 use polyhost::{Adapter, Pool};
 use polyhost_tests::bench::{self, BenchClient, FeederDispatch};
-use polyhost_tests::feeder::Feeder;
+use polyhost_tests::bench_host::{echo_calls, Feeder};
 use polyhost_tests::PLUGINS;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-const PAYLOAD: [u8; 16] = *b"polyhost-bench16";
 
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
@@ -155,15 +153,7 @@ async fn run(client: &BenchClient, n: usize, mode: Mode) -> Result<(), BoxError>
             };
         }
     };
-    let mut calls = futures::stream::iter(0..n)
-        .map(|_| client.echo_bytes(PAYLOAD.to_vec()))
-        .buffer_unordered(in_flight);
-    while let Some(echoed) = calls.next().await {
-        if echoed? != PAYLOAD {
-            return Err("echoBytes answered another payload".into());
-        }
-    }
-    Ok(())
+    echo_calls(client, n, in_flight).await
 }
 
 /// CPU seconds the worker processes `pids` (every thread) have used.

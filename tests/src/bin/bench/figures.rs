@@ -219,8 +219,23 @@ impl Targets {
 
     /// Calls into one worker of `language`: against the raw floor and the bare
     /// capnp-rpc client into the same worker.
+    /// The targets against pycapnp (the C++ implementation inside Python).
+    pub(crate) fn peer(&mut self, language: &str, got: &Calls, pycapnp: &Calls) {
+        self.check(
+            &format!("{language}: round trip p50 vs pycapnp's"),
+            us(got.rtt.p50),
+            ratio(got.rtt.p50, pycapnp.rtt.p50),
+            Limit::AtMost(0.8),
+        );
+        self.check(
+            &format!("{language}: calls/s, {IN_FLIGHT} in flight, vs pycapnp's"),
+            per_s(got.rate),
+            got.rate / pycapnp.rate,
+            Limit::AtLeast(1.5),
+        );
+    }
+
     pub(crate) fn calls(&mut self, language: &str, got: &Calls, floor: &Calls, bare: &Calls) {
-        let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
         self.check(
             &format!("{language}: host CPU per sequential call vs the bare client's"),
             us(got.rtt_cpu.0),

@@ -30,7 +30,7 @@ use futures::StreamExt;
 use polyhost::worker::{self, WorkerSpec, DEFAULT_ENV_ALLOWLIST};
 use polyhost::{Adapter, Pool, PoolBuilder, StartMode};
 use polyhost_tests::bench::{self, BenchClient, FeederDispatch};
-use polyhost_tests::feeder::Feeder;
+use polyhost_tests::bench_host::{echo_calls, Feeder, PAYLOAD};
 use polyhost_tests::PLUGINS;
 
 mod bare;
@@ -46,7 +46,6 @@ use floor::*;
 use hop::*;
 use local::*;
 
-const PAYLOAD: [u8; 16] = *b"polyhost-bench16";
 const WARMUP_CALLS: usize = 500;
 const SEQUENTIAL_CALLS: usize = 2_000;
 const PIPELINED_CALLS: usize = 20_000;
@@ -249,18 +248,7 @@ async fn run() -> Result<(), BoxError> {
         let language = format!("Python{how}");
         targets.calls(&language, got, &floor, &bare);
         if let Some(peer) = &pycapnp {
-            targets.check(
-                &format!("{language}: round trip p50 vs pycapnp's"),
-                us(got.rtt.p50),
-                ratio(got.rtt.p50, peer.rtt.p50),
-                Limit::AtMost(0.8),
-            );
-            targets.check(
-                &format!("{language}: calls/s, {IN_FLIGHT} in flight, vs pycapnp's"),
-                per_s(got.rate),
-                got.rate / peer.rate,
-                Limit::AtLeast(1.5),
-            );
+            targets.peer(&language, got, peer);
         }
     }
 
@@ -757,14 +745,7 @@ async fn sequential(client: &BenchClient, n: usize) -> Result<Vec<Duration>, Box
 /// `n` calls, `IN_FLIGHT` at a time; calls/s.
 async fn pipelined(client: &BenchClient, n: usize) -> Result<f64, BoxError> {
     let t = Instant::now();
-    let mut calls = futures::stream::iter(0..n)
-        .map(|_| client.echo_bytes(PAYLOAD.to_vec()))
-        .buffer_unordered(IN_FLIGHT);
-    while let Some(echoed) = calls.next().await {
-        if echoed? != PAYLOAD {
-            return Err("echoBytes answered another payload".into());
-        }
-    }
+    echo_calls(client, n, IN_FLIGHT).await?;
     Ok(n as f64 / t.elapsed().as_secs_f64())
 }
 
